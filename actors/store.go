@@ -1,0 +1,46 @@
+package actors
+
+import (
+	"context"
+	"time"
+
+	"github.com/spinmatch/spinmatch/persistence"
+)
+
+// Store is what the grains need from durable storage. Implementations live in
+// persistence/memory (the embedded default) and persistence/pg (PostgreSQL).
+//
+// Errors: persistence.ErrNotFound for a missing record; anything wrapping
+// persistence.ErrUnavailable (or any other error) means the write did not
+// happen or its outcome is unknown, and the same call may be retried safely,
+// because every write below is idempotent.
+type Store interface {
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+
+	// Profile returns a user's profile, or persistence.ErrNotFound.
+	Profile(ctx context.Context, userID string) (persistence.Profile, error)
+	// PutProfile creates or replaces a user's profile.
+	PutProfile(ctx context.Context, p persistence.Profile) error
+
+	// CreateMatch records a new match; creating an existing id again is a no-op.
+	CreateMatch(ctx context.Context, m persistence.Match) error
+	// RecordVote records voter's choice on a match once (the first vote wins)
+	// and returns the choice that is stored. It returns ErrNotFound when the
+	// match does not exist or voter is not one of its partners.
+	RecordVote(ctx context.Context, matchID, voter, choice string) (string, error)
+	// Votes returns the recorded votes of a match, by voter.
+	Votes(ctx context.Context, matchID string) (map[string]string, error)
+	// RecordResult records a match's result once (the first result wins) and
+	// returns the result that is stored.
+	RecordResult(ctx context.Context, matchID, result string) (string, error)
+	// MatchHistory returns the user's mutual matches, newest first, at most limit.
+	MatchHistory(ctx context.Context, userID string, limit int) ([]persistence.HistoryEntry, error)
+	// RecentPartners returns the users userID was matched with since the given time.
+	RecentPartners(ctx context.Context, userID string, since time.Time) ([]string, error)
+
+	// RecordWaitSample appends one finished wait.
+	RecordWaitSample(ctx context.Context, s persistence.WaitSample) error
+	// Audit appends one line to the audit log.
+	Audit(ctx context.Context, e persistence.AuditEntry) error
+}
