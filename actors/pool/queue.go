@@ -1,0 +1,187 @@
+package pool
+
+// Queue is the waiting line of one pool. Waiters are bucketed by class
+// (gender x seeking: 3 x 7 classes), each bucket a FIFO ordered by
+// EnqueuedAt, so pairing a newcomer looks only at the heads of the buckets
+// compatible with it. Not safe for concurrent use.
+type Queue struct {
+	buckets [numClasses]bucket
+	byID    map[string]*node
+	counts  [numGenders + 1]int // by gender, index 0 unused
+	seq     uint64              // last insertion number handed out
+	free    *node               // recycled nodes, linked through next
+}
+
+// NewQueue returns an empty queue.
+func NewQueue() *Queue {
+	return &Queue{byID: make(map[string]*node)}
+}
+
+// Add pairs w with the longest-waiting compatible waiter already queued
+// (smallest EnqueuedAt, ties by insertion order), removes that waiter and
+// returns it. Otherwise it queues w in EnqueuedAt order and returns nil, so a
+// re-announced waiter with an old EnqueuedAt goes back to its old place.
+// If w.UserID is already queued, or w's Gender or Seeking is invalid, Add
+// changes nothing and returns nil.
+//
+// Cost: one look at the head of each compatible bucket (at most 12); only a
+// head blocked by the rematch cooldown makes it walk further into that
+// bucket, and never past a waiter younger than the best candidate so far.
+func (q *Queue) Add(w *Waiter) *Waiter {
+	if w == nil {
+		return nil
+	}
+	if _, dup := q.byID[w.UserID]; dup {
+		return nil
+	}
+	c, ok := classOf(w.Gender, w.Seeking)
+	if !ok {
+		return nil
+	}
+	if best := q.oldestPartner(w, c); best != nil {
+		partner := best.w
+		q.drop(best)
+		return partner
+	}
+	n := q.newNode()
+	q.seq++
+	*n = node{w: w, at: timeKey(w.EnqueuedAt), seq: q.seq, class: c}
+	q.buckets[c].insert(n)
+	q.byID[w.UserID] = n
+	q.counts[w.Gender]++
+	return nil
+}
+
+// oldestPartner returns the node of the longest-waiting waiter compatible
+// with w (of class c), or nil.
+func (q *Queue) oldestPartner(w *Waiter, c class) *node {
+	var best *node
+	for pc := class(0); pc < numClasses; pc++ {
+		if !compatibleClass(c, pc) {
+			continue
+		}
+		for n := q.buckets[pc].head; n != nil; n = n.next {
+			if best != nil && !n.before(best) {
+				break
+			}
+			if Compatible(w, n.w) {
+				best = n
+				break
+			}
+		}
+	}
+	return best
+}
+
+// Remove takes userID out of the queue and returns their waiter.
+func (q *Queue) Remove(userID string) (*Waiter, bool) {
+	n, ok := q.byID[userID]
+	if !ok {
+		return nil, false
+	}
+	w := n.w
+	q.drop(n)
+	return w, true
+}
+
+// drop unlinks a queued node, forgets it and recycles it.
+func (q *Queue) drop(n *node) {
+	q.buckets[n.class].unlink(n)
+	delete(q.byID, n.w.UserID)
+	q.counts[n.w.Gender]--
+	*n = node{next: q.free}
+	q.free = n
+}
+
+// newNode returns a recycled node, or a new one.
+func (q *Queue) newNode() *node {
+	if n := q.free; n != nil {
+		q.free = n.next
+		return n
+	}
+	return new(node)
+}
+
+// Get returns the queued waiter of userID.
+func (q *Queue) Get(userID string) (*Waiter, bool) {
+	n, ok := q.byID[userID]
+	if !ok {
+		return nil, false
+	}
+	return n.w, true
+}
+
+// Len returns how many waiters are queued.
+func (q *Queue) Len() int { return len(q.byID) }
+
+// Count returns how many waiters of gender g are queued.
+func (q *Queue) Count(g Gender) int {
+	if !g.Valid() {
+		return 0
+	}
+	return q.counts[g]
+}
+
+// Waiting returns the number of queued waiters of each gender, every gender
+// included (zero counts too).
+func (q *Queue) Waiting() map[Gender]int {
+	m := make(map[Gender]int, numGenders)
+	for _, g := range Genders {
+		m[g] = q.counts[g]
+	}
+	return m
+}
+
+// Position returns userID's 1-based place in line: 1 + the number of queued
+// waiters who are older, have the same gender and whose Seeking overlaps
+// (they compete for the same partners). It returns 0 when userID is not
+// queued. Cost: the number of older waiters in the competing buckets.
+func (q *Queue) Position(userID string) int {
+	n, ok := q.byID[userID]
+	if !ok {
+		return 0
+	}
+	pos := 1
+	for c := class(0); c < numClasses; c++ {
+		if !competingClass(n.class, c) {
+			continue
+		}
+		for o := q.buckets[c].head; o != nil && o.before(n); o = o.next {
+			pos++
+		}
+	}
+	return pos
+}
+
+// Each calls fn for every queued waiter, oldest first, with its Position,
+// until fn returns false. It costs O(n) in total (a merge of the class
+// buckets). fn must not change the queue.
+func (q *Queue) Each(fn func(w *Waiter, position int) bool) {
+	var cur [numClasses]*node
+	var seen [numClasses]int
+	for c := range q.buckets {
+		cur[c] = q.buckets[c].head
+	}
+	for {
+		var next *node
+		for _, n := range cur {
+			if n != nil && (next == nil || n.before(next)) {
+				next = n
+			}
+		}
+		if next == nil {
+			return
+		}
+		pos := 1
+		for c := class(0); c < numClasses; c++ {
+			if seen[c] > 0 && competingClass(next.class, c) {
+				pos += seen[c]
+			}
+		}
+		seen[next.class]++
+		cur[next.class] = next.next
+		if !fn(next.w, pos) {
+			return
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package pool
+
+import "time"
+
+// Waiter is one user waiting in a pool. Once passed to Queue.Add it belongs to
+// the queue until Add, Remove or a later Add hands it back: callers must not
+// change it meanwhile.
+type Waiter struct {
+	UserID      string
+	DisplayName string
+	Gender      Gender
+	Seeking     GenderSet
+	EnqueuedAt  time.Time
+	// Recent holds the users this waiter must not be paired with now (the
+	// rematch cooldown); may be nil.
+	Recent map[string]struct{}
+}
+
+// Compatible reports whether a and b may be paired: each one's gender is in
+// the other's Seeking, they are different users, and neither is in the
+// other's Recent.
+func Compatible(a, b *Waiter) bool {
+	if a.UserID == b.UserID || !a.Seeking.Has(b.Gender) || !b.Seeking.Has(a.Gender) {
+		return false
+	}
+	if _, ok := a.Recent[b.UserID]; ok {
+		return false
+	}
+	_, ok := b.Recent[a.UserID]
+	return !ok
+}
+
+// class is a waiter's bucket: gender x seeking mask, 3 x 7 values.
+type class uint8
+
+// numClasses is the number of (gender, seeking) classes.
+const numClasses = numGenders * (1<<numGenders - 1)
+
+// classOf returns the class of a waiter with gender g seeking s, and false
+// when either is invalid.
+func classOf(g Gender, s GenderSet) (class, bool) {
+	if !g.Valid() || !s.Valid() {
+		return 0, false
+	}
+	return class(int(g-1)*int(allGenders) + int(s) - 1), true
+}
+
+// gender returns the gender of every waiter in class c.
+func (c class) gender() Gender { return Gender(int(c)/int(allGenders) + 1) }
+
+// seeking returns the seeking set of every waiter in class c.
+func (c class) seeking() GenderSet { return GenderSet(int(c)%int(allGenders) + 1) }
+
+// compatibleClass reports whether waiters of classes a and b are compatible
+// by gender and seeking (ignoring identity and cooldown).
+func compatibleClass(a, b class) bool {
+	return a.seeking().Has(b.gender()) && b.seeking().Has(a.gender())
+}
+
+// competingClass reports whether waiters of classes a and b compete for the
+// same partners: same gender and overlapping seeking.
+func competingClass(a, b class) bool {
+	return a.gender() == b.gender() && a.seeking()&b.seeking() != 0
+}
+
+// timeKey maps t to nanoseconds since the Unix epoch, clamped to int64 so
+// that the zero time and far dates still order correctly.
+func timeKey(t time.Time) int64 {
+	const maxSec = (1<<63 - 1) / int64(time.Second)
+	sec := t.Unix()
+	switch {
+	case sec <= -maxSec:
+		return -1 << 63
+	case sec >= maxSec:
+		return 1<<63 - 1
+	}
+	return t.UnixNano()
+}
