@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/hashicorp/memberlist"
+)
+
+// Defaults applied by Config.withDefaults for zero-valued fields.
+const (
+	DefaultName           = "spinmatch"
+	DefaultBind           = "127.0.0.1:7946"
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultResyncInterval = 2 * time.Second
+)
+
+// joinRetryInterval is how long Start waits between failed join rounds.
+const joinRetryInterval = 250 * time.Millisecond
+
+// Config describes one node. Zero values mean the documented default; the
+// defaults are applied in one place, withDefaults.
+type Config struct {
+	// Name is the cluster name; it is also the memberlist label, so pools of
+	// different clusters never gossip with each other. Zero value means
+	// "spinmatch".
+	Name string
+	// NodeName is the memberlist node name, unique within the pool. Zero
+	// value means os.Hostname().
+	NodeName string
+	// Bind is the memberlist host:port (TCP and UDP). Zero value means
+	// "127.0.0.1:7946"; port 0 picks a free port.
+	Bind string
+	// Advertise is the memberlist host:port other nodes use. Zero value means
+	// the bind address after port 0 is resolved; it is required when the
+	// bind host is unspecified (0.0.0.0 or ::). Port 0 means the bind port.
+	Advertise string
+	// Join lists seed memberlist addresses. Zero value means a one-node
+	// cluster.
+	Join []string
+	// RemoteAddr is the protoactor remote (gRPC) host:port, announced through
+	// memberlist metadata. Zero value means the bind host (the advertise host
+	// when the bind host is unspecified) with port 0, a free port. An
+	// unspecified host needs an explicit port and is advertised at the
+	// advertise host.
+	RemoteAddr string
+	// Kinds are the grain kinds this node hosts.
+	Kinds []*protocluster.Kind
+	// Logger receives this package's logs. Zero value means a logger that
+	// discards everything (never the global slog default).
+	Logger *slog.Logger
+	// ActorLogLevel is the minimum level of protoactor's and memberlist's
+	// own (noisy) logs, written through Logger. Zero value is slog.LevelInfo;
+	// the presets use slog.LevelWarn.
+	ActorLogLevel slog.Level
+	// RequestTimeout bounds one grain request. Zero value means 5s.
+	RequestTimeout time.Duration
+	// ResyncInterval is how often the full memberlist view is pushed to the
+	// cluster topology even without a membership event. Zero value means 2s.
+	ResyncInterval time.Duration
+	// Memberlist holds the base memberlist settings (probe and gossip
+	// timings). Start copies it and overwrites the name, addresses,
+	// transport, delegates, logger and label. Zero value means
+	// memberlist.DefaultLANConfig().
+	Memberlist *memberlist.Config
+}
+
+// DefaultConfig returns the preset for a production node: defaults
+// everywhere, memberlist LAN timings, protoactor logging at Warn.
+func DefaultConfig() Config {
+	return Config{
+		ActorLogLevel: slog.LevelWarn,
+		Memberlist:    memberlist.DefaultLANConfig(),
+	}
+}
+
+// DefaultLocalConfig returns the preset for tests: free ports on 127.0.0.1
+// for memberlist and remote, quick memberlist timings, protoactor logging
+// at Warn.
+func DefaultLocalConfig() Config {
+	return Config{
+		Bind:          "127.0.0.1:0",
+		RemoteAddr:    "127.0.0.1:0",
+		ActorLogLevel: slog.LevelWarn,
+		Memberlist:    memberlist.DefaultLocalConfig(),
+	}
+}
+
+// settings is a Config with defaults applied and addresses split; only
+// Start builds it.
+type settings struct {
+	Config
+	bindHost   string
+	bindPort   int
+	remoteHost string
+	remotePort int
+}
+
+// withDefaults applies the documented defaults and validates addresses.
+func (c Config) withDefaults() (settings, error) {
+	const op = "cluster: config"
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if len(c.Name) > memberlist.LabelMaxSize {
+		return settings{}, fmt.Errorf("%s: name longer than %d bytes", op, memberlist.LabelMaxSize)
+	}
+	if c.NodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return settings{}, fmt.Errorf("%s: node name: %w", op, err)
+		}
+		c.NodeName = host
+	}
+	if c.Bind == "" {
+		c.Bind = DefaultBind
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.ResyncInterval <= 0 {
+		c.ResyncInterval = DefaultResyncInterval
+	}
+	if c.Memberlist == nil {
+		c.Memberlist = memberlist.DefaultLANConfig()
+	}
+	s := settings{Config: c}
+	var err error
+	if s.bindHost, s.bindPort, err = splitHostPort(c.Bind); err != nil {
+		return settings{}, fmt.Errorf("%s: bind: %w", op, err)
+	}
+	if isUnspecified(s.bindHost) && c.Advertise == "" {
+		return settings{}, fmt.Errorf("%s: advertise is required when bind host %q is unspecified", op, s.bindHost)
+	}
+	if c.Advertise != "" {
+		host, _, err := splitHostPort(c.Advertise)
+		if err != nil {
+			return settings{}, fmt.Errorf("%s: advertise: %w", op, err)
+		}
+		if isUnspecified(host) {
+			return settings{}, fmt.Errorf("%s: advertise host %q is unspecified", op, host)
+		}
+	}
+	if c.RemoteAddr == "" {
+		s.remoteHost = s.bindHost
+		if isUnspecified(s.bindHost) {
+			s.remoteHost, _, _ = splitHostPort(c.Advertise)
+		}
+	} else if s.remoteHost, s.remotePort, err = splitHostPort(c.RemoteAddr); err != nil {
+		return settings{}, fmt.Errorf("%s: remote: %w", op, err)
+	}
+	if strings.Contains(s.remoteHost, ":") {
+		// protoactor's Member.Address joins host and port without brackets,
+		// so an IPv6 actor address never equals its member address.
+		return settings{}, fmt.Errorf("%s: remote host %q: IPv6 literals are not supported by protoactor's member addresses", op, s.remoteHost)
+	}
+	if isUnspecified(s.remoteHost) && s.remotePort == 0 {
+		return settings{}, fmt.Errorf("%s: remote host %q is unspecified: set an explicit port", op, s.remoteHost)
+	}
+	return s, nil
+}
+
+// splitHostPort splits host:port and checks the port is 0..65535.
+func splitHostPort(addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q in %q", portStr, addr)
+	}
+	if host == "" {
+		return "", 0, errors.New("empty host in " + strconv.Quote(addr))
+	}
+	return host, port, nil
+}
+
+// isUnspecified reports whether host is 0.0.0.0 or ::.
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}

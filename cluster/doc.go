@@ -1,0 +1,18 @@
+// Package cluster owns cluster membership and the protoactor cluster
+// bootstrap: a hashicorp/memberlist pool whose node metadata announces each
+// node's actor system (id, remote host and port, grain kinds), a
+// protoactor-go cluster.ClusterProvider that turns that pool into the
+// cluster topology, and disthash (rendezvous hashing) identity lookup for
+// grains. With no join seeds a node is a one-node cluster.
+//
+// Concurrency: a Node is safe for concurrent use once Start returns.
+// memberlist calls its delegates under its own node lock, so the event
+// delegate only signals a coalescing channel of capacity 1; one topology
+// goroutine per node (owned by the provider) reads memberlist's members and
+// pushes them to MemberList.UpdateClusterTopology, on every signal and on a
+// periodic resync. The topology this node sees is recorded from the
+// ClusterTopology events protoactor publishes, guarded by a mutex.
+//
+// A member id removed from the topology is blocked by protoactor for good,
+// so every Start uses a fresh, random actor system id.
+package cluster

@@ -1,0 +1,216 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/hashicorp/memberlist"
+)
+
+// Node is one running cluster member: an actor system with remoting, the
+// protoactor cluster on top of it and the memberlist pool that feeds its
+// topology.
+type Node struct {
+	// Static after Start.
+	logger         *slog.Logger
+	system         *actor.ActorSystem
+	cluster        *protocluster.Cluster
+	prov           *provider
+	memberlistAddr string
+
+	shutdownOnce sync.Once
+	shutdownErr  error // written once inside shutdownOnce
+}
+
+// Start brings a node up: it binds memberlist, starts the actor system's
+// remote (resolving port 0), starts the protoactor cluster member with
+// disthash identity lookup, then joins cfg.Join, retrying until ctx is done.
+// protoactor's own startup sleeps about a second.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	const op = "cluster: start"
+	s, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	logger := s.Logger.With(slog.String("node", s.NodeName))
+	libLogger := slog.New(levelHandler{min: s.ActorLogLevel, next: s.Logger.Handler()}).
+		With(slog.String("node", s.NodeName))
+
+	transport, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{s.bindHost},
+		BindPort:  s.bindPort,
+		Logger:    newMemberlistLogger(libLogger.With(slog.String("lib", "memberlist"))),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: bind memberlist %s: %w", op, s.Bind, err)
+	}
+	advHost, advPort := s.bindHost, transport.GetAutoBindPort()
+	if s.Advertise != "" {
+		host, port, _ := splitHostPort(s.Advertise) // validated by withDefaults
+		advHost = host
+		if port != 0 {
+			advPort = port
+		}
+	}
+	prov := newProvider(s, transport, advHost, advPort, libLogger.With(slog.String("lib", "memberlist")))
+
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(as *actor.ActorSystem) *slog.Logger {
+		return libLogger.With(slog.String("lib", "protoactor"), slog.String("system", as.ID))
+	}))
+	var remoteOpts []remote.ConfigOption
+	if isUnspecified(s.remoteHost) {
+		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(net.JoinHostPort(advHost, strconv.Itoa(s.remotePort))))
+	}
+	clusterCfg := protocluster.Configure(s.Name, prov, disthash.New(),
+		remote.Configure(s.remoteHost, s.remotePort, remoteOpts...),
+		protocluster.WithKinds(s.Kinds...),
+		protocluster.WithRequestTimeout(s.RequestTimeout),
+	)
+	c := protocluster.New(system, clusterCfg)
+	if err := startMember(c); err != nil {
+		_ = prov.leave(-1)
+		stopQuietly(c)
+		_ = transport.Shutdown() // idempotent after memberlist's own shutdown
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	n := &Node{
+		logger:         logger,
+		system:         system,
+		cluster:        c,
+		prov:           prov,
+		memberlistAddr: net.JoinHostPort(advHost, strconv.Itoa(advPort)),
+	}
+	if len(s.Join) > 0 {
+		if err := n.join(ctx, s.Join); err != nil {
+			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return nil, errors.Join(fmt.Errorf("%s: %w", op, err), n.Shutdown(shutdownCtx))
+		}
+	}
+	logger.Info("cluster: node started",
+		slog.String("id", system.ID), slog.String("address", system.Address()),
+		slog.String("memberlist", n.memberlistAddr), slog.Int("seeds", len(s.Join)))
+	return n, nil
+}
+
+// startMember runs protoactor's StartMember, which panics on any failure
+// (remote listen, provider error); the panic becomes an error.
+func startMember(c *protocluster.Cluster) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("protoactor start member: %w", e)
+				return
+			}
+			err = fmt.Errorf("protoactor start member: %v", r)
+		}
+	}()
+	c.StartMember()
+	return nil
+}
+
+// stopQuietly tears down a cluster whose start failed part-way; protoactor
+// may panic on the parts that never started.
+func stopQuietly(c *protocluster.Cluster) {
+	defer func() { _ = recover() }()
+	c.Shutdown(false)
+}
+
+// join contacts the seeds until one answers or ctx is done.
+func (n *Node) join(ctx context.Context, seeds []string) error {
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("join %v: %w", seeds, ctx.Err())
+		case <-retry.C:
+		}
+		contacted, err := n.prov.list.Join(seeds)
+		if err == nil {
+			n.logger.Debug("cluster: joined", slog.Int("contacted", contacted))
+			return nil
+		}
+		n.logger.Warn("cluster: join failed, retrying", slog.Any("seeds", seeds), slog.Any("error", err))
+		retry.Reset(joinRetryInterval)
+	}
+}
+
+// Cluster returns the protoactor cluster, for grain requests.
+func (n *Node) Cluster() *protocluster.Cluster { return n.cluster }
+
+// System returns the node's actor system.
+func (n *Node) System() *actor.ActorSystem { return n.system }
+
+// ID returns the actor system id, which is this node's cluster member id.
+func (n *Node) ID() string { return n.system.ID }
+
+// Address returns the actor system address host:port.
+func (n *Node) Address() string { return n.system.Address() }
+
+// MemberlistAddr returns the resolved memberlist host:port, for other
+// nodes' Join.
+func (n *Node) MemberlistAddr() string { return n.memberlistAddr }
+
+// Ready reports whether this node is in the cluster topology it sees.
+func (n *Node) Ready() bool { return containsID(n.prov.members(), n.system.ID) }
+
+// WaitReady blocks until this node has first appeared in its own topology,
+// or ctx is done.
+func (n *Node) WaitReady(ctx context.Context) error {
+	select {
+	case <-n.prov.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: wait ready: %w", ctx.Err())
+	}
+}
+
+// Members returns the current topology as this node sees it, sorted by
+// node name then id.
+func (n *Node) Members() []Member { return n.prov.members() }
+
+// Shutdown leaves memberlist gracefully (waiting for the leave broadcast
+// until ctx is done), then shuts the protoactor cluster down, which takes
+// about two seconds upstream. Later calls return the first call's result.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutdownOnce.Do(func() { n.shutdownErr = n.shutdown(ctx) })
+	return n.shutdownErr
+}
+
+func (n *Node) shutdown(ctx context.Context) error {
+	timeout := defaultLeaveTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(deadline), time.Millisecond)
+	}
+	errs := []error{n.prov.leave(timeout)}
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("cluster: protoactor shutdown: %v", r)
+			}
+		}()
+		n.cluster.Shutdown(true)
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		errs = append(errs, err)
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("cluster: shutdown: %w", ctx.Err()))
+	}
+	err := errors.Join(errs...)
+	n.logger.Info("cluster: node stopped", slog.String("id", n.system.ID), slog.Any("error", err))
+	return err
+}
