@@ -1,0 +1,179 @@
+// Package web owns the user-facing Spinmatch page: index.html and its static
+// assets (CSS, JavaScript, icons), embedded in the binary and served without a
+// build step.
+//
+// Concurrency: everything is computed once in Handler and read-only afterwards,
+// so the returned handler is safe for concurrent use by any number of requests.
+package web
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed index.html static
+var files embed.FS
+
+// Cache policies. The page is always revalidated so a deploy is picked up at
+// once; assets referenced with their current content hash (?v=...) are
+// immutable, any other asset request is revalidated through its ETag.
+const (
+	cacheNoCache   = "no-cache"
+	cacheImmutable = "public, max-age=31536000, immutable"
+)
+
+// contentTypes maps the extensions we ship to their media type. An explicit
+// table keeps the answer independent of the host's /etc/mime.types.
+var contentTypes = map[string]string{
+	".html":        "text/html; charset=utf-8",
+	".css":         "text/css; charset=utf-8",
+	".js":          "text/javascript; charset=utf-8",
+	".svg":         "image/svg+xml",
+	".png":         "image/png",
+	".ico":         "image/x-icon",
+	".json":        "application/json",
+	".webmanifest": "application/manifest+json",
+	".txt":         "text/plain; charset=utf-8",
+}
+
+// pageCSP restricts the page to its own origin: scripts, styles and the
+// socket (CSP3 'self' covers ws:/wss: of the same host).
+const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+
+// asset is one embedded file, ready to serve. Static after construction.
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string // quoted strong ETag from the content hash
+	version     string // short content hash used as the ?v= cache buster
+}
+
+// site is the immutable set of files behind Handler.
+type site struct {
+	index  asset
+	assets map[string]asset // keyed by the path under /static/, e.g. "app.js"
+}
+
+// Handler returns the handler for the user page: GET or HEAD "/" answers
+// index.html (never cached without revalidation), "/static/<file>" answers
+// an embedded asset with its content type and caching headers, and every
+// other path answers 404.
+func Handler() http.Handler {
+	s, err := load(files)
+	if err != nil {
+		// The files are embedded at compile time; failing here is a build bug.
+		panic(fmt.Sprintf("web.Handler: %v", err))
+	}
+	return s
+}
+
+// load reads the embedded files, fingerprints the assets and rewrites the
+// page's asset references to carry their fingerprint.
+func load(fsys fs.FS) (*site, error) {
+	s := &site{assets: map[string]asset{}}
+	err := fs.WalkDir(fsys, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		s.assets[strings.TrimPrefix(p, "static/")] = newAsset(body, path.Ext(p))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load assets: %w", err)
+	}
+	page, err := fs.ReadFile(fsys, "index.html")
+	if err != nil {
+		return nil, fmt.Errorf("load index: %w", err)
+	}
+	s.index = newAsset(s.fingerprint(page), ".html")
+	return s, nil
+}
+
+func newAsset(body []byte, ext string) asset {
+	sum := sha256.Sum256(body)
+	h := hex.EncodeToString(sum[:])
+	ct := contentTypes[ext]
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return asset{body: body, contentType: ct, etag: `"` + h[:32] + `"`, version: h[:12]}
+}
+
+// fingerprint rewrites every quoted "/static/<name>" reference in page to
+// "/static/<name>?v=<hash>" so browsers may cache assets forever.
+func (s *site) fingerprint(page []byte) []byte {
+	pairs := make([]string, 0, 2*len(s.assets))
+	for name, a := range s.assets {
+		pairs = append(pairs, `"/static/`+name+`"`, `"/static/`+name+`?v=`+a.version+`"`)
+	}
+	return []byte(strings.NewReplacer(pairs...).Replace(string(page)))
+}
+
+// ServeHTTP implements http.Handler.
+func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.URL.Path == "/" {
+		w.Header().Set("Content-Security-Policy", pageCSP)
+		w.Header().Set("Referrer-Policy", "same-origin")
+		w.Header().Set("X-Frame-Options", "DENY")
+		serve(w, r, s.index, cacheNoCache)
+		return
+	}
+	name, ok := strings.CutPrefix(r.URL.Path, "/static/")
+	a, found := s.assets[name]
+	if !ok || !found {
+		http.NotFound(w, r)
+		return
+	}
+	cache := cacheNoCache
+	if r.URL.Query().Get("v") == a.version {
+		cache = cacheImmutable
+	}
+	serve(w, r, a, cache)
+}
+
+// serve writes one asset with its validators, answering 304 when the
+// client's copy is current.
+func serve(w http.ResponseWriter, r *http.Request, a asset, cache string) {
+	h := w.Header()
+	h.Set("Content-Type", a.contentType)
+	h.Set("Cache-Control", cache)
+	h.Set("ETag", a.etag)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if etagMatches(r.Header.Get("If-None-Match"), a.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", fmt.Sprint(len(a.body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(a.body)
+	}
+}
+
+// etagMatches reports whether an If-None-Match header names etag (weak
+// comparison, as RFC 9110 asks for If-None-Match).
+func etagMatches(header, etag string) bool {
+	for _, candidate := range strings.Split(header, ",") {
+		candidate = strings.TrimPrefix(strings.TrimSpace(candidate), "W/")
+		if candidate == "*" || candidate == etag {
+			return true
+		}
+	}
+	return false
+}
