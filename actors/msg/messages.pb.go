@@ -1698,8 +1698,11 @@ type Waiter struct {
 	Seeking        []string               `protobuf:"bytes,4,rep,name=seeking,proto3" json:"seeking,omitempty"`
 	EnqueuedAtMs   int64                  `protobuf:"varint,5,opt,name=enqueued_at_ms,json=enqueuedAtMs,proto3" json:"enqueued_at_ms,omitempty"`
 	RecentPartners []string               `protobuf:"bytes,6,rep,name=recent_partners,json=recentPartners,proto3" json:"recent_partners,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// session is the UserSession activation, for pushing wait updates; the
+	// periodic re-announcement refreshes it after a move.
+	Session       *actor.PID `protobuf:"bytes,7,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Waiter) Reset() {
@@ -1770,6 +1773,13 @@ func (x *Waiter) GetEnqueuedAtMs() int64 {
 func (x *Waiter) GetRecentPartners() []string {
 	if x != nil {
 		return x.RecentPartners
+	}
+	return nil
+}
+
+func (x *Waiter) GetSession() *actor.PID {
+	if x != nil {
+		return x.Session
 	}
 	return nil
 }
@@ -2624,14 +2634,16 @@ const file_messages_proto_rawDesc = "" +
 	"\x04pool\x18\x05 \x01(\tR\x04pool\"p\n" +
 	"\fProfileReply\x124\n" +
 	"\aprofile\x18\x01 \x01(\v2\x1a.spinmatch.msg.ProfileDataR\aprofile\x12*\n" +
-	"\x05error\x18\x02 \x01(\v2\x14.spinmatch.msg.ErrorR\x05error\"\xc5\x01\n" +
+	"\x05error\x18\x02 \x01(\v2\x14.spinmatch.msg.ErrorR\x05error\"\xeb\x01\n" +
 	"\x06Waiter\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
 	"\x06gender\x18\x03 \x01(\tR\x06gender\x12\x18\n" +
 	"\aseeking\x18\x04 \x03(\tR\aseeking\x12$\n" +
 	"\x0eenqueued_at_ms\x18\x05 \x01(\x03R\fenqueuedAtMs\x12'\n" +
-	"\x0frecent_partners\x18\x06 \x03(\tR\x0erecentPartners\"R\n" +
+	"\x0frecent_partners\x18\x06 \x03(\tR\x0erecentPartners\x12$\n" +
+	"\asession\x18\a \x01(\v2\n" +
+	".actor.PIDR\asession\"R\n" +
 	"\aEnqueue\x12-\n" +
 	"\x06waiter\x18\x01 \x01(\v2\x15.spinmatch.msg.WaiterR\x06waiter\x12\x18\n" +
 	"\arefresh\x18\x02 \x01(\bR\arefresh\"\x94\x01\n" +
@@ -2786,23 +2798,24 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	26, // 31: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
-	3,  // 32: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
-	2,  // 33: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
-	1,  // 34: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
-	41, // 35: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	42, // 36: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	43, // 37: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	44, // 38: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
-	1,  // 39: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
-	1,  // 40: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
-	4,  // 41: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
-	1,  // 42: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	45, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
+	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
+	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
+	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
+	41, // 36: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	42, // 37: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	43, // 38: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	44, // 39: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	1,  // 40: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
+	1,  // 41: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
+	4,  // 42: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
+	1,  // 43: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }

@@ -1,0 +1,229 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
+	"github.com/spinmatch/spinmatch/actors/msg"
+	"github.com/spinmatch/spinmatch/persistence"
+)
+
+type (
+	voteDeadline struct{}
+	settleRetry  struct{}
+)
+
+// matchGrain is the Match grain: one date, its votes, deadlines and result.
+// All fields are owned by Receive. Its state can be rebuilt from any
+// message that carries the MatchInfo plus the store's votes, so a move to
+// another node loses nothing durable.
+type matchGrain struct {
+	d    *Deps
+	cl   *cluster.Cluster
+	log  *slog.Logger
+	self *actor.PID
+	id   string
+
+	info      *msg.MatchInfo // nil until the first message that carries it
+	persisted bool           // the match row exists in the store
+	votes     map[string]string
+	result    string // "" until settled and durable
+
+	stopDeadline func() bool
+	stopRetry    func() bool
+}
+
+func newMatchGrain(d *Deps) actor.Actor {
+	return &matchGrain{d: d, votes: map[string]string{}}
+}
+
+// Receive handles one message.
+func (g *matchGrain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		g.id = cluster.GetClusterIdentity(ctx).GetIdentity()
+		g.cl = cluster.GetCluster(ctx.ActorSystem())
+		g.self = ctx.Self()
+		g.log = g.d.Logger.With("grain", KindMatch, "match", g.id)
+	case *actor.Stopping:
+		for _, f := range []func() bool{g.stopDeadline, g.stopRetry} {
+			if f != nil {
+				f()
+			}
+		}
+	case *actor.ReceiveTimeout:
+		if g.result != "" {
+			ctx.Poison(ctx.Self())
+		}
+	case *msg.StartMatch:
+		if g.ensure(m.Match, false) {
+			g.persist()
+			found := &msg.MatchFound{Match: g.info}
+			tell(g.cl, g.log, g.info.A.UserId, KindUserSession, found)
+			tell(g.cl, g.log, g.info.B.UserId, KindUserSession, found)
+		}
+	case *msg.CastVote:
+		ctx.Respond(g.vote(m))
+	case *msg.Finalize:
+		g.ensure(m.Match, true)
+		if g.result != "" {
+			g.announce()
+		} else if !g.d.now().Before(g.deadline()) {
+			g.settle(ctx)
+		}
+	case voteDeadline:
+		g.settle(ctx)
+	case settleRetry:
+		g.settle(ctx)
+	case *actor.Stopped, *actor.Restarting, *cluster.ClusterInit:
+	default:
+		g.log.Warn("match: unknown message", "type", fmt.Sprintf("%T", m))
+	}
+}
+
+// ensure initializes the grain from info the first time; it reports whether
+// this call did so. fromStore loads votes recorded by an earlier activation.
+func (g *matchGrain) ensure(info *msg.MatchInfo, fromStore bool) bool {
+	if g.info != nil || info == nil || info.MatchId != g.id {
+		return false
+	}
+	g.info = info
+	if fromStore {
+		c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+		votes, err := g.d.Store.Votes(c, g.id)
+		cancel()
+		if err == nil {
+			g.persisted = true // votes can only exist on a stored match
+			for k, v := range votes {
+				g.votes[k] = v
+			}
+		}
+	}
+	g.stopDeadline = after(g.cl.ActorSystem, g.self, time.Until(g.deadline()), voteDeadline{})
+	return true
+}
+
+func (g *matchGrain) deadline() time.Time { return fromMS(g.info.VoteDeadlineMs) }
+
+// persist writes the match row once; a failure is retried before any vote.
+func (g *matchGrain) persist() error {
+	if g.persisted {
+		return nil
+	}
+	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+	defer cancel()
+	err := g.d.Store.CreateMatch(c, matchRecord(g.info))
+	if err != nil {
+		g.d.Metrics.StoreErrors.WithLabelValues("create_match").Inc()
+		g.log.Error("match: create failed", "err", err)
+		return err
+	}
+	g.persisted = true
+	return nil
+}
+
+func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
+	g.ensure(m.Match, true)
+	if g.info == nil || (m.Voter != g.info.A.UserId && m.Voter != g.info.B.UserId) {
+		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
+	}
+	if g.result != "" || g.d.now().After(g.deadline()) {
+		return &msg.VoteReply{Error: NewError(CodeVoteClosed, "Voting on this match has closed.")}
+	}
+	if prev, ok := g.votes[m.Voter]; ok {
+		return &msg.VoteReply{Choice: prev} // idempotent: the first vote stands
+	}
+	if err := g.persist(); err != nil {
+		return &msg.VoteReply{Error: errUnavailable()}
+	}
+	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+	defer cancel()
+	stored, err := g.d.Store.RecordVote(c, g.id, m.Voter, m.Choice)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
+	case err != nil:
+		g.d.Metrics.StoreErrors.WithLabelValues("record_vote").Inc()
+		g.log.Error("match: vote not recorded", "err", err)
+		return &msg.VoteReply{Error: errUnavailable()}
+	}
+	g.d.Metrics.VotesRecorded.Inc()
+	g.votes[m.Voter] = stored
+	if len(g.votes) == 2 {
+		g.cl.ActorSystem.Root.Send(g.self, settleRetry{}) // settle after replying
+	}
+	return &msg.VoteReply{Choice: stored}
+}
+
+// settle decides the result (a missing vote counts as no), makes it durable
+// (first write wins, so a racing activation cannot disagree), and tells both
+// partners and the pool. A store failure retries in a second.
+func (g *matchGrain) settle(ctx actor.Context) {
+	if g.info == nil || g.result != "" {
+		return
+	}
+	if len(g.votes) < 2 && g.d.now().Before(g.deadline()) {
+		return
+	}
+	result := persistence.ResultNoMatch
+	if g.votes[g.info.A.UserId] == persistence.ChoiceYes && g.votes[g.info.B.UserId] == persistence.ChoiceYes {
+		result = persistence.ResultMutual
+	}
+	stored, err := g.recordResult(result)
+	if err != nil {
+		g.log.Error("match: result not recorded; retrying", "err", err)
+		if g.stopRetry != nil {
+			g.stopRetry()
+		}
+		g.stopRetry = after(g.cl.ActorSystem, g.self, time.Second, settleRetry{})
+		return
+	}
+	g.result = stored
+	if g.stopDeadline != nil {
+		g.stopDeadline()
+	}
+	g.d.Metrics.MatchResults.WithLabelValues(stored).Inc()
+	g.announce()
+	tell(g.cl, g.log, g.info.Pool, KindMatchPool, &msg.MatchOutcome{MatchId: g.id, Result: stored})
+	ctx.SetReceiveTimeout(time.Minute)
+}
+
+func (g *matchGrain) recordResult(result string) (string, error) {
+	if err := g.persist(); err != nil {
+		return "", err
+	}
+	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+	defer cancel()
+	stored, err := g.d.Store.RecordResult(c, g.id, result)
+	if err != nil {
+		g.d.Metrics.StoreErrors.WithLabelValues("record_result").Inc()
+		return "", err
+	}
+	return stored, nil
+}
+
+func (g *matchGrain) announce() {
+	r := &msg.MatchResult{MatchId: g.id, Result: g.result}
+	tell(g.cl, g.log, g.info.A.UserId, KindUserSession, r)
+	tell(g.cl, g.log, g.info.B.UserId, KindUserSession, r)
+}
+
+func matchRecord(m *msg.MatchInfo) persistence.Match {
+	return persistence.Match{
+		ID:           m.MatchId,
+		Pool:         m.Pool,
+		A:            persistence.Participant{UserID: m.A.UserId, DisplayName: m.A.DisplayName, Gender: m.A.Gender},
+		B:            persistence.Participant{UserID: m.B.UserId, DisplayName: m.B.DisplayName, Gender: m.B.Gender},
+		CreatedAt:    fromMS(m.CreatedAtMs),
+		DateEndsAt:   fromMS(m.DateEndsAtMs),
+		VoteDeadline: fromMS(m.VoteDeadlineMs),
+		WaitA:        time.Duration(m.WaitAS * float64(time.Second)),
+		WaitB:        time.Duration(m.WaitBS * float64(time.Second)),
+	}
+}

@@ -1,0 +1,36 @@
+package actors
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the grains' Prometheus instruments. Safe for concurrent use.
+type Metrics struct {
+	ProfileCacheHits   prometheus.Counter
+	ProfileCacheMisses prometheus.Counter
+	MatchesFormed      *prometheus.CounterVec // by pool
+	MatchResults       *prometheus.CounterVec // by result
+	VotesRecorded      prometheus.Counter
+	StoreErrors        *prometheus.CounterVec // by op
+	RateLimited        prometheus.Counter
+	QueueWait          *prometheus.HistogramVec // by pool, gender
+	Sessions           prometheus.Gauge         // active UserSession activations on this node
+}
+
+// NewMetrics creates the instruments and registers them with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		ProfileCacheHits:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_profile_cache_hits_total", Help: "Profile reads served from a UserSession's cache."}),
+		ProfileCacheMisses: prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_profile_cache_misses_total", Help: "Profile reads that went to the store."}),
+		MatchesFormed:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_matches_formed_total", Help: "Pairs formed."}, []string{"pool"}),
+		MatchResults:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_match_results_total", Help: "Matches settled, by result."}, []string{"result"}),
+		VotesRecorded:      prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_votes_recorded_total", Help: "Votes made durable."}),
+		StoreErrors:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_store_errors_total", Help: "Store calls that failed, by operation."}, []string{"op"}),
+		RateLimited:        prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_rate_limited_total", Help: "Commands refused by a user's rate limit."}),
+		QueueWait:          prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spinmatch_queue_wait_seconds", Help: "Time from spin to match.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)}, []string{"pool", "gender"}),
+		Sessions:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_sessions", Help: "UserSession activations on this node."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ProfileCacheHits, m.ProfileCacheMisses, m.MatchesFormed, m.MatchResults,
+			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions)
+	}
+	return m
+}

@@ -1,0 +1,115 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/spinmatch/spinmatch/actors/msg"
+	"github.com/spinmatch/spinmatch/persistence"
+)
+
+// System is the facade the transport layer calls: it routes requests to the
+// right grains. Safe for concurrent use.
+type System struct {
+	cl *cluster.Cluster // static after construction
+	d  *Deps            // static after construction
+
+	mu    sync.Mutex
+	pools map[string]struct{} // pool names seen on this node; guarded by mu
+}
+
+// NewSystem returns the facade over a started cluster whose kinds came from Kinds(d).
+func NewSystem(cl *cluster.Cluster, d *Deps) *System {
+	return &System{cl: cl, d: d, pools: map[string]struct{}{DefaultPool: {}}}
+}
+
+// ActorSystem returns the node's actor system (for spawning connection actors).
+func (s *System) ActorSystem() *actor.ActorSystem { return s.cl.ActorSystem }
+
+// Config returns the grains' configuration.
+func (s *System) Config() Config { return s.d.Config }
+
+// Tell sends m to a user's session without waiting (connections use it for
+// Attach, Detach and Commands that carry the connection).
+func (s *System) Tell(userID string, m proto.Message) error {
+	pid, err := grainPID(s.cl, userID, KindUserSession)
+	if err != nil {
+		return fmt.Errorf("tell session: %w", err)
+	}
+	s.cl.ActorSystem.Root.Send(pid, m)
+	return nil
+}
+
+// Command runs one request for a REST caller and returns the session's answer.
+func (s *System) Command(ctx context.Context, userID string, cmd *msg.Command) (*msg.Event, error) {
+	cmd.Conn = nil
+	return ask[*msg.Event](ctx, s.cl, userID, KindUserSession, cmd, s.d.Config.RequestTimeout)
+}
+
+// Profile returns the user's profile (from the session's cache).
+func (s *System) Profile(ctx context.Context, userID string) (*msg.ProfileReply, error) {
+	return ask[*msg.ProfileReply](ctx, s.cl, userID, KindUserSession, &msg.GetProfile{}, s.d.Config.RequestTimeout)
+}
+
+// PutProfile replaces the user's profile; the reply carries a busy or
+// bad_request error when it is refused.
+func (s *System) PutProfile(ctx context.Context, userID string, p *msg.ProfileData) (*msg.ProfileReply, error) {
+	r, err := ask[*msg.ProfileReply](ctx, s.cl, userID, KindUserSession, &msg.PutProfile{Profile: p}, s.d.Config.RequestTimeout)
+	if err == nil && r.Profile != nil {
+		s.notePool(r.Profile.Pool)
+	}
+	return r, err
+}
+
+func (s *System) notePool(name string) {
+	s.mu.Lock()
+	s.pools[name] = struct{}{}
+	s.mu.Unlock()
+}
+
+// Pools returns the names of the pools this node knows of, sorted.
+func (s *System) Pools() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.pools))
+	for n := range s.pools {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// PoolStats asks every known pool for its statistics.
+func (s *System) PoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
+	var out []*msg.PoolStats
+	for _, name := range s.Pools() {
+		st, err := ask[*msg.PoolStats](ctx, s.cl, name, KindMatchPool, &msg.PoolStatsRequest{}, s.d.Config.RequestTimeout)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// History returns the user's mutual matches, newest first.
+func (s *System) History(ctx context.Context, userID string) ([]persistence.HistoryEntry, error) {
+	return s.d.Store.MatchHistory(ctx, userID, s.d.Config.HistoryLimit)
+}
+
+// Audit appends to the audit log.
+func (s *System) Audit(ctx context.Context, e persistence.AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = s.d.now()
+	}
+	return s.d.Store.Audit(ctx, e)
+}
+
+// StoreReady reports whether the store answers.
+func (s *System) StoreReady(ctx context.Context) error { return s.d.Store.Ping(ctx) }

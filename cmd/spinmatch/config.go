@@ -1,0 +1,126 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/cluster"
+)
+
+// Config is the whole node configuration, from the environment
+// (PROTOCOL.md, Configuration).
+type Config struct {
+	Addr           string
+	Development    bool
+	JWTSecret      []byte
+	JWTGenerated   bool // development only: a random secret was made
+	AdminKey       string
+	TestKey        string
+	DatabaseURL    string
+	AllowedOrigins []string
+	Actors         actors.Config
+	Cluster        cluster.Config
+	SentryDSN      string
+	SentryEnv      string
+	SentryTraces   float64
+	LogLevel       string
+}
+
+// configError names the variable that stopped the start.
+type configError struct{ name, problem string }
+
+func (e *configError) Error() string { return fmt.Sprintf("config: %s %s", e.name, e.problem) }
+
+// loadConfig reads the environment through getenv.
+func loadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:         or(getenv("SPIN_ADDR"), ":8080"),
+		AdminKey:     getenv("ADMIN_API_KEY"),
+		TestKey:      getenv("TEST_API_KEY"),
+		DatabaseURL:  getenv("DATABASE_URL"),
+		SentryDSN:    getenv("SENTRY_DSN"),
+		SentryEnv:    getenv("SENTRY_ENVIRONMENT"),
+		Actors:       actors.DefaultConfig(),
+		Cluster:      cluster.DefaultConfig(),
+		LogLevel:     or(getenv("SPIN_LOG_LEVEL"), "info"),
+	}
+	switch env := or(getenv("SPIN_ENV"), "development"); env {
+	case "development":
+		c.Development = true
+	case "production":
+	default:
+		return c, &configError{"SPIN_ENV", "must be development or production, not " + strconv.Quote(env)}
+	}
+	if s := getenv("JWT_SECRET"); s != "" {
+		c.JWTSecret = []byte(s)
+	} else if c.Development {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		c.JWTSecret, c.JWTGenerated = []byte(hex.EncodeToString(b[:])), true
+	} else {
+		return c, &configError{"JWT_SECRET", "is required in production"}
+	}
+	if s := getenv("SPIN_ALLOWED_ORIGINS"); s != "" {
+		for _, o := range strings.Split(s, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+	}
+	secs := []struct {
+		name string
+		dst  *time.Duration
+		zero bool // zero allowed
+	}{
+		{"SPIN_DATE_S", &c.Actors.DateLength, false},
+		{"SPIN_VOTE_S", &c.Actors.VoteWindow, false},
+		{"SPIN_RECONNECT_GRACE_S", &c.Actors.ReconnectGrace, true},
+		{"SPIN_REMATCH_COOLDOWN_S", &c.Actors.RematchCooldown, true},
+	}
+	for _, s := range secs {
+		v := getenv(s.name)
+		if v == "" {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || (f == 0 && !s.zero) || f > 365*24*3600 {
+			return c, &configError{s.name, "must be a positive number of seconds, not " + strconv.Quote(v)}
+		}
+		*s.dst = time.Duration(f * float64(time.Second))
+	}
+	if v := getenv("SENTRY_TRACES_SAMPLE_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			return c, &configError{"SENTRY_TRACES_SAMPLE_RATE", "must be between 0 and 1"}
+		}
+		c.SentryTraces = f
+	}
+	if v := getenv("SPIN_NODE_NAME"); v != "" {
+		c.Cluster.NodeName = v
+	}
+	if v := getenv("SPIN_CLUSTER_BIND"); v != "" {
+		c.Cluster.Bind = v
+	}
+	c.Cluster.Advertise = getenv("SPIN_CLUSTER_ADVERTISE")
+	if v := getenv("SPIN_CLUSTER_JOIN"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.Cluster.Join = append(c.Cluster.Join, s)
+			}
+		}
+	}
+	c.Cluster.RemoteAddr = getenv("SPIN_REMOTE_ADDR")
+	return c, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,220 @@
+// Package api serves Spinmatch's REST routes: the predecessor app's
+// compatibility routes, the profile routes, the development token route and
+// the operational probes. Handlers hold no state of their own; everything
+// lives in the actors. Safe for concurrent use.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/actors/msg"
+	"github.com/spinmatch/spinmatch/transport/auth"
+	"github.com/spinmatch/spinmatch/transport/wire"
+)
+
+// maxBody bounds every REST request body.
+const maxBody = 64 << 10
+
+// Config holds what the routes need. Static after construction.
+type Config struct {
+	// Development enables /api/dev/token; in production it answers 404.
+	Development bool
+	// DevTokenTTL is how long development tokens live. Zero: 24h.
+	DevTokenTTL time.Duration
+	// Ready reports whether the node can serve (store answers, cluster joined).
+	Ready func(ctx context.Context) error
+}
+
+// API is the REST surface.
+type API struct {
+	cfg      Config
+	sys      *actors.System
+	verifier *auth.Verifier
+	log      *slog.Logger
+}
+
+// New returns the REST surface.
+func New(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logger) *API {
+	if cfg.DevTokenTTL == 0 {
+		cfg.DevTokenTTL = 24 * time.Hour
+	}
+	return &API{cfg: cfg, sys: sys, verifier: v, log: log}
+}
+
+// Register mounts the routes on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/spin", a.user(a.spin))
+	mux.HandleFunc("DELETE /api/spin", a.user(a.cancel))
+	mux.HandleFunc("GET /api/match/status", a.user(a.status))
+	mux.HandleFunc("POST /api/vote", a.user(a.vote))
+	mux.HandleFunc("GET /api/matches", a.user(a.matches))
+	mux.HandleFunc("GET /api/me", a.user(a.getMe))
+	mux.HandleFunc("PUT /api/me", a.user(a.putMe))
+	mux.HandleFunc("GET /api/queue/status", a.queueStatus)
+	mux.HandleFunc("POST /api/dev/token", a.devToken)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, actors.CodeNotFound, "There's no such API route.")
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET "+wire.HelpPath, helpPage)
+}
+
+// WriteError writes {"error": {code, message, help_url}} with the code's status.
+func WriteError(w http.ResponseWriter, code, message string) {
+	writeJSON(w, wire.Status(code), map[string]any{"error": map[string]string{
+		"code": code, "message": message, "help_url": wire.HelpURL(code),
+	}})
+}
+
+func writeMsgError(w http.ResponseWriter, e *msg.Error) {
+	if e.Code == actors.CodeRateLimited && e.RetryAfterS > 0 {
+		secs := int(e.RetryAfterS + 0.999)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		w.Header().Set("RateLimit-Remaining", "0")
+		w.Header().Set("RateLimit-Reset", strconv.Itoa(secs))
+	}
+	WriteError(w, e.Code, e.Message)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// user wraps a handler that needs an authenticated user.
+func (a *API) user(h func(w http.ResponseWriter, r *http.Request, userID string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, err := auth.BearerToken(r, false)
+		if err != nil {
+			WriteError(w, actors.CodeUnauthorized, "Please sign in first.")
+			return
+		}
+		userID, err := a.verifier.Verify(tok)
+		if err != nil {
+			WriteError(w, actors.CodeUnauthorized, "Your sign-in has expired or is invalid. Please sign in again.")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		h(w, r, userID)
+	}
+}
+
+// command runs one session command and writes its event, or its error.
+// It returns the event when it was not an error.
+func (a *API) command(w http.ResponseWriter, r *http.Request, userID string, cmd *msg.Command) *msg.Event {
+	ev, err := a.sys.Command(r.Context(), userID, cmd)
+	if err != nil {
+		a.log.Error("api: session unreachable", "err", err)
+		WriteError(w, actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment.")
+		return nil
+	}
+	if e := ev.GetError(); e != nil {
+		writeMsgError(w, e)
+		return nil
+	}
+	return ev
+}
+
+func (a *API) spin(w http.ResponseWriter, r *http.Request, userID string) {
+	if !emptyOrObject(r) {
+		WriteError(w, actors.CodeBadRequest, "POST /api/spin takes no body (or {}).")
+		return
+	}
+	ev := a.command(w, r, userID, &msg.Command{Kind: &msg.Command_Spin{Spin: &msg.SpinCmd{}}})
+	if ev == nil {
+		return
+	}
+	// Paired at once? The session settles an instant pair before it answers
+	// anything else, so the next status shows it.
+	if st, err := a.sys.Command(r.Context(), userID, &msg.Command{Kind: &msg.Command_Status{Status: &msg.StatusCmd{}}}); err == nil && st.GetState().GetState() == actors.StateMatched {
+		found := &msg.Event{Viewer: userID, Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: st.GetState().Match}}}
+		writeJSON(w, http.StatusOK, wire.FromEvent(found))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, wire.FromEvent(ev))
+}
+
+func (a *API) cancel(w http.ResponseWriter, r *http.Request, userID string) {
+	if ev := a.command(w, r, userID, &msg.Command{Kind: &msg.Command_Cancel{Cancel: &msg.CancelCmd{}}}); ev != nil {
+		writeJSON(w, http.StatusOK, wire.FromEvent(ev))
+	}
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request, userID string) {
+	if ev := a.command(w, r, userID, &msg.Command{Kind: &msg.Command_Status{Status: &msg.StatusCmd{}}}); ev != nil {
+		writeJSON(w, http.StatusOK, wire.FromEvent(ev))
+	}
+}
+
+func (a *API) vote(w http.ResponseWriter, r *http.Request, userID string) {
+	var body struct {
+		MatchID string `json:"match_id"`
+		Choice  string `json:"choice"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		WriteError(w, actors.CodeInvalidMessage, `Send {"match_id": "...", "choice": "yes" or "no"}.`)
+		return
+	}
+	if body.MatchID == "" || (body.Choice != "yes" && body.Choice != "no") {
+		WriteError(w, actors.CodeInvalidMessage, `A vote needs a match_id and a choice of "yes" or "no".`)
+		return
+	}
+	cmd := &msg.Command{Kind: &msg.Command_Vote{Vote: &msg.Vote{MatchId: body.MatchID, Choice: body.Choice}}}
+	if ev := a.command(w, r, userID, cmd); ev != nil {
+		writeJSON(w, http.StatusOK, wire.FromEvent(ev))
+	}
+}
+
+type historyEntry struct {
+	MatchID   string       `json:"match_id"`
+	Partner   wire.Partner `json:"partner"`
+	MatchedAt string       `json:"matched_at"`
+}
+
+func (a *API) matches(w http.ResponseWriter, r *http.Request, userID string) {
+	hist, err := a.sys.History(r.Context(), userID)
+	if err != nil {
+		a.log.Error("api: history", "err", err)
+		WriteError(w, actors.CodeUnavailable, "Your match history is unavailable right now. Please try again in a moment.")
+		return
+	}
+	out := make([]historyEntry, 0, len(hist))
+	for _, h := range hist {
+		out = append(out, historyEntry{
+			MatchID:   h.MatchID,
+			Partner:   wire.Partner{UserID: h.Partner.UserID, DisplayName: h.Partner.DisplayName, Gender: h.Partner.Gender},
+			MatchedAt: h.MatchedAt.UTC().Format(time.RFC3339),
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"matches": out})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.cfg.Ready(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// emptyOrObject reports whether the body is empty or a JSON object.
+func emptyOrObject(r *http.Request) bool {
+	var v map[string]any
+	err := json.NewDecoder(r.Body).Decode(&v)
+	return err == nil || errors.Is(err, io.EOF)
+}

@@ -1,0 +1,80 @@
+// Package transport is Spinmatch's HTTP and WebSocket edge. It assembles the
+// routes of the sub-packages (api: REST; ws: the user socket; web: the
+// pages) into one handler with panic recovery and security headers. It holds
+// no state of its own.
+package transport
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/transport/api"
+	"github.com/spinmatch/spinmatch/transport/auth"
+	"github.com/spinmatch/spinmatch/transport/web"
+	"github.com/spinmatch/spinmatch/transport/ws"
+)
+
+// Config assembles the edge. Zero values mean the documented defaults.
+type Config struct {
+	// API configures the REST routes.
+	API api.Config
+	// WS configures the user sockets.
+	WS ws.Config
+	// Gatherer serves /metrics; zero: prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	// WSMetrics are the sockets' instruments; zero: unregistered ones.
+	WSMetrics *ws.Metrics
+}
+
+// NewHandler returns the node's whole HTTP surface.
+func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logger) http.Handler {
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	if cfg.WSMetrics == nil {
+		cfg.WSMetrics = ws.NewMetrics(nil)
+	}
+	mux := http.NewServeMux()
+	api.New(cfg.API, sys, v, log).Register(mux)
+	mux.Handle("GET /ws", ws.NewHandler(cfg.WS, sys, v, cfg.WSMetrics, api.WriteError, log))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	pages := web.Handler()
+	mux.Handle("GET /{$}", pages)
+	mux.Handle("GET /static/", pages)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteError(w, actors.CodeNotFound, "There's nothing here.")
+	})
+	return recoverer(log, secure(mux))
+}
+
+// secure sets conservative security headers on every response.
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverer turns a handler panic into a 500 internal error; the server
+// and every other request keep running.
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("http: handler panic", "path", r.URL.Path, "panic", v)
+				api.WriteError(w, actors.CodeInternal, "Something went wrong on our side. It has been reported.")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,134 @@
+// Package ws serves the user WebSocket (/ws) of PROTOCOL.md. Each socket has
+// one reader goroutine (the HTTP handler's), one writer goroutine that owns
+// all writes, and one Connection actor that receives the user's events from
+// the UserSession grain and queues them for the writer. The send queue is
+// bounded: a client too slow to drain it is disconnected.
+package ws
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/transport/auth"
+)
+
+// Config tunes the sockets. Zero values mean the documented defaults.
+type Config struct {
+	// AllowedOrigins are the Origins allowed to open sockets (scheme://host[:port]).
+	// Zero value: only the server's own origin (the request's Host).
+	AllowedOrigins []string
+	// ReadLimit is the largest frame accepted; larger closes with 1009. Zero: 64 KiB.
+	ReadLimit int64
+	// SendQueue is how many frames may wait for a slow client. Zero: 256.
+	SendQueue int
+	// WriteWait bounds one write. Zero: 10s.
+	WriteWait time.Duration
+	// PongWait is how long the peer may stay silent (pings are sent at 9/10 of it). Zero: 60s.
+	PongWait time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.ReadLimit == 0 {
+		c.ReadLimit = 64 << 10
+	}
+	if c.SendQueue == 0 {
+		c.SendQueue = 256
+	}
+	if c.WriteWait == 0 {
+		c.WriteWait = 10 * time.Second
+	}
+	if c.PongWait == 0 {
+		c.PongWait = 60 * time.Second
+	}
+}
+
+// Metrics are the sockets' instruments.
+type Metrics struct {
+	Connections prometheus.Gauge
+	SlowClients prometheus.Counter
+	FramesIn    prometheus.Counter
+	FramesOut   prometheus.Counter
+	BadFrames   prometheus.Counter
+}
+
+// NewMetrics creates the instruments and registers them with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_ws_connections", Help: "Open user sockets on this node."}),
+		SlowClients: prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_slow_client_disconnects_total", Help: "Sockets closed because their send queue was full."}),
+		FramesIn:    prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_frames_in_total", Help: "Frames read from user sockets."}),
+		FramesOut:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_frames_out_total", Help: "Frames written to user sockets."}),
+		BadFrames:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_bad_frames_total", Help: "Client frames refused as invalid."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Connections, m.SlowClients, m.FramesIn, m.FramesOut, m.BadFrames)
+	}
+	return m
+}
+
+// ErrorWriter writes an HTTP JSON error (PROTOCOL.md, Errors).
+type ErrorWriter func(w http.ResponseWriter, code, message string)
+
+// Handler serves /ws. Static after construction.
+type Handler struct {
+	cfg      Config
+	sys      *actors.System
+	verifier *auth.Verifier
+	log      *slog.Logger
+	metrics  *Metrics
+	writeErr ErrorWriter
+}
+
+// NewHandler returns the /ws handler.
+func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, writeErr ErrorWriter, log *slog.Logger) *Handler {
+	cfg.defaults()
+	return &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr}
+}
+
+// originAllowed applies the allow-list. No Origin (a non-browser client) is allowed.
+func (h *Handler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(h.cfg.AllowedOrigins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	for _, o := range h.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP authenticates, checks the Origin, upgrades, and runs the socket
+// until it closes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.originAllowed(r) {
+		h.writeErr(w, actors.CodeForbidden, "This site isn't allowed to connect.")
+		return
+	}
+	tok, err := auth.BearerToken(r, true)
+	if err != nil {
+		h.writeErr(w, actors.CodeUnauthorized, "Please sign in to connect.")
+		return
+	}
+	userID, err := h.verifier.Verify(tok)
+	if err != nil {
+		h.writeErr(w, actors.CodeUnauthorized, "Your sign-in has expired or is invalid. Please sign in again.")
+		return
+	}
+	c, err := upgrade(w, r, h)
+	if err != nil {
+		return // the upgrader already answered
+	}
+	c.run(userID)
+}
