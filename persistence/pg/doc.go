@@ -1,0 +1,15 @@
+// Package pg owns the PostgreSQL store: the schema (SQL migrations embedded
+// in the binary and applied by Open), the pgx/v5 connection pool, and the
+// queries behind actors.Store.
+//
+// Every write is idempotent: a match is inserted with ON CONFLICT DO
+// NOTHING, and a vote or a result is inserted the same way and then read
+// back, so the first one wins and a retried or duplicated call returns what
+// is stored. Transactions that hit a serialization failure or a deadlock
+// are retried with jittered exponential backoff; an error that means the
+// database could not be reached wraps persistence.ErrUnavailable.
+//
+// Concurrency: a Store is safe for concurrent use; the pool hands each call
+// its own connection. Several processes may Open the same database at once:
+// migrations run under a PostgreSQL advisory lock.
+package pg
