@@ -23,8 +23,8 @@ const (
 
 // Self-messages of a session (local only, never cross nodes).
 type (
-	graceExpired struct{ epoch int }
-	refreshTick  struct{}
+	graceExpired  struct{ epoch int }
+	refreshTick   struct{}
 	matchBackstop struct{ matchID string }
 )
 

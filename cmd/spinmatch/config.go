@@ -39,15 +39,15 @@ func (e *configError) Error() string { return fmt.Sprintf("config: %s %s", e.nam
 // loadConfig reads the environment through getenv.
 func loadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
-		Addr:         or(getenv("SPIN_ADDR"), ":8080"),
-		AdminKey:     getenv("ADMIN_API_KEY"),
-		TestKey:      getenv("TEST_API_KEY"),
-		DatabaseURL:  getenv("DATABASE_URL"),
-		SentryDSN:    getenv("SENTRY_DSN"),
-		SentryEnv:    getenv("SENTRY_ENVIRONMENT"),
-		Actors:       actors.DefaultConfig(),
-		Cluster:      cluster.DefaultConfig(),
-		LogLevel:     or(getenv("SPIN_LOG_LEVEL"), "info"),
+		Addr:        or(getenv("SPIN_ADDR"), ":8080"),
+		AdminKey:    getenv("ADMIN_API_KEY"),
+		TestKey:     getenv("TEST_API_KEY"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		SentryDSN:   getenv("SENTRY_DSN"),
+		SentryEnv:   getenv("SENTRY_ENVIRONMENT"),
+		Actors:      actors.DefaultConfig(),
+		Cluster:     cluster.DefaultConfig(),
+		LogLevel:    or(getenv("SPIN_LOG_LEVEL"), "info"),
 	}
 	switch env := or(getenv("SPIN_ENV"), "development"); env {
 	case "development":

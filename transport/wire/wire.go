@@ -57,10 +57,10 @@ type Frame struct {
 	DateEndsAt   string   `json:"date_ends_at,omitempty"`
 	VoteDeadline string   `json:"vote_deadline,omitempty"`
 
-	Choice  string          `json:"choice,omitempty"`
-	Result  string          `json:"result,omitempty"`
-	From    string          `json:"from,omitempty"`
-	Data    json.RawMessage `json:"data,omitempty"`
+	Choice string          `json:"choice,omitempty"`
+	Result string          `json:"result,omitempty"`
+	From   string          `json:"from,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
 
 	Code        string  `json:"code,omitempty"`
 	Message     string  `json:"message,omitempty"`

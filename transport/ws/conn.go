@@ -18,9 +18,9 @@ import (
 
 // conn is one user socket.
 type conn struct {
-	h  *Handler      // static
-	ws *websocket.Conn // reads: owned by run; writes: owned by writeLoop
-	log *slog.Logger  // static
+	h   *Handler        // static
+	ws  *websocket.Conn // reads: owned by run; writes: owned by writeLoop
+	log *slog.Logger    // static
 
 	// send holds encoded frames for writeLoop. Full means the client is too
 	// slow: the socket is closed (see enqueue). Never closed; done is.
