@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// Estimator learns a pool's arrival rates, waits and match outcomes and
+// estimates wait times from them with the model below. Its memory is fixed
+// whatever the traffic: counts live in a ring of 60 time slots and finished
+// waits in a bounded ring per gender. Not safe for concurrent use.
+//
 // The wait-time model.
 //
 // Partners. The partners of a waiter w are the people whose gender is in
@@ -34,9 +39,12 @@ import (
 // on how long w has already waited: it is the time to the k-th arrival,
 // Gamma(k, lambda). P50 and P90 are its quantiles (exact Erlang quantiles for
 // k <= 200 by Newton steps from the Wilson-Hilferty approximation, the
-// approximation alone beyond). The model is slightly pessimistic: a partner
-// who arrives may be incompatible with someone ahead (different seeking, or
-// the rematch cooldown) and then serves w sooner.
+// approximation alone beyond; memoized per k). Estimates are capped at 30
+// days. The model is slightly pessimistic: a partner who arrives may be
+// incompatible with someone ahead (different seeking, or the rematch
+// cooldown) and then serves w sooner. For a queued waiter the waiting counts
+// feed only the reason, not the numbers: the position already says how many
+// are ahead.
 //
 // A newcomer (EstimateFor). A newcomer of gender g is assumed to seek what the
 // recent arrivals of g sought most, or every other gender with no history.
@@ -52,11 +60,20 @@ import (
 // observed time than PriorWeight*PriorInterval); "medium" below 30;
 // "high" from 30.
 //
-// Reason. When the waiter's partners are scarce among the people waiting
-// (at least 3 of w's gender wait and at least twice as many as the partners
-// of the genders w seeks), the reason names the scarce gender and both counts.
+// Reason. When w's partners are scarce among the people waiting (at least 3
+// people of w's gender wait, and at least twice as many as the people of the
+// other genders w seeks), the reason names the scarce genders and the counts.
 // Otherwise it says the estimate is rough (little history), the pool is quiet
 // (P50 of 2 minutes or more), or that a match should come soon.
+type Estimator struct {
+	cfg     EstimatorConfig // static after construction
+	win     window
+	start   int64 // earliest time seen, valid when started
+	started bool
+	waits   [numGenders + 1]waitRing // by gender, index 0 unused
+	scratch []time.Duration          // reused by Stats
+	quant   [][2]float64             // memoized P50, P90 of Gamma(k, 1) at index k-1
+}
 
 // EstimatorConfig configures an Estimator.
 type EstimatorConfig struct {
@@ -118,17 +135,20 @@ type ETA struct {
 	Reason     string // a sentence a user can read
 }
 
-// Estimator learns a pool's arrival rates, waits and match outcomes and
-// estimates wait times from them (the model is described above). Its
-// memory is fixed: counts live in a ring of time slots and finished waits in
-// a bounded ring per gender. Not safe for concurrent use.
-type Estimator struct {
-	cfg     EstimatorConfig // static after construction
-	win     window
-	start   int64 // earliest time seen, valid when started
-	started bool
-	waits   [numGenders + 1]waitRing // by gender, index 0 unused
-	scratch []time.Duration          // reused by Stats
+// maxMemoK bounds the memo of Gamma quantiles (64 KiB at most).
+const maxMemoK = 4096
+
+// quantiles returns the median and 90th percentile of Gamma(k, 1), k >= 1.
+func (e *Estimator) quantiles(k int) (p50, p90 float64) {
+	if k > maxMemoK {
+		return erlangQuantile(k, 0.5), erlangQuantile(k, 0.9)
+	}
+	for len(e.quant) < k {
+		n := len(e.quant) + 1
+		e.quant = append(e.quant, [2]float64{erlangQuantile(n, 0.5), erlangQuantile(n, 0.9)})
+	}
+	q := e.quant[k-1]
+	return q[0], q[1]
 }
 
 // NewEstimator returns an Estimator with no history.
@@ -142,13 +162,27 @@ func NewEstimator(cfg EstimatorConfig) *Estimator {
 	return e
 }
 
-// touch notes time t for the observed span, and returns its key.
-func (e *Estimator) touch(t time.Time) int64 {
-	k := timeKey(t)
+// touch notes time t for the observed span and returns its key; ok is
+// false for the zero time, which every method ignores.
+func (e *Estimator) touch(t time.Time) (k int64, ok bool) {
+	if t.IsZero() {
+		return 0, false
+	}
+	k = timeKey(t)
 	if !e.started || k < e.start {
 		e.start, e.started = k, true
 	}
-	return k
+	return k, true
+}
+
+// slotAt returns the window slot for an event at t, or nil when t is zero or
+// older than the window.
+func (e *Estimator) slotAt(t time.Time) *slot {
+	k, ok := e.touch(t)
+	if !ok {
+		return nil
+	}
+	return e.win.at(k)
 }
 
 // Arrival records that a user of gender g seeking s joined the queue. Call it
@@ -158,7 +192,7 @@ func (e *Estimator) Arrival(g Gender, s GenderSet, at time.Time) {
 	if !ok {
 		return
 	}
-	if sl := e.win.at(e.touch(at)); sl != nil {
+	if sl := e.slotAt(at); sl != nil {
 		sl.arrivals[c]++
 		e.win.total.arrivals[c]++
 	}
@@ -167,16 +201,17 @@ func (e *Estimator) Arrival(g Gender, s GenderSet, at time.Time) {
 // Finished records that a wait of a user of gender g ended at at, after
 // wait, either in a match or by leaving the queue.
 func (e *Estimator) Finished(g Gender, wait time.Duration, matched bool, at time.Time) {
-	k := e.touch(at)
-	e.win.advance(k)
-	if g.Valid() {
-		e.waits[g].push(waitSample{at: k, wait: wait, matched: matched})
+	k, ok := e.touch(at)
+	if !ok || !g.Valid() {
+		return
 	}
+	e.win.advance(k)
+	e.waits[g].push(waitSample{at: k, wait: max(wait, 0), matched: matched})
 }
 
 // MatchFormed records that a pair was formed at at.
 func (e *Estimator) MatchFormed(at time.Time) {
-	if sl := e.win.at(e.touch(at)); sl != nil {
+	if sl := e.slotAt(at); sl != nil {
 		sl.matches++
 		e.win.total.matches++
 	}
@@ -185,7 +220,7 @@ func (e *Estimator) MatchFormed(at time.Time) {
 // MatchResult records the outcome of a date decided at at: mutual when both
 // said yes.
 func (e *Estimator) MatchResult(mutual bool, at time.Time) {
-	sl := e.win.at(e.touch(at))
+	sl := e.slotAt(at)
 	if sl == nil {
 		return
 	}
@@ -199,7 +234,10 @@ func (e *Estimator) MatchResult(mutual bool, at time.Time) {
 
 // observe moves the window to now and returns the observed span.
 func (e *Estimator) observe(now time.Time) time.Duration {
-	k := e.touch(now)
+	k, ok := e.touch(now)
+	if !ok {
+		return 0
+	}
 	e.win.advance(k)
 	return min(e.win.covered(k), time.Duration(k-e.start))
 }
@@ -208,12 +246,13 @@ func (e *Estimator) observe(now time.Time) time.Duration {
 // with gender g seeking s.
 func (e *Estimator) partnerArrivals(c class) int {
 	n := 0
-	for pc := class(0); pc < numClasses; pc++ {
-		if compatibleClass(c, pc) {
-			n += int(e.win.total.arrivals[pc])
+	for set := partnerClasses[c]; ; {
+		pc, ok := set.next()
+		if !ok {
+			return n
 		}
+		n += int(e.win.total.arrivals[pc])
 	}
-	return n
 }
 
 // rate returns the posterior mean of the partner arrival rate, per second.
@@ -249,9 +288,10 @@ func (e *Estimator) Estimate(w *Waiter, position int, waiting map[Gender]int, no
 func (e *Estimator) estimate(c class, k int, waiting map[Gender]int, span time.Duration, queued bool) ETA {
 	n := e.partnerArrivals(c)
 	lambda := e.rate(n, span)
+	q50, q90 := e.quantiles(k)
 	eta := ETA{
-		P50:        seconds(erlangQuantile(k, 0.5) / lambda),
-		P90:        seconds(erlangQuantile(k, 0.9) / lambda),
+		P50:        seconds(q50 / lambda),
+		P90:        seconds(q90 / lambda),
 		Confidence: e.confidence(n, span),
 	}
 	eta.Reason = reason(reasonInput{
@@ -267,8 +307,8 @@ func (e *Estimator) estimate(c class, k int, waiting map[Gender]int, span time.D
 	return eta
 }
 
-// EstimateFor returns what a newcomer of gender g would wait now (see the
-// model above for the assumptions).
+// EstimateFor returns what a newcomer of gender g would wait now (see Estimator for
+// the assumptions).
 func (e *Estimator) EstimateFor(g Gender, waiting map[Gender]int, now time.Time) ETA {
 	span := e.observe(now)
 	if !g.Valid() {

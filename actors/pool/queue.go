@@ -56,9 +56,10 @@ func (q *Queue) Add(w *Waiter) *Waiter {
 // with w (of class c), or nil.
 func (q *Queue) oldestPartner(w *Waiter, c class) *node {
 	var best *node
-	for pc := class(0); pc < numClasses; pc++ {
-		if !compatibleClass(c, pc) {
-			continue
+	for set := partnerClasses[c]; ; {
+		pc, ok := set.next()
+		if !ok {
+			break
 		}
 		for n := q.buckets[pc].head; n != nil; n = n.next {
 			if best != nil && !n.before(best) {
@@ -142,9 +143,10 @@ func (q *Queue) Position(userID string) int {
 		return 0
 	}
 	pos := 1
-	for c := class(0); c < numClasses; c++ {
-		if !competingClass(n.class, c) {
-			continue
+	for set := competitorClasses[n.class]; ; {
+		c, ok := set.next()
+		if !ok {
+			break
 		}
 		for o := q.buckets[c].head; o != nil && o.before(n); o = o.next {
 			pos++
@@ -173,10 +175,12 @@ func (q *Queue) Each(fn func(w *Waiter, position int) bool) {
 			return
 		}
 		pos := 1
-		for c := class(0); c < numClasses; c++ {
-			if seen[c] > 0 && competingClass(next.class, c) {
-				pos += seen[c]
+		for set := competitorClasses[next.class]; ; {
+			c, ok := set.next()
+			if !ok {
+				break
 			}
+			pos += seen[c]
 		}
 		seen[next.class]++
 		cur[next.class] = next.next

@@ -1,6 +1,9 @@
 package pool
 
-import "time"
+import (
+	"math/bits"
+	"time"
+)
 
 // Waiter is one user waiting in a pool. Once passed to Queue.Add it belongs to
 // the queue until Add, Remove or a later Add hands it back: callers must not
@@ -61,6 +64,37 @@ func compatibleClass(a, b class) bool {
 // same partners: same gender and overlapping seeking.
 func competingClass(a, b class) bool {
 	return a.gender() == b.gender() && a.seeking()&b.seeking() != 0
+}
+
+// classSet is a set of classes, one bit per class.
+type classSet uint32
+
+// next removes and returns the lowest class of *s; ok is false when empty.
+func (s *classSet) next() (c class, ok bool) {
+	if *s == 0 {
+		return 0, false
+	}
+	c = class(bits.TrailingZeros32(uint32(*s)))
+	*s &= *s - 1
+	return c, true
+}
+
+// Per class, the classes compatible with it and those competing with it.
+// Read-only after package initialization.
+var partnerClasses, competitorClasses = buildClassSets()
+
+func buildClassSets() (partners, competitors [numClasses]classSet) {
+	for a := class(0); a < numClasses; a++ {
+		for b := class(0); b < numClasses; b++ {
+			if compatibleClass(a, b) {
+				partners[a] |= 1 << b
+			}
+			if competingClass(a, b) {
+				competitors[a] |= 1 << b
+			}
+		}
+	}
+	return partners, competitors
 }
 
 // timeKey maps t to nanoseconds since the Unix epoch, clamped to int64 so
