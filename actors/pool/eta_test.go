@@ -274,3 +274,21 @@ func TestChangedEnough(t *testing.T) {
 		})
 	}
 }
+
+func TestEstimatorIgnoresZeroTime(t *testing.T) {
+	e := NewEstimator(EstimatorConfig{})
+	e.Arrival(Female, sM, time.Time{})
+	e.Finished(Male, time.Minute, true, time.Time{})
+	e.MatchFormed(time.Time{})
+	e.MatchResult(true, time.Time{})
+	if e.started {
+		t.Fatal("a zero time started the estimator")
+	}
+	eta := e.Estimate(wt("m", Male, sF, 0), 1, nil, t0)
+	if eta.Confidence != ConfidenceLow || !within(eta.P50, secs(60*math.Ln2), 0.001) {
+		t.Errorf("after zero-time events: %+v", eta)
+	}
+	if st := e.Stats(nil, t0); len(st.AvgWait) != 0 || st.MatchesPerMin != 0 || st.MatchSuccessRate != 0 {
+		t.Errorf("zero-time events counted: %+v", st)
+	}
+}

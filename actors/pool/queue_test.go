@@ -415,3 +415,18 @@ func checkAgainst(t *testing.T, q *Queue, ref []*Waiter) {
 		return true
 	})
 }
+
+func TestQueueSteadyStateAllocations(t *testing.T) {
+	q, at := imbalancedPool(t, 1000)
+	woman := &Waiter{UserID: "w", Gender: Female, Seeking: sM}
+	allocs := testing.AllocsPerRun(1000, func() {
+		woman.EnqueuedAt = at
+		p := q.Add(woman)
+		at = at.Add(time.Millisecond)
+		p.EnqueuedAt = at
+		q.Add(p)
+	})
+	if allocs != 0 {
+		t.Errorf("pair step allocates %v times", allocs)
+	}
+}
