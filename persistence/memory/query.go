@@ -21,15 +21,12 @@ func (s *Store) MatchHistory(ctx context.Context, userID string, limit int) ([]p
 	}
 	s.mu.Lock()
 	var out []persistence.HistoryEntry
-	for id, result := range s.results {
-		if result != persistence.ResultMutual {
+	for _, id := range s.byUser[userID] {
+		if s.results[id] != persistence.ResultMutual {
 			continue
 		}
 		m := s.matches[id]
-		partner, ok := partnerOf(m, userID)
-		if !ok {
-			continue
-		}
+		partner, _ := partnerOf(m, userID)
 		out = append(out, persistence.HistoryEntry{MatchID: id, Partner: partner, MatchedAt: m.CreatedAt})
 	}
 	s.mu.Unlock()
@@ -57,14 +54,12 @@ func (s *Store) RecentPartners(ctx context.Context, userID string, since time.Ti
 	}
 	latest := make(map[string]time.Time)
 	s.mu.Lock()
-	for _, m := range s.matches {
+	for _, id := range s.byUser[userID] {
+		m := s.matches[id]
 		if m.CreatedAt.Before(since) {
 			continue
 		}
-		partner, ok := partnerOf(m, userID)
-		if !ok {
-			continue
-		}
+		partner, _ := partnerOf(m, userID)
 		if at, ok := latest[partner.UserID]; !ok || m.CreatedAt.After(at) {
 			latest[partner.UserID] = m.CreatedAt
 		}

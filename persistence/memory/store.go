@@ -21,6 +21,7 @@ type Store struct {
 	mu       sync.Mutex
 	profiles map[string]persistence.Profile // guarded by mu
 	matches  map[string]persistence.Match   // guarded by mu
+	byUser   map[string][]string            // user id -> ids of the user's matches; guarded by mu
 	votes    map[string]map[string]string   // match id -> voter -> choice; guarded by mu
 	results  map[string]string              // match id -> result; guarded by mu
 	waits    []persistence.WaitSample       // bounded by logLimit; guarded by mu
@@ -34,6 +35,7 @@ func New() *Store {
 		logLimit: DefaultLogLimit,
 		profiles: make(map[string]persistence.Profile),
 		matches:  make(map[string]persistence.Match),
+		byUser:   make(map[string][]string),
 		votes:    make(map[string]map[string]string),
 		results:  make(map[string]string),
 	}
@@ -92,8 +94,13 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.matches[m.ID]; !ok {
-		s.matches[m.ID] = m
+	if _, ok := s.matches[m.ID]; ok {
+		return nil
+	}
+	s.matches[m.ID] = m
+	s.byUser[m.A.UserID] = append(s.byUser[m.A.UserID], m.ID)
+	if m.B.UserID != m.A.UserID {
+		s.byUser[m.B.UserID] = append(s.byUser[m.B.UserID], m.ID)
 	}
 	return nil
 }

@@ -31,10 +31,14 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 const reachTimeout = 5 * time.Second
 
 // URL returns the admin URL of the test server, from TEST_DATABASE_URL or
-// DefaultURL. When the server does not answer it fails the test under
-// CI=true or SPIN_REQUIRE_PG=1, and skips it otherwise.
+// DefaultURL. It skips the test under -short (`make test-unit`). When the
+// server does not answer it fails the test under CI=true or
+// SPIN_REQUIRE_PG=1, and skips it otherwise.
 func URL(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("pgtest: -short: skipping a test that needs PostgreSQL")
+	}
 	u := os.Getenv("TEST_DATABASE_URL")
 	if u == "" {
 		u = DefaultURL
