@@ -36,8 +36,10 @@ type session struct {
 	log     *slog.Logger
 	self    *actor.PID
 	userID  string
-	profile *msg.ProfileData // nil until loaded; cache of the store
-	recent  map[string]time.Time
+	profile *msg.ProfileData     // nil until loaded; cache of the store
+	recent  map[string]time.Time // partners within the rematch cooldown, by match time
+	// recentLoaded is set once recent holds the store's partners too.
+	recentLoaded bool
 
 	conns map[string]*actor.PID // by PID string
 	// lastSeen is when a REST call last showed the user present.
@@ -132,14 +134,26 @@ func (s *session) init(ctx actor.Context) {
 	s.log = s.d.Logger.With("grain", KindUserSession, "user", s.userID)
 	s.d.Metrics.Sessions.Inc()
 	ctx.SetReceiveTimeout(s.d.Config.SessionIdle)
-	if s.d.Config.RematchCooldown > 0 {
-		c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
-		ids, err := s.d.Store.RecentPartners(c, s.userID, s.d.now().Add(-s.d.Config.RematchCooldown))
-		cancel()
-		if err != nil {
-			s.log.Warn("session: recent partners unavailable", "err", err)
-		}
-		for _, id := range ids {
+}
+
+// loadRecent fills the rematch-cooldown set from the store once per
+// activation (at the first spin), so it survives restarts and moves. A
+// store failure leaves it to be tried again at the next spin.
+func (s *session) loadRecent() {
+	if s.recentLoaded || s.d.Config.RematchCooldown <= 0 {
+		return
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	ids, err := s.d.Store.RecentPartners(c, s.userID, s.d.now().Add(-s.d.Config.RematchCooldown))
+	if err != nil {
+		s.d.Metrics.StoreErrors.WithLabelValues("recent_partners").Inc()
+		s.log.Warn("session: recent partners unavailable", "err", err)
+		return
+	}
+	s.recentLoaded = true
+	for _, id := range ids {
+		if _, ok := s.recent[id]; !ok {
 			s.recent[id] = s.d.now()
 		}
 	}
@@ -303,6 +317,7 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 		return
 	}
 	now := s.d.now()
+	s.loadRecent()
 	s.pruneRecent(now)
 	w := &msg.Waiter{
 		UserId: s.userID, DisplayName: p.DisplayName, Gender: p.Gender, Seeking: p.Seeking,
