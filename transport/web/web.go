@@ -2,6 +2,23 @@
 // assets (CSS, JavaScript, icons), embedded in the binary and served without a
 // build step.
 //
+// The page speaks the user WebSocket protocol (docs: PROTOCOL.md) from
+// static/app.js, and runs the date chat over a WebRTC data channel from
+// static/rtc.js. For browser tests it exposes:
+//   - document.body.dataset.state: onboarding, connecting, idle, queued,
+//     matched or result ("connecting" lasts until the server's first state);
+//   - document.body.dataset.connected: "true" once the socket has its state;
+//   - stable data-testid attributes on the controls (onboard-name,
+//     onboard-gender-<g>, onboard-seeking-<g>, onboard-pool, onboard-submit,
+//     spin-button, cancel-button, waiting-view, eta-text, eta-reason,
+//     queue-position, match-card, partner-name, countdown, chat-status,
+//     chat-input, chat-send, vote-yes, vote-no, result-text, spin-again,
+//     change-profile, connection-banner, toast).
+//
+// The form is prefilled from the last profile saved in this browser
+// (localStorage); the identity itself is per tab (sessionStorage), so two
+// tabs can be two users.
+//
 // Concurrency: everything is computed once in Handler and read-only afterwards,
 // so the returned handler is safe for concurrent use by any number of requests.
 package web

@@ -172,3 +172,16 @@ func prefixAll(prefix string, names []string) []string {
 	}
 	return out
 }
+
+func BenchmarkServe(b *testing.B) {
+	h := Handler()
+	for _, target := range []string{"/", "/static/app.js"} {
+		b.Run(target, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, target, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+		})
+	}
+}

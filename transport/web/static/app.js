@@ -39,8 +39,8 @@
 
   const CONFIDENCE = {
     low: { text: 'Rough estimate', title: 'Based on little history so far' },
-    medium: { text: 'Estimate', title: 'Based on recent matches in this pool' },
-    high: { text: 'Reliable', title: 'Based on plenty of recent matches in this pool' },
+    medium: { text: 'Fair estimate', title: 'Based on recent matches in this pool' },
+    high: { text: 'Reliable estimate', title: 'Based on plenty of recent matches in this pool' },
   };
 
   const ERROR_TITLES = {
@@ -209,8 +209,7 @@
     setText($('me-name'), s.profile.display_name);
     setText($('me-pool'), s.profile.pool);
     paintAvatar($('me-avatar'), s.profile.display_name, s.user_id);
-    $('change-profile').disabled = app.view === 'matched';
-    $('change-profile').title = app.view === 'matched' ? 'Finish your date first' : '';
+    $('change-profile').hidden = app.view === 'matched'; // the profile is locked during a date
   }
 
   // ---- toasts ----
@@ -356,7 +355,7 @@
       [els.display_name, 'display-name-error', nameLen === 0 ? 'Please pick a name.' : nameLen > 40 ? 'Keep it to 40 characters or fewer.' : ''],
       [els.gender[0].closest('fieldset'), 'gender-error', gender ? '' : 'Please choose one.'],
       [els.seeking[0].closest('fieldset'), 'seeking-error', seeking.length ? '' : 'Pick at least one.'],
-      [els.pool, 'pool-error', POOL_RE.test(pool) ? '' : 'Use 1 to 32 lowercase letters, digits, "-" or "_".'],
+      [els.pool, 'pool-error', POOL_RE.test(pool) ? '' : 'Use 1 to 32 lowercase letters, digits, dashes or underscores, with no spaces.'],
     ];
     let first = null;
     for (const [el, id, msg] of errors) {
@@ -600,6 +599,7 @@
 
   function onQueued(msg) {
     app.spinBusy = false;
+    if (app.match) return; // a match_found overtook this reply: the match wins
     enterQueued(msg.queue, msg.eta);
     announce(`You're in the queue. Estimated wait ${formatAbout(msg.eta && msg.eta.p50_s)}.`);
   }
@@ -1000,7 +1000,7 @@
       setText($('result-detail'), `You and ${name} both said yes. Enjoy getting to know each other.`);
     } else if (result === 'no_match') {
       setText($('result-text'), 'Not this time');
-      setText($('result-detail'), `It wasn't a match with ${name}, and that's completely fine. Plenty of people are spinning right now.`);
+      setText($('result-detail'), `It wasn't a match with ${name}, and that's completely fine. Spin again whenever you're ready.`);
     } else {
       setText($('result-text'), 'Your date has ended');
       setText($('result-detail'), 'It finished while you were away. Mutual matches are kept for you.');
