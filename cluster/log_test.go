@@ -1,0 +1,59 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestMemberlistLogLevels(t *testing.T) {
+	tests := []struct {
+		name, line, want string
+		logged           bool
+	}{
+		{"debug dropped", "[DEBUG] memberlist: Stream connection from=127.0.0.1:1\n", "", false},
+		{"info dropped", "[INFO] memberlist: Suspect n2 has failed\n", "", false},
+		{"warn kept", "[WARN] memberlist: Refuting a suspect message\n", "level=WARN msg=\"memberlist: Refuting a suspect message\"", true},
+		{"err kept", "[ERR] memberlist: Failed to send ping\n", "level=ERROR msg=\"memberlist: Failed to send ping\"", true},
+		{"no prefix is info", "plain line\n", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			base := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})
+			l := newMemberlistLogger(slog.New(levelHandler{min: slog.LevelWarn, next: base}))
+			l.Print(tt.line)
+			got := buf.String()
+			if tt.logged != (got != "") || !strings.Contains(got, tt.want) {
+				t.Fatalf("logged %q, want %q (logged=%v)", got, tt.want, tt.logged)
+			}
+		})
+	}
+}
+
+func TestLevelHandlerKeepsMinOnDerived(t *testing.T) {
+	var buf bytes.Buffer
+	h := levelHandler{min: slog.LevelWarn, next: slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})}
+	l := slog.New(h).With("a", 1).WithGroup("g")
+	l.Info("hidden")
+	l.Warn("shown")
+	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), "shown") {
+		t.Fatalf("output %q", buf.String())
+	}
+	if h.Enabled(context.Background(), slog.LevelInfo) {
+		t.Fatal("info enabled under a warn minimum")
+	}
+}
+
+func TestEventDelegateCoalesces(t *testing.T) {
+	ch := make(chan struct{}, 1)
+	d := eventDelegate{changed: ch}
+	d.NotifyJoin(nil) // must never block, however many events arrive
+	d.NotifyUpdate(nil)
+	d.NotifyLeave(nil)
+	if len(ch) != 1 {
+		t.Fatalf("pending signals = %d, want 1", len(ch))
+	}
+}
