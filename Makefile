@@ -43,8 +43,9 @@ deps-protoc:
 	@command -v protoc >/dev/null || { apt-get update -qq && apt-get install -y -qq protobuf-compiler; }
 
 deps-pg: ## Start the local PostgreSQL when it is installed but down
-	@if [ -z "$${TEST_DATABASE_URL_SET:-}" ] && command -v pg_ctlcluster >/dev/null && ls /etc/postgresql >/dev/null 2>&1; then \
-		pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
+	@if command -v pg_ctlcluster >/dev/null && ls /etc/postgresql >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		echo "starting the local PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
 	fi
 
 deps-chromium: ## Install Chromium for the browser tests when it is missing

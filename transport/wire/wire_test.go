@@ -1,0 +1,113 @@
+package wire
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/spinmatch/spinmatch/actors/msg"
+)
+
+func TestDecode(t *testing.T) {
+	cases := []struct {
+		name, in string
+		kind     string // Go type of the command kind, "" when an error is expected
+		code     string
+		ref      string
+	}{
+		{"spin", `{"type":"spin","id":1}`, "*msg.Command_Spin", "", "1"},
+		{"string id", `{"type":"status","id":"abc"}`, "*msg.Command_Status", "", `"abc"`},
+		{"no id", `{"type":"cancel"}`, "*msg.Command_Cancel", "", ""},
+		{"vote", `{"type":"vote","match_id":"m1","choice":"no"}`, "*msg.Command_Vote", "", ""},
+		{"signal", `{"type":"signal","match_id":"m1","data":{"sdp":"x"}}`, "*msg.Command_Signal", "", ""},
+		{"not json", `nope`, "", "invalid_message", ""},
+		{"array", `[]`, "", "invalid_message", ""},
+		{"no type", `{"id":3}`, "", "invalid_message", "3"},
+		{"unknown", `{"type":"dance","id":4}`, "", "invalid_message", "4"},
+		{"vote no match", `{"type":"vote","choice":"yes"}`, "", "invalid_message", ""},
+		{"vote bad choice", `{"type":"vote","match_id":"m","choice":"YES"}`, "", "invalid_message", ""},
+		{"signal data not object", `{"type":"signal","match_id":"m","data":"x"}`, "", "invalid_message", ""},
+		{"signal too big", `{"type":"signal","match_id":"m","data":{"a":"` + strings.Repeat("x", MaxSignalData) + `"}}`, "", "message_too_large", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, ref, e := Decode([]byte(tc.in))
+			if ref != tc.ref {
+				t.Errorf("ref %q, want %q", ref, tc.ref)
+			}
+			if tc.code != "" {
+				if e == nil || e.Code != tc.code || e.Message == "" {
+					t.Fatalf("error %v, want %s", e, tc.code)
+				}
+				return
+			}
+			if e != nil {
+				t.Fatalf("unexpected error %v", e)
+			}
+			if got := typeName(cmd.Kind); got != tc.kind {
+				t.Fatalf("kind %s, want %s", got, tc.kind)
+			}
+		})
+	}
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case *msg.Command_Spin:
+		return "*msg.Command_Spin"
+	case *msg.Command_Cancel:
+		return "*msg.Command_Cancel"
+	case *msg.Command_Status:
+		return "*msg.Command_Status"
+	case *msg.Command_Vote:
+		return "*msg.Command_Vote"
+	case *msg.Command_Signal:
+		return "*msg.Command_Signal"
+	}
+	return "?"
+}
+
+func TestFromEventMatchFoundPicksThePartner(t *testing.T) {
+	m := &msg.MatchInfo{MatchId: "m", A: &msg.Partner{UserId: "a", DisplayName: "A"}, B: &msg.Partner{UserId: "b", DisplayName: "B"}, DateEndsAtMs: 1000, VoteDeadlineMs: 2000}
+	for viewer, want := range map[string]string{"a": "b", "b": "a"} {
+		f := FromEvent(&msg.Event{Viewer: viewer, Ref: `"r"`, Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: m}}})
+		b, _ := json.Marshal(f)
+		var got map[string]any
+		_ = json.Unmarshal(b, &got)
+		if got["type"] != "match_found" || got["ref"] != "r" || got["partner"].(map[string]any)["user_id"] != want ||
+			got["date_ends_at"] != "1970-01-01T00:00:01Z" || got["vote_deadline"] != "1970-01-01T00:00:02Z" {
+			t.Fatalf("viewer %s: %s", viewer, b)
+		}
+	}
+}
+
+func TestErrorFrame(t *testing.T) {
+	b, _ := json.Marshal(ErrorFrame(&msg.Error{Code: "rate_limited", Message: "slow down", RetryAfterS: 1.5}, "7"))
+	want := `{"type":"error","ref":7,"code":"rate_limited","message":"slow down","help_url":"/help/errors#rate_limited","retry_after_s":1.5}`
+	if string(b) != want {
+		t.Fatalf("got %s\nwant %s", b, want)
+	}
+}
+
+// FuzzDecode: any input gives either a command or a typed error, never a
+// panic, and an accepted frame's ref is valid JSON.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{`{"type":"spin","id":1}`, `{"type":"vote","match_id":"m","choice":"yes"}`, `{"type":"signal","match_id":"m","data":{}}`, `{`, `null`, `{"id":null}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cmd, ref, e := Decode(in)
+		if (cmd == nil) == (e == nil) {
+			t.Fatalf("cmd %v err %v", cmd, e)
+		}
+		if e != nil && (e.Code == "" || e.Message == "") {
+			t.Fatalf("untyped error %v", e)
+		}
+		if ref != "" && !json.Valid([]byte(ref)) {
+			t.Fatalf("ref %q is not JSON", ref)
+		}
+		if _, err := json.Marshal(ErrorFrame(&msg.Error{Code: "x", Message: "y"}, ref)); err != nil {
+			t.Fatalf("error frame with ref %q: %v", ref, err)
+		}
+	})
+}
