@@ -15,9 +15,10 @@
 //     chat-input, chat-send, vote-yes, vote-no, result-text, spin-again,
 //     change-profile, connection-banner, toast).
 //
-// The form is prefilled from the last profile saved in this browser
-// (localStorage); the identity itself is per tab (sessionStorage), so two
-// tabs can be two users.
+// The identity is per tab (sessionStorage), so two tabs can be two users. A
+// new tab starts with an empty form and offers the last profile saved in this
+// browser (localStorage) as a one-click fill ("onboard-use-last"), so typing
+// into a fresh tab never mixes with another user's answers.
 //
 // Concurrency: everything is computed once in Handler and read-only afterwards,
 // so the returned handler is safe for concurrent use by any number of requests.

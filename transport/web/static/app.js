@@ -328,13 +328,35 @@
 
   // ---- onboarding ----
 
+  /** Fills the form with a profile; null empties it (pool back to "global"). */
+  function fillForm(p) {
+    const els = form.elements;
+    els.display_name.value = (p && p.display_name) || '';
+    for (const el of els.gender) el.checked = Boolean(p) && el.value === p.gender;
+    for (const el of els.seeking) el.checked = Boolean(p) && Array.isArray(p.seeking) && p.seeking.includes(el.value);
+    els.pool.value = (p && p.pool) || 'global';
+    for (const el of form.querySelectorAll('[aria-invalid]')) el.setAttribute('aria-invalid', 'false');
+    for (const el of form.querySelectorAll('.field-error')) el.textContent = '';
+  }
+
+  /**
+   * Prepares the form: this tab's own profile when editing; otherwise an empty
+   * form plus a one-click offer of the last profile saved in this browser.
+   * (Filling a new tab's fields silently would mix two users' answers when a
+   * second person, or a test, types into it.)
+   */
   function prefillForm() {
-    const p = (app.session && app.session.profile) || readJSON(localStorage, KEY_PROFILE);
-    if (!p) return;
-    form.elements.display_name.value = p.display_name || '';
-    for (const el of form.elements.gender) el.checked = el.value === p.gender;
-    for (const el of form.elements.seeking) el.checked = Array.isArray(p.seeking) && p.seeking.includes(el.value);
-    form.elements.pool.value = p.pool || 'global';
+    const own = app.session && app.session.profile;
+    const last = own ? null : readJSON(localStorage, KEY_PROFILE);
+    fillForm(own || null);
+    $('welcome-back').hidden = !(last && last.display_name);
+    if (last && last.display_name) setText($('last-profile-name'), last.display_name);
+  }
+
+  function useLastProfile() {
+    fillForm(readJSON(localStorage, KEY_PROFILE));
+    $('welcome-back').hidden = true;
+    $('onboard-submit').focus();
   }
 
   function setFieldError(input, errorId, message) {
@@ -1036,6 +1058,7 @@
     });
     $('onboard-back').addEventListener('click', () => startConnecting());
     $('start-fresh').addEventListener('click', startFresh);
+    $('use-last-profile').addEventListener('click', useLastProfile);
     $('change-profile').addEventListener('click', openOnboarding);
     $('banner-retry').addEventListener('click', () => { app.reconnectAttempt = 0; reconnectNow(); });
     $('spin').addEventListener('click', spin);
