@@ -28,6 +28,9 @@ type Deps struct {
 	Now func() time.Time
 	// NewID returns a fresh match id; zero means a random 128-bit hex id.
 	NewID func() string
+	// OnPanic, when set, is told of a grain panic (for Sentry) before the
+	// supervisor restarts the grain.
+	OnPanic func(recovered any)
 }
 
 func (d *Deps) now() time.Time {
@@ -39,10 +42,30 @@ func (d *Deps) now() time.Time {
 
 // Kinds returns the grain kinds every node hosts.
 func Kinds(d *Deps) []*cluster.Kind {
+	mw := actor.WithReceiverMiddleware(reportPanics(d))
 	return []*cluster.Kind{
-		cluster.NewKind(KindUserSession, actor.PropsFromProducer(func() actor.Actor { return newSession(d) })),
-		cluster.NewKind(KindMatchPool, actor.PropsFromProducer(func() actor.Actor { return newMatchPool(d) })),
-		cluster.NewKind(KindMatch, actor.PropsFromProducer(func() actor.Actor { return newMatchGrain(d) })),
+		cluster.NewKind(KindUserSession, actor.PropsFromProducer(func() actor.Actor { return newSession(d) }, mw)),
+		cluster.NewKind(KindMatchPool, actor.PropsFromProducer(func() actor.Actor { return newMatchPool(d) }, mw)),
+		cluster.NewKind(KindMatch, actor.PropsFromProducer(func() actor.Actor { return newMatchGrain(d) }, mw)),
+	}
+}
+
+// reportPanics tells d.OnPanic of a panic in a grain's Receive, then lets
+// the panic go on to the supervisor (which restarts the grain).
+func reportPanics(d *Deps) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			defer func() {
+				if r := recover(); r != nil {
+					d.Logger.Error("grain panic", "self", c.Self().String(), "panic", r)
+					if d.OnPanic != nil {
+						d.OnPanic(r)
+					}
+					panic(r)
+				}
+			}()
+			next(c, env)
+		}
 	}
 }
 

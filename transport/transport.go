@@ -28,6 +28,8 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// WSMetrics are the sockets' instruments; zero: unregistered ones.
 	WSMetrics *ws.Metrics
+	// OnPanic, when set, is told of a handler panic (for Sentry).
+	OnPanic func(r *http.Request, recovered any)
 }
 
 // NewHandler returns the node's whole HTTP surface.
@@ -48,7 +50,7 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, actors.CodeNotFound, "There's nothing here.")
 	})
-	return recoverer(log, secure(mux))
+	return recoverer(log, cfg.OnPanic, secure(mux))
 }
 
 // secure sets conservative security headers on every response.
@@ -64,7 +66,7 @@ func secure(next http.Handler) http.Handler {
 
 // recoverer turns a handler panic into a 500 internal error; the server
 // and every other request keep running.
-func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+func recoverer(log *slog.Logger, onPanic func(*http.Request, any), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -72,6 +74,9 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.Error("http: handler panic", "path", r.URL.Path, "panic", v)
+				if onPanic != nil {
+					onPanic(r, v)
+				}
 				api.WriteError(w, actors.CodeInternal, "Something went wrong on our side. It has been reported.")
 			}
 		}()

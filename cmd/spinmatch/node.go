@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/getsentry/sentry-go"
+	sentryhttp "github.com/getsentry/sentry-go/http"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -58,6 +60,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		Logger:  log.With("component", "actors"),
 		Metrics: actors.NewMetrics(reg),
 	}
+	if cfg.SentryDSN != "" {
+		deps.OnPanic = func(v any) { sentry.CurrentHub().Recover(v) }
+	}
 	cc := cfg.Cluster
 	cc.Kinds = actors.Kinds(deps)
 	cc.Logger = log.With("component", "cluster")
@@ -78,7 +83,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		WS:        ws.Config{AllowedOrigins: cfg.AllowedOrigins},
 		Gatherer:  reg,
 		WSMetrics: ws.NewMetrics(reg),
+		OnPanic: func(r *http.Request, v any) {
+			if hub := sentry.GetHubFromContext(r.Context()); hub != nil {
+				hub.Recover(v)
+			}
+		},
 	}, n.sys, n.verifier, log.With("component", "http"))
+	if cfg.SentryDSN != "" {
+		// Performance: one transaction per request; panics are reported by OnPanic.
+		handler = sentryhttp.New(sentryhttp.Options{}).Handle(handler)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
