@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfig(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	t.Run("defaults", func(t *testing.T) {
+		c, err := loadConfig(env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Addr != ":8080" || !c.Development || !c.JWTGenerated || len(c.JWTSecret) == 0 ||
+			c.Actors.DateLength != 180*time.Second || c.Actors.VoteWindow != 30*time.Second ||
+			c.Actors.ReconnectGrace != 15*time.Second || c.Actors.RematchCooldown != 24*time.Hour ||
+			c.Cluster.Bind != "" /* cluster.DefaultBind applies */ || len(c.Cluster.Join) != 0 {
+			t.Fatalf("defaults %+v", c)
+		}
+	})
+	t.Run("values", func(t *testing.T) {
+		c, err := loadConfig(env("SPIN_ENV", "production", "JWT_SECRET", "x", "SPIN_DATE_S", "0.5", "SPIN_REMATCH_COOLDOWN_S", "0",
+			"SPIN_ALLOWED_ORIGINS", "https://a.example, https://b.example", "SPIN_CLUSTER_JOIN", "127.0.0.1:7946,127.0.0.2:7946"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Development || string(c.JWTSecret) != "x" || c.Actors.DateLength != 500*time.Millisecond ||
+			c.Actors.RematchCooldown != 0 || len(c.AllowedOrigins) != 2 || len(c.Cluster.Join) != 2 {
+			t.Fatalf("values %+v", c)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"bad env", []string{"SPIN_ENV", "staging"}, "SPIN_ENV"},
+		{"production without secret", []string{"SPIN_ENV", "production"}, "JWT_SECRET"},
+		{"bad date", []string{"SPIN_DATE_S", "soon"}, "SPIN_DATE_S"},
+		{"zero vote window", []string{"SPIN_VOTE_S", "0"}, "SPIN_VOTE_S"},
+		{"negative grace", []string{"SPIN_RECONNECT_GRACE_S", "-1"}, "SPIN_RECONNECT_GRACE_S"},
+		{"bad sample rate", []string{"SENTRY_TRACES_SAMPLE_RATE", "2"}, "SENTRY_TRACES_SAMPLE_RATE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadConfig(env(tc.env...))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err %v, want one line naming %s", err, tc.want)
+			}
+		})
+	}
+}
