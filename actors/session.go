@@ -51,8 +51,11 @@ type session struct {
 	eta        *msg.Eta
 
 	match       *msg.MatchInfo
-	matchMissed bool   // match_found arrived while no connection was attached
-	settled     string // id of the last match that got its result
+	matchMissed bool // match_found arrived while no connection was attached
+	// resultMissed is a match_result that arrived while no connection was
+	// attached; the next connection gets it after its state.
+	resultMissed *msg.MatchResult
+	settled      string // id of the last match that got its result
 
 	graceEpoch  int
 	stopGrace   func() bool
@@ -180,7 +183,10 @@ func (s *session) attach(ctx actor.Context, conn *actor.PID) {
 	if s.matchMissed && s.state == StateMatched {
 		s.send(conn, &msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: s.match}}})
 	}
-	s.matchMissed = false
+	if s.resultMissed != nil && s.state == StateIdle {
+		s.send(conn, &msg.Event{Kind: &msg.Event_MatchResult{MatchResult: s.resultMissed}})
+	}
+	s.matchMissed, s.resultMissed = false, nil
 }
 
 func (s *session) detach(conn *actor.PID) {
@@ -331,7 +337,7 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 		s.fail(ctx, cmd, errUnavailable())
 		return
 	}
-	s.state, s.enqueuedAt, s.queue, s.eta = StateQueued, now, r.Queue, r.Eta
+	s.state, s.enqueuedAt, s.queue, s.eta, s.resultMissed = StateQueued, now, r.Queue, r.Eta, nil
 	s.broadcast(ctx, cmd, &msg.Event{Kind: &msg.Event_Queued{Queued: &msg.Queued{Queue: r.Queue, Eta: r.Eta}}})
 	if r.Match != nil {
 		s.matchFound(r.Match)
@@ -465,6 +471,9 @@ func (s *session) matchResult(m *msg.MatchResult) {
 		s.stopBackstp()
 	}
 	s.state, s.match, s.matchMissed, s.settled = StateIdle, nil, false, m.MatchId
+	if len(s.conns) == 0 {
+		s.resultMissed = m
+	}
 	s.push(&msg.Event{Kind: &msg.Event_MatchResult{MatchResult: m}})
 }
 

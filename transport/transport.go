@@ -32,8 +32,19 @@ type Config struct {
 	OnPanic func(r *http.Request, recovered any)
 }
 
+// Edge is the node's whole HTTP surface.
+type Edge struct {
+	http.Handler
+	sockets *ws.Handler
+}
+
+// CloseSockets closes every user socket with 1001 and refuses new ones;
+// call it when shutting down (http.Server.Shutdown leaves hijacked
+// connections alone).
+func (e *Edge) CloseSockets() { e.sockets.CloseAll() }
+
 // NewHandler returns the node's whole HTTP surface.
-func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logger) http.Handler {
+func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logger) *Edge {
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.DefaultGatherer
 	}
@@ -42,7 +53,8 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	}
 	mux := http.NewServeMux()
 	api.New(cfg.API, sys, v, log).Register(mux)
-	mux.Handle("GET /ws", ws.NewHandler(cfg.WS, sys, v, cfg.WSMetrics, api.WriteError, log))
+	sockets := ws.NewHandler(cfg.WS, sys, v, cfg.WSMetrics, api.WriteError, log)
+	mux.Handle("GET /ws", sockets)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	pages := web.Handler()
 	mux.Handle("GET /{$}", pages)
@@ -50,7 +62,7 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, actors.CodeNotFound, "There's nothing here.")
 	})
-	return recoverer(log, cfg.OnPanic, secure(mux))
+	return &Edge{Handler: recoverer(log, cfg.OnPanic, secure(mux)), sockets: sockets}
 }
 
 // secure sets conservative security headers on every response.

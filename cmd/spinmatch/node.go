@@ -36,6 +36,7 @@ type Node struct {
 	srv        *http.Server
 	ln         net.Listener
 	served     chan error
+	edge       *transport.Edge
 }
 
 // Start brings a node up and serves HTTP on cfg.Addr until Shutdown.
@@ -75,7 +76,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	n.sys = actors.NewSystem(member.Cluster(), deps)
 	n.verifier = auth.NewVerifier(cfg.JWTSecret)
 
-	handler := transport.NewHandler(transport.Config{
+	edge := transport.NewHandler(transport.Config{
 		API: api.Config{
 			Development: cfg.Development,
 			Ready:       n.ready,
@@ -89,6 +90,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 			}
 		},
 	}, n.sys, n.verifier, log.With("component", "http"))
+	n.edge = edge
+	var handler http.Handler = edge
 	if cfg.SentryDSN != "" {
 		// Performance: one transaction per request; panics are reported by OnPanic.
 		handler = sentryhttp.New(sentryhttp.Options{}).Handle(handler)
@@ -129,6 +132,7 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // Shutdown stops HTTP (closing sockets), leaves the cluster and closes the store.
 func (n *Node) Shutdown(ctx context.Context) error {
+	n.edge.CloseSockets()
 	err := n.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		_ = n.srv.Close()

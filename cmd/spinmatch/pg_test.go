@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/spinmatch/spinmatch/persistence/pgtest"
@@ -120,6 +122,13 @@ func TestPostgresDurability(t *testing.T) {
 	defer cancel()
 	if err := n.Shutdown(ctx); err != nil {
 		t.Logf("shutdown: %v", err)
+	}
+	// Sockets are told the server is going away.
+	for _, c := range []*client{ca, cb} {
+		var ce *websocket.CloseError
+		if _, err := c.next(5 * time.Second); !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("%s after shutdown: %v, want close 1001", c.u.name, err)
+		}
 	}
 	cfg2 := testConfig(t)
 	cfg2.DatabaseURL = dbURL

@@ -228,6 +228,63 @@ func TestLiveMatching(t *testing.T) {
 		}
 	})
 
+	t.Run("a result settled while offline is delivered on reconnect", func(t *testing.T) {
+		t.Parallel()
+		p := pool(t)
+		a := newUser(t, base, "Kai", "female", p, "male")
+		b := newUser(t, base, "Kit", "male", p, "female")
+		ca, _ := a.dial(t)
+		cb, _ := b.dial(t)
+		ca.spin()
+		cb.spin()
+		mid := ca.expect("match_found").str("match_id")
+		cb.expect("match_found")
+		ca.send("vote", map[string]any{"match_id": mid, "choice": "yes"})
+		ca.expect("vote_recorded")
+		_ = ca.ws.Close()
+		time.Sleep(50 * time.Millisecond) // let the close reach the server
+		cb.send("vote", map[string]any{"match_id": mid, "choice": "yes"})
+		cb.expect("vote_recorded")
+		cb.expect("match_result")
+		ca2, st := a.dial(t)
+		if st.str("state") != "idle" {
+			t.Fatalf("state %v", st)
+		}
+		if r := ca2.expect("match_result"); r.str("match_id") != mid || r.str("result") != "mutual" {
+			t.Fatalf("replayed result %v", r)
+		}
+		ca3, _ := a.dial(t) // replayed once only
+		ca3.quiet(200 * time.Millisecond)
+	})
+
+	t.Run("a burst of commands is rate limited and the socket stays", func(t *testing.T) {
+		t.Parallel()
+		a := newUser(t, base, "Lou", "male", pool(t), "female")
+		ca, _ := a.dial(t)
+		limited := 0
+		for i := 0; i < 200; i++ {
+			ca.send("status", nil)
+		}
+		for i := 0; i < 200; i++ {
+			f, err := ca.next(5 * time.Second)
+			if err != nil {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+			if f.str("type") == "error" {
+				if f.str("code") != "rate_limited" || f.num("retry_after_s") <= 0 {
+					t.Fatalf("error %v", f)
+				}
+				limited++
+			}
+		}
+		if limited == 0 {
+			t.Fatal("200 commands at once were not rate limited")
+		}
+		time.Sleep(time.Second) // tokens refill with time
+		ca.send("status", nil)
+		ca.expect("state")
+	})
+
 	t.Run("after the grace period the user leaves the queue", func(t *testing.T) {
 		t.Parallel()
 		p := pool(t)

@@ -165,6 +165,14 @@ func (c *conn) enqueue(f *wire.Frame) {
 
 func (c *conn) shutdown() { c.once.Do(func() { close(c.done) }) }
 
+// goAway tells the client the server is going away (1001) and closes.
+func (c *conn) goAway() {
+	c.shutdown()
+	_ = c.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+	_ = c.ws.Close()
+}
+
 // connActor is the Connection actor: it attaches the socket to the user's
 // session and forwards the session's events to the socket's send queue.
 // Its fields are static after construction.

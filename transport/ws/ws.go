@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // ErrorWriter writes an HTTP JSON error (PROTOCOL.md, Errors).
 type ErrorWriter func(w http.ResponseWriter, code, message string)
 
-// Handler serves /ws. Static after construction.
+// Handler serves /ws. The fields above mu are static after construction.
 type Handler struct {
 	cfg      Config
 	sys      *actors.System
@@ -83,12 +84,48 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	writeErr ErrorWriter
+
+	mu      sync.Mutex
+	open    map[*conn]struct{} // live sockets; guarded by mu
+	closing bool               // set by CloseAll; guarded by mu
 }
 
 // NewHandler returns the /ws handler.
 func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, writeErr ErrorWriter, log *slog.Logger) *Handler {
 	cfg.defaults()
-	return &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr}
+	return &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr, open: map[*conn]struct{}{}}
+}
+
+// CloseAll refuses new sockets and closes every open one with 1001 (going
+// away), so clients reconnect, to this node after a restart or to another.
+func (h *Handler) CloseAll() {
+	h.mu.Lock()
+	h.closing = true
+	open := make([]*conn, 0, len(h.open))
+	for c := range h.open {
+		open = append(open, c)
+	}
+	h.mu.Unlock()
+	for _, c := range open {
+		c.goAway()
+	}
+}
+
+// track registers a socket; it reports false when the handler is closing.
+func (h *Handler) track(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.open[c] = struct{}{}
+	return true
+}
+
+func (h *Handler) untrack(c *conn) {
+	h.mu.Lock()
+	delete(h.open, c)
+	h.mu.Unlock()
 }
 
 // originAllowed applies the allow-list. No Origin (a non-browser client) is allowed.
@@ -126,9 +163,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, actors.CodeUnauthorized, "Your sign-in has expired or is invalid. Please sign in again.")
 		return
 	}
+	h.mu.Lock()
+	closing := h.closing
+	h.mu.Unlock()
+	if closing {
+		h.writeErr(w, actors.CodeUnavailable, "This server is restarting. Please reconnect in a moment.")
+		return
+	}
 	c, err := upgrade(w, r, h)
 	if err != nil {
 		return // the upgrader already answered
 	}
+	if !h.track(c) {
+		c.goAway()
+		_ = c.ws.Close()
+		return
+	}
+	defer h.untrack(c)
 	c.run(userID)
 }
