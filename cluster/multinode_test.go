@@ -119,11 +119,13 @@ func TestThreeNodes(t *testing.T) {
 			start := time.Now()
 			clustertest.Stop(t, victim)
 			t.Logf("graceful stop of %s took %v", victim.ID(), time.Since(start))
+			start = time.Now()
 			for _, n := range survivors {
 				clustertest.Eventually(t, 10*time.Second, n.ID()+" sees two members", func() bool {
 					return len(n.Members()) == 2 && !slices.ContainsFunc(n.Members(), func(m cluster.Member) bool { return m.ID == victim.ID() })
 				})
 			}
+			t.Logf("survivors saw two members %v after the stop returned", time.Since(start))
 			var newOwner string
 			for _, n := range survivors {
 				got, err := owner(n, moved)

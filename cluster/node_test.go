@@ -64,3 +64,19 @@ func TestSingleNode(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkGrainRequest measures one request/response to an already active
+// grain on a one-node cluster (local delivery through the cluster context).
+func BenchmarkGrainRequest(b *testing.B) {
+	n := clustertest.Start(b, clustertest.Config("127.0.0.1", "bench", newEchoKind()))
+	if _, err := owner(n, "warm"); err != nil {
+		b.Fatal(err)
+	}
+	msg := wrapperspb.String("who")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := n.Cluster().Request("warm", echoKind, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
