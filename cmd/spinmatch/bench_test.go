@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// benchNode starts a node for benchmarks: no rematch cooldown (the same
+// pairs meet again and again) and no rate limit.
+func benchNode(b *testing.B) string {
+	b.Helper()
+	cfg := testConfig(b)
+	cfg.Actors.RematchCooldown = 0
+	cfg.Actors.CommandRate = 0
+	cfg.Actors.DateLength, cfg.Actors.VoteWindow = time.Minute, time.Minute
+	n := startNode(b, cfg)
+	return "http://" + n.Addr()
+}
+
+// round runs one full date over real sockets: a spins, b spins, both get
+// match_found, both vote no, both get match_result. It returns the time
+// from b's spin to both match_found frames.
+func round(b *testing.B, ca, cb *client) time.Duration {
+	ca.spin()
+	start := time.Now()
+	cb.spin()
+	mid := ca.expect("match_found").str("match_id")
+	cb.expect("match_found")
+	d := time.Since(start)
+	ca.send("vote", map[string]any{"match_id": mid, "choice": "no"})
+	cb.send("vote", map[string]any{"match_id": mid, "choice": "no"})
+	ca.expect("vote_recorded")
+	cb.expect("vote_recorded")
+	ca.expect("match_result")
+	cb.expect("match_result")
+	return d
+}
+
+// BenchmarkDateRoundTrip measures one whole date (spin, spin, match_found
+// to both, two votes, match_result to both: 10 frames over real WebSockets)
+// through the grains, and reports the spin-to-match latency percentiles.
+func BenchmarkDateRoundTrip(b *testing.B) {
+	base := benchNode(b)
+	p := fmt.Sprintf("bench%d", userSeq.Add(1))
+	ca, _ := newUser(b, base, "A", "female", p, "male").dial(b)
+	cb, _ := newUser(b, base, "B", "male", p, "female").dial(b)
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lat = append(lat, round(b, ca, cb))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// BenchmarkDateRoundTripParallel runs dates on many pairs at once (each
+// pair in its own pool), measuring throughput of the whole node.
+func BenchmarkDateRoundTripParallel(b *testing.B) {
+	base := benchNode(b)
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		p := fmt.Sprintf("benchp%d", userSeq.Add(1))
+		ca, _ := newUser(b, base, "A", "female", p, "male").dial(b)
+		cb, _ := newUser(b, base, "B", "male", p, "female").dial(b)
+		var mine []time.Duration
+		for pb.Next() {
+			mine = append(mine, round(b, ca, cb))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(q(0.5), "match-p50-µs")
+	b.ReportMetric(q(0.99), "match-p99-µs")
+}
