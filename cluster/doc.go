@@ -7,10 +7,12 @@
 //
 // Concurrency: a Node is safe for concurrent use once Start returns.
 // memberlist calls its delegates under its own node lock, so the event
-// delegate only signals a coalescing channel of capacity 1; one topology
-// goroutine per node (owned by the provider) reads memberlist's members and
-// pushes them to MemberList.UpdateClusterTopology, on every signal and on a
-// periodic resync. The topology this node sees is recorded from the
+// delegate only copies the node into its own mutex-guarded map (memberlist
+// rewrites its *Node values in place, so they are never read outside that
+// lock) and signals a coalescing channel of capacity 1; one topology
+// goroutine per node (owned by the provider) takes that map and pushes it to
+// MemberList.UpdateClusterTopology, on every signal and on a periodic
+// resync. The topology this node sees is recorded from the
 // ClusterTopology events protoactor publishes, guarded by a mutex.
 //
 // A member id removed from the topology is blocked by protoactor for good,

@@ -1,32 +1,80 @@
 package cluster
 
-import "github.com/hashicorp/memberlist"
+import (
+	"bytes"
+	"cmp"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// liveNode is a copy of what the topology needs from a memberlist node.
+type liveNode struct {
+	name string
+	addr string // memberlist host:port, for logs
+	meta []byte // owned copy of the node's metadata
+}
 
 // eventDelegate adapts memberlist membership events onto a coalescing
 // signal channel its owner (the provider's topology goroutine) reads.
 //
-// memberlist calls it while holding its node lock, so it must never call
-// back into memberlist (Members would deadlock) and must never block: when
-// a signal is already pending the new one is dropped, which loses nothing
-// because the reader always reads the full member list.
+// memberlist calls it while holding its node lock, so it never calls back
+// into memberlist (Members would deadlock) and never blocks: it copies the
+// node into its own map and, when a signal is already pending, drops the new
+// one, which loses nothing because the reader always takes the whole map.
+// It keeps copies because memberlist rewrites a node's Meta and Addr in
+// place under that lock (state.go aliveNode), so reading the *Node that
+// Members returns after the lock is released is a data race.
 type eventDelegate struct {
-	changed chan<- struct{} // capacity 1
+	changed chan<- struct{} // capacity 1; static after construction
+
+	mu    sync.Mutex
+	nodes map[string]liveNode // guarded by mu: alive nodes by name
 }
 
-var _ memberlist.EventDelegate = eventDelegate{}
+var _ memberlist.EventDelegate = (*eventDelegate)(nil)
 
-// NotifyJoin signals a membership change.
-func (d eventDelegate) NotifyJoin(*memberlist.Node) { d.signal() }
+// newEventDelegate returns a delegate that signals on changed (capacity 1).
+func newEventDelegate(changed chan<- struct{}) *eventDelegate {
+	return &eventDelegate{changed: changed, nodes: make(map[string]liveNode)}
+}
 
-// NotifyLeave signals a membership change.
-func (d eventDelegate) NotifyLeave(*memberlist.Node) { d.signal() }
+// NotifyJoin records the node and signals a membership change.
+func (d *eventDelegate) NotifyJoin(n *memberlist.Node) { d.put(n) }
 
-// NotifyUpdate signals a metadata change.
-func (d eventDelegate) NotifyUpdate(*memberlist.Node) { d.signal() }
+// NotifyUpdate records the node's new metadata and signals.
+func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { d.put(n) }
 
-func (d eventDelegate) signal() {
+// NotifyLeave forgets the node and signals a membership change.
+func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
+	d.mu.Lock()
+	delete(d.nodes, n.Name)
+	d.mu.Unlock()
+	d.signal()
+}
+
+func (d *eventDelegate) put(n *memberlist.Node) {
+	d.mu.Lock()
+	d.nodes[n.Name] = liveNode{name: n.Name, addr: n.Address(), meta: bytes.Clone(n.Meta)}
+	d.mu.Unlock()
+	d.signal()
+}
+
+func (d *eventDelegate) signal() {
 	select {
 	case d.changed <- struct{}{}:
 	default: // a sync is already pending; it will see this change too
 	}
+}
+
+// snapshot returns the alive nodes sorted by name; callers must not modify
+// the metadata slices.
+func (d *eventDelegate) snapshot() []liveNode {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.SortedFunc(maps.Values(d.nodes), func(a, b liveNode) int {
+		return cmp.Compare(a.name, b.name)
+	})
 }

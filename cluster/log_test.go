@@ -46,14 +46,3 @@ func TestLevelHandlerKeepsMinOnDerived(t *testing.T) {
 		t.Fatal("info enabled under a warn minimum")
 	}
 }
-
-func TestEventDelegateCoalesces(t *testing.T) {
-	ch := make(chan struct{}, 1)
-	d := eventDelegate{changed: ch}
-	d.NotifyJoin(nil) // must never block, however many events arrive
-	d.NotifyUpdate(nil)
-	d.NotifyLeave(nil)
-	if len(ch) != 1 {
-		t.Fatalf("pending signals = %d, want 1", len(ch))
-	}
-}

@@ -28,7 +28,8 @@ type provider struct {
 	logger   *slog.Logger
 	mlConfig *memberlist.Config // private copy; completed by StartMember
 	resync   time.Duration
-	changed  chan struct{} // capacity 1; written by eventDelegate, read by run
+	changed  chan struct{} // capacity 1; written by events, read by run
+	events   *eventDelegate
 	stop     chan struct{} // closed by stopSync
 	done     chan struct{} // closed when run returns
 	ready    chan struct{} // closed when this node first appears in the topology
@@ -64,11 +65,13 @@ func newProvider(s settings, t *memberlist.NetTransport, advHost string, advPort
 	mc.Label = s.Name
 	mc.LogOutput = nil
 	mc.Logger = newMemberlistLogger(logger)
+	changed := make(chan struct{}, 1)
 	return &provider{
 		logger:   logger,
 		mlConfig: &mc,
 		resync:   s.ResyncInterval,
-		changed:  make(chan struct{}, 1),
+		changed:  changed,
+		events:   newEventDelegate(changed),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
@@ -96,7 +99,7 @@ func (p *provider) StartMember(c *protocluster.Cluster) error {
 	p.cluster = c
 	p.selfID = c.ActorSystem.ID
 	p.mlConfig.Delegate = metaDelegate{meta: meta}
-	p.mlConfig.Events = eventDelegate{changed: p.changed}
+	p.mlConfig.Events = p.events
 	// Subscribe before the first topology push. disthash subscribed earlier
 	// (IdentityLookup.Setup), and the event stream calls subscribers in
 	// order, so once this view shows a topology disthash has it too.
@@ -178,18 +181,19 @@ func (p *provider) run() {
 	}
 }
 
-// sync reads memberlist's live members (never under memberlist's lock: this
-// is the topology goroutine) and hands them to protoactor, which diffs them
-// against the current topology and publishes a ClusterTopology on change.
+// sync takes the alive nodes the event delegate copied (never memberlist's
+// own *Node values, which memberlist rewrites under its lock) and hands them
+// to protoactor, which diffs them against the current topology and
+// publishes a ClusterTopology on change.
 func (p *provider) sync() {
-	nodes := p.list.Members()
+	nodes := p.events.snapshot()
 	members := make(protocluster.Members, 0, len(nodes))
 	names := make(map[string]string, len(nodes))
 	for _, n := range nodes {
-		m, err := decodeMeta(n.Meta)
+		m, err := decodeMeta(n.meta)
 		if err != nil {
 			p.logger.Warn("cluster: ignoring memberlist node with bad metadata",
-				slog.String("node", n.Name), slog.String("addr", n.Address()), slog.Any("error", err))
+				slog.String("node", n.name), slog.String("addr", n.addr), slog.Any("error", err))
 			continue
 		}
 		members = append(members, &protocluster.Member{
@@ -198,7 +202,7 @@ func (p *provider) sync() {
 			Port:  int32(m.Port),
 			Kinds: m.Kinds,
 		})
-		names[m.ID] = n.Name
+		names[m.ID] = n.name
 	}
 	p.mu.Lock()
 	p.names = names
