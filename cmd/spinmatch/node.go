@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -37,6 +38,9 @@ type Node struct {
 	ln         net.Listener
 	served     chan error
 	edge       *transport.Edge
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start brings a node up and serves HTTP on cfg.Addr until Shutdown.
@@ -132,6 +136,11 @@ func (n *Node) Addr() string { return n.ln.Addr().String() }
 
 // Shutdown stops HTTP (closing sockets), leaves the cluster and closes the store.
 func (n *Node) Shutdown(ctx context.Context) error {
+	n.stopOnce.Do(func() { n.stopErr = n.shutdown(ctx) })
+	return n.stopErr
+}
+
+func (n *Node) shutdown(ctx context.Context) error {
 	n.edge.CloseSockets()
 	err := n.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
