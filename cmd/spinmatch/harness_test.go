@@ -287,3 +287,29 @@ func rest(t testing.TB, base string, u *user, method, path string, body any) (in
 	_ = json.NewDecoder(res.Body).Decode(&f)
 	return res.StatusCode, f
 }
+
+// date is two users who are matched: a woman seeking men (a) and a man
+// seeking women (b), both connected.
+type date struct {
+	a, b   *user
+	ca, cb *client
+	mid    string
+	found  frame // a's match_found
+}
+
+// matchPair creates and connects the two users in pool p, spins both, and
+// waits for both match_found frames.
+func matchPair(t testing.TB, base, p, nameA, nameB string) date {
+	t.Helper()
+	d := date{a: newUser(t, base, nameA, "female", p, "male"), b: newUser(t, base, nameB, "male", p, "female")}
+	d.ca, _ = d.a.dial(t)
+	d.cb, _ = d.b.dial(t)
+	d.ca.spin()
+	d.cb.spin()
+	d.found = d.ca.expect("match_found")
+	d.mid = d.found.str("match_id")
+	if fb := d.cb.expect("match_found"); d.mid == "" || fb.str("match_id") != d.mid {
+		t.Fatalf("match ids %q / %q", d.mid, fb.str("match_id"))
+	}
+	return d
+}

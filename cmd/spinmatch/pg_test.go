@@ -56,14 +56,8 @@ func TestPostgresDurability(t *testing.T) {
 	base := "http://" + n.Addr()
 
 	// The full spin-to-mutual flow leaves the right rows.
-	ann := newUser(t, base, "Ann", "female", "durable", "male")
-	bob := newUser(t, base, "Bob", "male", "durable", "female")
-	ca, _ := ann.dial(t)
-	cb, _ := bob.dial(t)
-	ca.spin()
-	cb.spin()
-	mid := ca.expect("match_found").str("match_id")
-	cb.expect("match_found")
+	d := matchPair(t, base, "durable", "Ann", "Bob")
+	ann, bob, ca, cb, mid := d.a, d.b, d.ca, d.cb, d.mid
 	ca.send("vote", map[string]any{"match_id": mid, "choice": "yes"})
 	ca.expect("vote_recorded")
 	// A duplicate vote (other choice) keeps the first, and leaves one row.
@@ -71,6 +65,11 @@ func TestPostgresDurability(t *testing.T) {
 	if v := ca.expect("vote_recorded"); v.str("choice") != "yes" {
 		t.Fatalf("duplicate vote answered %v", v)
 	}
+
+	// Wait samples (best effort, written off the pool's path) arrive.
+	waitFor(t, 5*time.Second, "wait samples", func() bool {
+		return count(t, dbURL, `select count(*) from wait_samples where pool = 'durable' and outcome = 'matched'`) == 2
+	})
 
 	// Take the database away: readiness drops, a vote gets a retryable
 	// error, and nothing half-written remains.
@@ -113,9 +112,6 @@ func TestPostgresDurability(t *testing.T) {
 	if got := count(t, dbURL, `select count(*) from profiles where user_id in ($1, $2)`, ann.id, bob.id); got != 2 {
 		t.Errorf("profiles %d", got)
 	}
-	waitFor(t, 5*time.Second, "wait samples", func() bool {
-		return count(t, dbURL, `select count(*) from wait_samples where pool = 'durable' and outcome = 'matched'`) == 2
-	})
 
 	// Restart: a new node on the same database serves the history and the profile.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -116,14 +116,8 @@ func TestLiveMatching(t *testing.T) {
 			{"one no", "yes", "no", "no_match"},
 		} {
 			p := pool(t)
-			a := newUser(t, base, "Ava", "female", p, "male")
-			b := newUser(t, base, "Ben", "male", p, "female")
-			ca, _ := a.dial(t)
-			cb, _ := b.dial(t)
-			ca.spin()
-			cb.spin()
-			mid := ca.expect("match_found").str("match_id")
-			cb.expect("match_found")
+			d := matchPair(t, base, p, "Ava", "Ben")
+			a, ca, cb, mid := d.a, d.ca, d.cb, d.mid
 			id := ca.send("vote", map[string]any{"match_id": mid, "choice": tc.a})
 			vr := ca.expect("vote_recorded")
 			if vr.num("ref") != id || vr.str("choice") != tc.a || vr.str("match_id") != mid {
@@ -146,15 +140,8 @@ func TestLiveMatching(t *testing.T) {
 	t.Run("vote deadline settles a missing vote as no", func(t *testing.T) {
 		t.Parallel()
 		p := pool(t)
-		a := newUser(t, base, "Amy", "female", p, "male")
-		b := newUser(t, base, "Bo", "male", p, "female")
-		ca, _ := a.dial(t)
-		cb, _ := b.dial(t)
-		ca.spin()
-		cb.spin()
-		found := ca.expect("match_found")
-		cb.expect("match_found")
-		mid := found.str("match_id")
+		d := matchPair(t, base, p, "Amy", "Bo")
+		ca, cb, mid, found := d.ca, d.cb, d.mid, d.found
 		ca.send("vote", map[string]any{"match_id": mid, "choice": "yes"})
 		ca.expect("vote_recorded")
 		dl, _ := time.Parse(time.RFC3339, found.str("vote_deadline"))
@@ -231,14 +218,8 @@ func TestLiveMatching(t *testing.T) {
 	t.Run("a result settled while offline is delivered on reconnect", func(t *testing.T) {
 		t.Parallel()
 		p := pool(t)
-		a := newUser(t, base, "Kai", "female", p, "male")
-		b := newUser(t, base, "Kit", "male", p, "female")
-		ca, _ := a.dial(t)
-		cb, _ := b.dial(t)
-		ca.spin()
-		cb.spin()
-		mid := ca.expect("match_found").str("match_id")
-		cb.expect("match_found")
+		d := matchPair(t, base, p, "Kai", "Kit")
+		a, ca, cb, mid := d.a, d.ca, d.cb, d.mid
 		ca.send("vote", map[string]any{"match_id": mid, "choice": "yes"})
 		ca.expect("vote_recorded")
 		_ = ca.ws.Close()
@@ -328,16 +309,9 @@ func TestLiveMatching(t *testing.T) {
 	t.Run("signal reaches only the partner", func(t *testing.T) {
 		t.Parallel()
 		p := pool(t)
-		a := newUser(t, base, "Gia", "female", p, "male")
-		b := newUser(t, base, "Gus", "male", p, "female")
-		c := newUser(t, base, "Gil", "male", p, "female")
-		ca, _ := a.dial(t)
-		cb, _ := b.dial(t)
-		cc, _ := c.dial(t)
-		ca.spin()
-		cb.spin()
-		mid := ca.expect("match_found").str("match_id")
-		cb.expect("match_found")
+		d := matchPair(t, base, p, "Gia", "Gus")
+		a, ca, cb, mid := d.a, d.ca, d.cb, d.mid
+		cc, _ := newUser(t, base, "Gil", "male", p, "female").dial(t)
 		ca.send("signal", map[string]any{"match_id": mid, "data": map[string]any{"sdp": "offer-1", "kind": "offer"}})
 		s := cb.expect("signal")
 		if s.str("from") != a.id || s.str("match_id") != mid || s.obj("data").str("sdp") != "offer-1" {
