@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +31,28 @@ func count(t *testing.T, dbURL, q string, args ...any) int {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return n
+}
+
+// metric reads one unlabelled sample from /metrics.
+func metric(t *testing.T, base, name string) float64 {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", name, line)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not exported", name)
+	return 0
 }
 
 func readyStatus(t *testing.T, base string) int {
@@ -142,6 +167,15 @@ func TestPostgresDurability(t *testing.T) {
 	code, me := rest(t, base2, ann, "GET", "/api/me", nil)
 	if code != 200 || me.str("display_name") != "Ann" || me.str("pool") != "durable" {
 		t.Fatalf("profile after restart: %d %v", code, me)
+	}
+	// The profile was loaded from the store once and then served from the
+	// session's cache.
+	if hits, misses := metric(t, base2, "spinmatch_profile_cache_hits_total"), metric(t, base2, "spinmatch_profile_cache_misses_total"); misses != 1 || hits != 0 {
+		t.Fatalf("profile cache after one read: hits %v misses %v", hits, misses)
+	}
+	rest(t, base2, ann, "GET", "/api/me", nil)
+	if hits := metric(t, base2, "spinmatch_profile_cache_hits_total"); hits != 1 {
+		t.Fatalf("second read: hits %v", hits)
 	}
 	// The rematch cooldown survives the restart too: Ann and Bob are not paired again.
 	bob.base = base2

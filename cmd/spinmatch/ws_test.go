@@ -343,6 +343,10 @@ func TestLiveMatching(t *testing.T) {
 		if code != 200 || st.str("state") != "queued" {
 			t.Fatalf("status %d %v", code, st)
 		}
+		code, e = rest(t, base, a, "PUT", "/api/me", map[string]any{"display_name": "Hal 2", "gender": "male", "seeking": []string{"female"}, "pool": p})
+		if code != 409 || e.obj("error").str("code") != "busy" {
+			t.Fatalf("profile change while queued %d %v", code, e)
+		}
 		b := newUser(t, base, "Hana", "female", p, "male")
 		code, mf := rest(t, base, b, "POST", "/api/spin", nil)
 		if code != 200 || mf.str("type") != "match_found" || mf.obj("partner").str("user_id") != a.id {
