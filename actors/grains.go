@@ -24,6 +24,8 @@ type Deps struct {
 	Store   Store
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// Samples writes wait samples; nil means they are not stored.
+	Samples *SampleWriter
 	// Now is the clock; zero means time.Now.
 	Now func() time.Time
 	// NewID returns a fresh match id; zero means a random 128-bit hex id.

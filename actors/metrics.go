@@ -13,6 +13,7 @@ type Metrics struct {
 	RateLimited        prometheus.Counter
 	QueueWait          *prometheus.HistogramVec // by pool, gender
 	Sessions           prometheus.Gauge         // active UserSession activations on this node
+	SamplesDropped     prometheus.Counter
 }
 
 // NewMetrics creates the instruments and registers them with reg (nil: not registered).
@@ -27,10 +28,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RateLimited:        prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_rate_limited_total", Help: "Commands refused by a user's rate limit."}),
 		QueueWait:          prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spinmatch_queue_wait_seconds", Help: "Time from spin to match.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)}, []string{"pool", "gender"}),
 		Sessions:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_sessions", Help: "UserSession activations on this node."}),
+		SamplesDropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_wait_samples_dropped_total", Help: "Wait samples dropped because the writer's queue was full."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.ProfileCacheHits, m.ProfileCacheMisses, m.MatchesFormed, m.MatchResults,
-			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions)
+			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions, m.SamplesDropped)
 	}
 	return m
 }

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -179,17 +178,11 @@ func (p *matchPool) newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// recordWait stores a wait sample off the grain's goroutine: samples feed
-// statistics only, so a slow or failing store must not stall pairing.
+// recordWait hands a wait sample to the node's writer (never blocks).
 func (p *matchPool) recordWait(g pool.Gender, wait time.Duration, outcome string, now time.Time) {
-	s := persistence.WaitSample{Pool: p.name, Gender: g.String(), Wait: wait, Outcome: outcome, At: now}
-	go func() {
-		c, cancel := context.WithTimeout(context.Background(), p.d.Config.RequestTimeout)
-		defer cancel()
-		if err := p.d.Store.RecordWaitSample(c, s); err != nil {
-			p.d.Metrics.StoreErrors.WithLabelValues("wait_sample").Inc()
-		}
-	}()
+	if p.d.Samples != nil {
+		p.d.Samples.Add(persistence.WaitSample{Pool: p.name, Gender: g.String(), Wait: wait, Outcome: outcome, At: now})
+	}
 }
 
 func (p *matchPool) dequeue(m *msg.Dequeue) *msg.DequeueReply {

@@ -38,6 +38,7 @@ type Node struct {
 	ln         net.Listener
 	served     chan error
 	edge       *transport.Edge
+	samples    *actors.SampleWriter
 
 	stopOnce sync.Once
 	stopErr  error
@@ -65,6 +66,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		Logger:  log.With("component", "actors"),
 		Metrics: actors.NewMetrics(reg),
 	}
+	deps.Samples = actors.NewSampleWriter(n.store, 4096, deps.Metrics, log.With("component", "samples"))
+	n.samples = deps.Samples
 	if cfg.SentryDSN != "" {
 		deps.OnPanic = func(v any) { sentry.CurrentHub().Recover(v) }
 	}
@@ -73,6 +76,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	cc.Logger = log.With("component", "cluster")
 	member, err := cluster.Start(ctx, cc)
 	if err != nil {
+		_ = n.samples.Shutdown(ctx)
 		n.closeStore()
 		return nil, fmt.Errorf("start: cluster: %w", err)
 	}
@@ -104,6 +108,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		_ = member.Shutdown(context.Background())
+		_ = n.samples.Shutdown(ctx)
 		n.closeStore()
 		return nil, fmt.Errorf("start: listen %s: %w", cfg.Addr, err)
 	}
@@ -146,7 +151,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		_ = n.srv.Close()
 	}
-	err = errors.Join(err, n.member.Shutdown(ctx))
+	err = errors.Join(err, n.member.Shutdown(ctx), n.samples.Shutdown(ctx))
 	n.closeStore()
 	return err
 }
