@@ -16,6 +16,8 @@ const (
 	KindUserSession = "UserSession"
 	KindMatchPool   = "MatchPool"
 	KindMatch       = "Match"
+	// KindPoolDirectory lists the cluster's pools (one grain, DirectoryID).
+	KindPoolDirectory = "PoolDirectory"
 )
 
 // Deps is what every grain needs. Static after construction.
@@ -49,6 +51,7 @@ func Kinds(d *Deps) []*cluster.Kind {
 		cluster.NewKind(KindUserSession, actor.PropsFromProducer(func() actor.Actor { return newSession(d) }, mw)),
 		cluster.NewKind(KindMatchPool, actor.PropsFromProducer(func() actor.Actor { return newMatchPool(d) }, mw)),
 		cluster.NewKind(KindMatch, actor.PropsFromProducer(func() actor.Actor { return newMatchGrain(d) }, mw)),
+		cluster.NewKind(KindPoolDirectory, actor.PropsFromProducer(func() actor.Actor { return newDirectory(d) }, mw)),
 	}
 }
 

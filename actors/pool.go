@@ -45,6 +45,7 @@ type matchPool struct {
 	refs map[string]*waiterRef // by user id, for every queued waiter
 
 	stopTick func() bool
+	ticks    int // wait ticks since the last directory announcement
 }
 
 func newMatchPool(d *Deps) actor.Actor {
@@ -65,6 +66,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		p.self = ctx.Self()
 		p.log = p.d.Logger.With("grain", KindMatchPool, "pool", p.name)
 		p.stopTick = after(ctx.ActorSystem(), p.self, p.d.Config.WaitTick, waitTick{})
+		p.announce()
 	case *actor.Stopping:
 		if p.stopTick != nil {
 			p.stopTick()
@@ -81,11 +83,20 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		p.est.MatchResult(m.Result == persistence.ResultMutual, p.d.now())
 	case waitTick:
 		p.pushWaitUpdates()
+		if p.ticks++; time.Duration(p.ticks)*p.d.Config.WaitTick >= p.d.Config.Refresh {
+			p.announce()
+		}
 		p.stopTick = after(ctx.ActorSystem(), p.self, p.d.Config.WaitTick, waitTick{})
 	case *actor.Stopped, *actor.Restarting, *cluster.ClusterInit:
 	default:
 		p.log.Warn("pool: unknown message", "type", fmt.Sprintf("%T", m))
 	}
+}
+
+// announce tells the directory this pool exists (soft state, refreshed).
+func (p *matchPool) announce() {
+	p.ticks = 0
+	tell(p.cl, p.log, DirectoryID, KindPoolDirectory, &msg.PoolAlive{Pool: p.name})
 }
 
 func toWaiter(m *msg.Waiter) (*pool.Waiter, bool) {

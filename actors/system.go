@@ -54,7 +54,11 @@ func (s *System) Command(ctx context.Context, userID string, cmd *msg.Command) (
 
 // Profile returns the user's profile (from the session's cache).
 func (s *System) Profile(ctx context.Context, userID string) (*msg.ProfileReply, error) {
-	return ask[*msg.ProfileReply](ctx, s.cl, userID, KindUserSession, &msg.GetProfile{}, s.d.Config.RequestTimeout)
+	r, err := ask[*msg.ProfileReply](ctx, s.cl, userID, KindUserSession, &msg.GetProfile{}, s.d.Config.RequestTimeout)
+	if err == nil && r.Profile != nil {
+		s.notePool(r.Profile.Pool)
+	}
+	return r, err
 }
 
 // PutProfile replaces the user's profile; the reply carries a busy or
@@ -73,22 +77,29 @@ func (s *System) notePool(name string) {
 	s.mu.Unlock()
 }
 
-// Pools returns the names of the pools this node knows of, sorted.
-func (s *System) Pools() []string {
+// Pools returns the names of the cluster's pools, sorted: those the
+// PoolDirectory grain lists plus those this node saw in profiles. When the
+// directory cannot answer, the local names alone.
+func (s *System) Pools(ctx context.Context) []string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	names := make([]string, 0, len(s.pools))
 	for n := range s.pools {
 		names = append(names, n)
 	}
+	s.mu.Unlock()
+	if l, err := ask[*msg.PoolList](ctx, s.cl, DirectoryID, KindPoolDirectory, &msg.ListPools{}, s.d.Config.RequestTimeout); err == nil {
+		names = append(names, l.Pools...)
+	} else {
+		s.d.Logger.Warn("pool directory unavailable; listing local pools", "err", err)
+	}
 	slices.Sort(names)
-	return names
+	return slices.Compact(names)
 }
 
 // PoolStats asks every known pool for its statistics.
 func (s *System) PoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
 	var out []*msg.PoolStats
-	for _, name := range s.Pools() {
+	for _, name := range s.Pools(ctx) {
 		st, err := ask[*msg.PoolStats](ctx, s.cl, name, KindMatchPool, &msg.PoolStatsRequest{}, s.d.Config.RequestTimeout)
 		if err != nil {
 			return nil, err

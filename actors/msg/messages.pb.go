@@ -2514,6 +2514,132 @@ func (x *RelaySignal) GetData() []byte {
 	return nil
 }
 
+// PoolAlive is a MatchPool's periodic announcement to the directory.
+type PoolAlive struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolAlive) Reset() {
+	*x = PoolAlive{}
+	mi := &file_messages_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolAlive) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolAlive) ProtoMessage() {}
+
+func (x *PoolAlive) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolAlive.ProtoReflect.Descriptor instead.
+func (*PoolAlive) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *PoolAlive) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+// ListPools asks the directory for the pools seen lately. Reply: PoolList.
+type ListPools struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPools) Reset() {
+	*x = ListPools{}
+	mi := &file_messages_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPools) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPools) ProtoMessage() {}
+
+func (x *ListPools) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPools.ProtoReflect.Descriptor instead.
+func (*ListPools) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{41}
+}
+
+type PoolList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pools         []string               `protobuf:"bytes,1,rep,name=pools,proto3" json:"pools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolList) Reset() {
+	*x = PoolList{}
+	mi := &file_messages_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolList) ProtoMessage() {}
+
+func (x *PoolList) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolList.ProtoReflect.Descriptor instead.
+func (*PoolList) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *PoolList) GetPools() []string {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -2703,7 +2829,12 @@ const file_messages_proto_rawDesc = "" +
 	"\vRelaySignal\x12\x19\n" +
 	"\bmatch_id\x18\x01 \x01(\tR\amatchId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04dataB+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
+	"\x04data\x18\x03 \x01(\fR\x04data\"\x1f\n" +
+	"\tPoolAlive\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"\v\n" +
+	"\tListPools\" \n" +
+	"\bPoolList\x12\x14\n" +
+	"\x05pools\x18\x01 \x03(\tR\x05poolsB+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
 
 var (
 	file_messages_proto_rawDescOnce sync.Once
@@ -2717,7 +2848,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_messages_proto_goTypes = []any{
 	(*Partner)(nil),          // 0: spinmatch.msg.Partner
 	(*MatchInfo)(nil),        // 1: spinmatch.msg.MatchInfo
@@ -2759,17 +2890,20 @@ var file_messages_proto_goTypes = []any{
 	(*Finalize)(nil),         // 37: spinmatch.msg.Finalize
 	(*MatchOutcome)(nil),     // 38: spinmatch.msg.MatchOutcome
 	(*RelaySignal)(nil),      // 39: spinmatch.msg.RelaySignal
-	nil,                      // 40: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                      // 41: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                      // 42: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                      // 43: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                      // 44: spinmatch.msg.PoolStats.EtaSEntry
-	(*actor.PID)(nil),        // 45: actor.PID
+	(*PoolAlive)(nil),        // 40: spinmatch.msg.PoolAlive
+	(*ListPools)(nil),        // 41: spinmatch.msg.ListPools
+	(*PoolList)(nil),         // 42: spinmatch.msg.PoolList
+	nil,                      // 43: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                      // 44: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                      // 45: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                      // 46: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                      // 47: spinmatch.msg.PoolStats.EtaSEntry
+	(*actor.PID)(nil),        // 48: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	40, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	43, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -2787,9 +2921,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	45, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	45, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	45, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	48, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	48, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	48, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -2798,15 +2932,15 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	45, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	48, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
-	41, // 36: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	42, // 37: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	43, // 38: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	44, // 39: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	44, // 36: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	45, // 37: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	46, // 38: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	47, // 39: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
 	1,  // 40: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 41: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
 	4,  // 42: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
@@ -2847,7 +2981,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

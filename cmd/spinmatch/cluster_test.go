@@ -99,6 +99,25 @@ func TestClusterEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("queue status lists pools known anywhere in the cluster", func(t *testing.T) {
+		p := fmt.Sprintf("lonely%d", userSeq.Add(1))
+		u := newUser(t, base1, "Lin", "female", p, "male")
+		c, _ := u.dial(t)
+		c.spin()
+		waitFor(t, 10*time.Second, "node 2 lists the pool", func() bool {
+			_, st := rest(t, base2, nil, "GET", "/api/queue/status", nil)
+			pools, _ := st["pools"].([]any)
+			for _, x := range pools {
+				if f := frame(x.(map[string]any)); f.str("pool") == p {
+					return f.obj("waiting").num("female") == 1 && f.obj("eta_s") != nil
+				}
+			}
+			return false
+		})
+		c.send("cancel", nil)
+		c.expect("cancelled")
+	})
+
 	t.Run("a pool whose node leaves is rebuilt from re-announcements", func(t *testing.T) {
 		// The pool lives on node 2; both users' sessions live on node 1.
 		p := pick(t, n1, "movepool", actors.KindMatchPool, addr2)
