@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -90,4 +91,34 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
 	b.ReportMetric(q(0.5), "match-p50-µs")
 	b.ReportMetric(q(0.99), "match-p99-µs")
+}
+
+// BenchmarkIdleSocketMemory opens b.N idle user sockets (one user per 50
+// sockets, as tabs) and reports the heap and stack they hold. Client and
+// server share the process, so the figure covers both ends of each socket:
+// the server's share is below it.
+func BenchmarkIdleSocketMemory(b *testing.B) {
+	base := benchNode(b)
+	p := fmt.Sprintf("mem%d", userSeq.Add(1))
+	var users []*user
+	mem := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse + ms.StackInuse
+	}
+	for i := 0; i <= b.N/50; i++ {
+		users = append(users, newUser(b, base, "M", "male", p, "female"))
+	}
+	before := mem()
+	b.ResetTimer()
+	clients := make([]*client, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		c, _ := users[i/50].dial(b)
+		clients = append(clients, c)
+	}
+	b.StopTimer()
+	after := mem()
+	b.ReportMetric(float64(after-before)/float64(b.N), "bytes/socket")
+	runtime.KeepAlive(clients)
 }

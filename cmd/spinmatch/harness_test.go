@@ -154,7 +154,7 @@ func (u *user) dial(t testing.TB) (*client, frame) {
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", u.name, err, res)
 	}
-	c := &client{t: t, u: u, ws: ws, frames: make(chan frame, 1024), closed: make(chan error, 1)}
+	c := &client{t: t, u: u, ws: ws, frames: make(chan frame, 256), closed: make(chan error, 1)}
 	go c.readLoop()
 	t.Cleanup(func() { _ = ws.Close() })
 	st := c.expect("state")

@@ -33,6 +33,7 @@ func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) 
 	up := websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
+		WriteBufferPool: &h.writeBuffers,
 		// The Origin was checked by the handler before authentication.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
