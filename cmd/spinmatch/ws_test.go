@@ -273,8 +273,21 @@ func TestLiveMatching(t *testing.T) {
 		ca, _ := a.dial(t)
 		ca.spin()
 		_ = ca.ws.Close()
-		grace := actors.TestConfig().ReconnectGrace
-		time.Sleep(grace + 500*time.Millisecond) // the behaviour under test is the passing of time
+		// Poll the public queue status (it does not count as presence) until
+		// the pool lets her go; it must not happen before the grace period.
+		closed := time.Now()
+		waitFor(t, 10*time.Second, "the queue to let her go", func() bool {
+			_, qs := rest(t, base, nil, "GET", "/api/queue/status", nil)
+			for _, x := range qs["pools"].([]any) {
+				if f := frame(x.(map[string]any)); f.str("pool") == p {
+					return f.obj("waiting").num("female") == 0
+				}
+			}
+			return false
+		})
+		if waited := time.Since(closed); waited < actors.TestConfig().ReconnectGrace {
+			t.Fatalf("left the queue after %v, before the grace period", waited)
+		}
 		_, st := a.dial(t)
 		if st.str("state") != "idle" {
 			t.Fatalf("state after grace %v", st)
