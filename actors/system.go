@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -22,7 +23,16 @@ type System struct {
 
 	mu    sync.Mutex
 	pools map[string]struct{} // pool names seen on this node; guarded by mu
+
+	// statsMu serializes pool-stats refreshes, so a burst of public
+	// /api/queue/status calls costs one round of grain requests.
+	statsMu sync.Mutex
+	stats   []*msg.PoolStats // last answer; guarded by statsMu
+	statsAt time.Time        // when stats was fetched; guarded by statsMu
 }
+
+// statsTTL is how long a pool-stats answer is reused.
+const statsTTL = time.Second
 
 // NewSystem returns the facade over a started cluster whose kinds came from Kinds(d).
 func NewSystem(cl *cluster.Cluster, d *Deps) *System {
@@ -96,8 +106,23 @@ func (s *System) Pools(ctx context.Context) []string {
 	return slices.Compact(names)
 }
 
-// PoolStats asks every known pool for its statistics.
+// PoolStats returns every pool's statistics, at most statsTTL old. The
+// answer is shared between callers: read it, never modify it.
 func (s *System) PoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
+	s.statsMu.Lock()
+	defer s.statsMu.Unlock()
+	if s.stats != nil && s.d.now().Sub(s.statsAt) < statsTTL {
+		return s.stats, nil
+	}
+	out, err := s.fetchPoolStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.stats, s.statsAt = out, s.d.now()
+	return out, nil
+}
+
+func (s *System) fetchPoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
 	var out []*msg.PoolStats
 	for _, name := range s.Pools(ctx) {
 		st, err := ask[*msg.PoolStats](ctx, s.cl, name, KindMatchPool, &msg.PoolStatsRequest{}, s.d.Config.RequestTimeout)
