@@ -7,13 +7,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spinmatch/spinmatch/persistence/pgtest"
 )
 
 // benchNode starts a node for benchmarks: no rematch cooldown (the same
-// pairs meet again and again) and no rate limit.
-func benchNode(b *testing.B) string {
+// pairs meet again and again) and no rate limit; dbURL "" means the
+// in-memory store.
+func benchNode(b *testing.B, dbURL ...string) string {
 	b.Helper()
 	cfg := testConfig(b)
+	if len(dbURL) > 0 {
+		cfg.DatabaseURL = dbURL[0]
+	}
 	cfg.Actors.RematchCooldown = 0
 	cfg.Actors.CommandRate = 0
 	cfg.Actors.DateLength, cfg.Actors.VoteWindow = time.Minute, time.Minute
@@ -46,6 +52,24 @@ func round(b *testing.B, ca, cb *client) time.Duration {
 func BenchmarkDateRoundTrip(b *testing.B) {
 	base := benchNode(b)
 	p := fmt.Sprintf("bench%d", userSeq.Add(1))
+	ca, _ := newUser(b, base, "A", "female", p, "male").dial(b)
+	cb, _ := newUser(b, base, "B", "male", p, "female").dial(b)
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lat = append(lat, round(b, ca, cb))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// BenchmarkDateRoundTripPostgres is BenchmarkDateRoundTrip with the
+// PostgreSQL store: the match, both votes (write-through, before
+// vote_recorded) and the result are committed on the way.
+func BenchmarkDateRoundTripPostgres(b *testing.B) {
+	base := benchNode(b, pgtest.NewDatabase(b))
+	p := fmt.Sprintf("benchpg%d", userSeq.Add(1))
 	ca, _ := newUser(b, base, "A", "female", p, "male").dial(b)
 	cb, _ := newUser(b, base, "B", "male", p, "female").dial(b)
 	lat := make([]time.Duration, 0, b.N)
