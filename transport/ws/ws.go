@@ -26,7 +26,7 @@ type Config struct {
 	AllowedOrigins []string
 	// ReadLimit is the largest frame accepted; larger closes with 1009. Zero: 64 KiB.
 	ReadLimit int64
-	// SendQueue is how many frames may wait for a slow client. Zero: 128.
+	// SendQueue is how many frames may wait for a slow client. Zero: 256.
 	SendQueue int
 	// WriteWait bounds one write. Zero: 10s.
 	WriteWait time.Duration
@@ -39,7 +39,7 @@ func (c *Config) defaults() {
 		c.ReadLimit = 64 << 10
 	}
 	if c.SendQueue == 0 {
-		c.SendQueue = 128
+		c.SendQueue = 256
 	}
 	if c.WriteWait == 0 {
 		c.WriteWait = 10 * time.Second
