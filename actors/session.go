@@ -48,8 +48,7 @@ type session struct {
 	queue      *msg.QueueInfo
 	eta        *msg.Eta
 
-	match       *msg.MatchInfo
-	matchMissed bool // match_found arrived while no connection was attached
+	match *msg.MatchInfo
 	// resultMissed is a match_result that arrived while no connection was
 	// attached; the next connection gets it after its state.
 	resultMissed *msg.MatchResult
@@ -155,13 +154,15 @@ func (s *session) attach(ctx actor.Context, conn *actor.PID) {
 	ctx.Watch(conn)
 	s.graceEpoch++ // any running grace timer is now stale
 	s.send(conn, &msg.Event{Kind: &msg.Event_State{State: s.stateMsg()}})
-	if s.matchMissed && s.state == StateMatched {
+	// Every socket gets exactly one match_found per match: one attached
+	// during the match (a reconnect, a new tab) gets it after its state.
+	if s.state == StateMatched {
 		s.send(conn, &msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: s.match}}})
 	}
 	if s.resultMissed != nil && s.state == StateIdle {
 		s.send(conn, &msg.Event{Kind: &msg.Event_MatchResult{MatchResult: s.resultMissed}})
 	}
-	s.matchMissed, s.resultMissed = false, nil
+	s.resultMissed = nil
 }
 
 func (s *session) detach(conn *actor.PID) {

@@ -185,9 +185,6 @@ func (s *session) matchFound(m *msg.MatchInfo) {
 	s.toIdle()
 	s.state, s.match = StateMatched, m
 	s.recent[s.partnerID()] = now
-	if len(s.conns) == 0 {
-		s.matchMissed = true
-	}
 	s.push(&msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: m}}})
 	if s.stopBackstp != nil {
 		s.stopBackstp()
@@ -205,7 +202,7 @@ func (s *session) matchResult(m *msg.MatchResult) {
 	if s.stopBackstp != nil {
 		s.stopBackstp()
 	}
-	s.state, s.match, s.matchMissed, s.settled = StateIdle, nil, false, m.MatchId
+	s.state, s.match, s.settled = StateIdle, nil, m.MatchId
 	if len(s.conns) == 0 {
 		s.resultMissed = m
 	}

@@ -195,7 +195,6 @@ func TestLiveMatching(t *testing.T) {
 		// Drop again; a match happens while Dev has no socket.
 		_ = c2b.ws.Close()
 		_ = c1.ws.Close()
-		time.Sleep(50 * time.Millisecond) // let the close reach the server: both now have no socket
 		w1 := newUser(t, base, "Dora", "female", p, "male")
 		w2 := newUser(t, base, "Dina", "female", p, "male")
 		cw1, _ := w1.dial(t)
@@ -206,6 +205,12 @@ func TestLiveMatching(t *testing.T) {
 		cw2, _ := w2.dial(t)
 		cw2.spin()
 		mid := cw2.expect("match_found").str("match_id")
+		// Dina learns first (from the pool's reply); Dev's session hears it
+		// from the Match grain a moment later.
+		waitFor(t, 5*time.Second, "Dev's session to hold the match", func() bool {
+			_, st := rest(t, base, m2, "GET", "/api/match/status", nil)
+			return st.str("state") == "matched"
+		})
 		c2c, st := m2.dial(t)
 		if st.str("state") != "matched" || st.obj("match").str("match_id") != mid {
 			t.Fatalf("reconnect state %v", st)
