@@ -363,16 +363,16 @@ func TestLiveMatching(t *testing.T) {
 		if code != 200 || st.str("state") != "queued" {
 			t.Fatalf("status %d %v", code, st)
 		}
-		code, qs := rest(t, base, nil, "GET", "/api/queue/status", nil)
-		found := false
-		for _, x := range qs["pools"].([]any) {
-			if f := frame(x.(map[string]any)); f.str("pool") == p {
-				found = f.obj("waiting").num("male") == 1 && f.obj("eta_s")["male"] != nil
+		// The public status may lag by up to a second (it is cached).
+		waitFor(t, 5*time.Second, "the public queue status to show Hal", func() bool {
+			code, qs := rest(t, base, nil, "GET", "/api/queue/status", nil)
+			for _, x := range qs["pools"].([]any) {
+				if f := frame(x.(map[string]any)); f.str("pool") == p {
+					return code == 200 && f.obj("waiting").num("male") == 1 && f.obj("eta_s")["male"] != nil
+				}
 			}
-		}
-		if code != 200 || !found {
-			t.Fatalf("public queue status %d %v", code, qs)
-		}
+			return false
+		})
 		code, e = rest(t, base, a, "PUT", "/api/me", map[string]any{"display_name": "Hal 2", "gender": "male", "seeking": []string{"female"}, "pool": p})
 		if code != 409 || e.obj("error").str("code") != "busy" {
 			t.Fatalf("profile change while queued %d %v", code, e)

@@ -25,8 +25,12 @@ type conn struct {
 	// send holds encoded frames for writeLoop. Full means the client is too
 	// slow: the socket is closed (see enqueue). Never closed; done is.
 	send chan []byte
-	done chan struct{} // closed once by shutdown
+	done chan struct{} // closed once by closeWith
 	once sync.Once
+	// closeCode and closeText are what writeLoop sends when done closes;
+	// written once by closeWith before it closes done.
+	closeCode int
+	closeText string
 }
 
 func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) {
@@ -134,7 +138,9 @@ func (c *conn) writeLoop() {
 			}
 		case <-c.done:
 			_ = c.ws.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+				websocket.FormatCloseMessage(c.closeCode, c.closeText), time.Now().Add(time.Second))
+			// Give the peer a second to answer the close, then the reader stops.
+			_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
 			return
 		}
 	}
@@ -164,15 +170,20 @@ func (c *conn) enqueue(f *wire.Frame) {
 	}
 }
 
-func (c *conn) shutdown() { c.once.Do(func() { close(c.done) }) }
+// shutdown ends the socket with a normal close (1000).
+func (c *conn) shutdown() { c.closeWith(websocket.CloseNormalClosure, "") }
 
-// goAway tells the client the server is going away (1001) and closes.
-func (c *conn) goAway() {
-	c.shutdown()
-	_ = c.ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
-	_ = c.ws.Close()
+// closeWith ends the socket: the writer sends this close code, then stops.
+// The first call wins.
+func (c *conn) closeWith(code int, text string) {
+	c.once.Do(func() {
+		c.closeCode, c.closeText = code, text
+		close(c.done)
+	})
 }
+
+// goAway tells the client the server is going away (1001).
+func (c *conn) goAway() { c.closeWith(websocket.CloseGoingAway, "server shutting down") }
 
 // connActor is the Connection actor: it attaches the socket to the user's
 // session and forwards the session's events to the socket's send queue.
