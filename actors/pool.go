@@ -28,7 +28,13 @@ type lastPush struct {
 type waiterRef struct {
 	session *actor.PID
 	last    lastPush
+	seen    time.Time // last enqueue or re-announcement
 }
+
+// staleAfter is how many refresh periods a waiter may go unannounced before
+// the pool drops it: its session is gone (its node died) and nobody will
+// ever cancel it.
+const staleAfter = 3
 
 // matchPool is the MatchPool grain: the waiting users of one pool, the
 // pairing decision, wait statistics and the ETA model. All fields are owned
@@ -82,6 +88,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *msg.MatchOutcome:
 		p.est.MatchResult(m.Result == persistence.ResultMutual, p.d.now())
 	case waitTick:
+		p.dropStale()
 		p.pushWaitUpdates()
 		if p.ticks++; time.Duration(p.ticks)*p.d.Config.WaitTick >= p.d.Config.Refresh {
 			p.announce()
@@ -126,8 +133,11 @@ func (p *matchPool) enqueue(m *msg.Enqueue) *msg.EnqueueReply {
 		return &msg.EnqueueReply{Queue: p.queueInfo()}
 	}
 	if _, queued := p.q.Get(w.UserID); queued {
-		if ref := p.refs[w.UserID]; ref != nil && m.Waiter.Session != nil {
-			ref.session = m.Waiter.Session
+		if ref := p.refs[w.UserID]; ref != nil {
+			ref.seen = now
+			if m.Waiter.Session != nil {
+				ref.session = m.Waiter.Session
+			}
 		}
 		return p.status(w.UserID)
 	}
@@ -137,7 +147,7 @@ func (p *matchPool) enqueue(m *msg.Enqueue) *msg.EnqueueReply {
 	waitingBefore := p.q.Waiting()
 	partner := p.q.Add(w)
 	if partner == nil {
-		p.refs[w.UserID] = &waiterRef{session: m.Waiter.Session}
+		p.refs[w.UserID] = &waiterRef{session: m.Waiter.Session, seen: now}
 		reply := p.status(w.UserID)
 		p.refs[w.UserID].last = lastPush{eta: etaFromMsg(reply.Eta), position: int(reply.Queue.Position), at: now}
 		return reply
@@ -227,6 +237,18 @@ func (p *matchPool) status(userID string) *msg.EnqueueReply {
 
 func (p *matchPool) queueInfo() *msg.QueueInfo {
 	return &msg.QueueInfo{Pool: p.name, Waiting: waitingMsg(p.q.Waiting())}
+}
+
+// dropStale removes waiters whose sessions stopped re-announcing them.
+func (p *matchPool) dropStale() {
+	now := p.d.now()
+	limit := staleAfter * p.d.Config.Refresh
+	for id, ref := range p.refs {
+		if now.Sub(ref.seen) > limit {
+			p.log.Info("pool: dropping a waiter that stopped re-announcing", "user", id)
+			p.dequeue(&msg.Dequeue{UserId: id, Outcome: "expired"})
+		}
+	}
 }
 
 // pushWaitUpdates tells each waiter their estimate when it changed by 10% or

@@ -85,7 +85,7 @@ func (s *session) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 		}
 	case *msg.Attach:
-		s.attach(ctx, m.Conn)
+		s.attach(ctx, m.Conn, m.Heartbeat)
 	case *msg.Detach:
 		ctx.Unwatch(m.Conn)
 		s.detach(m.Conn)
@@ -146,8 +146,11 @@ func (s *session) stopTimers() {
 
 // ---- connections ----
 
-func (s *session) attach(ctx actor.Context, conn *actor.PID) {
+func (s *session) attach(ctx actor.Context, conn *actor.PID, heartbeat bool) {
 	if conn == nil {
+		return
+	}
+	if _, ok := s.conns[conn.String()]; ok && heartbeat {
 		return
 	}
 	s.conns[conn.String()] = conn

@@ -1032,8 +1032,12 @@ func (*Event_Error) isEvent_Kind() {}
 // Attach registers a connection with its user's session; the session answers
 // by sending the connection a State event.
 type Attach struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Conn          *actor.PID             `protobuf:"bytes,1,opt,name=conn,proto3" json:"conn,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Conn  *actor.PID             `protobuf:"bytes,1,opt,name=conn,proto3" json:"conn,omitempty"`
+	// heartbeat marks the connection's periodic re-attachment: a no-op when
+	// the session holds the connection, a full attach (with state) when a
+	// fresh activation (after a move) does not.
+	Heartbeat     bool `protobuf:"varint,2,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1073,6 +1077,13 @@ func (x *Attach) GetConn() *actor.PID {
 		return x.Conn
 	}
 	return nil
+}
+
+func (x *Attach) GetHeartbeat() bool {
+	if x != nil {
+		return x.Heartbeat
+	}
+	return false
 }
 
 type Detach struct {
@@ -2720,10 +2731,11 @@ const file_messages_proto_rawDesc = "" +
 	"\x06signal\x18\x10 \x01(\v2\x15.spinmatch.msg.SignalH\x00R\x06signal\x128\n" +
 	"\tcancelled\x18\x11 \x01(\v2\x18.spinmatch.msg.CancelledH\x00R\tcancelled\x12,\n" +
 	"\x05error\x18\x12 \x01(\v2\x14.spinmatch.msg.ErrorH\x00R\x05errorB\x06\n" +
-	"\x04kind\"(\n" +
+	"\x04kind\"F\n" +
 	"\x06Attach\x12\x1e\n" +
 	"\x04conn\x18\x01 \x01(\v2\n" +
-	".actor.PIDR\x04conn\"(\n" +
+	".actor.PIDR\x04conn\x12\x1c\n" +
+	"\theartbeat\x18\x02 \x01(\bR\theartbeat\"(\n" +
 	"\x06Detach\x12\x1e\n" +
 	"\x04conn\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\x04conn\"9\n" +

@@ -118,6 +118,47 @@ func TestClusterEndToEnd(t *testing.T) {
 		c.expect("cancelled")
 	})
 
+	t.Run("when a session's node dies its socket re-attaches and the pool drops the ghost", func(t *testing.T) {
+		cfg3 := testConfig(t)
+		cfg3.Addr = "127.0.0.3:0"
+		cfg3.Cluster.Bind, cfg3.Cluster.RemoteAddr = "127.0.0.3:0", "127.0.0.3:0"
+		cfg3.Cluster.Join = []string{n1.member.MemberlistAddr()}
+		n3 := startNode(t, cfg3)
+		waitFor(t, 15*time.Second, "three members", func() bool { return len(n1.member.Members()) == 3 })
+		addr3 := n3.member.Address()
+		p := pick(t, n1, "ghostpool", actors.KindMatchPool, addr1)
+		gid := pick(t, n1, "ghost-user-", actors.KindUserSession, addr3)
+		ghost := devUser(t, base1, gid, "Gus", "male", p, "female")
+		cg, _ := ghost.dial(t) // the socket is on node 1, the session on node 3
+		cg.spin()
+
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = n3.Shutdown(ctx)
+		waitFor(t, 15*time.Second, "two members", func() bool { return len(n1.member.Members()) == 2 })
+
+		// The socket re-attaches to a fresh session, which tells it the truth.
+		if st := cg.expectWithin("state", 10*time.Second); st.str("state") != "idle" {
+			t.Fatalf("state after the session's node died: %v", st)
+		}
+		// The pool stops holding a waiter nobody re-announces.
+		waitFor(t, 10*time.Second, "the pool to drop the ghost", func() bool {
+			_, qs := rest(t, base1, nil, "GET", "/api/queue/status", nil)
+			for _, x := range qs["pools"].([]any) {
+				if f := frame(x.(map[string]any)); f.str("pool") == p {
+					return f.obj("waiting").num("male") == 0
+				}
+			}
+			return false
+		})
+		// The socket works with the new session. (The profile was in node 3's
+		// in-memory store, so it is gone with it; with PostgreSQL it stays.)
+		cg.send("status", nil)
+		if st := cg.expect("state"); st.str("state") != "idle" {
+			t.Fatalf("status %v", st)
+		}
+	})
+
 	t.Run("a pool whose node leaves is rebuilt from re-announcements", func(t *testing.T) {
 		// The pool lives on node 2; both users' sessions live on node 1.
 		p := pick(t, n1, "movepool", actors.KindMatchPool, addr2)

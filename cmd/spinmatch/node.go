@@ -89,7 +89,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 			Development: cfg.Development,
 			Ready:       n.ready,
 		},
-		WS:        ws.Config{AllowedOrigins: cfg.AllowedOrigins},
+		WS:        ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh},
 		Gatherer:  reg,
 		WSMetrics: ws.NewMetrics(reg),
 		OnPanic: func(r *http.Request, v any) {

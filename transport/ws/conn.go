@@ -185,13 +185,18 @@ func (c *conn) closeWith(code int, text string) {
 // goAway tells the client the server is going away (1001).
 func (c *conn) goAway() { c.closeWith(websocket.CloseGoingAway, "server shutting down") }
 
+// reattachTick is the Connection actor's timer message (local only).
+type reattachTick struct{}
+
 // connActor is the Connection actor: it attaches the socket to the user's
-// session and forwards the session's events to the socket's send queue.
-// Its fields are static after construction.
+// session, re-attaches it periodically (a no-op unless the session moved),
+// and forwards the session's events to the socket's send queue. c, sys and
+// userID are static; stop is owned by Receive.
 type connActor struct {
 	c      *conn
 	sys    *actors.System
 	userID string
+	stop   func() bool
 }
 
 // Receive handles one message.
@@ -202,7 +207,16 @@ func (a *connActor) Receive(ctx actor.Context) {
 			a.c.log.Error("ws: attach failed", "err", err)
 			a.c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please reconnect in a moment."), ""))
 		}
+		a.arm(ctx)
+	case reattachTick:
+		if err := a.sys.Tell(a.userID, &msg.Attach{Conn: ctx.Self(), Heartbeat: true}); err != nil {
+			a.c.log.Warn("ws: re-attach failed", "err", err)
+		}
+		a.arm(ctx)
 	case *actor.Stopping:
+		if a.stop != nil {
+			a.stop()
+		}
 		_ = a.sys.Tell(a.userID, &msg.Detach{Conn: ctx.Self()})
 	case *msg.Event:
 		a.c.enqueue(wire.FromEvent(m))
@@ -210,4 +224,10 @@ func (a *connActor) Receive(ctx actor.Context) {
 			a.c.shutdown()
 		}
 	}
+}
+
+func (a *connActor) arm(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	t := time.AfterFunc(a.c.h.cfg.Reattach, func() { root.Send(self, reattachTick{}) })
+	a.stop = t.Stop
 }

@@ -33,6 +33,9 @@ type Config struct {
 	WriteWait time.Duration
 	// PongWait is how long the peer may stay silent (pings are sent at 9/10 of it). Zero: 60s.
 	PongWait time.Duration
+	// Reattach is how often a connection re-attaches to its user's session,
+	// so a session that moved (its node died) finds its sockets again. Zero: 5s.
+	Reattach time.Duration
 }
 
 func (c *Config) defaults() {
@@ -47,6 +50,9 @@ func (c *Config) defaults() {
 	}
 	if c.PongWait == 0 {
 		c.PongWait = 60 * time.Second
+	}
+	if c.Reattach == 0 {
+		c.Reattach = 5 * time.Second
 	}
 }
 
