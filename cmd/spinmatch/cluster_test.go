@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/persistence/pgtest"
 )
 
 // ownerAddr is the actor address of the node that hosts a grain.
@@ -52,13 +53,18 @@ func TestClusterEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster test: not in -short")
 	}
-	cfg1 := testConfig(t)
-	n1 := startNode(t, cfg1)
-	cfg2 := testConfig(t)
-	cfg2.Addr = "127.0.0.2:0"
-	cfg2.Cluster.Bind, cfg2.Cluster.RemoteAddr = "127.0.0.2:0", "127.0.0.2:0"
-	cfg2.Cluster.Join = []string{n1.member.MemberlistAddr()}
-	n2 := startNode(t, cfg2)
+	// All nodes share one PostgreSQL database, as in production.
+	dbURL := pgtest.NewDatabase(t)
+	nodeConfig := func(host string, join ...string) Config {
+		c := testConfig(t)
+		c.DatabaseURL = dbURL
+		c.Actors.DateLength, c.Actors.VoteWindow = 20*time.Second, 5*time.Second // outlive a node stop
+		c.Addr = host + ":0"
+		c.Cluster.Bind, c.Cluster.RemoteAddr, c.Cluster.Join = host+":0", host+":0", join
+		return c
+	}
+	n1 := startNode(t, nodeConfig("127.0.0.1"))
+	n2 := startNode(t, nodeConfig("127.0.0.2", n1.member.MemberlistAddr()))
 	waitFor(t, 15*time.Second, "both nodes see two members", func() bool {
 		return len(n1.member.Members()) == 2 && len(n2.member.Members()) == 2
 	})
@@ -119,11 +125,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	})
 
 	t.Run("when a session's node dies its socket re-attaches and the pool drops the ghost", func(t *testing.T) {
-		cfg3 := testConfig(t)
-		cfg3.Addr = "127.0.0.3:0"
-		cfg3.Cluster.Bind, cfg3.Cluster.RemoteAddr = "127.0.0.3:0", "127.0.0.3:0"
-		cfg3.Cluster.Join = []string{n1.member.MemberlistAddr()}
-		n3 := startNode(t, cfg3)
+		n3 := startNode(t, nodeConfig("127.0.0.3", n1.member.MemberlistAddr()))
 		waitFor(t, 15*time.Second, "three members", func() bool { return len(n1.member.Members()) == 3 })
 		addr3 := n3.member.Address()
 		p := pick(t, n1, "ghostpool", actors.KindMatchPool, addr1)
@@ -151,11 +153,52 @@ func TestClusterEndToEnd(t *testing.T) {
 			}
 			return false
 		})
-		// The socket works with the new session. (The profile was in node 3's
-		// in-memory store, so it is gone with it; with PostgreSQL it stays.)
-		cg.send("status", nil)
-		if st := cg.expect("state"); st.str("state") != "idle" {
-			t.Fatalf("status %v", st)
+		// The new session loads the profile from the store: the user can spin again.
+		cg.spin()
+		cg.send("cancel", nil)
+		cg.expect("cancelled")
+	})
+
+	t.Run("a match whose node dies keeps its votes and settles", func(t *testing.T) {
+		n4 := startNode(t, nodeConfig("127.0.0.4", n1.member.MemberlistAddr()))
+		waitFor(t, 15*time.Second, "three members", func() bool { return len(n1.member.Members()) == 3 })
+		addr4 := n4.member.Address()
+		p := pick(t, n1, "mpool", actors.KindMatchPool, addr1)
+		// Pair users (sessions on node 1) until a Match grain lands on node 4.
+		var ca, cb *client
+		var mid string
+		for i := 0; mid == ""; i++ {
+			if i == 20 {
+				t.Fatal("no match landed on node 4 in 20 tries")
+			}
+			a := devUser(t, base1, pick(t, n1, fmt.Sprintf("mf%d-", i), actors.KindUserSession, addr1), "Fia", "female", p, "male")
+			b := devUser(t, base1, pick(t, n1, fmt.Sprintf("mm%d-", i), actors.KindUserSession, addr1), "Max", "male", p, "female")
+			ca, _ = a.dial(t)
+			cb, _ = b.dial(t)
+			ca.spin()
+			cb.spin()
+			m := ca.expect("match_found").str("match_id")
+			cb.expect("match_found")
+			if ownerAddr(t, n1, m, actors.KindMatch) == addr4 {
+				mid = m
+			}
+		}
+		ca.send("vote", map[string]any{"match_id": mid, "choice": "yes"})
+		ca.expect("vote_recorded")
+
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = n4.Shutdown(ctx)
+		waitFor(t, 15*time.Second, "two members", func() bool { return len(n1.member.Members()) == 2 })
+
+		// The second vote rebuilds the Match grain on a survivor from the
+		// match info the session kept and the first vote in the store.
+		cb.send("vote", map[string]any{"match_id": mid, "choice": "yes"})
+		cb.expect("vote_recorded")
+		for _, c := range []*client{ca, cb} {
+			if r := c.expect("match_result"); r.str("result") != "mutual" || r.str("match_id") != mid {
+				t.Fatalf("%s: result %v", c.u.name, r)
+			}
 		}
 	})
 
