@@ -175,6 +175,31 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("%s: %d %v, want %d %s", tc.name, code, body, tc.status, tc.code)
 			}
 		}
+		// Too many calls: 429 rate_limited with Retry-After and RateLimit-* headers.
+		limited := false
+		for i := 0; i < 400 && !limited; i++ {
+			req, _ := http.NewRequest("GET", base+"/api/match/status", nil)
+			req.Header.Set("Authorization", "Bearer "+u.token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Error struct{ Code string } `json:"error"`
+			}
+			_ = json.NewDecoder(res.Body).Decode(&body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusTooManyRequests {
+				limited = true
+				if body.Error.Code != "rate_limited" || res.Header.Get("Retry-After") == "" ||
+					res.Header.Get("RateLimit-Remaining") != "0" || res.Header.Get("RateLimit-Reset") == "" {
+					t.Fatalf("429: %+v %v", body, res.Header)
+				}
+			}
+		}
+		if !limited {
+			t.Fatal("400 quick REST calls were never rate limited")
+		}
 		// Spinning without a profile: profile_incomplete.
 		tok := signed(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "no-profile-user", "exp": time.Now().Add(time.Hour).Unix(), "aud": "authenticated"})
 		code, body := rest(t, base, &user{token: tok}, "POST", "/api/spin", nil)
