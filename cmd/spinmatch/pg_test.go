@@ -137,6 +137,9 @@ func TestPostgresDurability(t *testing.T) {
 	if got := count(t, dbURL, `select count(*) from profiles where user_id in ($1, $2)`, ann.id, bob.id); got != 2 {
 		t.Errorf("profiles %d", got)
 	}
+	if got := count(t, dbURL, `select count(*) from audit_log where actor in ($1, $2) and action = 'dev_token'`, ann.id, bob.id); got != 2 {
+		t.Errorf("audit rows %d", got)
+	}
 
 	// Restart: a new node on the same database serves the history and the profile.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

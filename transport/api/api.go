@@ -16,6 +16,7 @@ import (
 
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/actors/msg"
+	"github.com/spinmatch/spinmatch/persistence"
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/wire"
 )
@@ -210,6 +211,16 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// audit appends to the audit log; a failure is logged, never the caller's
+// problem (the change it records has already been made).
+func (a *API) audit(r *http.Request, actor, action, detail string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+	defer cancel()
+	if err := a.sys.Audit(ctx, persistence.AuditEntry{Actor: actor, Action: action, Detail: detail}); err != nil {
+		a.log.Warn("api: audit log write failed", "action", action, "err", err)
+	}
 }
 
 // emptyOrObject reports whether the body is empty or a JSON object.

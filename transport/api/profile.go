@@ -64,6 +64,11 @@ func (a *API) saveProfile(w http.ResponseWriter, r *http.Request, userID string,
 		writeMsgError(w, rep.Error)
 		return
 	}
+	action := "profile.update"
+	if extra != nil {
+		action = "dev_token"
+	}
+	a.audit(r, userID, action, "pool="+rep.Profile.Pool)
 	if extra == nil {
 		writeJSON(w, http.StatusOK, profileJSON(rep.Profile))
 		return
