@@ -228,10 +228,9 @@ func (p *matchPool) status(userID string) *msg.EnqueueReply {
 	if !ok {
 		return &msg.EnqueueReply{Queue: p.queueInfo()}
 	}
-	pos := p.q.Position(userID)
-	eta := p.est.Estimate(w, pos, p.q.Waiting(), p.d.now())
-	q := p.queueInfo()
-	q.Position = int32(pos)
+	pos, waiting := p.q.Position(userID), p.q.Waiting()
+	eta := p.est.Estimate(w, pos, waiting, p.d.now())
+	q := &msg.QueueInfo{Pool: p.name, Position: int32(pos), Waiting: waitingMsg(waiting)}
 	return &msg.EnqueueReply{Queue: q, Eta: etaMsg(eta)}
 }
 
