@@ -46,14 +46,11 @@ func round(b *testing.B, ca, cb *client) time.Duration {
 	return d
 }
 
-// BenchmarkDateRoundTrip measures one whole date (spin, spin, match_found
-// to both, two votes, match_result to both: 10 frames over real WebSockets)
-// through the grains, and reports the spin-to-match latency percentiles.
-func BenchmarkDateRoundTrip(b *testing.B) {
-	base := benchNode(b)
-	p := fmt.Sprintf("bench%d", userSeq.Add(1))
-	ca, _ := newUser(b, base, "A", "female", p, "male").dial(b)
-	cb, _ := newUser(b, base, "B", "male", p, "female").dial(b)
+// benchDates runs b.N whole dates between one pair on the node at base,
+// reporting the spin-to-match latency percentiles.
+func benchDates(b *testing.B, base, pool string) {
+	ca, _ := newUser(b, base, "A", "female", pool, "male").dial(b)
+	cb, _ := newUser(b, base, "B", "male", pool, "female").dial(b)
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -64,22 +61,18 @@ func BenchmarkDateRoundTrip(b *testing.B) {
 	reportLatency(b, lat)
 }
 
+// BenchmarkDateRoundTrip measures one whole date (spin, spin, match_found
+// to both, two votes, match_result to both: 10 frames over real WebSockets)
+// through the grains, with the in-memory store.
+func BenchmarkDateRoundTrip(b *testing.B) {
+	benchDates(b, benchNode(b), fmt.Sprintf("bench%d", userSeq.Add(1)))
+}
+
 // BenchmarkDateRoundTripPostgres is BenchmarkDateRoundTrip with the
 // PostgreSQL store: the match, both votes (write-through, before
 // vote_recorded) and the result are committed on the way.
 func BenchmarkDateRoundTripPostgres(b *testing.B) {
-	base := benchNode(b, pgtest.NewDatabase(b))
-	p := fmt.Sprintf("benchpg%d", userSeq.Add(1))
-	ca, _ := newUser(b, base, "A", "female", p, "male").dial(b)
-	cb, _ := newUser(b, base, "B", "male", p, "female").dial(b)
-	lat := make([]time.Duration, 0, b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		lat = append(lat, round(b, ca, cb))
-	}
-	b.StopTimer()
-	reportLatency(b, lat)
+	benchDates(b, benchNode(b, pgtest.NewDatabase(b)), fmt.Sprintf("benchpg%d", userSeq.Add(1)))
 }
 
 // BenchmarkDateRoundTripParallel runs dates on many pairs at once (each
