@@ -28,6 +28,9 @@ type Config struct {
 	WaitUpdateMax time.Duration
 	// RequestTimeout bounds one grain-to-grain request.
 	RequestTimeout time.Duration
+	// DeliveryTimeout bounds the delivery of one one-way grain message,
+	// resends included (see Router).
+	DeliveryTimeout time.Duration
 	// SessionIdle is how long an idle session without connections lives
 	// before it passivates.
 	SessionIdle time.Duration
@@ -52,6 +55,7 @@ func DefaultConfig() Config {
 		WaitTick:        time.Second,
 		WaitUpdateMax:   5 * time.Second,
 		RequestTimeout:  5 * time.Second,
+		DeliveryTimeout: 15 * time.Second,
 		SessionIdle:     10 * time.Minute,
 		CommandRate:     5,
 		CommandBurst:    20,

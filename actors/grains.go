@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -32,6 +31,9 @@ type Deps struct {
 	Now func() time.Time
 	// NewID returns a fresh match id; zero means a random 128-bit hex id.
 	NewID func() string
+	// Router delivers every grain message; Attach it to the cluster before
+	// the first grain activates.
+	Router *Router
 	// OnPanic, when set, is told of a grain panic (for Sentry) before the
 	// supervisor restarts the grain.
 	OnPanic func(recovered any)
@@ -46,7 +48,7 @@ func (d *Deps) now() time.Time {
 
 // Kinds returns the grain kinds every node hosts.
 func Kinds(d *Deps) []*cluster.Kind {
-	mw := actor.WithReceiverMiddleware(reportPanics(d))
+	mw := actor.WithReceiverMiddleware(ackOneWay, reportPanics(d))
 	return []*cluster.Kind{
 		cluster.NewKind(KindUserSession, actor.PropsFromProducer(func() actor.Actor { return newSession(d) }, mw)),
 		cluster.NewKind(KindMatchPool, actor.PropsFromProducer(func() actor.Actor { return newMatchPool(d) }, mw)),
@@ -74,51 +76,10 @@ func reportPanics(d *Deps) actor.ReceiverMiddleware {
 	}
 }
 
-// grainPID finds (activating if need be) a grain, through the cluster's PID
-// cache. It blocks while the identity lookup asks the owner node.
-func grainPID(c *cluster.Cluster, identity, kind string) (*actor.PID, error) {
-	if pid, ok := c.PidCache.Get(identity, kind); ok && pid != nil {
-		return pid, nil
-	}
-	pid := c.Get(identity, kind)
-	if pid == nil {
-		return nil, fmt.Errorf("grain %s/%s: no activation", kind, identity)
-	}
-	c.PidCache.Set(identity, kind, pid)
-	return pid, nil
-}
-
-// tell sends m to a grain without waiting; failures are logged.
-func tell(c *cluster.Cluster, log *slog.Logger, identity, kind string, m proto.Message) {
-	pid, err := grainPID(c, identity, kind)
-	if err != nil {
-		log.Warn("tell: grain lookup failed", "kind", kind, "id", identity, "err", err)
-		return
-	}
-	c.ActorSystem.Root.Send(pid, m)
-}
-
-// ask sends m to a grain and waits for its reply, retrying through the
-// cluster's request path (which drops stale cached PIDs).
-func ask[R proto.Message](ctx context.Context, c *cluster.Cluster, identity, kind string, m proto.Message, timeout time.Duration) (R, error) {
-	var zero R
-	if dl, ok := ctx.Deadline(); ok {
-		if left := time.Until(dl); left < timeout {
-			timeout = left
-		}
-	}
-	if timeout <= 0 {
-		return zero, fmt.Errorf("ask %s/%s: %w", kind, identity, context.DeadlineExceeded)
-	}
-	res, err := c.Request(identity, kind, m, cluster.WithTimeout(timeout))
-	if err != nil {
-		return zero, fmt.Errorf("ask %s/%s: %w", kind, identity, err)
-	}
-	r, ok := res.(R)
-	if !ok {
-		return zero, fmt.Errorf("ask %s/%s: unexpected reply %T", kind, identity, res)
-	}
-	return r, nil
+// ask sends m to a grain through the Router and waits for its reply,
+// within timeout.
+func ask[R proto.Message](ctx context.Context, d *Deps, identity, kind string, m proto.Message, timeout time.Duration) (R, error) {
+	return Ask[R](ctx, d.Router, kind, identity, m, timeout)
 }
 
 // after sends m to self after d, from a timer goroutine. The returned func

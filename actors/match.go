@@ -17,7 +17,12 @@ import (
 type (
 	voteDeadline struct{}
 	settleRetry  struct{}
+	startRetry   struct{}
 )
+
+// ResultAborted is the MatchOutcome of a pairing the store refused (a
+// partner was already in another match); it never reaches a client.
+const ResultAborted = "aborted"
 
 // matchGrain is the Match grain: one date, its votes, deadlines and result.
 // All fields are owned by Receive. Its state can be rebuilt from any
@@ -25,18 +30,20 @@ type (
 // another node loses nothing durable.
 type matchGrain struct {
 	d    *Deps
-	cl   *cluster.Cluster
+	sys  *actor.ActorSystem
 	log  *slog.Logger
 	self *actor.PID
 	id   string
 
 	info      *msg.MatchInfo // nil until the first message that carries it
 	persisted bool           // the match row exists in the store
+	aborted   bool           // the store refused the match
 	votes     map[string]string
 	result    string // "" until settled and durable
 
 	stopDeadline func() bool
 	stopRetry    func() bool
+	stopStart    func() bool
 }
 
 func newMatchGrain(d *Deps) actor.Actor {
@@ -48,26 +55,27 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.id = cluster.GetClusterIdentity(ctx).GetIdentity()
-		g.cl = cluster.GetCluster(ctx.ActorSystem())
+		g.sys = ctx.ActorSystem()
 		g.self = ctx.Self()
 		g.log = g.d.Logger.With("grain", KindMatch, "match", g.id)
 	case *actor.Stopping:
-		for _, f := range []func() bool{g.stopDeadline, g.stopRetry} {
+		for _, f := range []func() bool{g.stopDeadline, g.stopRetry, g.stopStart} {
 			if f != nil {
 				f()
 			}
 		}
 	case *actor.ReceiveTimeout:
-		if g.result != "" {
+		if g.result != "" || g.aborted {
 			ctx.Poison(ctx.Self())
 		}
 	case *msg.StartMatch:
-		if g.ensure(m.Match, false) {
-			g.persist()
-			found := &msg.MatchFound{Match: g.info}
-			tell(g.cl, g.log, g.info.A.UserId, KindUserSession, found)
-			tell(g.cl, g.log, g.info.B.UserId, KindUserSession, found)
+		g.ensure(m.Match, false)
+		r := g.start(ctx)
+		if ctx.Sender() != nil {
+			ctx.Respond(r)
 		}
+	case startRetry:
+		g.start(ctx)
 	case *msg.CastVote:
 		ctx.Respond(g.vote(m))
 	case *msg.Finalize:
@@ -105,11 +113,56 @@ func (g *matchGrain) ensure(info *msg.MatchInfo, fromStore bool) bool {
 			}
 		}
 	}
-	g.stopDeadline = after(g.cl.ActorSystem, g.self, time.Until(g.deadline()), voteDeadline{})
+	g.stopDeadline = after(g.sys, g.self, time.Until(g.deadline()), voteDeadline{})
 	return true
 }
 
 func (g *matchGrain) deadline() time.Time { return fromMS(g.info.VoteDeadlineMs) }
+
+// start makes the pairing durable and tells both partners (again, for a
+// resend: sessions ignore a match they know). When the store refuses it
+// because a partner is in another match, the pairing is aborted: both
+// sessions and the pool are told, and no client ever hears of it. A store
+// failure is retried every second.
+func (g *matchGrain) start(ctx actor.Context) *msg.StartReply {
+	if g.info == nil {
+		return &msg.StartReply{}
+	}
+	if g.aborted {
+		return &msg.StartReply{Aborted: true}
+	}
+	err := g.persist()
+	switch {
+	case errors.Is(err, persistence.ErrConflict):
+		g.abort(ctx)
+		return &msg.StartReply{Aborted: true}
+	case err != nil:
+		if g.stopStart != nil {
+			g.stopStart()
+		}
+		g.stopStart = after(g.sys, g.self, time.Second, startRetry{})
+		return &msg.StartReply{}
+	}
+	if g.result == "" {
+		found := &msg.MatchFound{Match: g.info}
+		g.d.Router.Send(KindUserSession, g.info.A.UserId, found)
+		g.d.Router.Send(KindUserSession, g.info.B.UserId, found)
+	}
+	return &msg.StartReply{Ok: true}
+}
+
+func (g *matchGrain) abort(ctx actor.Context) {
+	g.aborted = true
+	g.log.Warn("match: the store refused the pairing (a partner is in another match)")
+	if g.stopDeadline != nil {
+		g.stopDeadline()
+	}
+	ab := &msg.MatchAborted{MatchId: g.id}
+	g.d.Router.Send(KindUserSession, g.info.A.UserId, ab)
+	g.d.Router.Send(KindUserSession, g.info.B.UserId, ab)
+	g.d.Router.Send(KindMatchPool, g.info.Pool, &msg.MatchOutcome{MatchId: g.id, Result: ResultAborted, A: g.info.A.UserId, B: g.info.B.UserId})
+	ctx.SetReceiveTimeout(time.Minute)
+}
 
 // persist writes the match row once; a failure is retried before any vote.
 func (g *matchGrain) persist() error {
@@ -119,6 +172,9 @@ func (g *matchGrain) persist() error {
 	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
 	defer cancel()
 	err := g.d.Store.CreateMatch(c, matchRecord(g.info))
+	if errors.Is(err, persistence.ErrConflict) {
+		return err
+	}
 	if err != nil {
 		g.d.Metrics.StoreErrors.WithLabelValues("create_match").Inc()
 		g.log.Error("match: create failed", "err", err)
@@ -133,13 +189,18 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 	if g.info == nil || (m.Voter != g.info.A.UserId && m.Voter != g.info.B.UserId) {
 		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
 	}
-	if g.result != "" || g.d.now().After(g.deadline()) {
-		return &msg.VoteReply{Error: NewError(CodeVoteClosed, "Voting on this match has closed.")}
+	if g.aborted {
+		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
 	}
 	if prev, ok := g.votes[m.Voter]; ok {
 		return &msg.VoteReply{Choice: prev} // idempotent: the first vote stands
 	}
-	if err := g.persist(); err != nil {
+	if g.result != "" || g.d.now().After(g.deadline()) {
+		return &msg.VoteReply{Error: NewError(CodeVoteClosed, "Voting on this match has closed.")}
+	}
+	if err := g.persist(); errors.Is(err, persistence.ErrConflict) {
+		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
+	} else if err != nil {
 		return &msg.VoteReply{Error: errUnavailable()}
 	}
 	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
@@ -156,7 +217,7 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 	g.d.Metrics.VotesRecorded.Inc()
 	g.votes[m.Voter] = stored
 	if len(g.votes) == 2 {
-		g.cl.ActorSystem.Root.Send(g.self, settleRetry{}) // settle after replying
+		g.sys.Root.Send(g.self, settleRetry{}) // settle after replying
 	}
 	return &msg.VoteReply{Choice: stored}
 }
@@ -181,7 +242,7 @@ func (g *matchGrain) settle(ctx actor.Context) {
 		if g.stopRetry != nil {
 			g.stopRetry()
 		}
-		g.stopRetry = after(g.cl.ActorSystem, g.self, time.Second, settleRetry{})
+		g.stopRetry = after(g.sys, g.self, time.Second, settleRetry{})
 		return
 	}
 	g.result = stored
@@ -190,7 +251,7 @@ func (g *matchGrain) settle(ctx actor.Context) {
 	}
 	g.d.Metrics.MatchResults.WithLabelValues(stored).Inc()
 	g.announce()
-	tell(g.cl, g.log, g.info.Pool, KindMatchPool, &msg.MatchOutcome{MatchId: g.id, Result: stored})
+	g.d.Router.Send(KindMatchPool, g.info.Pool, &msg.MatchOutcome{MatchId: g.id, Result: stored, A: g.info.A.UserId, B: g.info.B.UserId})
 	ctx.SetReceiveTimeout(time.Minute)
 }
 
@@ -210,8 +271,8 @@ func (g *matchGrain) recordResult(result string) (string, error) {
 
 func (g *matchGrain) announce() {
 	r := &msg.MatchResult{MatchId: g.id, Result: g.result}
-	tell(g.cl, g.log, g.info.A.UserId, KindUserSession, r)
-	tell(g.cl, g.log, g.info.B.UserId, KindUserSession, r)
+	g.d.Router.Send(KindUserSession, g.info.A.UserId, r)
+	g.d.Router.Send(KindUserSession, g.info.B.UserId, r)
 }
 
 func matchRecord(m *msg.MatchInfo) persistence.Match {

@@ -14,6 +14,9 @@ type Metrics struct {
 	QueueWait          *prometheus.HistogramVec // by pool, gender
 	Sessions           prometheus.Gauge         // active UserSession activations on this node
 	SamplesDropped     prometheus.Counter
+	Resent             *prometheus.CounterVec // by grain kind: messages resent after a dead letter or a lost node
+	Undeliverable      *prometheus.CounterVec // by grain kind: messages given up after the delivery timeout
+	DoublePairs        prometheus.Counter     // pairings the store refused: a partner was in another match
 }
 
 // NewMetrics creates the instruments and registers them with reg (nil: not registered).
@@ -29,10 +32,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		QueueWait:          prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spinmatch_queue_wait_seconds", Help: "Time from spin to match.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)}, []string{"pool", "gender"}),
 		Sessions:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_sessions", Help: "UserSession activations on this node."}),
 		SamplesDropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_wait_samples_dropped_total", Help: "Wait samples dropped because the writer's queue was full."}),
+		Resent:             prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_grain_messages_resent_total", Help: "Grain messages resent through a fresh lookup after a dead letter or a lost node."}, []string{"kind"}),
+		Undeliverable:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_grain_messages_undeliverable_total", Help: "Grain messages given up after the delivery timeout."}, []string{"kind"}),
+		DoublePairs:        prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_pairings_refused_total", Help: "Pairings the store refused because a partner was already in another match."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.ProfileCacheHits, m.ProfileCacheMisses, m.MatchesFormed, m.MatchResults,
-			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions, m.SamplesDropped)
+			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions, m.SamplesDropped,
+			m.Resent, m.Undeliverable, m.DoublePairs)
 	}
 	return m
 }

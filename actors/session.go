@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -28,9 +27,14 @@ type (
 
 // session is the UserSession grain: one user's state, profile cache, attached
 // connections and rate limit. All fields are owned by Receive.
+//
+// Its state survives the loss of its node: a queued user's place is in the
+// store (a QueueEntry, written before the pool hears of it), and so is the
+// match (written by the Match grain before anyone hears of it). A fresh
+// activation restores both before it handles anything (restore).
 type session struct {
 	d       *Deps
-	cl      *cluster.Cluster
+	sys     *actor.ActorSystem
 	log     *slog.Logger
 	self    *actor.PID
 	userID  string
@@ -43,10 +47,20 @@ type session struct {
 	// lastSeen is when a REST call last showed the user present.
 	lastSeen time.Time
 
+	// restored is set once the store's queue entry and active match are
+	// loaded (restore); until then the session knows nothing.
+	restored bool
+
 	state      string
 	enqueuedAt time.Time
 	queue      *msg.QueueInfo
 	eta        *msg.Eta
+	waiter     *msg.Waiter // what the pool is told while queued
+
+	// pending is a pairing the pool made that the Match grain has not yet
+	// made durable: the user stays queued (and is told nothing) until it
+	// is confirmed (match_found) or aborted (back to the same place).
+	pending *msg.MatchInfo
 
 	match *msg.MatchInfo
 	// resultMissed is a match_result that arrived while no connection was
@@ -84,6 +98,30 @@ func (s *session) Receive(ctx actor.Context) {
 		if s.state == StateIdle && len(s.conns) == 0 {
 			ctx.Poison(ctx.Self())
 		}
+	case *actor.Restarting, *actor.Stopped, *cluster.ClusterInit:
+	default:
+		s.handle(ctx, m)
+	}
+}
+
+// handle runs a message after restoring the session from the store.
+func (s *session) handle(ctx actor.Context, m any) {
+	if err := s.restore(ctx); err != nil {
+		s.log.Warn("session: restore failed", "err", err)
+		switch m := m.(type) {
+		case *msg.Command:
+			s.fail(ctx, m, errUnavailable())
+		case *msg.GetProfile:
+			ctx.Respond(&msg.ProfileReply{Error: errUnavailable()})
+		case *msg.PutProfile:
+			ctx.Respond(&msg.ProfileReply{Error: errUnavailable()})
+		case *msg.Attach:
+			// Not attached: the connection's next re-attachment tries again.
+			s.send(m.Conn, &msg.Event{Kind: &msg.Event_Error{Error: errUnavailable()}})
+		}
+		return
+	}
+	switch m := m.(type) {
 	case *msg.Attach:
 		s.attach(ctx, m.Conn, m.Heartbeat)
 	case *msg.Detach:
@@ -100,8 +138,12 @@ func (s *session) Receive(ctx actor.Context) {
 		ctx.Respond(s.putProfile(m.Profile))
 	case *msg.MatchFound:
 		s.matchFound(m.Match)
+	case *msg.MatchAborted:
+		s.matchAborted(ctx, m.MatchId)
 	case *msg.MatchResult:
 		s.matchResult(m)
+	case *msg.Resume:
+		s.resume(ctx, m.Pool)
 	case *msg.WaitUpdate:
 		if s.state == StateQueued && m.Queue != nil && m.Queue.Pool == s.queue.GetPool() {
 			s.queue, s.eta = m.Queue, m.Eta
@@ -117,10 +159,9 @@ func (s *session) Receive(ctx actor.Context) {
 		s.onRefresh(ctx)
 	case matchBackstop:
 		if s.state == StateMatched && s.match.GetMatchId() == m.matchID {
-			tell(s.cl, s.log, m.matchID, KindMatch, &msg.Finalize{Match: s.match})
+			s.d.Router.Send(KindMatch, m.matchID, &msg.Finalize{Match: s.match})
 			s.stopBackstp = after(ctx.ActorSystem(), s.self, time.Second, m)
 		}
-	case *actor.Restarting, *actor.Stopped, *cluster.ClusterInit:
 	default:
 		s.log.Warn("session: unknown message", "type", fmt.Sprintf("%T", m))
 	}
@@ -129,7 +170,7 @@ func (s *session) Receive(ctx actor.Context) {
 func (s *session) init(ctx actor.Context) {
 	gc := cluster.GetClusterIdentity(ctx)
 	s.userID = gc.GetIdentity()
-	s.cl = cluster.GetCluster(ctx.ActorSystem())
+	s.sys = ctx.ActorSystem()
 	s.self = ctx.Self()
 	s.log = s.d.Logger.With("grain", KindUserSession, "user", s.userID)
 	s.d.Metrics.Sessions.Inc()
@@ -186,7 +227,7 @@ func (s *session) armGrace() {
 	if s.stopGrace != nil {
 		s.stopGrace()
 	}
-	s.stopGrace = after(s.cl.ActorSystem, s.self, s.d.Config.ReconnectGrace, graceExpired{epoch: s.graceEpoch})
+	s.stopGrace = after(s.sys, s.self, s.d.Config.ReconnectGrace, graceExpired{epoch: s.graceEpoch})
 }
 
 func (s *session) onGraceExpired(ctx actor.Context, m graceExpired) {
@@ -197,17 +238,18 @@ func (s *session) onGraceExpired(ctx actor.Context, m graceExpired) {
 		s.armGrace() // a REST call showed the user present meanwhile
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
-	defer cancel()
-	r, err := ask[*msg.DequeueReply](c, s.cl, s.queue.GetPool(), KindMatchPool, &msg.Dequeue{UserId: s.userID, Outcome: "expired"}, s.d.Config.RequestTimeout)
+	if s.pending != nil {
+		s.armGrace() // decided by the Match grain first
+		return
+	}
+	left, err := s.leaveQueue(ctx, OutcomeExpired)
 	if err != nil {
 		s.log.Warn("session: dequeue after grace failed; retrying", "err", err)
 		s.armGrace()
 		return
 	}
-	if r.Removed {
+	if left {
 		s.log.Info("session: left the queue after the reconnect grace")
-		s.toIdle()
 	}
 }
 
@@ -215,13 +257,13 @@ func (s *session) onGraceExpired(ctx actor.Context, m graceExpired) {
 func (s *session) push(ev *msg.Event) {
 	ev.Viewer = s.userID
 	for _, c := range s.conns {
-		s.cl.ActorSystem.Root.Send(c, ev)
+		s.sys.Root.Send(c, ev)
 	}
 }
 
 func (s *session) send(conn *actor.PID, ev *msg.Event) {
 	ev.Viewer = s.userID
-	s.cl.ActorSystem.Root.Send(conn, ev)
+	s.sys.Root.Send(conn, ev)
 }
 
 // reply answers a command: to its connection when it came from one (with
@@ -230,7 +272,7 @@ func (s *session) reply(ctx actor.Context, cmd *msg.Command, ev *msg.Event) {
 	ev.Ref = cmd.Ref
 	ev.Viewer = s.userID
 	if cmd.Conn != nil {
-		s.cl.ActorSystem.Root.Send(cmd.Conn, ev)
+		s.sys.Root.Send(cmd.Conn, ev)
 		return
 	}
 	if ctx.Sender() != nil {

@@ -10,6 +10,13 @@ import (
 	"github.com/spinmatch/spinmatch/persistence"
 )
 
+// Outcomes of a wait that ended without a match (wait samples, Dequeue).
+const (
+	OutcomeCancelled = "cancelled"
+	OutcomeExpired   = "expired"
+	OutcomeMatched   = "matched"
+)
+
 // command runs one client request (spin, cancel, status, vote, signal)
 // after the user's rate limit.
 func (s *session) command(ctx actor.Context, cmd *msg.Command) {
@@ -62,52 +69,99 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 	s.pruneRecent(now)
 	w := &msg.Waiter{
 		UserId: s.userID, DisplayName: p.DisplayName, Gender: p.Gender, Seeking: p.Seeking,
-		EnqueuedAtMs: ms(now), RecentPartners: s.recentIDs(), Session: s.self,
+		EnqueuedAtMs: ms(now), RecentPartners: s.recentIDs(),
 	}
 	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
 	defer cancel()
-	r, err := ask[*msg.EnqueueReply](c, s.cl, p.Pool, KindMatchPool, &msg.Enqueue{Waiter: w}, s.d.Config.RequestTimeout)
+	// The place is durable before the pool hears of it, so that the store
+	// write of any match the pool forms from it finds (and deletes) it.
+	if err := s.d.Store.PutQueueEntry(c, queueEntry(p.Pool, w)); err != nil {
+		s.d.Metrics.StoreErrors.WithLabelValues("put_queue_entry").Inc()
+		s.log.Error("session: queue entry not stored", "err", err)
+		s.fail(ctx, cmd, errUnavailable())
+		return
+	}
+	r, err := ask[*msg.EnqueueReply](c, s.d, p.Pool, KindMatchPool, &msg.Enqueue{Waiter: w}, s.d.Config.RequestTimeout)
 	if err != nil {
 		s.log.Error("session: enqueue failed", "pool", p.Pool, "err", err)
+		s.forgetEntry(p.Pool, now)
 		s.fail(ctx, cmd, errUnavailable())
 		return
 	}
 	s.state, s.enqueuedAt, s.queue, s.eta, s.resultMissed = StateQueued, now, r.Queue, r.Eta, nil
+	s.waiter = w
+	if s.queue == nil {
+		s.queue = &msg.QueueInfo{Pool: p.Pool}
+	}
 	s.broadcast(ctx, cmd, &msg.Event{Kind: &msg.Event_Queued{Queued: &msg.Queued{Queue: r.Queue, Eta: r.Eta}}})
+	s.armRefresh()
 	if r.Match != nil {
-		s.matchFound(r.Match)
+		s.paired(ctx, r.Match)
+	}
+}
+
+// paired handles a pairing the pool made: the Match grain makes it durable
+// (or refuses it) before the user is told.
+func (s *session) paired(ctx actor.Context, info *msg.MatchInfo) {
+	if info == nil || s.settled == info.MatchId || s.match.GetMatchId() == info.MatchId {
 		return
 	}
-	s.armRefresh()
+	s.pending = info
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	r, err := ask[*msg.StartReply](c, s.d, info.MatchId, KindMatch, &msg.StartMatch{Match: info}, s.d.Config.RequestTimeout)
+	switch {
+	case err != nil:
+		s.log.Warn("session: match not confirmed yet", "match", info.MatchId, "err", err)
+	case r.Ok:
+		s.matchFound(info)
+	case r.Aborted:
+		s.matchAborted(ctx, info.MatchId)
+	}
+	// Otherwise the Match grain retries the store and tells us; the refresh
+	// tick asks again meanwhile.
 }
 
 func (s *session) armRefresh() {
 	if s.stopRefresh != nil {
 		s.stopRefresh()
 	}
-	s.stopRefresh = after(s.cl.ActorSystem, s.self, s.d.Config.Refresh, refreshTick{})
+	s.stopRefresh = after(s.sys, s.self, s.d.Config.Refresh, refreshTick{})
 }
 
 // onRefresh re-announces a queued user to the pool (a no-op when the pool
-// holds them), so a pool activation that lost its state rebuilds its queue.
+// holds them), so a pool activation that lost its state rebuilds its queue,
+// and drives a pending pairing to its end.
 func (s *session) onRefresh(ctx actor.Context) {
-	if s.state != StateQueued || s.profile == nil {
-		return
-	}
-	w := &msg.Waiter{
-		UserId: s.userID, DisplayName: s.profile.DisplayName, Gender: s.profile.Gender, Seeking: s.profile.Seeking,
-		EnqueuedAtMs: ms(s.enqueuedAt), RecentPartners: s.recentIDs(), Session: s.self,
-	}
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
-	defer cancel()
-	r, err := ask[*msg.EnqueueReply](c, s.cl, s.queue.GetPool(), KindMatchPool, &msg.Enqueue{Waiter: w, Refresh: true}, s.d.Config.RequestTimeout)
-	if err != nil {
-		s.log.Warn("session: re-announce failed", "err", err)
-	} else if r.Match != nil {
-		s.matchFound(r.Match)
+	if s.state != StateQueued {
 		return
 	}
 	s.armRefresh()
+	if s.pending != nil {
+		s.paired(ctx, s.pending)
+		return
+	}
+	s.announce(ctx)
+}
+
+// announce tells the pool where the user stands (their original enqueue
+// time keeps their place) and takes its answer.
+func (s *session) announce(ctx actor.Context) {
+	if s.waiter == nil {
+		return
+	}
+	s.waiter.RecentPartners = s.recentIDs()
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	r, err := ask[*msg.EnqueueReply](c, s.d, s.queue.GetPool(), KindMatchPool, &msg.Enqueue{Waiter: s.waiter, Refresh: true}, s.d.Config.RequestTimeout)
+	switch {
+	case err != nil:
+		s.log.Warn("session: re-announce failed", "err", err)
+	case r.Match != nil:
+		s.paired(ctx, r.Match)
+	case r.Queue.GetPosition() > 0:
+		s.queue, s.eta = r.Queue, r.Eta
+	}
 }
 
 func (s *session) cancel(ctx actor.Context, cmd *msg.Command) {
@@ -115,25 +169,57 @@ func (s *session) cancel(ctx actor.Context, cmd *msg.Command) {
 		s.fail(ctx, cmd, NewError(CodeNotQueued, "You're not in the queue."))
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
-	defer cancel()
-	r, err := ask[*msg.DequeueReply](c, s.cl, s.queue.GetPool(), KindMatchPool, &msg.Dequeue{UserId: s.userID, Outcome: "cancelled"}, s.d.Config.RequestTimeout)
+	if s.pending != nil {
+		s.fail(ctx, cmd, NewError(CodeNotQueued, "You were just matched, so there was nothing to cancel."))
+		return
+	}
+	left, err := s.leaveQueue(ctx, OutcomeCancelled)
 	if err != nil {
 		s.log.Error("session: dequeue failed", "err", err)
 		s.fail(ctx, cmd, errUnavailable())
 		return
 	}
-	if !r.Removed {
+	if !left {
 		// The pool paired us just before the cancel arrived: the match wins.
 		s.fail(ctx, cmd, NewError(CodeNotQueued, "You were just matched, so there was nothing to cancel."))
 		return
 	}
-	s.toIdle()
 	s.broadcast(ctx, cmd, &msg.Event{Kind: &msg.Event_Cancelled{Cancelled: &msg.Cancelled{}}})
 }
 
+// leaveQueue takes the user out of the pool and the store; it reports
+// false when the pool had paired them instead (the pairing goes on).
+func (s *session) leaveQueue(ctx actor.Context, outcome string) (bool, error) {
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	r, err := ask[*msg.DequeueReply](c, s.d, s.queue.GetPool(), KindMatchPool, &msg.Dequeue{UserId: s.userID, Outcome: outcome}, s.d.Config.RequestTimeout)
+	if err != nil {
+		return false, err
+	}
+	if !r.Removed && r.Match != nil {
+		s.paired(ctx, r.Match)
+		return false, nil
+	}
+	// Removed, or a pool that does not hold the user (it lost them): either
+	// way the user is no longer queued.
+	s.forgetEntry(s.queue.GetPool(), s.enqueuedAt)
+	s.toIdle()
+	return true, nil
+}
+
+// forgetEntry deletes the stored place (best effort: a leftover is dropped
+// by the next pool that loads it, when this session answers its Resume).
+func (s *session) forgetEntry(pool string, enqueuedAt time.Time) {
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	if err := s.d.Store.DeleteQueueEntry(c, s.userID, enqueuedAt); err != nil {
+		s.d.Metrics.StoreErrors.WithLabelValues("delete_queue_entry").Inc()
+		s.log.Warn("session: queue entry not deleted", "pool", pool, "err", err)
+	}
+}
+
 func (s *session) toIdle() {
-	s.state, s.queue, s.eta = StateIdle, nil, nil
+	s.state, s.queue, s.eta, s.waiter, s.pending = StateIdle, nil, nil, nil, nil
 	if s.stopRefresh != nil {
 		s.stopRefresh()
 	}
@@ -145,6 +231,10 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 		return
 	}
 	if s.state != StateMatched || s.match.GetMatchId() != v.MatchId {
+		if v.MatchId == s.settled {
+			s.fail(ctx, cmd, NewError(CodeVoteClosed, "Voting on this match has closed."))
+			return
+		}
 		s.fail(ctx, cmd, NewError(CodeMatchNotFound, "That match isn't yours, or it has already ended."))
 		return
 	}
@@ -154,7 +244,7 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 	}
 	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
 	defer cancel()
-	r, err := ask[*msg.VoteReply](c, s.cl, v.MatchId, KindMatch, &msg.CastVote{Match: s.match, Voter: s.userID, Choice: v.Choice}, s.d.Config.RequestTimeout)
+	r, err := ask[*msg.VoteReply](c, s.d, v.MatchId, KindMatch, &msg.CastVote{Match: s.match, Voter: s.userID, Choice: v.Choice}, s.d.Config.RequestTimeout)
 	if err != nil {
 		s.log.Error("session: vote failed", "match", v.MatchId, "err", err)
 		s.fail(ctx, cmd, errUnavailable())
@@ -172,27 +262,40 @@ func (s *session) signal(ctx actor.Context, cmd *msg.Command, sg *msg.SignalOut)
 		s.fail(ctx, cmd, NewError(CodeMatchNotFound, "Signals can only go to your current partner during the date."))
 		return
 	}
-	tell(s.cl, s.log, s.partnerID(), KindUserSession, &msg.RelaySignal{MatchId: sg.MatchId, From: s.userID, Data: sg.Data})
+	s.d.Router.Send(KindUserSession, s.partnerID(), &msg.RelaySignal{MatchId: sg.MatchId, From: s.userID, Data: sg.Data})
 }
 
 // ---- match events ----
 
+// matchFound takes a match the Match grain made durable.
 func (s *session) matchFound(m *msg.MatchInfo) {
 	if m == nil || s.match.GetMatchId() == m.MatchId || s.settled == m.MatchId {
 		return // duplicate (the spinner learns of an instant pair twice)
 	}
 	now := s.d.now()
+	if !now.Before(fromMS(m.VoteDeadlineMs)) {
+		return // a late resend of a match that is over
+	}
+	if s.state == StateMatched {
+		// The store settles a match whose deadline passed before it lets
+		// its partners into another one.
+		s.log.Warn("session: new match replaces one past its deadline", "old", s.match.GetMatchId(), "new", m.MatchId)
+	}
 	s.toIdle()
 	s.state, s.match = StateMatched, m
 	s.recent[s.partnerID()] = now
 	s.push(&msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: m}}})
+	s.armBackstop(m, now)
+}
+
+// armBackstop asks the Match grain to settle a little after the deadline,
+// in case the grain lost its timer (a node move).
+func (s *session) armBackstop(m *msg.MatchInfo, now time.Time) {
 	if s.stopBackstp != nil {
 		s.stopBackstp()
 	}
-	// Backstop: if the Match grain lost its deadline timer (a node move), ask
-	// it to settle a little after the deadline.
 	wait := fromMS(m.VoteDeadlineMs).Sub(now) + 2*time.Second
-	s.stopBackstp = after(s.cl.ActorSystem, s.self, wait, matchBackstop{matchID: m.MatchId})
+	s.stopBackstp = after(s.sys, s.self, wait, matchBackstop{matchID: m.MatchId})
 }
 
 func (s *session) matchResult(m *msg.MatchResult) {

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -22,7 +21,7 @@ type System struct {
 	d  *Deps            // static after construction
 
 	mu    sync.Mutex
-	pools map[string]struct{} // pool names seen on this node; guarded by mu
+	pools map[string]string // pool names seen on this node -> owner address last seen; guarded by mu
 
 	// statsMu serializes pool-stats refreshes, so a burst of public
 	// /api/queue/status calls costs one round of grain requests.
@@ -34,9 +33,45 @@ type System struct {
 // statsTTL is how long a pool-stats answer is reused.
 const statsTTL = time.Second
 
-// NewSystem returns the facade over a started cluster whose kinds came from Kinds(d).
+// NewSystem returns the facade over a started cluster whose kinds came from
+// Kinds(d). It attaches d.Router to the cluster (creating it if nil).
 func NewSystem(cl *cluster.Cluster, d *Deps) *System {
-	return &System{cl: cl, d: d, pools: map[string]struct{}{DefaultPool: {}}}
+	if d.Router == nil {
+		d.Router = NewRouter(d.Config, d.Logger, d.Metrics)
+	}
+	d.Router.Attach(cl)
+	s := &System{cl: cl, d: d, pools: map[string]string{DefaultPool: ""}}
+	d.Router.OnChange(s.wakePools)
+	s.wakePools()
+	return s
+}
+
+// wakePools activates, on its new owner, every pool this node knows whose
+// owner changed, so that it rebuilds its queue from the store at once
+// rather than at the waiters' next re-announcement.
+func (s *System) wakePools() {
+	s.mu.Lock()
+	var moved []string
+	for name, was := range s.pools {
+		if now := s.d.Router.Owner(KindMatchPool, name); now != was {
+			s.pools[name] = now
+			if was != "" || now != "" {
+				moved = append(moved, name)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, name := range moved {
+		s.d.Router.Send(KindMatchPool, name, &msg.Wake{})
+	}
+}
+
+// Router returns the node's grain router.
+func (s *System) Router() *Router { return s.d.Router }
+
+// SessionOwner returns the address of the node that owns userID's session.
+func (s *System) SessionOwner(userID string) string {
+	return s.d.Router.Owner(KindUserSession, userID)
 }
 
 // ActorSystem returns the node's actor system (for spawning connection actors).
@@ -45,26 +80,22 @@ func (s *System) ActorSystem() *actor.ActorSystem { return s.cl.ActorSystem }
 // Config returns the grains' configuration.
 func (s *System) Config() Config { return s.d.Config }
 
-// Tell sends m to a user's session without waiting (connections use it for
-// Attach, Detach and Commands that carry the connection).
-func (s *System) Tell(userID string, m proto.Message) error {
-	pid, err := grainPID(s.cl, userID, KindUserSession)
-	if err != nil {
-		return fmt.Errorf("tell session: %w", err)
-	}
-	s.cl.ActorSystem.Root.Send(pid, m)
-	return nil
+// Deliver sends m to a user's session without waiting (connections use it
+// for Attach, Detach and Commands that carry the connection); failed, when
+// set, is called if it cannot be delivered (see Router).
+func (s *System) Deliver(userID string, m proto.Message, failed func()) {
+	s.d.Router.SendOr(KindUserSession, userID, m, failed)
 }
 
 // Command runs one request for a REST caller and returns the session's answer.
 func (s *System) Command(ctx context.Context, userID string, cmd *msg.Command) (*msg.Event, error) {
 	cmd.Conn = nil
-	return ask[*msg.Event](ctx, s.cl, userID, KindUserSession, cmd, s.d.Config.RequestTimeout)
+	return ask[*msg.Event](ctx, s.d, userID, KindUserSession, cmd, s.d.Config.RequestTimeout)
 }
 
 // Profile returns the user's profile (from the session's cache).
 func (s *System) Profile(ctx context.Context, userID string) (*msg.ProfileReply, error) {
-	r, err := ask[*msg.ProfileReply](ctx, s.cl, userID, KindUserSession, &msg.GetProfile{}, s.d.Config.RequestTimeout)
+	r, err := ask[*msg.ProfileReply](ctx, s.d, userID, KindUserSession, &msg.GetProfile{}, s.d.Config.RequestTimeout)
 	if err == nil && r.Profile != nil {
 		s.notePool(r.Profile.Pool)
 	}
@@ -74,7 +105,7 @@ func (s *System) Profile(ctx context.Context, userID string) (*msg.ProfileReply,
 // PutProfile replaces the user's profile; the reply carries a busy or
 // bad_request error when it is refused.
 func (s *System) PutProfile(ctx context.Context, userID string, p *msg.ProfileData) (*msg.ProfileReply, error) {
-	r, err := ask[*msg.ProfileReply](ctx, s.cl, userID, KindUserSession, &msg.PutProfile{Profile: p}, s.d.Config.RequestTimeout)
+	r, err := ask[*msg.ProfileReply](ctx, s.d, userID, KindUserSession, &msg.PutProfile{Profile: p}, s.d.Config.RequestTimeout)
 	if err == nil && r.Profile != nil {
 		s.notePool(r.Profile.Pool)
 	}
@@ -83,7 +114,9 @@ func (s *System) PutProfile(ctx context.Context, userID string, p *msg.ProfileDa
 
 func (s *System) notePool(name string) {
 	s.mu.Lock()
-	s.pools[name] = struct{}{}
+	if _, ok := s.pools[name]; !ok {
+		s.pools[name] = s.d.Router.Owner(KindMatchPool, name)
+	}
 	s.mu.Unlock()
 }
 
@@ -97,7 +130,7 @@ func (s *System) Pools(ctx context.Context) []string {
 		names = append(names, n)
 	}
 	s.mu.Unlock()
-	if l, err := ask[*msg.PoolList](ctx, s.cl, DirectoryID, KindPoolDirectory, &msg.ListPools{}, s.d.Config.RequestTimeout); err == nil {
+	if l, err := ask[*msg.PoolList](ctx, s.d, DirectoryID, KindPoolDirectory, &msg.ListPools{}, s.d.Config.RequestTimeout); err == nil {
 		names = append(names, l.Pools...)
 	} else {
 		s.d.Logger.Warn("pool directory unavailable; listing local pools", "err", err)
@@ -125,7 +158,7 @@ func (s *System) PoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
 func (s *System) fetchPoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
 	var out []*msg.PoolStats
 	for _, name := range s.Pools(ctx) {
-		st, err := ask[*msg.PoolStats](ctx, s.cl, name, KindMatchPool, &msg.PoolStatsRequest{}, s.d.Config.RequestTimeout)
+		st, err := ask[*msg.PoolStats](ctx, s.d, name, KindMatchPool, &msg.PoolStatsRequest{}, s.d.Config.RequestTimeout)
 		if err != nil {
 			return nil, err
 		}

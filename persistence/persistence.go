@@ -15,6 +15,11 @@ import (
 // ErrNotFound is returned when the asked-for record does not exist.
 var ErrNotFound = errors.New("persistence: not found")
 
+// ErrConflict is returned by CreateMatch when one of the partners is already
+// in another unsettled match: the store is the last arbiter that a user is
+// never in two dates at once.
+var ErrConflict = errors.New("persistence: conflict")
+
 // ErrUnavailable is returned (wrapped) when the store cannot be reached; the
 // caller may retry the same request safely.
 var ErrUnavailable = errors.New("persistence: store unavailable")
@@ -59,6 +64,18 @@ const (
 	ResultMutual  = "mutual"
 	ResultNoMatch = "no_match"
 )
+
+// QueueEntry is a queued user's place in a pool, kept in the store so that
+// the place survives the loss of the node that held the user's session or
+// the pool. One per user.
+type QueueEntry struct {
+	UserID      string
+	Pool        string
+	DisplayName string
+	Gender      string
+	Seeking     []string
+	EnqueuedAt  time.Time
+}
 
 // HistoryEntry is one of a user's mutual matches, seen from that user.
 type HistoryEntry struct {

@@ -1912,9 +1912,11 @@ func (x *EnqueueReply) GetMatch() *MatchInfo {
 
 // Dequeue removes a waiter. Reply: DequeueReply.
 type Dequeue struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Outcome       string                 `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"` // cancelled or expired
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	UserId  string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Outcome string                 `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"` // cancelled or expired
+	// ghost marks a session's answer to Resume: it does not hold the place.
+	Ghost         bool `protobuf:"varint,3,opt,name=ghost,proto3" json:"ghost,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1963,9 +1965,18 @@ func (x *Dequeue) GetOutcome() string {
 	return ""
 }
 
+func (x *Dequeue) GetGhost() bool {
+	if x != nil {
+		return x.Ghost
+	}
+	return false
+}
+
 type DequeueReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Removed       bool                   `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Removed bool                   `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	// match is set when the pool had just paired the user instead.
+	Match         *MatchInfo `protobuf:"bytes,2,opt,name=match,proto3" json:"match,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2005,6 +2016,13 @@ func (x *DequeueReply) GetRemoved() bool {
 		return x.Removed
 	}
 	return false
+}
+
+func (x *DequeueReply) GetMatch() *MatchInfo {
+	if x != nil {
+		return x.Match
+	}
+	return nil
 }
 
 // QueueStatus asks where a waiter stands. Reply: EnqueueReply (match unset);
@@ -2411,11 +2429,15 @@ func (x *Finalize) GetMatch() *MatchInfo {
 	return nil
 }
 
-// MatchOutcome tells the pool how a match ended (for its success rate).
+// MatchOutcome tells the pool how a match ended (for its success rate and
+// to forget the partners it paired); result "aborted" means the store
+// refused the match because a partner was already in another one.
 type MatchOutcome struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MatchId       string                 `protobuf:"bytes,1,opt,name=match_id,json=matchId,proto3" json:"match_id,omitempty"`
 	Result        string                 `protobuf:"bytes,2,opt,name=result,proto3" json:"result,omitempty"`
+	A             string                 `protobuf:"bytes,3,opt,name=a,proto3" json:"a,omitempty"`
+	B             string                 `protobuf:"bytes,4,opt,name=b,proto3" json:"b,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2464,6 +2486,244 @@ func (x *MatchOutcome) GetResult() string {
 	return ""
 }
 
+func (x *MatchOutcome) GetA() string {
+	if x != nil {
+		return x.A
+	}
+	return ""
+}
+
+func (x *MatchOutcome) GetB() string {
+	if x != nil {
+		return x.B
+	}
+	return ""
+}
+
+// StartReply answers a StartMatch request: the match is durable (ok), was
+// refused by the store because a partner is in another match (aborted), or
+// could not be written yet (neither; the grain keeps retrying).
+type StartReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ok            bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Aborted       bool                   `protobuf:"varint,2,opt,name=aborted,proto3" json:"aborted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartReply) Reset() {
+	*x = StartReply{}
+	mi := &file_messages_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartReply) ProtoMessage() {}
+
+func (x *StartReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartReply.ProtoReflect.Descriptor instead.
+func (*StartReply) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *StartReply) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *StartReply) GetAborted() bool {
+	if x != nil {
+		return x.Aborted
+	}
+	return false
+}
+
+// MatchAborted tells a partner's session that a pairing never became a
+// match (the store refused it): a waiter goes back to its place.
+type MatchAborted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MatchId       string                 `protobuf:"bytes,1,opt,name=match_id,json=matchId,proto3" json:"match_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MatchAborted) Reset() {
+	*x = MatchAborted{}
+	mi := &file_messages_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MatchAborted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MatchAborted) ProtoMessage() {}
+
+func (x *MatchAborted) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MatchAborted.ProtoReflect.Descriptor instead.
+func (*MatchAborted) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *MatchAborted) GetMatchId() string {
+	if x != nil {
+		return x.MatchId
+	}
+	return ""
+}
+
+// Resume asks a session to confirm that its user is queued in pool (sent by
+// a pool that rebuilt its queue from the store, or that stopped hearing
+// from the session). A session that holds the place re-announces it; one
+// that does not tells the pool to drop it.
+type Resume struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resume) Reset() {
+	*x = Resume{}
+	mi := &file_messages_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resume) ProtoMessage() {}
+
+func (x *Resume) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resume.ProtoReflect.Descriptor instead.
+func (*Resume) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *Resume) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+// Wake activates a pool after a topology change so that it rebuilds its
+// queue from the store at once.
+type Wake struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Wake) Reset() {
+	*x = Wake{}
+	mi := &file_messages_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Wake) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Wake) ProtoMessage() {}
+
+func (x *Wake) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Wake.ProtoReflect.Descriptor instead.
+func (*Wake) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{42}
+}
+
+// Ack confirms that a grain processed a one-way message (see actors/route.go).
+type Ack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ack) Reset() {
+	*x = Ack{}
+	mi := &file_messages_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ack) ProtoMessage() {}
+
+func (x *Ack) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
+func (*Ack) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{43}
+}
+
 // RelaySignal is a signal from one partner's session to the other's.
 type RelaySignal struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2476,7 +2736,7 @@ type RelaySignal struct {
 
 func (x *RelaySignal) Reset() {
 	*x = RelaySignal{}
-	mi := &file_messages_proto_msgTypes[39]
+	mi := &file_messages_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2748,7 @@ func (x *RelaySignal) String() string {
 func (*RelaySignal) ProtoMessage() {}
 
 func (x *RelaySignal) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[39]
+	mi := &file_messages_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2761,7 @@ func (x *RelaySignal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelaySignal.ProtoReflect.Descriptor instead.
 func (*RelaySignal) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{39}
+	return file_messages_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RelaySignal) GetMatchId() string {
@@ -2535,7 +2795,7 @@ type PoolAlive struct {
 
 func (x *PoolAlive) Reset() {
 	*x = PoolAlive{}
-	mi := &file_messages_proto_msgTypes[40]
+	mi := &file_messages_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2547,7 +2807,7 @@ func (x *PoolAlive) String() string {
 func (*PoolAlive) ProtoMessage() {}
 
 func (x *PoolAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[40]
+	mi := &file_messages_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2560,7 +2820,7 @@ func (x *PoolAlive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolAlive.ProtoReflect.Descriptor instead.
 func (*PoolAlive) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{40}
+	return file_messages_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PoolAlive) GetPool() string {
@@ -2579,7 +2839,7 @@ type ListPools struct {
 
 func (x *ListPools) Reset() {
 	*x = ListPools{}
-	mi := &file_messages_proto_msgTypes[41]
+	mi := &file_messages_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2591,7 +2851,7 @@ func (x *ListPools) String() string {
 func (*ListPools) ProtoMessage() {}
 
 func (x *ListPools) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[41]
+	mi := &file_messages_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2604,7 +2864,7 @@ func (x *ListPools) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPools.ProtoReflect.Descriptor instead.
 func (*ListPools) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{41}
+	return file_messages_proto_rawDescGZIP(), []int{46}
 }
 
 type PoolList struct {
@@ -2616,7 +2876,7 @@ type PoolList struct {
 
 func (x *PoolList) Reset() {
 	*x = PoolList{}
-	mi := &file_messages_proto_msgTypes[42]
+	mi := &file_messages_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2888,7 @@ func (x *PoolList) String() string {
 func (*PoolList) ProtoMessage() {}
 
 func (x *PoolList) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[42]
+	mi := &file_messages_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2901,7 @@ func (x *PoolList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolList.ProtoReflect.Descriptor instead.
 func (*PoolList) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{42}
+	return file_messages_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PoolList) GetPools() []string {
@@ -2788,12 +3048,14 @@ const file_messages_proto_rawDesc = "" +
 	"\fEnqueueReply\x12.\n" +
 	"\x05queue\x18\x01 \x01(\v2\x18.spinmatch.msg.QueueInfoR\x05queue\x12$\n" +
 	"\x03eta\x18\x02 \x01(\v2\x12.spinmatch.msg.EtaR\x03eta\x12.\n" +
-	"\x05match\x18\x03 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"<\n" +
+	"\x05match\x18\x03 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"R\n" +
 	"\aDequeue\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x18\n" +
-	"\aoutcome\x18\x02 \x01(\tR\aoutcome\"(\n" +
+	"\aoutcome\x18\x02 \x01(\tR\aoutcome\x12\x14\n" +
+	"\x05ghost\x18\x03 \x01(\bR\x05ghost\"X\n" +
 	"\fDequeueReply\x12\x18\n" +
-	"\aremoved\x18\x01 \x01(\bR\aremoved\"&\n" +
+	"\aremoved\x18\x01 \x01(\bR\aremoved\x12.\n" +
+	"\x05match\x18\x02 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"&\n" +
 	"\vQueueStatus\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x12\n" +
 	"\x10PoolStatsRequest\"\xd5\x05\n" +
@@ -2834,10 +3096,22 @@ const file_messages_proto_rawDesc = "" +
 	"\x06choice\x18\x01 \x01(\tR\x06choice\x12*\n" +
 	"\x05error\x18\x02 \x01(\v2\x14.spinmatch.msg.ErrorR\x05error\":\n" +
 	"\bFinalize\x12.\n" +
-	"\x05match\x18\x01 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"A\n" +
+	"\x05match\x18\x01 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"]\n" +
 	"\fMatchOutcome\x12\x19\n" +
 	"\bmatch_id\x18\x01 \x01(\tR\amatchId\x12\x16\n" +
-	"\x06result\x18\x02 \x01(\tR\x06result\"P\n" +
+	"\x06result\x18\x02 \x01(\tR\x06result\x12\f\n" +
+	"\x01a\x18\x03 \x01(\tR\x01a\x12\f\n" +
+	"\x01b\x18\x04 \x01(\tR\x01b\"6\n" +
+	"\n" +
+	"StartReply\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
+	"\aaborted\x18\x02 \x01(\bR\aaborted\")\n" +
+	"\fMatchAborted\x12\x19\n" +
+	"\bmatch_id\x18\x01 \x01(\tR\amatchId\"\x1c\n" +
+	"\x06Resume\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"\x06\n" +
+	"\x04Wake\"\x05\n" +
+	"\x03Ack\"P\n" +
 	"\vRelaySignal\x12\x19\n" +
 	"\bmatch_id\x18\x01 \x01(\tR\amatchId\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x12\n" +
@@ -2860,7 +3134,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_messages_proto_goTypes = []any{
 	(*Partner)(nil),          // 0: spinmatch.msg.Partner
 	(*MatchInfo)(nil),        // 1: spinmatch.msg.MatchInfo
@@ -2901,21 +3175,26 @@ var file_messages_proto_goTypes = []any{
 	(*VoteReply)(nil),        // 36: spinmatch.msg.VoteReply
 	(*Finalize)(nil),         // 37: spinmatch.msg.Finalize
 	(*MatchOutcome)(nil),     // 38: spinmatch.msg.MatchOutcome
-	(*RelaySignal)(nil),      // 39: spinmatch.msg.RelaySignal
-	(*PoolAlive)(nil),        // 40: spinmatch.msg.PoolAlive
-	(*ListPools)(nil),        // 41: spinmatch.msg.ListPools
-	(*PoolList)(nil),         // 42: spinmatch.msg.PoolList
-	nil,                      // 43: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                      // 44: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                      // 45: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                      // 46: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                      // 47: spinmatch.msg.PoolStats.EtaSEntry
-	(*actor.PID)(nil),        // 48: actor.PID
+	(*StartReply)(nil),       // 39: spinmatch.msg.StartReply
+	(*MatchAborted)(nil),     // 40: spinmatch.msg.MatchAborted
+	(*Resume)(nil),           // 41: spinmatch.msg.Resume
+	(*Wake)(nil),             // 42: spinmatch.msg.Wake
+	(*Ack)(nil),              // 43: spinmatch.msg.Ack
+	(*RelaySignal)(nil),      // 44: spinmatch.msg.RelaySignal
+	(*PoolAlive)(nil),        // 45: spinmatch.msg.PoolAlive
+	(*ListPools)(nil),        // 46: spinmatch.msg.ListPools
+	(*PoolList)(nil),         // 47: spinmatch.msg.PoolList
+	nil,                      // 48: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                      // 49: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                      // 50: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                      // 51: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                      // 52: spinmatch.msg.PoolStats.EtaSEntry
+	(*actor.PID)(nil),        // 53: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	43, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	48, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -2933,9 +3212,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	48, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	48, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	48, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	53, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	53, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	53, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -2944,24 +3223,25 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	48, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	53, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
-	44, // 36: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	45, // 37: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	46, // 38: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	47, // 39: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
-	1,  // 40: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
-	1,  // 41: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
-	4,  // 42: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
-	1,  // 43: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
+	49, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	50, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	51, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	52, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	1,  // 41: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
+	1,  // 42: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
+	4,  // 43: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
+	1,  // 44: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -2993,7 +3273,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   48,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

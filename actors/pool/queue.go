@@ -43,13 +43,37 @@ func (q *Queue) Add(w *Waiter) *Waiter {
 		q.drop(best)
 		return partner
 	}
+	q.insert(w, c)
+	return nil
+}
+
+// Insert queues w in EnqueuedAt order without pairing it, and reports
+// whether it did (false: already queued, or invalid). It rebuilds a queue
+// from stored places: waiters who were waiting together were not
+// compatible (or were within each other's rematch cooldown, which the
+// stored place does not carry), so they must not be paired now.
+func (q *Queue) Insert(w *Waiter) bool {
+	if w == nil {
+		return false
+	}
+	if _, dup := q.byID[w.UserID]; dup {
+		return false
+	}
+	c, ok := classOf(w.Gender, w.Seeking)
+	if !ok {
+		return false
+	}
+	q.insert(w, c)
+	return true
+}
+
+func (q *Queue) insert(w *Waiter, c class) {
 	n := q.newNode()
 	q.seq++
 	*n = node{w: w, at: timeKey(w.EnqueuedAt), seq: q.seq, class: c}
 	q.buckets[c].insert(n)
 	q.byID[w.UserID] = n
 	q.counts[w.Gender]++
-	return nil
 }
 
 // oldestPartner returns the node of the longest-waiting waiter compatible

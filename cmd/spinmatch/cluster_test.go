@@ -124,7 +124,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		c.expect("cancelled")
 	})
 
-	t.Run("when a session's node dies its socket re-attaches and the pool drops the ghost", func(t *testing.T) {
+	t.Run("when a session's node leaves, the queued user keeps the place", func(t *testing.T) {
 		n3 := startNode(t, nodeConfig("127.0.0.3", n1.member.MemberlistAddr()))
 		waitFor(t, 15*time.Second, "three members", func() bool { return len(n1.member.Members()) == 3 })
 		addr3 := n3.member.Address()
@@ -139,12 +139,16 @@ func TestClusterEndToEnd(t *testing.T) {
 		_ = n3.Shutdown(ctx)
 		waitFor(t, 15*time.Second, "two members", func() bool { return len(n1.member.Members()) == 2 })
 
-		// The socket re-attaches to a fresh session, which tells it the truth.
-		if st := cg.expectWithin("state", 10*time.Second); st.str("state") != "idle" {
+		// The socket re-attaches to a fresh session, which restores the
+		// place from the store and tells the socket.
+		st := cg.expectWithin("state", 10*time.Second)
+		if st.str("state") != "queued" || st.obj("queue").num("position") != 1 {
 			t.Fatalf("state after the session's node died: %v", st)
 		}
-		// The pool stops holding a waiter nobody re-announces.
-		waitFor(t, 10*time.Second, "the pool to drop the ghost", func() bool {
+		// The fresh session holds the place: cancel takes the user out.
+		cg.send("cancel", nil)
+		cg.expect("cancelled")
+		waitFor(t, 10*time.Second, "the pool to list nobody", func() bool {
 			_, qs := rest(t, base1, nil, "GET", "/api/queue/status", nil)
 			for _, x := range qs["pools"].([]any) {
 				if f := frame(x.(map[string]any)); f.str("pool") == p {
@@ -153,7 +157,6 @@ func TestClusterEndToEnd(t *testing.T) {
 			}
 			return false
 		})
-		// The new session loads the profile from the store: the user can spin again.
 		cg.spin()
 		cg.send("cancel", nil)
 		cg.expect("cancelled")

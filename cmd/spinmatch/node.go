@@ -66,6 +66,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		Logger:  log.With("component", "actors"),
 		Metrics: actors.NewMetrics(reg),
 	}
+	// The router exists before the cluster starts: other nodes may reach this
+	// node's grains while it is still joining; they wait for Attach.
+	deps.Router = actors.NewRouter(cfg.Actors, log.With("component", "router"), deps.Metrics)
 	deps.Samples = actors.NewSampleWriter(n.store, 4096, deps.Metrics, log.With("component", "samples"))
 	n.samples = deps.Samples
 	if cfg.SentryDSN != "" {

@@ -5,5 +5,8 @@
 //
 // Concurrency: a Store is safe for concurrent use; one mutex guards all of
 // its maps. Records are copied in and out, so callers never share memory
-// with the store. Every write is idempotent exactly as actors.Store requires.
+// with the store. Every write is idempotent exactly as actors.Store requires,
+// and CreateMatch checks and takes both partners' claims (one match without
+// a result per user) under the same lock, so racing creations cannot both
+// take one user.
 package memory

@@ -19,13 +19,15 @@ type Store struct {
 	logLimit int // static after construction
 
 	mu       sync.Mutex
-	profiles map[string]persistence.Profile // guarded by mu
-	matches  map[string]persistence.Match   // guarded by mu
-	byUser   map[string][]string            // user id -> ids of the user's matches; guarded by mu
-	votes    map[string]map[string]string   // match id -> voter -> choice; guarded by mu
-	results  map[string]string              // match id -> result; guarded by mu
-	waits    []persistence.WaitSample       // bounded by logLimit; guarded by mu
-	audit    []persistence.AuditEntry       // bounded by logLimit; guarded by mu
+	profiles map[string]persistence.Profile    // guarded by mu
+	matches  map[string]persistence.Match      // guarded by mu
+	byUser   map[string][]string               // user id -> ids of the user's matches; guarded by mu
+	votes    map[string]map[string]string      // match id -> voter -> choice; guarded by mu
+	results  map[string]string                 // match id -> result; guarded by mu
+	claims   map[string]string                 // user id -> id of the user's match without a result; guarded by mu
+	queue    map[string]persistence.QueueEntry // user id -> queue place; guarded by mu
+	waits    []persistence.WaitSample          // bounded by logLimit; guarded by mu
+	audit    []persistence.AuditEntry          // bounded by logLimit; guarded by mu
 }
 
 // New returns an empty store that keeps at most DefaultLogLimit wait samples
@@ -38,6 +40,8 @@ func New() *Store {
 		byUser:   make(map[string][]string),
 		votes:    make(map[string]map[string]string),
 		results:  make(map[string]string),
+		claims:   make(map[string]string),
+		queue:    make(map[string]persistence.QueueEntry),
 	}
 }
 
@@ -84,7 +88,11 @@ func (s *Store) PutProfile(ctx context.Context, p persistence.Profile) error {
 }
 
 // CreateMatch records a new match; creating an existing id again is a no-op
-// and keeps the first record.
+// and keeps the first record. It claims both partners for the match and
+// deletes their queue entries. It returns an error wrapping
+// persistence.ErrConflict, and records nothing, when a partner is claimed
+// by another match whose vote deadline is after m.CreatedAt; a claiming
+// match whose deadline has passed is settled as no_match first.
 func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: create match: %w", err)
@@ -92,17 +100,70 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	if m.ID == "" {
 		return fmt.Errorf("memory: create match: empty match id")
 	}
+	users := []string{m.A.UserID}
+	if m.B.UserID != m.A.UserID {
+		users = append(users, m.B.UserID)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.matches[m.ID]; ok {
 		return nil
 	}
+	// Every check before any write, so a conflict records nothing.
+	for _, u := range users {
+		if holder, ok := s.claims[u]; ok {
+			if deadline := s.matches[holder].VoteDeadline; deadline.After(m.CreatedAt) {
+				return fmt.Errorf("memory: create match: user %q in match %q until %s: %w",
+					u, holder, deadline.UTC().Format(time.RFC3339Nano), persistence.ErrConflict)
+			}
+		}
+	}
+	for _, u := range users {
+		if holder, ok := s.claims[u]; ok {
+			s.settleLocked(holder, persistence.ResultNoMatch)
+		}
+	}
 	s.matches[m.ID] = m
-	s.byUser[m.A.UserID] = append(s.byUser[m.A.UserID], m.ID)
-	if m.B.UserID != m.A.UserID {
-		s.byUser[m.B.UserID] = append(s.byUser[m.B.UserID], m.ID)
+	for _, u := range users {
+		s.byUser[u] = append(s.byUser[u], m.ID)
+		s.claims[u] = m.ID
+		delete(s.queue, u)
 	}
 	return nil
+}
+
+// ActiveMatch returns the match userID is claimed by (one without a result)
+// if its vote deadline is after since, or persistence.ErrNotFound.
+func (s *Store) ActiveMatch(ctx context.Context, userID string, since time.Time) (persistence.Match, error) {
+	if err := ctx.Err(); err != nil {
+		return persistence.Match{}, fmt.Errorf("memory: active match: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if holder, ok := s.claims[userID]; ok {
+		if m := s.matches[holder]; m.VoteDeadline.After(since) {
+			return m, nil
+		}
+	}
+	return persistence.Match{}, fmt.Errorf("memory: active match of %q: %w", userID, persistence.ErrNotFound)
+}
+
+// settleLocked records result for an existing match unless it has one (the
+// first result wins), releases its partners' claims on it, and returns the
+// stored result. s.mu must be held.
+func (s *Store) settleLocked(matchID, result string) string {
+	stored, ok := s.results[matchID]
+	if !ok {
+		stored = result
+		s.results[matchID] = result
+	}
+	m := s.matches[matchID]
+	for _, u := range []string{m.A.UserID, m.B.UserID} {
+		if s.claims[u] == matchID {
+			delete(s.claims, u)
+		}
+	}
+	return stored
 }
 
 // RecordVote records voter's choice once and returns the stored choice. It
@@ -154,8 +215,9 @@ func (s *Store) Votes(ctx context.Context, matchID string) (map[string]string, e
 	return out, nil
 }
 
-// RecordResult records a match's result once and returns the stored result.
-// It returns persistence.ErrNotFound for an unknown match.
+// RecordResult records a match's result once, releases the partners' claims
+// on the match, and returns the stored result. It returns
+// persistence.ErrNotFound for an unknown match.
 func (s *Store) RecordResult(ctx context.Context, matchID, result string) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("memory: record result: %w", err)
@@ -168,9 +230,5 @@ func (s *Store) RecordResult(ctx context.Context, matchID, result string) (strin
 	if _, ok := s.matches[matchID]; !ok {
 		return "", fmt.Errorf("memory: record result: match %q: %w", matchID, persistence.ErrNotFound)
 	}
-	if stored, ok := s.results[matchID]; ok {
-		return stored, nil
-	}
-	s.results[matchID] = result
-	return result, nil
+	return s.settleLocked(matchID, result), nil
 }

@@ -5,7 +5,10 @@
 // Every write is idempotent: a match is inserted with ON CONFLICT DO
 // NOTHING, and a vote or a result is inserted the same way and then read
 // back, so the first one wins and a retried or duplicated call returns what
-// is stored. Transactions that hit a serialization failure or a deadlock
+// is stored. A user is in at most one match without a result: CreateMatch
+// claims both partners in the match_members table (its primary key is the
+// arbiter between racing creations) and recording the result releases
+// them; queue places live in queue_entries. Transactions that hit a serialization failure or a deadlock
 // are retried with jittered exponential backoff; an error that means the
 // database could not be reached wraps persistence.ErrUnavailable.
 //

@@ -4,20 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/spinmatch/spinmatch/persistence"
 )
 
-// CreateMatch records a new match; creating an existing id again is a no-op
-// and keeps the first record.
+// CreateMatch records a new match in one transaction: it inserts the match
+// (an existing id makes the whole call a no-op that keeps the first
+// record), claims both partners for it (see claim), and deletes both
+// partners' queue entries. It returns an error wrapping
+// persistence.ErrConflict, and records nothing, when a partner is in
+// another match without a result whose vote deadline is after m.CreatedAt.
 func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	if m.ID == "" {
 		return fmt.Errorf("pg: create match: empty match id")
 	}
-	return s.retry(ctx, "pg: create match", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
+	users := partners(m)
+	return s.inTx(ctx, "pg: create match", func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx,
 			`insert into matches (id, pool,
 			   a_user_id, a_display_name, a_gender, b_user_id, b_display_name, b_gender,
 			   created_at, date_ends_at, vote_deadline, wait_a_us, wait_b_us)
@@ -25,8 +31,49 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 			 on conflict (id) do nothing`,
 			m.ID, m.Pool, m.A.UserID, m.A.DisplayName, m.A.Gender, m.B.UserID, m.B.DisplayName, m.B.Gender,
 			m.CreatedAt, m.DateEndsAt, m.VoteDeadline, m.WaitA.Microseconds(), m.WaitB.Microseconds())
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // created before: a no-op, whoever its partners are with now
+		}
+		// One user at a time in user id order, so two transactions that
+		// want the same users wait for each other in the same order.
+		for _, u := range users {
+			if err := claim(ctx, tx, u, m); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `delete from queue_entries where user_id = any($1)`, users)
 		return err
 	})
+}
+
+// ActiveMatch returns the match userID is claimed by (one without a result)
+// if its vote deadline is after since, or persistence.ErrNotFound.
+func (s *Store) ActiveMatch(ctx context.Context, userID string, since time.Time) (persistence.Match, error) {
+	var m persistence.Match
+	err := s.retry(ctx, "pg: active match", func(ctx context.Context) error {
+		var waitA, waitB int64
+		err := s.pool.QueryRow(ctx,
+			`select m.id, m.pool, m.a_user_id, m.a_display_name, m.a_gender,
+			        m.b_user_id, m.b_display_name, m.b_gender,
+			        m.created_at, m.date_ends_at, m.vote_deadline, m.wait_a_us, m.wait_b_us
+			   from match_members mm join matches m on m.id = mm.match_id
+			  where mm.user_id = $1 and m.vote_deadline > $2`, userID, since,
+		).Scan(&m.ID, &m.Pool, &m.A.UserID, &m.A.DisplayName, &m.A.Gender,
+			&m.B.UserID, &m.B.DisplayName, &m.B.Gender,
+			&m.CreatedAt, &m.DateEndsAt, &m.VoteDeadline, &waitA, &waitB)
+		m.WaitA, m.WaitB = time.Duration(waitA)*time.Microsecond, time.Duration(waitB)*time.Microsecond
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return persistence.Match{}, fmt.Errorf("pg: active match of %q: %w", userID, persistence.ErrNotFound)
+	}
+	if err != nil {
+		return persistence.Match{}, err
+	}
+	return m, nil
 }
 
 // RecordVote records voter's choice once and returns the stored choice, in
@@ -95,8 +142,9 @@ func (s *Store) Votes(ctx context.Context, matchID string) (map[string]string, e
 }
 
 // RecordResult records a match's result once and returns the stored
-// result, in one transaction like RecordVote. It returns
-// persistence.ErrNotFound for an unknown match.
+// result, in one transaction like RecordVote that also releases both
+// partners' claims on the match. It returns persistence.ErrNotFound for an
+// unknown match.
 func (s *Store) RecordResult(ctx context.Context, matchID, result string) (string, error) {
 	if result != persistence.ResultMutual && result != persistence.ResultNoMatch {
 		return "", fmt.Errorf("pg: record result: invalid result %q", result)
@@ -108,6 +156,9 @@ func (s *Store) RecordResult(ctx context.Context, matchID, result string) (strin
 			 select id, $2 from matches where id = $1
 			 on conflict (match_id) do nothing`,
 			matchID, result); err != nil {
+			return err
+		}
+		if err := release(ctx, tx, matchID); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx,

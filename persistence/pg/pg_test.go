@@ -19,6 +19,9 @@ import (
 
 var _ actors.Store = (*pg.Store)(nil)
 
+// schemaVersion is the number of the newest migration.
+const schemaVersion = 2
+
 // open opens a store on dbURL, closed when the test ends.
 func open(t testing.TB, dbURL string) *pg.Store {
 	t.Helper()
@@ -66,8 +69,8 @@ func TestMigrationsTwice(t *testing.T) {
 		}
 		s.Close()
 	}
-	if v := queryInt(t, dbURL, "select version from spin_schema_version"); v != 1 {
-		t.Fatalf("schema version = %d, want 1", v)
+	if v := queryInt(t, dbURL, "select version from spin_schema_version"); v != schemaVersion {
+		t.Fatalf("schema version = %d, want %d", v, schemaVersion)
 	}
 }
 
@@ -95,8 +98,8 @@ func TestMigrationsConcurrent(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("concurrent Open: %v", err)
 	}
-	if v := queryInt(t, dbURL, "select version from spin_schema_version"); v != 1 {
-		t.Fatalf("schema version = %d, want 1", v)
+	if v := queryInt(t, dbURL, "select version from spin_schema_version"); v != schemaVersion {
+		t.Fatalf("schema version = %d, want %d", v, schemaVersion)
 	}
 	if n := queryInt(t, dbURL, "select count(*) from spin_schema_version"); n != 1 {
 		t.Fatalf("version table has %d rows, want 1", n)
@@ -157,11 +160,28 @@ func TestStats(t *testing.T) {
 	if err := s.RecordWaitSample(ctx, persistence.WaitSample{Pool: "default", Gender: "male", Wait: time.Second, Outcome: "matched"}); err != nil {
 		t.Fatalf("RecordWaitSample: %v", err)
 	}
+	if err := s.PutQueueEntry(ctx, persistence.QueueEntry{UserID: "q", Pool: "default", Gender: "male", Seeking: []string{"female"}}); err != nil {
+		t.Fatalf("PutQueueEntry: %v", err)
+	}
+	at := time.Now()
+	m := persistence.Match{
+		ID: "m1", Pool: "default", CreatedAt: at, DateEndsAt: at.Add(time.Minute), VoteDeadline: at.Add(2 * time.Minute),
+		A: persistence.Participant{UserID: "a"}, B: persistence.Participant{UserID: "b"},
+	}
+	if err := s.CreateMatch(ctx, m); err != nil {
+		t.Fatalf("CreateMatch: %v", err)
+	}
 	st, err := s.Stats(ctx)
 	if err != nil {
 		t.Fatalf("Stats: %v", err)
 	}
-	want := map[string]int64{"profiles": 0, "matches": 0, "votes": 0, "match_results": 0, "wait_samples": 1, "audit_log": 1}
+	want := map[string]int64{
+		"profiles": 0, "matches": 1, "votes": 0, "match_results": 0, "match_members": 2,
+		"queue_entries": 1, "wait_samples": 1, "audit_log": 1,
+	}
+	if len(st.Rows) != len(want) {
+		t.Errorf("Rows = %v, want the %d tables of %v", st.Rows, len(want), want)
+	}
 	for table, n := range want {
 		if got, ok := st.Rows[table]; !ok || got != n {
 			t.Errorf("Rows[%s] = %d (present %v), want %d", table, got, ok, n)

@@ -2,7 +2,10 @@ package pg
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // DBStats is a snapshot of the database's size and the pool's state, for
@@ -26,17 +29,30 @@ type PoolStats struct {
 }
 
 // statTables are the tables Stats counts.
-var statTables = []string{"profiles", "matches", "votes", "match_results", "wait_samples", "audit_log"}
+var statTables = []string{
+	"profiles", "matches", "votes", "match_results", "match_members",
+	"queue_entries", "wait_samples", "audit_log",
+}
+
+// statsQuery counts every table of statTables in one statement, one column
+// per table in that order.
+var statsQuery = func() string {
+	cols := make([]string, len(statTables))
+	for i, table := range statTables {
+		cols[i] = "(select count(*) from " + pgx.Identifier{table}.Sanitize() + ")"
+	}
+	return "select " + strings.Join(cols, ", ")
+}()
 
 // Stats returns the row count of every table and the pool's state.
 func (s *Store) Stats(ctx context.Context) (DBStats, error) {
 	counts := make([]int64, len(statTables))
+	dest := make([]any, len(counts))
+	for i := range counts {
+		dest[i] = &counts[i]
+	}
 	err := s.retry(ctx, "pg: stats", func(ctx context.Context) error {
-		return s.pool.QueryRow(ctx,
-			`select (select count(*) from profiles), (select count(*) from matches),
-			        (select count(*) from votes), (select count(*) from match_results),
-			        (select count(*) from wait_samples), (select count(*) from audit_log)`,
-		).Scan(&counts[0], &counts[1], &counts[2], &counts[3], &counts[4], &counts[5])
+		return s.pool.QueryRow(ctx, statsQuery).Scan(dest...)
 	})
 	if err != nil {
 		return DBStats{}, err

@@ -20,8 +20,10 @@ func testMatchHistory(t *testing.T, f *fixture) {
 		{"m1", "me", "p1", 1 * time.Minute, persistence.ResultMutual},
 		{"m2", "p2", "me", 2 * time.Minute, persistence.ResultMutual},
 		{"m3", "me", "p3", 3 * time.Minute, persistence.ResultNoMatch},
-		{"m4", "me", "p4", 4 * time.Minute, ""},
 		{"m5", "p5", "me", 5 * time.Minute, persistence.ResultMutual},
+		// Created last: a match without a result claims "me" until its
+		// vote deadline, and would refuse the ones after it.
+		{"m4", "me", "p4", 4 * time.Minute, ""},
 		{"m6", "x", "y", 6 * time.Minute, persistence.ResultMutual},
 	}
 	for _, s := range setups {
@@ -87,8 +89,10 @@ func testRecentPartners(t *testing.T, f *fixture) {
 		{"old", "me", "p-old", -time.Hour, persistence.ResultMutual},
 		{"m1", "me", "p1", time.Minute, persistence.ResultNoMatch},
 		{"m2", "p2", "me", 2 * time.Minute, persistence.ResultMutual},
-		{"m3", "me", "p3", 3 * time.Minute, ""},
-		{"m4", "me", "p1", 4 * time.Minute, ""}, // p1 again: listed once
+		{"m3", "me", "p3", 3 * time.Minute, persistence.ResultNoMatch},
+		// p1 again: listed once. Without a result, and last for "me": an
+		// unsettled match refuses the ones after it until its deadline.
+		{"m4", "me", "p1", 4 * time.Minute, ""},
 		{"m5", "x", "y", 5 * time.Minute, ""},
 	}
 	for _, s := range setups {

@@ -1,7 +1,9 @@
 // Package storetest owns the conformance suite every actors.Store
 // implementation must pass: profile round trips, idempotent match creation,
 // first-wins votes and results under races, history and recent-partner
-// queries, and ErrNotFound where the interface promises it.
+// queries, queue entries, the one-unsettled-match-per-user claim that
+// CreateMatch takes (conflicts, stale matches, racing creations), and
+// ErrNotFound where the interface promises it.
 //
 // Concurrency: Run drives the store from many goroutines in some subtests;
 // the store under test must be safe for concurrent use. The subtests use
@@ -41,6 +43,18 @@ func Run(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"MatchHistory", testMatchHistory},
 		{"RecentPartners", testRecentPartners},
 		{"WaitSamplesAndAudit", testAppendOnly},
+		{"QueueEntryRoundTrip", testQueueEntryRoundTrip},
+		{"QueueEntryReplace", testQueueEntryReplace},
+		{"QueueEntryNotFound", testQueueEntryNotFound},
+		{"DeleteQueueEntry", testDeleteQueueEntry},
+		{"QueueEntriesOrder", testQueueEntries},
+		{"QueueEntriesStaleClaimListed", testStaleClaimListed},
+		{"CreateMatchDeletesQueueEntries", testCreateMatchDeletesQueueEntries},
+		{"CreateMatchClaims", testCreateMatchClaims},
+		{"ConflictClearedByResult", testConflictClearedByResult},
+		{"StaleMatchSettled", testStaleMatchSettled},
+		{"ActiveMatch", testActiveMatch},
+		{"RacingCreateMatch", testRacingCreateMatch},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +98,46 @@ func (f *fixture) match(id, a, b string, at time.Time) persistence.Match {
 	}
 }
 
+// sub returns a fixture for the nested test t on the same store, whose ids
+// are unique to name as well.
+func (f *fixture) sub(t *testing.T, name string) *fixture {
+	return &fixture{t: t, store: f.store, prefix: f.prefix + name + "-"}
+}
+
+// matchUntil is match with the given vote deadline (and the date ending no
+// later than it).
+func (f *fixture) matchUntil(id, a, b string, at, voteDeadline time.Time) persistence.Match {
+	m := f.match(id, a, b, at)
+	m.VoteDeadline = voteDeadline
+	if m.DateEndsAt.After(voteDeadline) {
+		m.DateEndsAt = voteDeadline
+	}
+	return m
+}
+
+// queueEntry returns user's queue entry in pool (both names made unique to
+// the subtest), enqueued at the given time.
+func (f *fixture) queueEntry(user, pool string, at time.Time) persistence.QueueEntry {
+	return persistence.QueueEntry{
+		UserID:      f.id(user),
+		Pool:        f.id(pool),
+		DisplayName: "name of " + user,
+		Gender:      "nonbinary",
+		Seeking:     []string{"female", "nonbinary"},
+		EnqueuedAt:  at,
+	}
+}
+
+// mustPut stores the queue entries or fails the test.
+func (f *fixture) mustPut(entries ...persistence.QueueEntry) {
+	f.t.Helper()
+	for _, e := range entries {
+		if err := f.store.PutQueueEntry(f.ctx(), e); err != nil {
+			f.t.Fatalf("PutQueueEntry(%s): %v", e.UserID, err)
+		}
+	}
+}
+
 // mustCreate creates m or fails the test.
 func (f *fixture) mustCreate(m persistence.Match) {
 	f.t.Helper()
@@ -104,6 +158,12 @@ func (f *fixture) mustResult(matchID, result string) {
 // baseTime is a fixed instant at microsecond precision, in UTC.
 func baseTime() time.Time {
 	return time.Date(2025, 6, 1, 12, 0, 0, 123456000, time.UTC)
+}
+
+// msTime is baseTime plus d, rebuilt from Unix milliseconds as the callers
+// of the queue methods do (so in the local zone, at millisecond precision).
+func msTime(d time.Duration) time.Time {
+	return time.UnixMilli(baseTime().Add(d).UnixMilli())
 }
 
 // randomPrefix returns a short random id prefix so subtests never collide,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -31,6 +32,9 @@ type conn struct {
 	// written once by closeWith before it closes done.
 	closeCode int
 	closeText string
+	// actor is the Connection actor, set once by run; read by the
+	// handler's topology hook.
+	actor atomic.Pointer[actor.PID]
 }
 
 func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) {
@@ -72,6 +76,7 @@ func (c *conn) run(userID string) {
 	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
 		return &connActor{c: c, sys: c.h.sys, userID: userID}
 	}))
+	c.actor.Store(pid)
 
 	c.readLoop(userID, pid)
 
@@ -109,10 +114,14 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			continue
 		}
 		cmd.Conn = pid
-		if err := c.h.sys.Tell(userID, cmd); err != nil {
-			c.log.Error("ws: session unreachable", "err", err)
-			c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment."), ref))
-		}
+		// Never silence: a command that cannot reach the session (through
+		// every resend of the Router) is answered here.
+		c.h.sys.Deliver(userID, cmd, func() {
+			c.log.Error("ws: session unreachable")
+			e := actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment.")
+			e.RetryAfterS = 1
+			c.enqueue(wire.ErrorFrame(e, ref))
+		})
 	}
 }
 
@@ -185,45 +194,60 @@ func (c *conn) closeWith(code int, text string) {
 // goAway tells the client the server is going away (1001).
 func (c *conn) goAway() { c.closeWith(websocket.CloseGoingAway, "server shutting down") }
 
-// reattachTick is the Connection actor's timer message (local only).
-type reattachTick struct{}
+// Local messages of the Connection actor: its timer, and the handler's
+// notice that the cluster topology changed.
+type (
+	reattachTick struct{}
+	ownerCheck   struct{}
+)
 
 // connActor is the Connection actor: it attaches the socket to the user's
-// session, re-attaches it periodically (a no-op unless the session moved),
-// and forwards the session's events to the socket's send queue. c, sys and
-// userID are static; stop is owned by Receive.
+// session, re-attaches it when the session's owner node changes (a node
+// died or joined: the fresh activation restores the user from the store
+// and sends the socket its state) and periodically (a no-op unless the
+// session moved), and forwards the session's events to the socket's send
+// queue. c, sys and userID are static; stop and owner are owned by Receive.
 type connActor struct {
 	c      *conn
 	sys    *actors.System
 	userID string
 	stop   func() bool
+	owner  string // node that owned the session at the last attach
 }
 
 // Receive handles one message.
 func (a *connActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		if err := a.sys.Tell(a.userID, &msg.Attach{Conn: ctx.Self()}); err != nil {
-			a.c.log.Error("ws: attach failed", "err", err)
+		a.owner = a.sys.SessionOwner(a.userID)
+		a.sys.Deliver(a.userID, &msg.Attach{Conn: ctx.Self()}, func() {
+			a.c.log.Error("ws: attach failed")
 			a.c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please reconnect in a moment."), ""))
-		}
+		})
 		a.arm(ctx)
 	case reattachTick:
-		if err := a.sys.Tell(a.userID, &msg.Attach{Conn: ctx.Self(), Heartbeat: true}); err != nil {
-			a.c.log.Warn("ws: re-attach failed", "err", err)
-		}
+		a.reattach(ctx)
 		a.arm(ctx)
+	case ownerCheck:
+		if a.sys.SessionOwner(a.userID) != a.owner {
+			a.reattach(ctx)
+		}
 	case *actor.Stopping:
 		if a.stop != nil {
 			a.stop()
 		}
-		_ = a.sys.Tell(a.userID, &msg.Detach{Conn: ctx.Self()})
+		a.sys.Deliver(a.userID, &msg.Detach{Conn: ctx.Self()}, nil)
 	case *msg.Event:
 		a.c.enqueue(wire.FromEvent(m))
 		if e := m.GetError(); e != nil && e.Close {
 			a.c.shutdown()
 		}
 	}
+}
+
+func (a *connActor) reattach(ctx actor.Context) {
+	a.owner = a.sys.SessionOwner(a.userID)
+	a.sys.Deliver(a.userID, &msg.Attach{Conn: ctx.Self(), Heartbeat: true}, nil)
 }
 
 func (a *connActor) arm(ctx actor.Context) {

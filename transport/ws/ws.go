@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -103,7 +104,26 @@ type Handler struct {
 // NewHandler returns the /ws handler.
 func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, writeErr ErrorWriter, log *slog.Logger) *Handler {
 	cfg.defaults()
-	return &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr, open: map[*conn]struct{}{}}
+	h := &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr, open: map[*conn]struct{}{}}
+	sys.Router().OnChange(h.topologyChanged)
+	return h
+}
+
+// topologyChanged tells every socket's Connection actor to check whether
+// its session's owner changed (it re-attaches if so).
+func (h *Handler) topologyChanged() {
+	h.mu.Lock()
+	pids := make([]*actor.PID, 0, len(h.open))
+	for c := range h.open {
+		if pid := c.actor.Load(); pid != nil {
+			pids = append(pids, pid)
+		}
+	}
+	h.mu.Unlock()
+	root := h.sys.ActorSystem().Root
+	for _, pid := range pids {
+		root.Send(pid, ownerCheck{})
+	}
 }
 
 // CloseAll refuses new sockets and closes every open one with 1001 (going

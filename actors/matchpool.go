@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -24,16 +25,29 @@ type lastPush struct {
 	at       time.Time
 }
 
-// waiterRef is how to reach a queued waiter's session, and what they were last told.
+// waiterRef is what the pool knows of a queued waiter beyond the queue.
 type waiterRef struct {
-	session *actor.PID
-	last    lastPush
-	seen    time.Time // last enqueue or re-announcement
+	last lastPush
+	seen time.Time // last enqueue, re-announcement or Resume
+	// loaded marks a place rebuilt from the store that its session has not
+	// re-announced yet: it is not paired with other loaded places (the
+	// store does not keep the rematch cooldown), only with newcomers.
+	loaded bool
+}
+
+// pairing is a match this pool formed whose result it has not heard yet.
+// While it lasts, the partners are answered with it instead of being
+// queued again (a session that has not heard of the match yet, or a fresh
+// activation of it, may re-announce the old place).
+type pairing struct {
+	info  *msg.MatchInfo
+	until time.Time // forgotten after this even without a result
 }
 
 // staleAfter is how many refresh periods a waiter may go unannounced before
-// the pool drops it: its session is gone (its node died) and nobody will
-// ever cancel it.
+// the pool asks its session (Resume) whether it still holds the place: its
+// node may have died, and a fresh activation restores it from the store or
+// tells the pool to drop it.
 const staleAfter = 3
 
 // matchPool is the MatchPool grain: the waiting users of one pool, the
@@ -41,14 +55,17 @@ const staleAfter = 3
 // by Receive.
 type matchPool struct {
 	d    *Deps
-	cl   *cluster.Cluster
+	sys  *actor.ActorSystem
 	log  *slog.Logger
 	self *actor.PID
 	name string
 
-	q    *pool.Queue
-	est  *pool.Estimator
-	refs map[string]*waiterRef // by user id, for every queued waiter
+	q      *pool.Queue
+	est    *pool.Estimator
+	refs   map[string]*waiterRef // by user id, for every queued waiter
+	paired map[string]*pairing   // by user id, both partners of each unsettled pairing
+	// loaded is set once the store's places of this pool are in q.
+	loaded bool
 
 	stopTick func() bool
 	ticks    int // wait ticks since the last directory announcement
@@ -56,10 +73,11 @@ type matchPool struct {
 
 func newMatchPool(d *Deps) actor.Actor {
 	return &matchPool{
-		d:    d,
-		q:    pool.NewQueue(),
-		est:  pool.NewEstimator(d.Config.Estimator),
-		refs: map[string]*waiterRef{},
+		d:      d,
+		q:      pool.NewQueue(),
+		est:    pool.NewEstimator(d.Config.Estimator),
+		refs:   map[string]*waiterRef{},
+		paired: map[string]*pairing{},
 	}
 }
 
@@ -68,10 +86,11 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		p.name = cluster.GetClusterIdentity(ctx).GetIdentity()
-		p.cl = cluster.GetCluster(ctx.ActorSystem())
+		p.sys = ctx.ActorSystem()
 		p.self = ctx.Self()
 		p.log = p.d.Logger.With("grain", KindMatchPool, "pool", p.name)
 		p.stopTick = after(ctx.ActorSystem(), p.self, p.d.Config.WaitTick, waitTick{})
+		p.load()
 		p.announce()
 	case *actor.Stopping:
 		if p.stopTick != nil {
@@ -81,14 +100,19 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		ctx.Respond(p.enqueue(m))
 	case *msg.Dequeue:
 		ctx.Respond(p.dequeue(m))
+	case *msg.Wake:
 	case *msg.QueueStatus:
 		ctx.Respond(p.status(m.UserId))
 	case *msg.PoolStatsRequest:
 		ctx.Respond(p.stats())
 	case *msg.MatchOutcome:
-		p.est.MatchResult(m.Result == persistence.ResultMutual, p.d.now())
+		p.outcome(m)
 	case waitTick:
-		p.dropStale()
+		if !p.loaded {
+			p.load()
+		}
+		p.expirePairings()
+		p.resumeStale()
 		p.pushWaitUpdates()
 		if p.ticks++; time.Duration(p.ticks)*p.d.Config.WaitTick >= p.d.Config.Refresh {
 			p.announce()
@@ -103,7 +127,39 @@ func (p *matchPool) Receive(ctx actor.Context) {
 // announce tells the directory this pool exists (soft state, refreshed).
 func (p *matchPool) announce() {
 	p.ticks = 0
-	tell(p.cl, p.log, DirectoryID, KindPoolDirectory, &msg.PoolAlive{Pool: p.name})
+	p.d.Router.Send(KindPoolDirectory, DirectoryID, &msg.PoolAlive{Pool: p.name})
+}
+
+// load rebuilds the queue from the places kept in the store, in their
+// order, and asks each waiter's session to confirm its place (Resume). A
+// store failure is retried at the next tick.
+func (p *matchPool) load() {
+	c, cancel := context.WithTimeout(context.Background(), p.d.Config.RequestTimeout)
+	defer cancel()
+	entries, err := p.d.Store.QueueEntries(c, p.name, p.d.now())
+	if err != nil {
+		p.d.Metrics.StoreErrors.WithLabelValues("queue_entries").Inc()
+		p.log.Warn("pool: stored places unavailable; retrying", "err", err)
+		return
+	}
+	p.loaded = true
+	now := p.d.now()
+	n := 0
+	for _, e := range entries {
+		if _, busy := p.paired[e.UserID]; busy {
+			continue
+		}
+		w, ok := toWaiter(&msg.Waiter{UserId: e.UserID, DisplayName: e.DisplayName, Gender: e.Gender, Seeking: e.Seeking, EnqueuedAtMs: ms(e.EnqueuedAt)})
+		if !ok || !p.q.Insert(w) {
+			continue
+		}
+		p.refs[e.UserID] = &waiterRef{seen: now, loaded: true}
+		p.d.Router.Send(KindUserSession, e.UserID, &msg.Resume{Pool: p.name})
+		n++
+	}
+	if n > 0 {
+		p.log.Info("pool: rebuilt the queue from the store", "waiters", n)
+	}
 }
 
 func toWaiter(m *msg.Waiter) (*pool.Waiter, bool) {
@@ -132,22 +188,30 @@ func (p *matchPool) enqueue(m *msg.Enqueue) *msg.EnqueueReply {
 		p.log.Warn("pool: invalid waiter", "user", m.GetWaiter().GetUserId())
 		return &msg.EnqueueReply{Queue: p.queueInfo()}
 	}
-	if _, queued := p.q.Get(w.UserID); queued {
-		if ref := p.refs[w.UserID]; ref != nil {
-			ref.seen = now
-			if m.Waiter.Session != nil {
-				ref.session = m.Waiter.Session
-			}
-		}
-		return p.status(w.UserID)
+	if pr := p.paired[w.UserID]; pr != nil {
+		// Already paired: the session learns of it (never queued twice).
+		return &msg.EnqueueReply{Queue: p.queueInfo(), Match: pr.info}
 	}
-	if !m.Refresh {
+	if queued, ok := p.q.Get(w.UserID); ok {
+		ref := p.refs[w.UserID]
+		if ref == nil || !ref.loaded {
+			if ref != nil {
+				ref.seen = now
+			}
+			queued.Recent = w.Recent // the cooldown moves on
+			return p.status(w.UserID)
+		}
+		// A place rebuilt from the store, now announced with its rematch
+		// cooldown: it may be paired from here on.
+		p.q.Remove(w.UserID)
+		delete(p.refs, w.UserID)
+	} else if !m.Refresh {
 		p.est.Arrival(w.Gender, w.Seeking, now)
 	}
 	waitingBefore := p.q.Waiting()
 	partner := p.q.Add(w)
 	if partner == nil {
-		p.refs[w.UserID] = &waiterRef{session: m.Waiter.Session, seen: now}
+		p.refs[w.UserID] = &waiterRef{seen: now}
 		reply := p.status(w.UserID)
 		p.refs[w.UserID].last = lastPush{eta: etaFromMsg(reply.Eta), position: int(reply.Queue.Position), at: now}
 		return reply
@@ -184,9 +248,11 @@ func (p *matchPool) pair(a, b *pool.Waiter, now time.Time) *msg.MatchInfo {
 		WaitAS:         waitA.Seconds(),
 		WaitBS:         waitB.Seconds(),
 	}
-	tell(p.cl, p.log, info.MatchId, KindMatch, &msg.StartMatch{Match: info})
-	p.recordWait(a.Gender, waitA, "matched", now)
-	p.recordWait(b.Gender, waitB, "matched", now)
+	pr := &pairing{info: info, until: dateEnds.Add(p.d.Config.VoteWindow + time.Minute)}
+	p.paired[a.UserID], p.paired[b.UserID] = pr, pr
+	p.d.Router.Send(KindMatch, info.MatchId, &msg.StartMatch{Match: info})
+	p.recordWait(a.Gender, waitA, OutcomeMatched, now)
+	p.recordWait(b.Gender, waitB, OutcomeMatched, now)
 	return info
 }
 
@@ -206,9 +272,37 @@ func (p *matchPool) recordWait(g pool.Gender, wait time.Duration, outcome string
 	}
 }
 
+// outcome forgets a pairing once its match has a result (or the store
+// refused it: its sessions put the partners back themselves).
+func (p *matchPool) outcome(m *msg.MatchOutcome) {
+	if m.Result == ResultAborted {
+		p.log.Warn("pool: a pairing was refused by the store (a partner was in another match)", "match", m.MatchId)
+	} else {
+		p.est.MatchResult(m.Result == persistence.ResultMutual, p.d.now())
+	}
+	for _, u := range []string{m.A, m.B} {
+		if pr := p.paired[u]; pr != nil && pr.info.MatchId == m.MatchId {
+			delete(p.paired, u)
+		}
+	}
+}
+
+// expirePairings forgets pairings whose result never came.
+func (p *matchPool) expirePairings() {
+	now := p.d.now()
+	for u, pr := range p.paired {
+		if now.After(pr.until) {
+			delete(p.paired, u)
+		}
+	}
+}
+
 func (p *matchPool) dequeue(m *msg.Dequeue) *msg.DequeueReply {
 	w, ok := p.q.Remove(m.UserId)
 	if !ok {
+		if pr := p.paired[m.UserId]; pr != nil && !m.Ghost {
+			return &msg.DequeueReply{Match: pr.info}
+		}
 		return &msg.DequeueReply{}
 	}
 	delete(p.refs, m.UserId)
@@ -217,7 +311,7 @@ func (p *matchPool) dequeue(m *msg.Dequeue) *msg.DequeueReply {
 	p.est.Finished(w.Gender, wait, false, now)
 	outcome := m.Outcome
 	if outcome == "" {
-		outcome = "cancelled"
+		outcome = OutcomeCancelled
 	}
 	p.recordWait(w.Gender, wait, outcome, now)
 	return &msg.DequeueReply{Removed: true}
@@ -238,14 +332,16 @@ func (p *matchPool) queueInfo() *msg.QueueInfo {
 	return &msg.QueueInfo{Pool: p.name, Waiting: waitingMsg(p.q.Waiting())}
 }
 
-// dropStale removes waiters whose sessions stopped re-announcing them.
-func (p *matchPool) dropStale() {
+// resumeStale asks the session of every waiter it has not heard from for
+// staleAfter refresh periods to confirm the place (its node may have
+// died: a fresh activation restores it from the store, or drops it).
+func (p *matchPool) resumeStale() {
 	now := p.d.now()
 	limit := staleAfter * p.d.Config.Refresh
 	for id, ref := range p.refs {
 		if now.Sub(ref.seen) > limit {
-			p.log.Info("pool: dropping a waiter that stopped re-announcing", "user", id)
-			p.dequeue(&msg.Dequeue{UserId: id, Outcome: "expired"})
+			ref.seen = now
+			p.d.Router.Send(KindUserSession, id, &msg.Resume{Pool: p.name})
 		}
 	}
 }
@@ -261,7 +357,7 @@ func (p *matchPool) pushWaitUpdates() {
 	wm := waitingMsg(waiting)
 	p.q.Each(func(w *pool.Waiter, pos int) bool {
 		ref := p.refs[w.UserID]
-		if ref == nil || ref.session == nil {
+		if ref == nil {
 			return true
 		}
 		eta := p.est.Estimate(w, pos, waiting, now)
@@ -269,7 +365,7 @@ func (p *matchPool) pushWaitUpdates() {
 			return true
 		}
 		ref.last = lastPush{eta: eta, position: pos, at: now}
-		p.cl.ActorSystem.Root.Send(ref.session, &msg.WaitUpdate{
+		p.d.Router.Send(KindUserSession, w.UserID, &msg.WaitUpdate{
 			Queue: &msg.QueueInfo{Pool: p.name, Position: int32(pos), Waiting: wm},
 			Eta:   etaMsg(eta),
 		})

@@ -1,0 +1,452 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/spinmatch/spinmatch/actors/msg"
+)
+
+// The Router is how every message reaches a grain. protoactor's own path
+// (Cluster.Request and its PID cache) trusts a cached PID until a request
+// to it times out, waits out the whole timeout on a dead node, grows its
+// cache without bound, and offers nothing for one-way sends: a Send to a
+// passivated grain is dropped without a word. The Router instead
+//
+//   - resolves a grain from its own rendezvous view of the topology, so a
+//     PID whose node left, or whose identity moved to a node that joined,
+//     is never used (the cache is bounded and checked against the owner);
+//   - sends every one-way message as a request that the receiving grain
+//     acknowledges after processing it (ackOneWay), and resends it through
+//     a fresh lookup when it comes back as a dead letter (the grain
+//     passivated or moved) or when the target node leaves the topology
+//     while the message is unacknowledged; a message that cannot be
+//     delivered by DeliveryTimeout is counted and logged, never dropped
+//     silently;
+//   - fails a request over in the same way, so a request to a dead node
+//     waits only until the node is declared dead, then goes to the new
+//     owner.
+//
+// Resends go to a fresh activation (the old one is gone, or never got the
+// message), and every grain message is idempotent there: queue places
+// carry their enqueue time, matches their id, votes are first-wins.
+//
+// Concurrency: safe for concurrent use. Topology state is guarded by mu;
+// the cache has its own lock.
+type Router struct {
+	// Static after NewRouter.
+	log     *slog.Logger
+	metrics *Metrics
+	// lookupTimeout bounds one activation request; deliver bounds a send.
+	lookupTimeout time.Duration
+	deliver       time.Duration
+	cache         *pidCache
+
+	// attached is closed by Attach; the fields below it are set once
+	// before and read-only afterwards.
+	attached chan struct{}
+	sys      *actor.ActorSystem
+	self     string
+	sub      *eventstream.Subscription
+
+	mu      sync.RWMutex
+	rdv     *cluster.Rendezvous // guarded by mu: owner of each identity
+	members map[string]bool     // guarded by mu: member addresses
+	changed chan struct{}       // guarded by mu: closed at the next topology change
+	hooks   []func()            // guarded by mu: run (in a goroutine) after each change
+}
+
+// placementActor is the name of disthash's per-node activator.
+const placementActor = "partition-activator"
+
+// pidCacheSize bounds the Router's PID cache.
+const pidCacheSize = 1 << 17
+
+var (
+	errNoOwner    = errors.New("no cluster member hosts this grain kind yet")
+	errMemberGone = errors.New("the grain's node left the cluster")
+)
+
+// NewRouter returns a Router; Attach connects it to the started cluster.
+func NewRouter(cfg Config, log *slog.Logger, m *Metrics) *Router {
+	deliver := cfg.DeliveryTimeout
+	if deliver <= 0 {
+		deliver = DefaultConfig().DeliveryTimeout
+	}
+	return &Router{
+		log:           log,
+		metrics:       m,
+		lookupTimeout: cfg.RequestTimeout,
+		deliver:       deliver,
+		cache:         newPIDCache(pidCacheSize),
+		rdv:           cluster.NewRendezvous(),
+		members:       map[string]bool{},
+		changed:       make(chan struct{}),
+		attached:      make(chan struct{}),
+	}
+}
+
+// Attach follows c's topology from now on. Call it once, right after the
+// cluster member started and before any grain is asked for.
+func (r *Router) Attach(c *cluster.Cluster) {
+	r.sys = c.ActorSystem
+	r.self = c.ActorSystem.Address()
+	r.sub = c.ActorSystem.EventStream.Subscribe(func(evt any) {
+		if t, ok := evt.(*cluster.ClusterTopology); ok {
+			r.setMembers(t.Members)
+		}
+	})
+	if set := c.MemberList.Members(); set != nil {
+		r.setMembers(set.Members())
+	}
+	close(r.attached)
+}
+
+// ready waits for Attach (grains on this node may be asked for while the
+// cluster member is still starting).
+func (r *Router) ready(ctx context.Context) error {
+	select {
+	case <-r.attached:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("router not attached: %w", ctx.Err())
+	}
+}
+
+// Detach stops following the topology.
+func (r *Router) Detach() {
+	if r.sys != nil && r.sub != nil {
+		r.sys.EventStream.Unsubscribe(r.sub)
+	}
+}
+
+// OnChange registers f to run (in its own goroutine) after every topology
+// change.
+func (r *Router) OnChange(f func()) {
+	r.mu.Lock()
+	r.hooks = append(r.hooks, f)
+	r.mu.Unlock()
+}
+
+func (r *Router) setMembers(ms []*cluster.Member) {
+	rdv := cluster.NewRendezvous()
+	rdv.UpdateMembers(ms)
+	set := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		set[m.Address()] = true
+	}
+	r.mu.Lock()
+	same := len(set) == len(r.members)
+	for a := range set {
+		same = same && r.members[a]
+	}
+	if same {
+		r.mu.Unlock()
+		return
+	}
+	r.rdv, r.members = rdv, set
+	close(r.changed)
+	r.changed = make(chan struct{})
+	hooks := r.hooks
+	r.mu.Unlock()
+	r.log.Info("router: topology changed", "members", len(set))
+	for _, h := range hooks {
+		go h()
+	}
+}
+
+// Owner returns the address of the node that owns kind/id in the current
+// topology ("" when no member hosts the kind).
+func (r *Router) Owner(kind, id string) string {
+	r.mu.RLock()
+	rdv := r.rdv
+	r.mu.RUnlock()
+	return rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Identity: id, Kind: kind})
+}
+
+// Changed returns a channel that is closed at the next topology change.
+func (r *Router) Changed() <-chan struct{} {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.changed
+}
+
+func (r *Router) alive(addr string) bool {
+	if addr == r.self {
+		return true
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.members[addr]
+}
+
+// lookup returns the live activation of kind/id, activating it on its
+// owner if need be. It waits for a topology while there is none.
+func (r *Router) lookup(ctx context.Context, kind, id string) (*actor.PID, error) {
+	key := kind + "/" + id
+	if err := r.ready(ctx); err != nil {
+		return nil, err
+	}
+	for {
+		changed := r.Changed()
+		owner := r.Owner(kind, id)
+		if owner == "" {
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("lookup %s: %w (%w)", key, errNoOwner, ctx.Err())
+			}
+		}
+		if pid := r.cache.get(key); pid != nil && pid.Address == owner {
+			return pid, nil
+		}
+		req := &cluster.ActivationRequest{ClusterIdentity: cluster.NewClusterIdentity(id, kind)}
+		f := r.sys.Root.RequestFuture(actor.NewPID(owner, placementActor), req, r.lookupTimeout)
+		res, err := r.await(ctx, f, owner)
+		if errors.Is(err, errMemberGone) || errors.Is(err, actor.ErrDeadLetter) {
+			if werr := r.backoff(ctx, 0); werr != nil {
+				return nil, fmt.Errorf("lookup %s: %w", key, err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lookup %s: %w", key, err)
+		}
+		a, ok := res.(*cluster.ActivationResponse)
+		if !ok || a.Pid == nil {
+			return nil, fmt.Errorf("lookup %s: no activation (reply %T)", key, res)
+		}
+		r.cache.put(key, a.Pid)
+		return a.Pid, nil
+	}
+}
+
+// await waits for f, giving up early with errMemberGone when addr leaves
+// the topology, or with ctx's error.
+func (r *Router) await(ctx context.Context, f *actor.Future, addr string) (any, error) {
+	if addr == r.self {
+		return f.Result() // a local grain cannot vanish with its node
+	}
+	type result struct {
+		res any
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		res, err := f.Result()
+		ch <- result{res, err}
+	}()
+	for {
+		changed := r.Changed()
+		if !r.alive(addr) {
+			return nil, errMemberGone
+		}
+		select {
+		case x := <-ch:
+			return x.res, x.err
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// backoff waits before retry attempt n (50 ms doubling to 400 ms), or
+// until ctx is done.
+func (r *Router) backoff(ctx context.Context, n int) error {
+	d := 50 * time.Millisecond << min(n, 3)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// retryable reports whether err means the message never reached a live
+// activation, so a fresh lookup and a resend are safe and needed.
+func retryable(err error) bool {
+	return errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, errMemberGone) || errors.Is(err, errNoOwner)
+}
+
+// Send delivers m to kind/id without waiting (see the type's doc). Order:
+// messages from one goroutine to one grain arrive in order unless one of
+// them had to be resent.
+func (r *Router) Send(kind, id string, m proto.Message) { r.SendOr(kind, id, m, nil) }
+
+// SendOr is Send, and calls failed (from another goroutine) when m could
+// not be delivered within the delivery timeout.
+func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.deliver)
+	pid, err := r.lookup(ctx, kind, id)
+	var f *actor.Future
+	if err == nil {
+		f = r.sys.Root.RequestFuture(pid, m, r.deliver)
+	}
+	go func() {
+		defer cancel()
+		r.confirm(ctx, kind, id, m, pid, f, err, failed)
+	}()
+}
+
+// confirm waits for the acknowledgement of a send, resending through a
+// fresh lookup while the message is undeliverable.
+func (r *Router) confirm(ctx context.Context, kind, id string, m proto.Message, pid *actor.PID, f *actor.Future, err error, failed func()) {
+	key := kind + "/" + id
+	for attempt := 0; ; attempt++ {
+		if err == nil {
+			_, err = r.await(ctx, f, pid.Address)
+			if err == nil {
+				return // acknowledged (or answered)
+			}
+			r.cache.drop(key, pid)
+		}
+		if !retryable(err) || r.backoff(ctx, attempt) != nil {
+			break
+		}
+		r.metrics.Resent.WithLabelValues(kind).Inc()
+		if pid, err = r.lookup(ctx, kind, id); err == nil {
+			f = r.sys.Root.RequestFuture(pid, m, time.Until(deadlineOf(ctx)))
+		}
+	}
+	r.metrics.Undeliverable.WithLabelValues(kind).Inc()
+	r.log.Error("router: message undeliverable", "kind", kind, "id", id, "type", fmt.Sprintf("%T", m), "err", err)
+	if failed != nil {
+		failed()
+	}
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	dl, _ := ctx.Deadline()
+	return dl
+}
+
+// Ask sends m to kind/id and waits for its reply of type R, failing over
+// to the new owner when the grain's node leaves or the grain passivated.
+// ctx bounds the whole call; without a deadline, timeout does.
+func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m proto.Message, timeout time.Duration) (R, error) {
+	var zero R
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	key := kind + "/" + id
+	for attempt := 0; ; attempt++ {
+		pid, err := r.lookup(ctx, kind, id)
+		if err != nil {
+			return zero, fmt.Errorf("ask %s: %w", key, err)
+		}
+		f := r.sys.Root.RequestFuture(pid, m, time.Until(deadlineOf(ctx)))
+		res, err := r.await(ctx, f, pid.Address)
+		if err == nil {
+			out, ok := res.(R)
+			if !ok {
+				return zero, fmt.Errorf("ask %s: unexpected reply %T", key, res)
+			}
+			return out, nil
+		}
+		r.cache.drop(key, pid)
+		if !retryable(err) {
+			return zero, fmt.Errorf("ask %s: %w", key, err)
+		}
+		if werr := r.backoff(ctx, attempt); werr != nil {
+			return zero, fmt.Errorf("ask %s: %w", key, err)
+		}
+		r.metrics.Resent.WithLabelValues(kind).Inc()
+	}
+}
+
+// oneWay reports whether m is a message its grain does not answer, so
+// ackOneWay acknowledges it for the Router.
+func oneWay(m any) bool {
+	switch m := m.(type) {
+	case *msg.Command:
+		return m.Conn != nil // a REST command is answered with its Event
+	case *msg.Attach, *msg.Detach, *msg.MatchFound, *msg.MatchResult, *msg.MatchAborted,
+		*msg.RelaySignal, *msg.Finalize, *msg.MatchOutcome, *msg.PoolAlive, *msg.WaitUpdate,
+		*msg.Resume, *msg.Wake:
+		return true
+	}
+	return false
+}
+
+// ackOneWay acknowledges a one-way message to its sender after the grain
+// processed it (a panic leaves it unacknowledged).
+func ackOneWay(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+		next(c, env)
+		if env.Sender != nil && oneWay(env.Message) {
+			c.ActorSystem().Root.Send(env.Sender, &msg.Ack{})
+		}
+	}
+}
+
+// pidCache is a bounded map of grain PIDs in two generations: when the
+// young one fills half the capacity, it becomes the old one and the old
+// one is dropped. Lookups promote from old to young. Safe for concurrent use.
+type pidCache struct {
+	mu         sync.Mutex
+	half       int
+	young, old map[string]*actor.PID // guarded by mu
+}
+
+func newPIDCache(size int) *pidCache {
+	return &pidCache{half: max(size/2, 1), young: map[string]*actor.PID{}, old: map[string]*actor.PID{}}
+}
+
+func (c *pidCache) get(key string) *actor.PID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.young[key]; ok {
+		return p
+	}
+	p, ok := c.old[key]
+	if ok {
+		delete(c.old, key)
+		c.putLocked(key, p)
+	}
+	return p
+}
+
+func (c *pidCache) put(key string, p *actor.PID) {
+	c.mu.Lock()
+	c.putLocked(key, p)
+	c.mu.Unlock()
+}
+
+func (c *pidCache) putLocked(key string, p *actor.PID) {
+	if len(c.young) >= c.half {
+		c.old, c.young = c.young, make(map[string]*actor.PID, c.half)
+	}
+	c.young[key] = p
+}
+
+// drop forgets key if it still maps to p.
+func (c *pidCache) drop(key string, p *actor.PID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range []map[string]*actor.PID{c.young, c.old} {
+		if q, ok := m[key]; ok && q.Equal(p) {
+			delete(m, key)
+		}
+	}
+}
+
+func (c *pidCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.young) + len(c.old)
+}

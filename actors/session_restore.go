@@ -1,0 +1,120 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/spinmatch/spinmatch/actors/msg"
+	"github.com/spinmatch/spinmatch/persistence"
+)
+
+// How a UserSession survives its node: restore from the store, answer a
+// pool's Resume, and handle a pairing the store refused.
+
+// restore loads, once per activation, the user's active match and queue
+// entry. A queued user is re-announced to the pool at the original
+// enqueue time, and keeps the place for the reconnect grace when no
+// connection is attached yet.
+func (s *session) restore(ctx actor.Context) error {
+	if s.restored {
+		return nil
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	now := s.d.now()
+	m, err := s.d.Store.ActiveMatch(c, s.userID, now)
+	switch {
+	case err == nil:
+		s.restored = true
+		info := matchInfoFromRecord(m)
+		s.state, s.match = StateMatched, info
+		s.recent[s.partnerID()] = m.CreatedAt
+		s.armBackstop(info, now)
+		s.log.Info("session: restored a match from the store", "match", m.ID)
+		return nil
+	case !errors.Is(err, persistence.ErrNotFound):
+		s.d.Metrics.StoreErrors.WithLabelValues("active_match").Inc()
+		return fmt.Errorf("restore: active match: %w", err)
+	}
+	e, err := s.d.Store.QueueEntry(c, s.userID)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		s.restored = true
+		return nil
+	case err != nil:
+		s.d.Metrics.StoreErrors.WithLabelValues("queue_entry").Inc()
+		return fmt.Errorf("restore: queue entry: %w", err)
+	}
+	s.restored = true
+	s.loadRecent()
+	s.state, s.enqueuedAt = StateQueued, e.EnqueuedAt
+	s.queue = &msg.QueueInfo{Pool: e.Pool}
+	s.waiter = &msg.Waiter{
+		UserId: s.userID, DisplayName: e.DisplayName, Gender: e.Gender, Seeking: e.Seeking,
+		EnqueuedAtMs: ms(e.EnqueuedAt),
+	}
+	s.lastSeen = now // the grace runs from now: the old session's timer is gone
+	s.log.Info("session: restored a queue place from the store", "pool", e.Pool, "enqueued_at", e.EnqueuedAt)
+	s.armRefresh()
+	s.announce(ctx)
+	if len(s.conns) == 0 && s.state == StateQueued {
+		s.armGrace()
+	}
+	return nil
+}
+
+// resume answers a pool that holds the user (rebuilt from the store, or
+// not hearing from this session): re-announce the place, or tell the pool
+// to drop a place the user no longer holds.
+func (s *session) resume(ctx actor.Context, pool string) {
+	if s.state == StateQueued && s.queue.GetPool() == pool {
+		if s.pending == nil {
+			s.announce(ctx)
+		}
+		return
+	}
+	s.d.Router.Send(KindMatchPool, pool, &msg.Dequeue{UserId: s.userID, Outcome: OutcomeExpired, Ghost: true})
+}
+
+// matchAborted handles a pairing the store refused because one partner was
+// already in another match: the user goes back to their place (same
+// enqueue time), or into the match the store holds for them.
+func (s *session) matchAborted(ctx actor.Context, matchID string) {
+	if s.pending.GetMatchId() != matchID {
+		return
+	}
+	s.pending = nil
+	s.d.Metrics.DoublePairs.Inc()
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	if m, err := s.d.Store.ActiveMatch(c, s.userID, s.d.now()); err == nil {
+		s.matchFound(matchInfoFromRecord(m))
+		return
+	}
+	s.log.Info("session: pairing refused by the store; back to the same place", "match", matchID)
+	s.announce(ctx)
+}
+
+func queueEntry(pool string, w *msg.Waiter) persistence.QueueEntry {
+	return persistence.QueueEntry{
+		UserID: w.UserId, Pool: pool, DisplayName: w.DisplayName, Gender: w.Gender,
+		Seeking: w.Seeking, EnqueuedAt: fromMS(w.EnqueuedAtMs),
+	}
+}
+
+func matchInfoFromRecord(m persistence.Match) *msg.MatchInfo {
+	return &msg.MatchInfo{
+		MatchId:        m.ID,
+		Pool:           m.Pool,
+		A:              &msg.Partner{UserId: m.A.UserID, DisplayName: m.A.DisplayName, Gender: m.A.Gender},
+		B:              &msg.Partner{UserId: m.B.UserID, DisplayName: m.B.DisplayName, Gender: m.B.Gender},
+		CreatedAtMs:    ms(m.CreatedAt),
+		DateEndsAtMs:   ms(m.DateEndsAt),
+		VoteDeadlineMs: ms(m.VoteDeadline),
+		WaitAS:         m.WaitA.Seconds(),
+		WaitBS:         m.WaitB.Seconds(),
+	}
+}
