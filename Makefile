@@ -23,7 +23,7 @@ test: deps-pg deps-chromium ## Run every test (-race), PostgreSQL and browser te
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@# Multi-node tests run without -race: the pinned protoactor-go races with
 	@# itself when several nodes share a process (see cluster/multinode_test.go).
-	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd' ./cluster/ ./cmd/spinmatch/
+	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart' ./cluster/ ./cmd/spinmatch/
 
 test-unit: ## Run the tests that need neither PostgreSQL nor Chromium
 	$(GO) test -race -count=1 -short $(PKGS)

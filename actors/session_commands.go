@@ -141,12 +141,14 @@ func (s *session) onRefresh(ctx actor.Context) {
 		s.paired(ctx, s.pending)
 		return
 	}
-	s.announce(ctx)
+	s.announce(ctx, false)
 }
 
 // announce tells the pool where the user stands (their original enqueue
-// time keeps their place) and takes its answer.
-func (s *session) announce(ctx actor.Context) {
+// time keeps their place) and takes its answer; with tell, the answer goes
+// to the user's connections as a wait_update (the pool was rebuilt, so the
+// user hears from the new one at once).
+func (s *session) announce(ctx actor.Context, tell bool) {
 	if s.waiter == nil {
 		return
 	}
@@ -161,6 +163,9 @@ func (s *session) announce(ctx actor.Context) {
 		s.paired(ctx, r.Match)
 	case r.Queue.GetPosition() > 0:
 		s.queue, s.eta = r.Queue, r.Eta
+		if tell {
+			s.push(&msg.Event{Kind: &msg.Event_WaitUpdate{WaitUpdate: &msg.WaitUpdate{Queue: r.Queue, Eta: r.Eta}}})
+		}
 	}
 }
 

@@ -59,7 +59,7 @@ func (s *session) restore(ctx actor.Context) error {
 	s.lastSeen = now // the grace runs from now: the old session's timer is gone
 	s.log.Info("session: restored a queue place from the store", "pool", e.Pool, "enqueued_at", e.EnqueuedAt)
 	s.armRefresh()
-	s.announce(ctx)
+	s.announce(ctx, false) // the connections get state when they attach
 	if len(s.conns) == 0 && s.state == StateQueued {
 		s.armGrace()
 	}
@@ -72,7 +72,7 @@ func (s *session) restore(ctx actor.Context) error {
 func (s *session) resume(ctx actor.Context, pool string) {
 	if s.state == StateQueued && s.queue.GetPool() == pool {
 		if s.pending == nil {
-			s.announce(ctx)
+			s.announce(ctx, true)
 		}
 		return
 	}
@@ -95,7 +95,7 @@ func (s *session) matchAborted(ctx actor.Context, matchID string) {
 		return
 	}
 	s.log.Info("session: pairing refused by the store; back to the same place", "match", matchID)
-	s.announce(ctx)
+	s.announce(ctx, false)
 }
 
 func queueEntry(pool string, w *msg.Waiter) persistence.QueueEntry {

@@ -5,6 +5,7 @@ import (
 	"log"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 )
 
 // levelHandler drops records below min before they reach next; it gives
@@ -50,9 +51,12 @@ var memberlistLevels = [...]struct {
 }
 
 // memberlistWriter turns memberlist's "[LEVEL] memberlist: text" lines
-// into slog records. log.Logger serialises calls to Write.
+// into slog records. log.Logger serialises calls to Write. When health is
+// set, it also counts the lines in which memberlist refutes a suspicion or
+// a death of this node: memberlist says so only in its log.
 type memberlistWriter struct {
 	logger *slog.Logger
+	health *health // may be nil
 }
 
 // Write logs one memberlist line at its own level; it never fails.
@@ -65,6 +69,14 @@ func (w memberlistWriter) Write(p []byte) (int, error) {
 			break
 		}
 	}
+	if w.health != nil {
+		switch {
+		case strings.Contains(line, "Refuting a suspect message"):
+			w.health.suspected.Add(1)
+		case strings.Contains(line, "Refuting a dead message"):
+			w.health.declaredDead.Store(true)
+		}
+	}
 	ctx := context.Background()
 	if w.logger.Enabled(ctx, level) {
 		w.logger.Log(ctx, level, line)
@@ -72,7 +84,20 @@ func (w memberlistWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// newMemberlistLogger adapts logger to the *log.Logger memberlist wants.
-func newMemberlistLogger(logger *slog.Logger) *log.Logger {
-	return log.New(memberlistWriter{logger: logger}, "", 0)
+// newMemberlistLogger adapts logger to the *log.Logger memberlist wants;
+// health (may be nil) counts refuted suspicions and deaths.
+func newMemberlistLogger(logger *slog.Logger, health *health) *log.Logger {
+	return log.New(memberlistWriter{logger: logger, health: health}, "", 0)
+}
+
+// health is what memberlist told this node about itself. Safe for
+// concurrent use.
+type health struct {
+	// suspected counts the times another member suspected this node and it
+	// refuted (a false suspicion: the node was alive).
+	suspected atomic.Int64
+	// declaredDead is set once another member declared this node dead: the
+	// others have then removed (and protoactor has blocked) its member id,
+	// so the node must restart with a new one.
+	declaredDead atomic.Bool
 }

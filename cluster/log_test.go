@@ -23,13 +23,27 @@ func TestMemberlistLogLevels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			base := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})
-			l := newMemberlistLogger(slog.New(levelHandler{min: slog.LevelWarn, next: base}))
+			l := newMemberlistLogger(slog.New(levelHandler{min: slog.LevelWarn, next: base}), nil)
 			l.Print(tt.line)
 			got := buf.String()
 			if tt.logged != (got != "") || !strings.Contains(got, tt.want) {
 				t.Fatalf("logged %q, want %q (logged=%v)", got, tt.want, tt.logged)
 			}
 		})
+	}
+}
+
+func TestMemberlistLoggerCountsRefutations(t *testing.T) {
+	h := &health{}
+	l := newMemberlistLogger(slog.New(slog.DiscardHandler), h)
+	l.Print("[WARN] memberlist: Refuting a suspect message (from: n2)\n")
+	l.Print("[WARN] memberlist: Refuting a suspect message (from: n3)\n")
+	if h.suspected.Load() != 2 || h.declaredDead.Load() {
+		t.Fatalf("after two suspicions: suspected %d, dead %v", h.suspected.Load(), h.declaredDead.Load())
+	}
+	l.Print("[WARN] memberlist: Refuting a dead message (from: n2)\n")
+	if !h.declaredDead.Load() {
+		t.Fatal("a refuted death did not mark the node dead")
 	}
 }
 

@@ -49,7 +49,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	transport, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{s.bindHost},
 		BindPort:  s.bindPort,
-		Logger:    newMemberlistLogger(libLogger.With(slog.String("lib", "memberlist"))),
+		Logger:    newMemberlistLogger(libLogger.With(slog.String("lib", "memberlist")), nil),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: bind memberlist %s: %w", op, s.Bind, err)
@@ -71,11 +71,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if isUnspecified(s.remoteHost) {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(net.JoinHostPort(advHost, strconv.Itoa(s.remotePort))))
 	}
-	clusterCfg := protocluster.Configure(s.Name, prov, disthash.New(),
-		remote.Configure(s.remoteHost, s.remotePort, remoteOpts...),
+	clusterOpts := []protocluster.ConfigOption{
 		protocluster.WithKinds(s.Kinds...),
 		protocluster.WithRequestTimeout(s.RequestTimeout),
-	)
+	}
+	if s.HeartbeatExpiration > 0 {
+		clusterOpts = append(clusterOpts, protocluster.WithHeartbeatExpiration(s.HeartbeatExpiration))
+	}
+	clusterCfg := protocluster.Configure(s.Name, prov, disthash.New(),
+		remote.Configure(s.remoteHost, s.remotePort, remoteOpts...), clusterOpts...)
 	c := protocluster.New(system, clusterCfg)
 	if err := startMember(c); err != nil {
 		_ = prov.leave(-1)
@@ -162,8 +166,21 @@ func (n *Node) Address() string { return n.system.Address() }
 // nodes' Join.
 func (n *Node) MemberlistAddr() string { return n.memberlistAddr }
 
-// Ready reports whether this node is in the cluster topology it sees.
-func (n *Node) Ready() bool { return containsID(n.prov.members(), n.system.ID) }
+// Ready reports whether this node is in the cluster topology it sees and
+// has not been declared dead by the others (see DeclaredDead).
+func (n *Node) Ready() bool {
+	return !n.DeclaredDead() && containsID(n.prov.members(), n.system.ID)
+}
+
+// DeclaredDead reports whether another member declared this node dead (it
+// was unreachable for longer than the suspicion timeout). The others have
+// blocked its member id for good: it takes no grain traffic until the
+// process restarts with a fresh actor system id.
+func (n *Node) DeclaredDead() bool { return n.prov.health.declaredDead.Load() }
+
+// FalseSuspicions counts the times another member suspected this node while
+// it was alive (it refuted the suspicion).
+func (n *Node) FalseSuspicions() int64 { return n.prov.health.suspected.Load() }
 
 // WaitReady blocks until this node has first appeared in its own topology,
 // or ctx is done.
@@ -181,17 +198,23 @@ func (n *Node) WaitReady(ctx context.Context) error {
 func (n *Node) Members() []Member { return n.prov.members() }
 
 // Shutdown leaves memberlist gracefully (waiting for the leave broadcast
-// until ctx is done), then shuts the protoactor cluster down, which takes
-// about two seconds upstream. Later calls return the first call's result.
+// at most a second, or until ctx is done), then stops the protoactor
+// cluster without its graceful path, which sleeps two seconds and waits
+// for every grain to stop: grain state that matters is in the store, and
+// the other nodes reroute as soon as the leave reaches them. Later calls
+// return the first call's result.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shutdownOnce.Do(func() { n.shutdownErr = n.shutdown(ctx) })
 	return n.shutdownErr
 }
 
+// leaveTimeout bounds the leave broadcast in Shutdown.
+const leaveTimeout = time.Second
+
 func (n *Node) shutdown(ctx context.Context) error {
-	timeout := defaultLeaveTimeout
+	timeout := leaveTimeout
 	if deadline, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(deadline), time.Millisecond)
+		timeout = max(min(time.Until(deadline), timeout), time.Millisecond)
 	}
 	errs := []error{n.prov.leave(timeout)}
 	done := make(chan error, 1)
@@ -201,7 +224,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 				done <- fmt.Errorf("cluster: protoactor shutdown: %v", r)
 			}
 		}()
-		n.cluster.Shutdown(true)
+		n.cluster.Shutdown(false)
 		done <- nil
 	}()
 	select {

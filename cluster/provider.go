@@ -33,6 +33,7 @@ type provider struct {
 	stop     chan struct{} // closed by stopSync
 	done     chan struct{} // closed when run returns
 	ready    chan struct{} // closed when this node first appears in the topology
+	health   *health
 
 	// Set once by StartMember before run starts; read-only afterwards.
 	cluster *protocluster.Cluster
@@ -64,9 +65,11 @@ func newProvider(s settings, t *memberlist.NetTransport, advHost string, advPort
 	mc.Transport = t
 	mc.Label = s.Name
 	mc.LogOutput = nil
-	mc.Logger = newMemberlistLogger(logger)
+	h := &health{}
+	mc.Logger = newMemberlistLogger(logger, h)
 	changed := make(chan struct{}, 1)
 	return &provider{
+		health:   h,
 		logger:   logger,
 		mlConfig: &mc,
 		resync:   s.ResyncInterval,

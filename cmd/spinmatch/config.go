@@ -115,7 +115,48 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.Cluster.RemoteAddr = getenv("SPIN_REMOTE_ADDR")
+	if err := loadFailureDetection(getenv, &c.Cluster); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// loadFailureDetection reads the failure-detection settings (README,
+// Operations): memberlist's probe interval, probe timeout and suspicion
+// multiplier, and protoactor's heartbeat expiration.
+func loadFailureDetection(getenv func(string) string, cc *cluster.Config) error {
+	ml := *cc.Memberlist // a copy: the preset may be shared
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"SPIN_CLUSTER_PROBE_INTERVAL_S", &ml.ProbeInterval},
+		{"SPIN_CLUSTER_PROBE_TIMEOUT_S", &ml.ProbeTimeout},
+		{"SPIN_CLUSTER_HEARTBEAT_EXPIRATION_S", &cc.HeartbeatExpiration},
+	}
+	for _, d := range durations {
+		v := getenv(d.name)
+		if v == "" {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || f > 3600 {
+			return &configError{d.name, "must be a positive number of seconds, not " + strconv.Quote(v)}
+		}
+		*d.dst = time.Duration(f * float64(time.Second))
+	}
+	if ml.ProbeTimeout >= ml.ProbeInterval {
+		return &configError{"SPIN_CLUSTER_PROBE_TIMEOUT_S", "must be shorter than SPIN_CLUSTER_PROBE_INTERVAL_S"}
+	}
+	if v := getenv("SPIN_CLUSTER_SUSPICION_MULT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return &configError{"SPIN_CLUSTER_SUSPICION_MULT", "must be a whole number from 1 to 100, not " + strconv.Quote(v)}
+		}
+		ml.SuspicionMult = n
+	}
+	cc.Memberlist = &ml
+	return nil
 }
 
 func or(v, def string) string {

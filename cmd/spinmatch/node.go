@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -39,18 +40,54 @@ type Node struct {
 	served     chan error
 	edge       *transport.Edge
 	samples    *actors.SampleWriter
+	// front serves HTTP from the start: until the node has joined, it
+	// answers /healthz, and 503 elsewhere (startingHandler); then the edge.
+	front *frontHandler
 
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// Start brings a node up and serves HTTP on cfg.Addr until Shutdown.
+// Start brings a node up and serves HTTP on cfg.Addr until Shutdown. HTTP
+// listens first: while the store opens and the node looks for its seeds,
+// /healthz answers 200 and everything else (/readyz included) 503. Start
+// returns once the node has joined, or with an error.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
-	n := &Node{log: log, served: make(chan error, 1)}
+	n := &Node{log: log, served: make(chan error, 1), front: &frontHandler{}}
+	n.front.state.Store(&frontState{reason: "starting"})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, &configError{"SPIN_ADDR", fmt.Sprintf("cannot listen on %s: %v", cfg.Addr, err)}
+	}
+	n.ln = ln
+	var handler http.Handler = n.front
+	if cfg.SentryDSN != "" {
+		// Performance: one transaction per request; panics are reported by OnPanic.
+		handler = sentryhttp.New(sentryhttp.Options{}).Handle(handler)
+	}
+	n.srv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { n.served <- n.srv.Serve(ln) }()
+	if err := n.start(ctx, cfg); err != nil {
+		_ = n.srv.Close()
+		return nil, err
+	}
+	log.Info("spinmatch node up", "http", ln.Addr().String(), "actor_address", n.member.Address(),
+		"memberlist", n.member.MemberlistAddr(), "development", cfg.Development)
+	return n, nil
+}
+
+func (n *Node) start(ctx context.Context, cfg Config) error {
+	log := n.log
 	if cfg.DatabaseURL != "" {
+		n.front.state.Store(&frontState{reason: "connecting to the database"})
 		st, err := pg.Open(ctx, cfg.DatabaseURL, log.With("component", "pg"))
 		if err != nil {
-			return nil, fmt.Errorf("start: database: %w", err)
+			return &configError{"DATABASE_URL", "cannot be used: " + err.Error()}
 		}
 		n.store, n.closeStore = st, st.Close
 	} else {
@@ -77,11 +114,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	cc := cfg.Cluster
 	cc.Kinds = actors.Kinds(deps)
 	cc.Logger = log.With("component", "cluster")
+	if len(cc.Join) > 0 {
+		n.front.state.Store(&frontState{reason: "joining the cluster"})
+	}
 	member, err := cluster.Start(ctx, cc)
 	if err != nil {
 		_ = n.samples.Shutdown(ctx)
 		n.closeStore()
-		return nil, fmt.Errorf("start: cluster: %w", err)
+		return &configError{"SPIN_CLUSTER_BIND", "cluster could not start: " + err.Error()}
 	}
 	n.member = member
 	n.sys = actors.NewSystem(member.Cluster(), deps)
@@ -91,6 +131,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		API: api.Config{
 			Development: cfg.Development,
 			Ready:       n.ready,
+			Members:     func() int { return len(n.member.Members()) },
 		},
 		WS:        ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh},
 		Gatherer:  reg,
@@ -102,34 +143,49 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 		},
 	}, n.sys, n.verifier, log.With("component", "http"))
 	n.edge = edge
-	var handler http.Handler = edge
-	if cfg.SentryDSN != "" {
-		// Performance: one transaction per request; panics are reported by OnPanic.
-		handler = sentryhttp.New(sentryhttp.Options{}).Handle(handler)
-	}
+	n.front.state.Store(&frontState{next: edge})
+	return nil
+}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		_ = member.Shutdown(context.Background())
-		_ = n.samples.Shutdown(ctx)
-		n.closeStore()
-		return nil, fmt.Errorf("start: listen %s: %w", cfg.Addr, err)
+// frontHandler is the HTTP server's handler: the node's edge once it is
+// up, a starting page before. Safe for concurrent use.
+type frontHandler struct {
+	state atomic.Pointer[frontState]
+}
+
+// frontState is what frontHandler serves: next, or (while nil) 503 with reason.
+type frontState struct {
+	next   http.Handler
+	reason string
+}
+
+// ServeHTTP serves r.
+func (f *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	st := f.state.Load()
+	if st.next != nil {
+		st.next.ServeHTTP(w, r)
+		return
 	}
-	n.ln = ln
-	n.srv = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	if r.URL.Path == "/healthz" {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\n"))
+		return
 	}
-	go func() { n.served <- n.srv.Serve(ln) }()
-	log.Info("spinmatch node up", "http", ln.Addr().String(), "actor_address", member.Address(),
-		"memberlist", member.MemberlistAddr(), "development", cfg.Development)
-	return n, nil
+	w.Header().Set("Retry-After", "1")
+	if r.URL.Path == "/readyz" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintf(w, "{\"status\":\"unavailable\",\"reason\":%q}\n", st.reason)
+		return
+	}
+	api.WriteError(w, actors.CodeUnavailable, "This server is starting. Please try again in a moment.")
 }
 
 // ready is /readyz: the store answers and this node has joined its cluster.
 func (n *Node) ready(ctx context.Context) error {
+	if n.member.DeclaredDead() {
+		return errors.New("the cluster declared this node dead; it must restart")
+	}
 	if !n.member.Ready() {
 		return errors.New("not joined to the cluster yet")
 	}
@@ -148,13 +204,35 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return n.stopErr
 }
 
+// Shutdown budget: the whole stop takes at most about 4 s whatever the
+// load: REST requests in flight get httpDrain to finish, the cluster leave
+// and stop get clusterStop, the wait-sample writer samplesFlush.
+const (
+	httpDrain    = 2 * time.Second
+	clusterStop  = 1500 * time.Millisecond
+	samplesFlush = 500 * time.Millisecond
+)
+
+// shutdown stops in order: user sockets are closed with 1001 (clients
+// reconnect to another node, where their sessions restore from the store),
+// HTTP drains, the node leaves the cluster (the others reroute at once),
+// queued wait samples are written, the store closes.
 func (n *Node) shutdown(ctx context.Context) error {
 	n.edge.CloseSockets()
-	err := n.srv.Shutdown(ctx)
+	hctx, cancel := context.WithTimeout(ctx, httpDrain)
+	err := n.srv.Shutdown(hctx)
+	cancel()
 	if errors.Is(err, context.DeadlineExceeded) {
 		_ = n.srv.Close()
+		err = nil // in-flight requests were cut; clients retry
 	}
-	err = errors.Join(err, n.member.Shutdown(ctx), n.samples.Shutdown(ctx))
+	cctx, cancel := context.WithTimeout(ctx, clusterStop)
+	err = errors.Join(err, n.member.Shutdown(cctx))
+	cancel()
+	n.sys.Router().Detach()
+	sctx, cancel := context.WithTimeout(ctx, samplesFlush)
+	err = errors.Join(err, n.samples.Shutdown(sctx))
+	cancel()
 	n.closeStore()
 	return err
 }

@@ -32,6 +32,9 @@ type Config struct {
 	DevTokenTTL time.Duration
 	// Ready reports whether the node can serve (store answers, cluster joined).
 	Ready func(ctx context.Context) error
+	// Members, when set, reports how many cluster members this node sees;
+	// /readyz includes it.
+	Members func() int
 }
 
 // API is the REST surface.
@@ -206,11 +209,16 @@ func (a *API) matches(w http.ResponseWriter, r *http.Request, userID string) {
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	body := map[string]any{"status": "ready"}
+	if a.cfg.Members != nil {
+		body["members"] = a.cfg.Members()
+	}
 	if err := a.cfg.Ready(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		body["status"], body["reason"] = "unavailable", err.Error()
+		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, body)
 }
 
 // audit appends to the audit log; a failure is logged, never the caller's
