@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -480,6 +481,14 @@ func (l *traceLog) grep(max int, keys ...string) []string {
 		out = append([]string{fmt.Sprintf("... %d earlier lines", len(out)-max)}, out[len(out)-max:]...)
 	}
 	return out
+}
+
+// writeFile writes the whole trace to path.
+func (l *traceLog) writeFile(path string) error {
+	l.mu.Lock()
+	data := strings.Join(l.lines, "\n") + "\n"
+	l.mu.Unlock()
+	return os.WriteFile(path, []byte(data), 0o644)
 }
 
 func (l *traceLog) countErr(m string) {

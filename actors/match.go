@@ -111,6 +111,7 @@ func (g *matchGrain) ensure(info *msg.MatchInfo, fromStore bool) bool {
 			for k, v := range votes {
 				g.votes[k] = v
 			}
+			g.settleIfBoth()
 		}
 	}
 	g.stopDeadline = after(g.sys, g.self, time.Until(g.deadline()), voteDeadline{})
@@ -193,6 +194,7 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
 	}
 	if prev, ok := g.votes[m.Voter]; ok {
+		g.settleIfBoth() // an activation that recorded both votes may have died before settling
 		return &msg.VoteReply{Choice: prev} // idempotent: the first vote stands
 	}
 	if g.result != "" || g.d.now().After(g.deadline()) {
@@ -216,10 +218,15 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 	}
 	g.d.Metrics.VotesRecorded.Inc()
 	g.votes[m.Voter] = stored
-	if len(g.votes) == 2 {
-		g.sys.Root.Send(g.self, settleRetry{}) // settle after replying
-	}
+	g.settleIfBoth()
 	return &msg.VoteReply{Choice: stored}
+}
+
+// settleIfBoth settles (after the current message) once both votes are in.
+func (g *matchGrain) settleIfBoth() {
+	if len(g.votes) == 2 && g.result == "" {
+		g.sys.Root.Send(g.self, settleRetry{})
+	}
 }
 
 // settle decides the result (a missing vote counts as no), makes it durable

@@ -123,7 +123,7 @@ func (s *session) handle(ctx actor.Context, m any) {
 	}
 	switch m := m.(type) {
 	case *msg.Attach:
-		s.attach(ctx, m.Conn, m.Heartbeat)
+		s.attach(ctx, m)
 	case *msg.Detach:
 		ctx.Unwatch(m.Conn)
 		s.detach(m.Conn)
@@ -187,11 +187,12 @@ func (s *session) stopTimers() {
 
 // ---- connections ----
 
-func (s *session) attach(ctx actor.Context, conn *actor.PID, heartbeat bool) {
+func (s *session) attach(ctx actor.Context, m *msg.Attach) {
+	conn := m.Conn
 	if conn == nil {
 		return
 	}
-	if _, ok := s.conns[conn.String()]; ok && heartbeat {
+	if _, ok := s.conns[conn.String()]; ok && m.Heartbeat {
 		return
 	}
 	s.conns[conn.String()] = conn
@@ -200,7 +201,7 @@ func (s *session) attach(ctx actor.Context, conn *actor.PID, heartbeat bool) {
 	s.send(conn, &msg.Event{Kind: &msg.Event_State{State: s.stateMsg()}})
 	// Every socket gets exactly one match_found per match: one attached
 	// during the match (a reconnect, a new tab) gets it after its state.
-	if s.state == StateMatched {
+	if s.state == StateMatched && m.SeenMatch != s.match.GetMatchId() {
 		s.send(conn, &msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: s.match}}})
 	}
 	if s.resultMissed != nil && s.state == StateIdle {

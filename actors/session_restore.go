@@ -25,6 +25,14 @@ func (s *session) restore(ctx actor.Context) error {
 	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
 	defer cancel()
 	now := s.d.now()
+	// The queue entry first: a match that forms between the two reads
+	// deletes it and is then seen, so the user is never restored idle
+	// while a match of theirs is being written.
+	e, qerr := s.d.Store.QueueEntry(c, s.userID)
+	if qerr != nil && !errors.Is(qerr, persistence.ErrNotFound) {
+		s.d.Metrics.StoreErrors.WithLabelValues("queue_entry").Inc()
+		return fmt.Errorf("restore: queue entry: %w", qerr)
+	}
 	m, err := s.d.Store.ActiveMatch(c, s.userID, now)
 	switch {
 	case err == nil:
@@ -39,14 +47,9 @@ func (s *session) restore(ctx actor.Context) error {
 		s.d.Metrics.StoreErrors.WithLabelValues("active_match").Inc()
 		return fmt.Errorf("restore: active match: %w", err)
 	}
-	e, err := s.d.Store.QueueEntry(c, s.userID)
-	switch {
-	case errors.Is(err, persistence.ErrNotFound):
+	if qerr != nil {
 		s.restored = true
 		return nil
-	case err != nil:
-		s.d.Metrics.StoreErrors.WithLabelValues("queue_entry").Inc()
-		return fmt.Errorf("restore: queue entry: %w", err)
 	}
 	s.restored = true
 	s.loadRecent()

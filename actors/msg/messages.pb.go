@@ -1037,7 +1037,11 @@ type Attach struct {
 	// heartbeat marks the connection's periodic re-attachment: a no-op when
 	// the session holds the connection, a full attach (with state) when a
 	// fresh activation (after a move) does not.
-	Heartbeat     bool `protobuf:"varint,2,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
+	Heartbeat bool `protobuf:"varint,2,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
+	// seen_match is the match whose match_found the connection already
+	// delivered, so a fresh session activation it re-attaches to does not
+	// send it a second one.
+	SeenMatch     string `protobuf:"bytes,3,opt,name=seen_match,json=seenMatch,proto3" json:"seen_match,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1084,6 +1088,13 @@ func (x *Attach) GetHeartbeat() bool {
 		return x.Heartbeat
 	}
 	return false
+}
+
+func (x *Attach) GetSeenMatch() string {
+	if x != nil {
+		return x.SeenMatch
+	}
+	return ""
 }
 
 type Detach struct {
@@ -2991,11 +3002,13 @@ const file_messages_proto_rawDesc = "" +
 	"\x06signal\x18\x10 \x01(\v2\x15.spinmatch.msg.SignalH\x00R\x06signal\x128\n" +
 	"\tcancelled\x18\x11 \x01(\v2\x18.spinmatch.msg.CancelledH\x00R\tcancelled\x12,\n" +
 	"\x05error\x18\x12 \x01(\v2\x14.spinmatch.msg.ErrorH\x00R\x05errorB\x06\n" +
-	"\x04kind\"F\n" +
+	"\x04kind\"e\n" +
 	"\x06Attach\x12\x1e\n" +
 	"\x04conn\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\x04conn\x12\x1c\n" +
-	"\theartbeat\x18\x02 \x01(\bR\theartbeat\"(\n" +
+	"\theartbeat\x18\x02 \x01(\bR\theartbeat\x12\x1d\n" +
+	"\n" +
+	"seen_match\x18\x03 \x01(\tR\tseenMatch\"(\n" +
 	"\x06Detach\x12\x1e\n" +
 	"\x04conn\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\x04conn\"9\n" +

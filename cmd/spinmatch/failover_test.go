@@ -6,9 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/spinmatch/spinmatch/actors"
 )
@@ -300,4 +305,238 @@ func (c *client) expectRef(t *testing.T, id float64, deadline time.Time) frame {
 		t.Fatalf("%s: no answer to request %v by the deadline: %v (seen %v)", c.u.name, id, err, c.types())
 	}
 	return f
+}
+
+// TestRollingRestart stops (SIGTERM) each of three real nodes in turn and
+// starts it again while robot users keep spinning and voting, with sockets
+// on every node. No robot may see an error it would have to act on (only
+// unavailable, which says to retry, is allowed), each stop must take at
+// most 5 s, every robot must keep completing dates, every acknowledged
+// vote must be in PostgreSQL once, and nobody may be in two matches.
+func TestRollingRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test: not in -short")
+	}
+	c := startProcCluster(t)
+	p := fmt.Sprintf("roll%d", time.Now().UnixNano()%1000)
+	ctx, stop := context.WithCancel(context.Background())
+	var robots []*robot
+	for k := 0; k < 8; k++ {
+		gender, seeking := "female", "male"
+		if k%2 == 1 {
+			gender, seeking = "male", "female"
+		}
+		u := devUser(t, c.nodes[k%3].base(), fmt.Sprintf("robot%d-%d", k, time.Now().UnixNano()), fmt.Sprintf("Robot%d", k), gender, p, seeking)
+		r := &robot{u: u, c: c, node: k % 3, done: make(chan struct{})}
+		robots = append(robots, r)
+		go r.run(ctx)
+	}
+	pause := func(d time.Duration) {
+		t.Helper()
+		time.Sleep(d) // traffic keeps flowing meanwhile; nothing is awaited
+	}
+	pause(2 * time.Second)
+	for i := range c.nodes {
+		took := c.term(i)
+		t.Logf("%s stopped in %v", c.nodes[i].name, took)
+		if took > 5*time.Second {
+			t.Errorf("%s took %v to stop on SIGTERM (bound 5s)", c.nodes[i].name, took)
+		}
+		c.restart(i)
+		pause(2 * time.Second)
+	}
+	before := make([]int, len(robots))
+	for k, r := range robots {
+		before[k] = r.datesDone()
+	}
+	// After the last restart every robot must still complete dates.
+	deadline := time.Now().Add(20 * time.Second)
+	for k := 0; k < len(robots); {
+		if robots[k].datesDone() > before[k] {
+			k++
+			continue
+		}
+		if time.Now().After(deadline) {
+			for _, r := range robots {
+				r.mu.Lock()
+				t.Logf("%s (%s): %d dates; last frames:\n  %s", r.u.name, r.u.id, r.dates, strings.Join(r.last, "\n  "))
+				r.mu.Unlock()
+			}
+			t.Fatal("a robot completed no date after the rolling restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	for _, r := range robots {
+		<-r.done
+	}
+	total := 0
+	for _, r := range robots {
+		r.mu.Lock()
+		for _, e := range r.errs {
+			t.Errorf("%s: %s", r.u.name, e)
+		}
+		total += r.dates
+		votes := r.voted
+		r.mu.Unlock()
+		for mid := range votes {
+			var n int
+			if err := c.pool.QueryRow(context.Background(), `select count(*) from votes where match_id = $1 and voter = $2`, mid, r.u.id).Scan(&n); err != nil || n != 1 {
+				t.Errorf("%s: acknowledged vote on %s is in the store %d times (%v)", r.u.name, mid, n, err)
+			}
+		}
+	}
+	t.Logf("%d dates completed by %d robots during the rolling restart", total, len(robots))
+	c.checkStore(t)
+}
+
+// robot is a user who spins, votes yes on every match and spins again,
+// reconnecting to a running node whenever its socket closes. It records
+// the errors a person would have to act on.
+type robot struct {
+	u    *user
+	c    *procCluster
+	node int
+	done chan struct{}
+
+	mu    sync.Mutex
+	dates int
+	voted map[string]bool // match ids of acknowledged votes
+	errs  []string
+	last  []string // the latest frames, for a failure's diagnosis
+}
+
+func (r *robot) datesDone() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dates
+}
+
+func (r *robot) fail(format string, args ...any) {
+	r.mu.Lock()
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+}
+
+func (r *robot) run(ctx context.Context) {
+	defer close(r.done)
+	r.voted = map[string]bool{}
+	for ctx.Err() == nil {
+		ws := r.dial(ctx)
+		if ws == nil {
+			return
+		}
+		r.serve(ctx, ws)
+		_ = ws.Close()
+	}
+}
+
+// dial connects to a running node, trying them in turn for up to 10 s.
+func (r *robot) dial(ctx context.Context) *websocket.Conn {
+	deadline := time.Now().Add(10 * time.Second)
+	for ctx.Err() == nil {
+		n := r.c.nodes[r.node%len(r.c.nodes)]
+		r.node++
+		h := http.Header{"Authorization": {"Bearer " + r.u.token}}
+		ws, _, err := websocket.DefaultDialer.Dial(wsURL(n.base()), h)
+		if err == nil {
+			return ws
+		}
+		if time.Now().After(deadline) {
+			r.fail("could not connect to any node for 10 s: %v", err)
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond) // the next node is tried at once; this paces a full round
+	}
+	return nil
+}
+
+// serve plays one connection until it closes or ctx is done.
+func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
+	seq := 0
+	send := func(m map[string]any) {
+		seq++
+		m["id"] = seq
+		_ = ws.WriteJSON(m)
+	}
+	// spun is set from a spin until the match it leads to, so the robot,
+	// like a person, spins once however many ways it learns it is idle (a
+	// state, a match_result, a replayed match_result).
+	spun := false
+	spin := func() {
+		if !spun {
+			spun = true
+			send(map[string]any{"type": "spin"})
+		}
+	}
+	go func() { <-ctx.Done(); _ = ws.Close() }()
+	for {
+		var f frame
+		if err := ws.ReadJSON(&f); err != nil {
+			r.note("closed: " + err.Error())
+			return
+		}
+		if f.str("type") != "wait_update" {
+			r.note(fmt.Sprintf("%v", f))
+		}
+		switch f.str("type") {
+		case "state":
+			switch f.str("state") {
+			case actors.StateIdle:
+				spin()
+			case actors.StateQueued:
+				spun = true
+			case actors.StateMatched:
+				spun = false
+				if mid := f.obj("match").str("match_id"); !r.hasVoted(mid) {
+					send(map[string]any{"type": "vote", "match_id": mid, "choice": "yes"})
+				}
+			}
+		case "match_found":
+			spun = false
+			send(map[string]any{"type": "vote", "match_id": f.str("match_id"), "choice": "yes"})
+		case "vote_recorded":
+			r.mu.Lock()
+			r.voted[f.str("match_id")] = true
+			r.mu.Unlock()
+		case "match_result":
+			r.mu.Lock()
+			r.dates++
+			r.mu.Unlock()
+			// A person takes a moment before the next spin; it also keeps
+			// the robot inside its rate limit (5 commands a second).
+			time.Sleep(300 * time.Millisecond)
+			spin()
+		case "error":
+			e := f.obj("error")
+			if f.str("code") != "" {
+				e = f
+			}
+			if e.str("code") == actors.CodeUnavailable {
+				// Says to retry: ask where we stand and go on from there.
+				time.Sleep(time.Duration(e.num("retry_after_s")*1000) * time.Millisecond)
+				send(map[string]any{"type": "status"})
+				continue
+			}
+			r.fail("error %v", f)
+		}
+	}
+}
+
+func (r *robot) note(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(s) > 160 {
+		s = s[:160]
+	}
+	r.last = append(r.last, time.Now().Format("15:04:05.000")+" "+s)
+	if len(r.last) > 8 {
+		r.last = r.last[1:]
+	}
+}
+
+func (r *robot) hasVoted(mid string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.voted[mid]
 }

@@ -40,7 +40,7 @@ type procNode struct {
 	exited               chan struct{} // closed when the process has exited
 }
 
-func (n *procNode) base() string     { return fmt.Sprintf("http://%s:%d", n.host, n.http) }
+func (n *procNode) base() string      { return fmt.Sprintf("http://%s:%d", n.host, n.http) }
 func (n *procNode) actorAddr() string { return fmt.Sprintf("%s:%d", n.host, n.remote) }
 func (n *procNode) gossipAddr() string {
 	return fmt.Sprintf("%s:%d", n.host, n.gossip)

@@ -213,6 +213,7 @@ type connActor struct {
 	userID string
 	stop   func() bool
 	owner  string // node that owned the session at the last attach
+	seen   string // match id of the last match_found forwarded to the socket
 }
 
 // Receive handles one message.
@@ -238,6 +239,9 @@ func (a *connActor) Receive(ctx actor.Context) {
 		}
 		a.sys.Deliver(a.userID, &msg.Detach{Conn: ctx.Self()}, nil)
 	case *msg.Event:
+		if f := m.GetMatchFound(); f != nil {
+			a.seen = f.GetMatch().GetMatchId()
+		}
 		a.c.enqueue(wire.FromEvent(m))
 		if e := m.GetError(); e != nil && e.Close {
 			a.c.shutdown()
@@ -247,7 +251,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 
 func (a *connActor) reattach(ctx actor.Context) {
 	a.owner = a.sys.SessionOwner(a.userID)
-	a.sys.Deliver(a.userID, &msg.Attach{Conn: ctx.Self(), Heartbeat: true}, nil)
+	a.sys.Deliver(a.userID, &msg.Attach{Conn: ctx.Self(), Heartbeat: true, SeenMatch: a.seen}, nil)
 }
 
 func (a *connActor) arm(ctx actor.Context) {
