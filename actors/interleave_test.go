@@ -97,14 +97,17 @@ func TestInterleavings(t *testing.T) {
 // settle and users spin again within a run.
 func interleaveConfig() Config {
 	c := TestConfig()
-	c.DateLength = 400 * time.Millisecond
-	c.VoteWindow = 300 * time.Millisecond
+	// A match outlasts RequestTimeout, so a session blocked in one request
+	// (whose message a poisoned grain dropped) still hears of a match
+	// before its vote deadline.
+	c.DateLength = 600 * time.Millisecond
+	c.VoteWindow = 400 * time.Millisecond
 	c.ReconnectGrace = 400 * time.Millisecond
 	c.RematchCooldown = 0
 	c.Refresh = 150 * time.Millisecond
 	c.WaitTick = 50 * time.Millisecond
 	c.WaitUpdateMax = time.Second
-	c.RequestTimeout = 2 * time.Second
+	c.RequestTimeout = time.Second
 	c.DeliveryTimeout = 3 * time.Second
 	c.CommandRate = 1000
 	c.CommandBurst = 1000

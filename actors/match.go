@@ -194,7 +194,7 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
 	}
 	if prev, ok := g.votes[m.Voter]; ok {
-		g.settleIfBoth() // an activation that recorded both votes may have died before settling
+		g.settleIfBoth()                    // an activation that recorded both votes may have died before settling
 		return &msg.VoteReply{Choice: prev} // idempotent: the first vote stands
 	}
 	if g.result != "" || g.d.now().After(g.deadline()) {

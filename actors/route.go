@@ -231,8 +231,14 @@ func (r *Router) lookup(ctx context.Context, kind, id string) (*actor.PID, error
 	}
 }
 
-// await waits for f, giving up early with errMemberGone when addr leaves
-// the topology, or with ctx's error.
+// goneGrace is how long await still waits for an answer once the target's
+// node has left the topology: a node that leaves gracefully finishes what
+// it was handling and answers (its stop lingers for longer than this),
+// and resending something it already did would repeat it.
+const goneGrace = 500 * time.Millisecond
+
+// await waits for f, giving up early with errMemberGone when addr has left
+// the topology for goneGrace, or with ctx's error.
 func (r *Router) await(ctx context.Context, f *actor.Future, addr string) (any, error) {
 	if addr == r.self {
 		return f.Result() // a local grain cannot vanish with its node
@@ -249,7 +255,16 @@ func (r *Router) await(ctx context.Context, f *actor.Future, addr string) (any, 
 	for {
 		changed := r.Changed()
 		if !r.alive(addr) {
-			return nil, errMemberGone
+			grace := time.NewTimer(goneGrace)
+			defer grace.Stop()
+			select {
+			case x := <-ch:
+				return x.res, x.err
+			case <-grace.C:
+				return nil, errMemberGone
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		select {
 		case x := <-ch:

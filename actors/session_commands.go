@@ -236,6 +236,12 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 		return
 	}
 	if s.state != StateMatched || s.match.GetMatchId() != v.MatchId {
+		if choice, ok := s.storedVote(v.MatchId); ok {
+			// A repeat of a vote that was recorded (a resend after a move,
+			// or a client retrying after a reconnect): idempotent.
+			s.reply(ctx, cmd, &msg.Event{Kind: &msg.Event_VoteRecorded{VoteRecorded: &msg.VoteRecorded{MatchId: v.MatchId, Choice: choice}}})
+			return
+		}
 		if v.MatchId == s.settled {
 			s.fail(ctx, cmd, NewError(CodeVoteClosed, "Voting on this match has closed."))
 			return
@@ -260,6 +266,19 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 		return
 	}
 	s.broadcast(ctx, cmd, &msg.Event{Kind: &msg.Event_VoteRecorded{VoteRecorded: &msg.VoteRecorded{MatchId: v.MatchId, Choice: r.Choice}}})
+}
+
+// storedVote returns the user's recorded vote on a match that is no longer
+// the current one (false when there is none, or the store cannot tell).
+func (s *session) storedVote(matchID string) (string, bool) {
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	votes, err := s.d.Store.Votes(c, matchID)
+	if err != nil {
+		return "", false
+	}
+	choice, ok := votes[s.userID]
+	return choice, ok
 }
 
 func (s *session) signal(ctx actor.Context, cmd *msg.Command, sg *msg.SignalOut) {

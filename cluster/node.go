@@ -208,8 +208,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return n.shutdownErr
 }
 
-// leaveTimeout bounds the leave broadcast in Shutdown.
-const leaveTimeout = time.Second
+// leaveTimeout bounds the leave broadcast in Shutdown; leaveLinger is how
+// long the node keeps serving grain traffic after it left, so requests
+// that reached it before the others rerouted finish and are answered.
+const (
+	leaveTimeout = time.Second
+	leaveLinger  = 700 * time.Millisecond
+)
 
 func (n *Node) shutdown(ctx context.Context) error {
 	timeout := leaveTimeout
@@ -217,6 +222,12 @@ func (n *Node) shutdown(ctx context.Context) error {
 		timeout = max(min(time.Until(deadline), timeout), time.Millisecond)
 	}
 	errs := []error{n.prov.leave(timeout)}
+	linger := time.NewTimer(leaveLinger)
+	select {
+	case <-linger.C:
+	case <-ctx.Done():
+		linger.Stop()
+	}
 	done := make(chan error, 1)
 	go func() {
 		defer func() {

@@ -404,6 +404,12 @@ type robot struct {
 	voted map[string]bool // match ids of acknowledged votes
 	errs  []string
 	last  []string // the latest frames, for a failure's diagnosis
+	conns int      // connections so far
+	// unanswered is set while a spin sent on an earlier connection that
+	// closed got no reply: the server may have taken it, so a repeat on
+	// the next connection may be answered already_queued or busy, which
+	// only confirm that the first one went through.
+	unanswered bool
 }
 
 func (r *robot) datesDone() int {
@@ -453,6 +459,11 @@ func (r *robot) dial(ctx context.Context) *websocket.Conn {
 
 // serve plays one connection until it closes or ctx is done.
 func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
+	r.mu.Lock()
+	r.conns++
+	conn := r.conns
+	r.mu.Unlock()
+	r.note(fmt.Sprintf("[conn %d] connected to %s", conn, ws.RemoteAddr()))
 	seq := 0
 	send := func(m map[string]any) {
 		seq++
@@ -463,10 +474,14 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 	// like a person, spins once however many ways it learns it is idle (a
 	// state, a match_result, a replayed match_result).
 	spun := false
+	spinID := 0 // id of this connection's unanswered spin
+	retried := r.unanswered
+	defer func() { r.unanswered = spinID != 0 }()
 	spin := func() {
 		if !spun {
 			spun = true
 			send(map[string]any{"type": "spin"})
+			spinID = seq
 		}
 	}
 	go func() { <-ctx.Done(); _ = ws.Close() }()
@@ -477,7 +492,10 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 			return
 		}
 		if f.str("type") != "wait_update" {
-			r.note(fmt.Sprintf("%v", f))
+			r.note(fmt.Sprintf("[conn %d] %v", conn, f))
+		}
+		if ref, ok := f["ref"].(float64); ok && int(ref) == spinID {
+			spinID = 0
 		}
 		switch f.str("type") {
 		case "state":
@@ -512,13 +530,17 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 			if f.str("code") != "" {
 				e = f
 			}
+			if code := e.str("code"); retried && (code == actors.CodeAlreadyQueued || code == actors.CodeBusy) {
+				retried = false // the earlier spin went through
+				continue
+			}
 			if e.str("code") == actors.CodeUnavailable {
 				// Says to retry: ask where we stand and go on from there.
 				time.Sleep(time.Duration(e.num("retry_after_s")*1000) * time.Millisecond)
 				send(map[string]any{"type": "status"})
 				continue
 			}
-			r.fail("error %v", f)
+			r.fail("error %v; history:\n  %s", f, strings.Join(r.history(), "\n  "))
 		}
 	}
 }
@@ -526,13 +548,19 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 func (r *robot) note(s string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(s) > 160 {
-		s = s[:160]
+	if len(s) > 200 {
+		s = s[:200]
 	}
 	r.last = append(r.last, time.Now().Format("15:04:05.000")+" "+s)
-	if len(r.last) > 8 {
+	if len(r.last) > 40 {
 		r.last = r.last[1:]
 	}
+}
+
+func (r *robot) history() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.last...)
 }
 
 func (r *robot) hasVoted(mid string) bool {

@@ -204,12 +204,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return n.stopErr
 }
 
-// Shutdown budget: the whole stop takes at most about 4 s whatever the
+// Shutdown budget: the whole stop takes at most about 5 s whatever the
 // load: REST requests in flight get httpDrain to finish, the cluster leave
 // and stop get clusterStop, the wait-sample writer samplesFlush.
 const (
 	httpDrain    = 2 * time.Second
-	clusterStop  = 1500 * time.Millisecond
+	clusterStop  = 2500 * time.Millisecond
 	samplesFlush = 500 * time.Millisecond
 )
 
