@@ -50,6 +50,9 @@ type Router struct {
 	lookupTimeout time.Duration
 	deliver       time.Duration
 	cache         *pidCache
+	// graceful, when set, tells whether a node that left the topology left
+	// gracefully (see goneGrace); nil means assume it did.
+	graceful func(addr string) bool
 
 	// attached is closed by Attach; the fields below it are set once
 	// before and read-only afterwards.
@@ -128,6 +131,10 @@ func (r *Router) Detach() {
 		r.sys.EventStream.Unsubscribe(r.sub)
 	}
 }
+
+// SetDepartures tells the Router how to learn whether a node that left
+// did so gracefully (cluster.Node.LeftGracefully). Call before Attach.
+func (r *Router) SetDepartures(graceful func(addr string) bool) { r.graceful = graceful }
 
 // OnChange registers f to run (in its own goroutine) after every topology
 // change.
@@ -232,9 +239,10 @@ func (r *Router) lookup(ctx context.Context, kind, id string) (*actor.PID, error
 }
 
 // goneGrace is how long await still waits for an answer once the target's
-// node has left the topology: a node that leaves gracefully finishes what
-// it was handling and answers (its stop lingers for longer than this),
-// and resending something it already did would repeat it.
+// node has left the topology gracefully: such a node finishes what it was
+// handling and answers (its stop lingers for longer than this), and
+// resending something it already did would repeat it. A node declared
+// dead gets no grace.
 const goneGrace = 500 * time.Millisecond
 
 // await waits for f, giving up early with errMemberGone when addr has left
@@ -255,6 +263,9 @@ func (r *Router) await(ctx context.Context, f *actor.Future, addr string) (any, 
 	for {
 		changed := r.Changed()
 		if !r.alive(addr) {
+			if r.graceful != nil && !r.graceful(addr) {
+				return nil, errMemberGone
+			}
 			grace := time.NewTimer(goneGrace)
 			defer grace.Stop()
 			select {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"maps"
+	"net"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/hashicorp/memberlist"
@@ -32,7 +34,13 @@ type eventDelegate struct {
 
 	mu    sync.Mutex
 	nodes map[string]liveNode // guarded by mu: alive nodes by name
+	// left holds the actor addresses of nodes that left gracefully (not
+	// declared dead), most recent last, at most maxLeft; guarded by mu.
+	left []string
 }
+
+// maxLeft bounds eventDelegate.left.
+const maxLeft = 64
 
 var _ memberlist.EventDelegate = (*eventDelegate)(nil)
 
@@ -47,12 +55,30 @@ func (d *eventDelegate) NotifyJoin(n *memberlist.Node) { d.put(n) }
 // NotifyUpdate records the node's new metadata and signals.
 func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { d.put(n) }
 
-// NotifyLeave forgets the node and signals a membership change.
+// NotifyLeave forgets the node and signals a membership change; a node
+// that left gracefully is remembered as such.
 func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
 	d.mu.Lock()
+	if n.State == memberlist.StateLeft {
+		if m, err := decodeMeta(n.Meta); err == nil {
+			addr := net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+			d.left = append(d.left, addr)
+			if len(d.left) > maxLeft {
+				d.left = d.left[1:]
+			}
+		}
+	}
 	delete(d.nodes, n.Name)
 	d.mu.Unlock()
 	d.signal()
+}
+
+// leftGracefully reports whether the node at actor address addr left the
+// cluster gracefully (rather than being declared dead).
+func (d *eventDelegate) leftGracefully(addr string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Contains(d.left, addr)
 }
 
 func (d *eventDelegate) put(n *memberlist.Node) {

@@ -178,6 +178,11 @@ func (n *Node) Ready() bool {
 // process restarts with a fresh actor system id.
 func (n *Node) DeclaredDead() bool { return n.prov.health.declaredDead.Load() }
 
+// LeftGracefully reports whether the member at actor address addr left
+// the cluster with a graceful leave (it finishes what it was handling)
+// rather than being declared dead.
+func (n *Node) LeftGracefully(addr string) bool { return n.prov.events.leftGracefully(addr) }
+
 // FalseSuspicions counts the times another member suspected this node while
 // it was alive (it refuted the suspicion).
 func (n *Node) FalseSuspicions() int64 { return n.prov.health.suspected.Load() }

@@ -124,6 +124,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		return &configError{"SPIN_CLUSTER_BIND", "cluster could not start: " + err.Error()}
 	}
 	n.member = member
+	deps.Router.SetDepartures(member.LeftGracefully)
 	n.sys = actors.NewSystem(member.Cluster(), deps)
 	n.verifier = auth.NewVerifier(cfg.JWTSecret)
 
