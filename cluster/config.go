@@ -65,6 +65,10 @@ type Config struct {
 	// ResyncInterval is how often the full memberlist view is pushed to the
 	// cluster topology even without a membership event. Zero value means 2s.
 	ResyncInterval time.Duration
+	// OnBlocked, when set, is called once (from a background goroutine)
+	// when this node learns that the other members declared it dead and
+	// blocked its id: it should stop serving users and be restarted.
+	OnBlocked func()
 	// HeartbeatExpiration is how long protoactor's gossip waits for a
 	// member's heartbeat before it blocks the member. Zero value means
 	// protoactor's default (20 s). memberlist declares a dead node long

@@ -28,6 +28,9 @@ type Node struct {
 	prov           *provider
 	memberlistAddr string
 
+	onBlocked func()        // static; see Config.OnBlocked
+	stopWatch chan struct{} // closed by Shutdown: stops watchBlocked
+
 	shutdownOnce sync.Once
 	shutdownErr  error // written once inside shutdownOnce
 }
@@ -93,7 +96,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		cluster:        c,
 		prov:           prov,
 		memberlistAddr: net.JoinHostPort(advHost, strconv.Itoa(advPort)),
+		onBlocked:      s.OnBlocked,
+		stopWatch:      make(chan struct{}),
 	}
+	if err := startBlockCheck(c); err != nil {
+		logger.Warn("cluster: block-list actor not started", slog.Any("error", err))
+	}
+	go n.watchBlocked(s.ResyncInterval, n.stopWatch)
 	if len(s.Join) > 0 {
 		if err := n.join(ctx, s.Join); err != nil {
 			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -222,6 +231,7 @@ const (
 )
 
 func (n *Node) shutdown(ctx context.Context) error {
+	close(n.stopWatch)
 	timeout := leaveTimeout
 	if deadline, ok := ctx.Deadline(); ok {
 		timeout = max(min(time.Until(deadline), timeout), time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,11 +109,37 @@ func TestFailover(t *testing.T) {
 		c.checkVotes(t, mid, 2)
 	})
 
+	t.Run("a node the others declared dead answers 503 until it restarts", func(t *testing.T) {
+		const victim = 1
+		n := c.nodes[victim]
+		_ = n.cmd.Process.Signal(syscall.SIGSTOP)
+		waitFor(t, 10*time.Second, "the others to drop the frozen node", func() bool {
+			return c.nodes[0].members() == 2 && c.nodes[2].members() == 2
+		})
+		_ = n.cmd.Process.Signal(syscall.SIGCONT)
+		waitFor(t, 10*time.Second, "the revived node to know it was declared dead", func() bool {
+			ready, live := status(n.base()+"/readyz"), status(n.base()+"/healthz")
+			return ready == http.StatusServiceUnavailable && live == http.StatusServiceUnavailable
+		})
+		c.kill(victim)
+		c.restart(victim) // a fresh process rejoins with a fresh id
+	})
+
 	t.Run("the store holds no double pairing", func(t *testing.T) {
 		c.checkStore(t)
 	})
 	sort.Slice(failovers, func(i, j int) bool { return failovers[i] < failovers[j] })
 	t.Logf("kill -9 to every affected user resumed: %v", failovers)
+}
+
+// status returns the HTTP status of a GET (0 when it fails).
+func status(url string) int {
+	res, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // queueMen creates n men seeking women in pool p whose sockets are on node

@@ -114,6 +114,12 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	cc := cfg.Cluster
 	cc.Kinds = actors.Kinds(deps)
 	cc.Logger = log.With("component", "cluster")
+	cc.OnBlocked = func() {
+		// The others no longer route to this node: send its users elsewhere.
+		if st := n.front.state.Load(); st.next != nil {
+			n.edge.CloseSockets()
+		}
+	}
 	if len(cc.Join) > 0 {
 		n.front.state.Store(&frontState{reason: "joining the cluster"})
 	}
@@ -133,6 +139,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 			Development: cfg.Development,
 			Ready:       n.ready,
 			Members:     func() int { return len(n.member.Members()) },
+			Live:        n.live,
 		},
 		WS:        ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh},
 		Gatherer:  reg,
@@ -182,10 +189,23 @@ func (f *frontHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	api.WriteError(w, actors.CodeUnavailable, "This server is starting. Please try again in a moment.")
 }
 
+// errDeclaredDead is the /readyz and /healthz reason of a node the others
+// declared dead: they blocked its member id, so only a restart (with a
+// fresh actor system id) brings it back.
+var errDeclaredDead = errors.New("the cluster declared this node dead; it must restart")
+
+// live is /healthz: false only when a restart is the cure.
+func (n *Node) live() error {
+	if n.member.DeclaredDead() {
+		return errDeclaredDead
+	}
+	return nil
+}
+
 // ready is /readyz: the store answers and this node has joined its cluster.
 func (n *Node) ready(ctx context.Context) error {
 	if n.member.DeclaredDead() {
-		return errors.New("the cluster declared this node dead; it must restart")
+		return errDeclaredDead
 	}
 	if !n.member.Ready() {
 		return errors.New("not joined to the cluster yet")

@@ -32,6 +32,9 @@ type Config struct {
 	DevTokenTTL time.Duration
 	// Ready reports whether the node can serve (store answers, cluster joined).
 	Ready func(ctx context.Context) error
+	// Live, when set, reports a state only a restart cures (the cluster
+	// declared this node dead); /healthz then answers 503.
+	Live func() error
 	// Members, when set, reports how many cluster members this node sees;
 	// /readyz includes it.
 	Members func() int
@@ -68,6 +71,12 @@ func (a *API) Register(mux *http.ServeMux) {
 		WriteError(w, actors.CodeNotFound, "There's no such API route.")
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if a.cfg.Live != nil {
+			if err := a.cfg.Live(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "restart", "reason": err.Error()})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
