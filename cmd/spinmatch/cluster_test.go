@@ -14,6 +14,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,14 +25,15 @@ import (
 	"github.com/spinmatch/spinmatch/persistence/pgtest"
 )
 
-// ownerAddr is the actor address of the node that hosts a grain.
+// ownerAddr is the actor address of the node that owns a grain in n's
+// topology (without activating it).
 func ownerAddr(t *testing.T, n *Node, identity, kind string) string {
 	t.Helper()
-	pid := n.member.Cluster().Get(identity, kind)
-	if pid == nil {
-		t.Fatalf("no activation for %s/%s", kind, identity)
+	addr := n.sys.Router().Owner(kind, identity)
+	if addr == "" {
+		t.Fatalf("no owner for %s/%s", kind, identity)
 	}
-	return pid.Address
+	return addr
 }
 
 // pick returns the first name (prefix + i) whose grain of kind lives on owner.
@@ -59,6 +63,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		c := testConfig(t)
 		c.DatabaseURL = dbURL
 		c.Actors.DateLength, c.Actors.VoteWindow = 20*time.Second, 5*time.Second // outlive a node stop
+		c.Actors.SessionIdle = 500 * time.Millisecond                             // idle sessions passivate quickly
 		c.Addr = host + ":0"
 		c.Cluster.Bind, c.Cluster.RemoteAddr, c.Cluster.Join = host+":0", host+":0", join
 		return c
@@ -103,6 +108,33 @@ func TestClusterEndToEnd(t *testing.T) {
 				t.Fatalf("queue status on %s: %d", base, code)
 			}
 		}
+	})
+
+	t.Run("a session that passivated on one node is reached again from another", func(t *testing.T) {
+		id := pick(t, n1, "passive-", actors.KindUserSession, addr2)
+		before := metric(t, base2, "spinmatch_sessions")
+		u := devUser(t, base1, id, "Pat", "female", "global", "male")
+		// Node 1 talks to the session on node 2 (and caches its PID).
+		if code, me := rest(t, base1, u, "GET", "/api/me", nil); code != 200 || me.str("display_name") != "Pat" {
+			t.Fatalf("profile via node 1: %d %v", code, me)
+		}
+		waitFor(t, 10*time.Second, "the idle session to passivate on node 2", func() bool {
+			return metric(t, base2, "spinmatch_sessions") <= before
+		})
+		resent := metricOrZero(t, base1, `spinmatch_grain_messages_resent_total{kind="UserSession"}`)
+		// A socket on node 1 attaches with a one-way message to the stale
+		// PID: it comes back as a dead letter and is resent to a fresh
+		// activation, which answers with the state.
+		c, st := u.dial(t)
+		if st.str("state") != actors.StateIdle {
+			t.Fatalf("state from the fresh session: %v", st)
+		}
+		if got := metricOrZero(t, base1, `spinmatch_grain_messages_resent_total{kind="UserSession"}`); got <= resent {
+			t.Fatalf("resent UserSession messages %v, want more than %v (the stale PID was not detected)", got, resent)
+		}
+		c.spin()
+		c.send("cancel", nil)
+		c.expect("cancelled")
 	})
 
 	t.Run("queue status lists pools known anywhere in the cluster", func(t *testing.T) {
@@ -250,6 +282,25 @@ func TestClusterEndToEnd(t *testing.T) {
 		}
 		ca.expect("match_found")
 	})
+}
+
+// metricOrZero is metric for a sample that may not be exported yet (a
+// labelled counter that never counted).
+func metricOrZero(t *testing.T, base, name string) float64 {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }
 
 // devUser creates a profile for a chosen user id.
