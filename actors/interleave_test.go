@@ -46,6 +46,7 @@ var (
 	interleaveRuns  = flag.Int("interleave.runs", 0, "interleaving test: number of runs (0: 4, or 1 with -short)")
 	interleaveDrive = flag.Duration("interleave.drive", 0, "interleaving test: how long each run drives the users (0: 3s, or 2s with -short)")
 	interleaveFail  = flag.Float64("interleave.fail", 0.08, "interleaving test: share of store calls that fail while driving")
+	interleaveKeep  = flag.Bool("interleave.keep", false, "interleaving test: write every run's trace to the temp dir, not only a failed run's")
 )
 
 const (
@@ -77,12 +78,17 @@ func TestInterleavings(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
 			h := startInterleave(t, s, i, 1+i%2)
 			defer func() {
+				if !t.Failed() && !*interleaveKeep {
+					return
+				}
+				path := filepath.Join(os.TempDir(), fmt.Sprintf("interleave-%d.trace", s))
+				if err := h.trace.writeFile(path); err != nil {
+					path = err.Error()
+				}
 				if t.Failed() {
-					path := filepath.Join(os.TempDir(), fmt.Sprintf("interleave-%d.trace", s))
-					if err := h.trace.writeFile(path); err != nil {
-						path = err.Error()
-					}
 					t.Logf("FAILED with seed %d: rerun with -interleave.seed=%d -interleave.runs=1; full trace: %s", s, s, path)
+				} else {
+					t.Logf("trace: %s", path)
 				}
 			}()
 			defer h.summary()
@@ -174,7 +180,11 @@ func startInterleave(t *testing.T, seed int64, run, pools int) *interleave {
 		},
 	}
 	h.deps.Router = NewRouter(h.cfg, log.With("component", "router"), h.deps.Metrics)
-	node := clustertest.Start(t, clustertest.Config("127.0.0.1", fmt.Sprintf("interleave-%d", run), Kinds(h.deps)...))
+	kinds := Kinds(h.deps)
+	for _, k := range kinds {
+		k.Props = k.Props.Clone(actor.WithReceiverMiddleware(traceGrain(trace)))
+	}
+	node := clustertest.Start(t, clustertest.Config("127.0.0.1", fmt.Sprintf("interleave-%d", run), kinds...))
 	h.sys = NewSystem(node.Cluster(), h.deps)
 	t.Cleanup(h.deps.Router.Detach)
 
@@ -526,4 +536,21 @@ func counterTotal(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// traceGrain writes every message a grain activation handles (but the
+// periodic chatter) to the trace, with the activation's PID.
+func traceGrain(l *traceLog) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			switch m := env.Message.(type) {
+			case *msg.WaitUpdate, *msg.PoolAlive, waitTick, *msg.Ack:
+			case *msg.Command:
+				l.add("grain %s <- command %s ref=%s", c.Self().Id, kindName(m), m.Ref)
+			default:
+				l.add("grain %s <- %T", c.Self().Id, m)
+			}
+			next(c, env)
+		}
+	}
 }

@@ -63,7 +63,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		c := testConfig(t)
 		c.DatabaseURL = dbURL
 		c.Actors.DateLength, c.Actors.VoteWindow = 20*time.Second, 5*time.Second // outlive a node stop
-		c.Actors.SessionIdle = 500 * time.Millisecond                             // idle sessions passivate quickly
+		c.Actors.SessionIdle = 500 * time.Millisecond                            // idle sessions passivate quickly
 		c.Addr = host + ":0"
 		c.Cluster.Bind, c.Cluster.RemoteAddr, c.Cluster.Join = host+":0", host+":0", join
 		return c
