@@ -7,13 +7,37 @@ PROTOACTOR_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/asynkron/protoac
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export TEST_DATABASE_URL
 
-.PHONY: help run build test test-unit bench proto lint deps-pg deps-chromium deps-protoc clean
+# make cluster: three nodes on 127.0.0.1-3, one database of the local PostgreSQL.
+CLUSTER_DB ?= spinmatch_cluster
+CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(CLUSTER_DB)?sslmode=disable
+CLUSTER_JWT_SECRET ?= spinmatch-local-cluster-secret
+# make failover: how many kill -9 rounds to time.
+FAILOVER_KILLS ?= 12
+
+.PHONY: help run build test test-unit bench proto lint deps-pg deps-chromium deps-protoc clean cluster failover
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 run: ## Run one node with the embedded store at http://localhost:8080
-	$(GO) run ./cmd/spinmatch
+	SPIN_ENV=development $(GO) run ./cmd/spinmatch
+
+cluster: build deps-pg ## Run three nodes on 127.0.0.1-3 (http :8080, :8081, :8082) on the local PostgreSQL; Ctrl-C stops them all
+	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname = '$(CLUSTER_DB)'" | grep -q 1 || \
+		psql -h 127.0.0.1 -U postgres -d postgres -qc 'create database $(CLUSTER_DB)'
+	@echo "three nodes: http://127.0.0.1:8080 http://127.0.0.2:8081 http://127.0.0.3:8082 (database $(CLUSTER_DB)); Ctrl-C stops them"
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM; \
+	for i in 1 2 3; do \
+		SPIN_ENV=development JWT_SECRET=$(CLUSTER_JWT_SECRET) DATABASE_URL='$(CLUSTER_DATABASE_URL)' \
+		SPIN_NODE_NAME=node$$i SPIN_ADDR=127.0.0.$$i:$$((8079 + i)) \
+		SPIN_CLUSTER_BIND=127.0.0.$$i:7946 SPIN_REMOTE_ADDR=127.0.0.$$i:7947 \
+		SPIN_CLUSTER_JOIN=127.0.0.1:7946,127.0.0.2:7946,127.0.0.3:7946 \
+		SPIN_ALLOWED_ORIGINS=http://127.0.0.1:8080,http://127.0.0.2:8081,http://127.0.0.3:8082,http://localhost:8080 \
+		./bin/spinmatch & \
+	done; wait
+
+failover: deps-pg ## Time kill -9 failover over FAILOVER_KILLS rounds (three real processes); prints p50 and max
+	set -o pipefail; SPIN_FAILOVER_KILLS=$(FAILOVER_KILLS) $(GO) test -count=1 -v -timeout 15m -run 'TestFailoverTimes' ./cmd/spinmatch/ | grep -E 'resumed over|^(ok|FAIL|---)'
 
 build: ## Build bin/spinmatch
 	$(GO) build -o bin/spinmatch ./cmd/spinmatch
@@ -22,7 +46,9 @@ test: deps-pg deps-chromium ## Run every test (-race), PostgreSQL and browser te
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@# Multi-node tests run without -race: the pinned protoactor-go races with
-	@# itself when several nodes share a process (see cluster/multinode_test.go).
+	@# itself when several nodes share a process (see cluster/multinode_test.go),
+	@# and the multi-process tests (failover, rolling restart) run one
+	@# cluster member per process.
 	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart' ./cluster/ ./cmd/spinmatch/
 
 test-unit: ## Run the tests that need neither PostgreSQL nor Chromium

@@ -296,7 +296,7 @@ func (h *interleave) checkConn(c *probeConn, matches map[string]modelMatch, resu
 				id := st.GetMatch().GetMatchId()
 				h.checkInfo(c.user, c.name(), st.GetMatch(), e.at, matches, bad)
 				if open != "" && open != id {
-					bad.add("sockets: never two active matches", fmt.Sprintf("%s: state matched %s while %s (%s) had no match_result", c.name(), id, open, openedBy), c.user, id, open)
+					h.secondMatch(c, e.at, "state matched", id, open, openedBy, matches, bad, notes)
 				}
 				open, openedBy = id, "state"
 			} else if open != "" {
@@ -309,7 +309,7 @@ func (h *interleave) checkConn(c *probeConn, matches map[string]modelMatch, resu
 			id := info.GetMatchId()
 			h.checkInfo(c.user, c.name(), info, e.at, matches, bad)
 			if open != "" && open != id {
-				bad.add("sockets: never two active matches", fmt.Sprintf("%s: match_found %s while %s (%s) had no match_result", c.name(), id, open, openedBy), c.user, id, open)
+				h.secondMatch(c, e.at, "match_found", id, open, openedBy, matches, bad, notes)
 			}
 			if closed[id] {
 				notes.add("sockets: match_found after its match_result", fmt.Sprintf("%s: match_found %s after its match_result", c.name(), id), c.user, id)
@@ -346,6 +346,23 @@ func (h *interleave) checkConn(c *probeConn, matches map[string]modelMatch, resu
 				bad.add("votes: only on one's own stored match", fmt.Sprintf("%s: vote_recorded on %s", c.name(), id), c.user, id)
 			}
 		}
+	}
+}
+
+// secondMatch classifies a socket shown match id while it was last shown
+// open (by openedBy) without a match_result: a violation when open had no
+// result in the store yet (the user was in two active matches), else a
+// lost match_result.
+func (h *interleave) secondMatch(c *probeConn, at time.Time, how, id, open, openedBy string, matches map[string]modelMatch, bad, notes findings) {
+	m1, ok := matches[open]
+	text := fmt.Sprintf("%s: %s %s while %s (%s) had no match_result", c.name(), how, id, open, openedBy)
+	switch {
+	case !ok || m1.result == "" || m1.settledAt.After(at):
+		bad.add("sockets: never two active matches", text+" and no result in the store", c.user, id, open)
+	case m1.implicit:
+		notes.add("sockets: a match ends with match_result", text+"; the store settled it only when the next match was created", c.user, id, open)
+	default:
+		notes.add("sockets: a match ends with match_result", text+"; it had its result in the store", c.user, id, open)
 	}
 }
 

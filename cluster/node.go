@@ -236,7 +236,12 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		timeout = max(min(time.Until(deadline), timeout), time.Millisecond)
 	}
-	errs := []error{n.prov.leave(timeout)}
+	var errs []error
+	if err := n.prov.leave(timeout); err != nil {
+		// Not fatal: without the broadcast the others detect the departure
+		// by probing, as for a crash.
+		n.logger.Warn("cluster: leave not confirmed", slog.Any("error", err))
+	}
 	linger := time.NewTimer(leaveLinger)
 	select {
 	case <-linger.C:

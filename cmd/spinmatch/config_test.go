@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spinmatch/spinmatch/cluster"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -24,6 +26,27 @@ func TestLoadConfig(t *testing.T) {
 			c.Actors.ReconnectGrace != 15*time.Second || c.Actors.RematchCooldown != 24*time.Hour ||
 			c.Cluster.Bind != "" /* cluster.DefaultBind applies */ || len(c.Cluster.Join) != 0 {
 			t.Fatalf("defaults %+v", c)
+		}
+	})
+	t.Run("failure detection", func(t *testing.T) {
+		c, err := loadConfig(env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ml := c.Cluster.Memberlist; ml.ProbeInterval != 300*time.Millisecond || ml.ProbeTimeout != 200*time.Millisecond || ml.SuspicionMult != 3 {
+			t.Fatalf("default failure detection %v %v %v, want the FastLAN preset", ml.ProbeInterval, ml.ProbeTimeout, ml.SuspicionMult)
+		}
+		c, err = loadConfig(env("SPIN_CLUSTER_PROBE_INTERVAL_S", "1", "SPIN_CLUSTER_PROBE_TIMEOUT_S", "0.5",
+			"SPIN_CLUSTER_SUSPICION_MULT", "5", "SPIN_CLUSTER_HEARTBEAT_EXPIRATION_S", "30"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ml := c.Cluster.Memberlist; ml.ProbeInterval != time.Second || ml.ProbeTimeout != 500*time.Millisecond ||
+			ml.SuspicionMult != 5 || c.Cluster.HeartbeatExpiration != 30*time.Second {
+			t.Fatalf("failure detection %v %v %v %v", ml.ProbeInterval, ml.ProbeTimeout, ml.SuspicionMult, c.Cluster.HeartbeatExpiration)
+		}
+		if d := cluster.FastLAN(); d.ProbeInterval != 300*time.Millisecond {
+			t.Fatalf("loading the environment changed the shared preset: %v", d.ProbeInterval)
 		}
 	})
 	t.Run("values", func(t *testing.T) {
@@ -48,6 +71,10 @@ func TestLoadConfig(t *testing.T) {
 		{"zero vote window", []string{"SPIN_VOTE_S", "0"}, "SPIN_VOTE_S"},
 		{"negative grace", []string{"SPIN_RECONNECT_GRACE_S", "-1"}, "SPIN_RECONNECT_GRACE_S"},
 		{"bad sample rate", []string{"SENTRY_TRACES_SAMPLE_RATE", "2"}, "SENTRY_TRACES_SAMPLE_RATE"},
+		{"bad probe interval", []string{"SPIN_CLUSTER_PROBE_INTERVAL_S", "fast"}, "SPIN_CLUSTER_PROBE_INTERVAL_S"},
+		{"probe timeout not below interval", []string{"SPIN_CLUSTER_PROBE_INTERVAL_S", "0.2", "SPIN_CLUSTER_PROBE_TIMEOUT_S", "0.2"}, "SPIN_CLUSTER_PROBE_TIMEOUT_S"},
+		{"bad suspicion multiplier", []string{"SPIN_CLUSTER_SUSPICION_MULT", "0"}, "SPIN_CLUSTER_SUSPICION_MULT"},
+		{"bad heartbeat expiration", []string{"SPIN_CLUSTER_HEARTBEAT_EXPIRATION_S", "-3"}, "SPIN_CLUSTER_HEARTBEAT_EXPIRATION_S"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadConfig(env(tc.env...))

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -594,4 +596,45 @@ func (r *robot) hasVoted(mid string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.voted[mid]
+}
+
+// TestFailoverTimes measures, over SPIN_FAILOVER_KILLS kills (default 2;
+// `make failover` runs 12), the time from kill -9 of the node holding a
+// busy pool (and some of its waiters' sessions and sockets) to every
+// waiter resumed, and logs the p50 and the max. Each must be within
+// resumeBound.
+func TestFailoverTimes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test: not in -short")
+	}
+	kills := 2
+	if v := os.Getenv("SPIN_FAILOVER_KILLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("SPIN_FAILOVER_KILLS=%q: want a positive number", v)
+		}
+		kills = n
+	}
+	c := startProcCluster(t)
+	var times []time.Duration
+	for k := 0; k < kills; k++ {
+		victim := k % 3
+		var survivors []int
+		for i := 0; i < 3; i++ {
+			if i != victim {
+				survivors = append(survivors, i)
+			}
+		}
+		p := c.name(fmt.Sprintf("ft%d-", k), actors.KindMatchPool, victim, survivors, -1)
+		men := c.queueMen(t, p, fmt.Sprintf("ft%d-m", k), 4, func(j int) int { return j % 3 }, -1)
+		at := c.kill(victim)
+		times = append(times, c.resume(t, men, at, survivors, true))
+		c.restart(victim)
+		for _, m := range men {
+			m.send("cancel", nil)
+		}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	t.Logf("kill -9 to every waiter resumed over %d kills: p50 %v, max %v (all: %v)",
+		kills, times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond), times)
 }
