@@ -14,7 +14,7 @@ CLUSTER_JWT_SECRET ?= spinmatch-local-cluster-secret
 # make failover: how many kill -9 rounds to time.
 FAILOVER_KILLS ?= 12
 
-.PHONY: help run build test test-unit bench proto lint deps-pg deps-chromium deps-protoc clean cluster failover
+.PHONY: help run build test test-unit bench proto lint deps-pg deps-chromium deps-protoc clean cluster failover suspicion
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ cluster: build deps-pg ## Run three nodes on 127.0.0.1-3 (http :8080, :8081, :80
 		./bin/spinmatch & \
 	done; wait
 
+suspicion: deps-pg ## Two minutes of both cores busy on three real nodes: no member lost, no false suspicion
+	set -o pipefail; SPIN_SUSPICION_S=120 $(GO) test -count=1 -v -timeout 10m -run 'TestNoFalseSuspicionUnderLoad' ./cmd/spinmatch/ | grep -E 'under load|suspected|members|^(ok|FAIL|---)'
+
 failover: deps-pg ## Time kill -9 failover over FAILOVER_KILLS rounds (three real processes); prints p50 and max
 	set -o pipefail; SPIN_FAILOVER_KILLS=$(FAILOVER_KILLS) $(GO) test -count=1 -v -timeout 15m -run 'TestFailoverTimes' ./cmd/spinmatch/ | grep -E 'resumed over|^(ok|FAIL|---)'
 
@@ -49,7 +52,7 @@ test: deps-pg deps-chromium ## Run every test (-race), PostgreSQL and browser te
 	@# itself when several nodes share a process (see cluster/multinode_test.go),
 	@# and the multi-process tests (failover, rolling restart) run one
 	@# cluster member per process.
-	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart' ./cluster/ ./cmd/spinmatch/
+	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart|TestNoFalseSuspicionUnderLoad' ./cluster/ ./cmd/spinmatch/
 
 test-unit: ## Run the tests that need neither PostgreSQL nor Chromium
 	$(GO) test -race -count=1 -short $(PKGS)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -637,4 +638,65 @@ func TestFailoverTimes(t *testing.T) {
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	t.Logf("kill -9 to every waiter resumed over %d kills: p50 %v, max %v (all: %v)",
 		kills, times[len(times)/2].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond), times)
+}
+
+// TestNoFalseSuspicionUnderLoad keeps both cores busy (robots spinning and
+// voting through three real nodes, plus two CPU-bound processes) for
+// SPIN_SUSPICION_S seconds (default 10; `make suspicion` runs 120) and
+// checks that no node ever loses a member and none is ever suspected
+// while alive (spinmatch_cluster_false_suspicions_total stays 0).
+func TestNoFalseSuspicionUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test: not in -short")
+	}
+	dur := 10 * time.Second
+	if v := os.Getenv("SPIN_SUSPICION_S"); v != "" {
+		s, err := strconv.Atoi(v)
+		if err != nil || s < 1 {
+			t.Fatalf("SPIN_SUSPICION_S=%q: want a positive number of seconds", v)
+		}
+		dur = time.Duration(s) * time.Second
+	}
+	c := startProcCluster(t)
+	for k := 0; k < 2; k++ {
+		burn := exec.Command("sh", "-c", "while :; do :; done")
+		if err := burn.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = burn.Process.Kill(); _ = burn.Wait() })
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	p := fmt.Sprintf("load%d", time.Now().UnixNano()%1000)
+	var robots []*robot
+	for k := 0; k < 12; k++ {
+		gender, seeking := "female", "male"
+		if k%2 == 1 {
+			gender, seeking = "male", "female"
+		}
+		u := devUser(t, c.nodes[k%3].base(), fmt.Sprintf("load%d-%d", k, time.Now().UnixNano()), fmt.Sprintf("Load%d", k), gender, p, seeking)
+		r := &robot{u: u, c: c, node: k % 3, done: make(chan struct{})}
+		robots = append(robots, r)
+		go r.run(ctx)
+	}
+	end := time.Now().Add(dur)
+	for time.Now().Before(end) {
+		for _, n := range c.nodes {
+			if got := n.members(); got != 3 {
+				t.Fatalf("%s sees %d members under load", n.name, got)
+			}
+		}
+		time.Sleep(250 * time.Millisecond) // sampling period of the membership check
+	}
+	stop()
+	dates := 0
+	for _, r := range robots {
+		<-r.done
+		dates += r.datesDone()
+	}
+	for _, n := range c.nodes {
+		if s := metric(t, n.base(), "spinmatch_cluster_false_suspicions_total"); s != 0 {
+			t.Errorf("%s was suspected %v times while alive", n.name, s)
+		}
+	}
+	t.Logf("%v under load (%d dates, two CPU burners): no member lost, no false suspicion", dur, dates)
 }

@@ -130,6 +130,10 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		return &configError{"SPIN_CLUSTER_BIND", "cluster could not start: " + err.Error()}
 	}
 	n.member = member
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "spinmatch_cluster_false_suspicions_total",
+		Help: "Times another member suspected this live node (it refuted); see README, failure detection.",
+	}, func() float64 { return float64(member.FalseSuspicions()) }))
 	deps.Router.SetDepartures(member.LeftGracefully)
 	n.sys = actors.NewSystem(member.Cluster(), deps)
 	n.verifier = auth.NewVerifier(cfg.JWTSecret)
