@@ -201,6 +201,12 @@ func (h *interleave) check() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
+	h.acts.mu.Lock()
+	for _, o := range h.acts.overlaps {
+		bad.add("grains: one activation per identity", o.text, o.keys...)
+	}
+	h.acts.mu.Unlock()
+
 	h.store.model.Lock()
 	for _, p := range h.store.problems {
 		bad.add("store: one unsettled match per user", p)

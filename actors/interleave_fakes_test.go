@@ -88,7 +88,11 @@ func (f *faultStore) fault(ctx context.Context, op, what string) error {
 	if f.maxDelay > 0 {
 		d = time.Duration(f.rng.Int64N(int64(f.maxDelay) + 1))
 	}
-	fail := f.rng.Float64() < f.failP
+	p := f.failP
+	if op == "create_match" {
+		p *= 3 // pairings stay pending longer, across pool restarts
+	}
+	fail := f.rng.Float64() < p
 	if fail {
 		f.failed[op]++
 	}
