@@ -52,7 +52,7 @@ test: deps-pg deps-chromium ## Run every test (-race), PostgreSQL and browser te
 	@# itself when several nodes share a process (see cluster/multinode_test.go),
 	@# and the multi-process tests (failover, rolling restart) run one
 	@# cluster member per process.
-	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart|TestNoFalseSuspicionUnderLoad' ./cluster/ ./cmd/spinmatch/
+	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart|TestNoFalseSuspicionUnderLoad|TestReadyWhileJoining' ./cluster/ ./cmd/spinmatch/
 
 test-unit: ## Run the tests that need neither PostgreSQL nor Chromium
 	$(GO) test -race -count=1 -short $(PKGS)

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/persistence/pgtest"
 )
 
 // resumeBound is the longest an affected user may wait after a node is
@@ -59,9 +62,47 @@ func TestFailover(t *testing.T) {
 		p := c.name("sess", actors.KindMatchPool, 0, survivors, 0)
 		// Sessions on the victim, sockets on the survivors.
 		men := c.queueMen(t, p, "sm", 6, func(k int) int { return survivors[k%2] }, victim)
+		// Idle users whose sessions are on the victim too: one changes the
+		// profile over REST, one spins, right after the kill.
+		editor := devUser(t, c.nodes[0].base(), c.name("sedit-", actors.KindUserSession, victim, survivors, -1), "Eve", "female", p, "male")
+		spinner := devUser(t, c.nodes[2].base(), c.name("sspin-", actors.KindUserSession, victim, survivors, -1), "Sam", "male", p, "female")
+		cs, _ := spinner.dial(t)
 		defer c.restart(victim)
 		at := c.kill(victim)
+		type answer struct {
+			code int
+			body frame
+		}
+		put := make(chan answer, 1)
+		go func() { // no t.Fatal off the test goroutine: errors come back as code 0
+			b, _ := json.Marshal(map[string]any{"display_name": "Eva", "gender": "female", "seeking": []string{"male"}, "pool": p})
+			req, _ := http.NewRequest("PUT", c.nodes[0].base()+"/api/me", bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+editor.token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				put <- answer{0, frame{"error": err.Error()}}
+				return
+			}
+			defer res.Body.Close()
+			var body frame
+			_ = json.NewDecoder(res.Body).Decode(&body)
+			put <- answer{res.StatusCode, body}
+		}()
+		spinID := cs.send("spin", nil)
 		failovers = append(failovers, c.resume(t, men, at, survivors, false))
+		if f := cs.expectRef(t, spinID, at.Add(resumeBound)); f.str("type") != "queued" {
+			t.Fatalf("spin around the kill: %v", f)
+		}
+		select {
+		case a := <-put:
+			if a.code != http.StatusOK || a.body.str("display_name") != "Eva" {
+				t.Fatalf("PUT /api/me around the kill: %d %v", a.code, a.body)
+			}
+		case <-time.After(time.Until(at.Add(resumeBound))):
+			t.Fatalf("PUT /api/me around the kill: no answer within %v", resumeBound)
+		}
+		cs.send("cancel", nil)
+		cs.expect("cancelled")
 		c.checkFIFO(t, p, "sw", men, survivors)
 	})
 
@@ -335,6 +376,47 @@ func (c *client) expectRef(t *testing.T, id float64, deadline time.Time) frame {
 		t.Fatalf("%s: no answer to request %v by the deadline: %v (seen %v)", c.u.name, id, err, c.types())
 	}
 	return f
+}
+
+// TestReadyWhileJoining starts a node whose seed is not up yet: it serves
+// HTTP at once, answers /healthz 200 and /readyz 503 while it keeps looking
+// for the seed, and becomes ready once the seed starts.
+func TestReadyWhileJoining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process cluster test: not in -short")
+	}
+	c := &procCluster{t: t, db: pgtest.NewDatabase(t)}
+	c.env = []string{"SPIN_ENV=development", "JWT_SECRET=" + testSecret, "DATABASE_URL=" + c.db, "SPIN_LOG_LEVEL=warn"}
+	for i, host := range []string{"127.0.0.1", "127.0.0.2"} {
+		c.nodes = append(c.nodes, &procNode{
+			host: host, http: freePortOn(t, host), gossip: freePortOn(t, host), remote: freePortOn(t, host),
+			name: fmt.Sprintf("j%d", i+1),
+		})
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			if n.running() {
+				_ = n.cmd.Process.Kill()
+				<-n.exited
+			}
+		}
+	})
+	c.launch(1) // its only seed, node 0, is not running
+	joiner := c.nodes[1]
+	waitFor(t, 20*time.Second, "the joining node to serve HTTP", func() bool { return status(joiner.base()+"/healthz") == http.StatusOK })
+	for k := 0; k < 5; k++ {
+		if got := status(joiner.base() + "/readyz"); got != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz of a node looking for its seed: %d, want 503", got)
+		}
+		if got := status(joiner.base() + "/api/queue/status"); got != http.StatusServiceUnavailable {
+			t.Fatalf("/api/queue/status of a node looking for its seed: %d, want 503", got)
+		}
+		time.Sleep(200 * time.Millisecond) // it stays unready while the seed is down
+	}
+	c.launch(0)
+	c.waitReady(0)
+	c.waitReady(1)
+	c.waitMembers(2)
 }
 
 // TestRollingRestart stops (SIGTERM) each of three real nodes in turn and
