@@ -49,9 +49,6 @@ func startBlockCheck(c *protocluster.Cluster) error {
 // checkBlocked asks every other member whether it blocked this node; the
 // first yes marks the node declared dead and calls onBlocked once.
 func (n *Node) checkBlocked() {
-	if n.prov.health.declaredDead.Load() {
-		return
-	}
 	self := wrapperspb.String(n.system.ID)
 	for _, m := range n.prov.members() {
 		if m.ID == n.system.ID {
@@ -65,9 +62,12 @@ func (n *Node) checkBlocked() {
 	}
 }
 
-// markDeclaredDead records that the cluster declared this node dead.
+// markDeclaredDead records that the cluster declared this node dead, and
+// logs it and calls onBlocked once, whoever set the flag first (the
+// memberlist log line may have).
 func (n *Node) markDeclaredDead(why string) {
-	if n.prov.health.declaredDead.Swap(true) {
+	n.prov.health.declaredDead.Store(true)
+	if n.prov.health.told.Swap(true) {
 		return
 	}
 	n.logger.Error("cluster: the other members declared this node dead and blocked its id; it takes no traffic until it restarts",

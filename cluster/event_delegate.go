@@ -55,22 +55,31 @@ func (d *eventDelegate) NotifyJoin(n *memberlist.Node) { d.put(n) }
 // NotifyUpdate records the node's new metadata and signals.
 func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { d.put(n) }
 
-// NotifyLeave forgets the node and signals a membership change; a node
-// that left gracefully is remembered as such.
+// NotifyLeave forgets the node and signals a membership change.
 func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
 	d.mu.Lock()
-	if n.State == memberlist.StateLeft {
-		if m, err := decodeMeta(n.Meta); err == nil {
-			addr := net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
-			d.left = append(d.left, addr)
-			if len(d.left) > maxLeft {
-				d.left = d.left[1:]
-			}
-		}
-	}
 	delete(d.nodes, n.Name)
 	d.mu.Unlock()
 	d.signal()
+}
+
+// noteLeaving records, from a node's metadata, whether it announced a
+// graceful leave (memberlist's leave event does not tell a leave from a
+// death: the node state it passes is not set). A node that announces
+// itself without the flag at an address (a restart) clears it there.
+func (d *eventDelegate) noteLeaving(meta []byte) {
+	m, err := decodeMeta(meta)
+	if err != nil {
+		return
+	}
+	addr := net.JoinHostPort(m.Host, strconv.Itoa(m.Port))
+	d.left = slices.DeleteFunc(d.left, func(a string) bool { return a == addr })
+	if m.Leaving {
+		d.left = append(d.left, addr)
+		if len(d.left) > maxLeft {
+			d.left = d.left[1:]
+		}
+	}
 }
 
 // leftGracefully reports whether the node at actor address addr left the
@@ -84,6 +93,7 @@ func (d *eventDelegate) leftGracefully(addr string) bool {
 func (d *eventDelegate) put(n *memberlist.Node) {
 	d.mu.Lock()
 	d.nodes[n.Name] = liveNode{name: n.Name, addr: n.Address(), meta: bytes.Clone(n.Meta)}
+	d.noteLeaving(n.Meta)
 	d.mu.Unlock()
 	d.signal()
 }

@@ -48,3 +48,30 @@ func TestEventDelegate(t *testing.T) {
 		})
 	}
 }
+
+func TestEventDelegateRemembersGracefulLeaves(t *testing.T) {
+	d := newEventDelegate(make(chan struct{}, 1))
+	meta := func(leaving bool) []byte {
+		b, err := encodeMeta(nodeMeta{ID: "id1", Host: "127.0.0.2", Port: 7947, Leaving: leaving})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	n := &memberlist.Node{Name: "n", Addr: net.ParseIP("127.0.0.2"), Port: 7946, Meta: meta(false)}
+	d.NotifyJoin(n)
+	if d.leftGracefully("127.0.0.2:7947") {
+		t.Fatal("a node that only joined counts as leaving")
+	}
+	n.Meta = meta(true)
+	d.NotifyUpdate(n)
+	d.NotifyLeave(n) // memberlist does not say why: the flag does
+	if !d.leftGracefully("127.0.0.2:7947") {
+		t.Fatal("a node that announced its leave does not count as a graceful leave")
+	}
+	n.Meta = meta(false) // restarted at the same address
+	d.NotifyJoin(n)
+	if d.leftGracefully("127.0.0.2:7947") {
+		t.Fatal("a restarted node still counts as having left gracefully")
+	}
+}

@@ -100,4 +100,6 @@ type health struct {
 	// others have then removed (and protoactor has blocked) its member id,
 	// so the node must restart with a new one.
 	declaredDead atomic.Bool
+	// told is set once the node has logged its death and told its owner.
+	told atomic.Bool
 }

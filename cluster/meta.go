@@ -16,6 +16,10 @@ type nodeMeta struct {
 	Host  string   `json:"h"`
 	Port  int      `json:"p"`
 	Kinds []string `json:"k,omitempty"`
+	// Leaving is set (and broadcast) just before a graceful leave, so the
+	// others know the node finishes what it took (memberlist's own leave
+	// event does not say whether a node left or died).
+	Leaving bool `json:"l,omitempty"`
 }
 
 // encodeMeta encodes m compactly and checks it fits memberlist.MetaMaxSize.

@@ -36,10 +36,12 @@ type provider struct {
 	health   *health
 
 	// Set once by StartMember before run starts; read-only afterwards.
-	cluster *protocluster.Cluster
-	list    *memberlist.Memberlist
-	selfID  string
-	sub     *eventstream.Subscription
+	cluster  *protocluster.Cluster
+	list     *memberlist.Memberlist
+	selfID   string
+	selfMeta nodeMeta
+	meta     metaDelegate
+	sub      *eventstream.Subscription
 
 	mu        sync.Mutex
 	names     map[string]string // guarded by mu: member id -> node name, from the last sync
@@ -101,7 +103,9 @@ func (p *provider) StartMember(c *protocluster.Cluster) error {
 	}
 	p.cluster = c
 	p.selfID = c.ActorSystem.ID
-	p.mlConfig.Delegate = metaDelegate{meta: meta}
+	p.selfMeta = nodeMeta{ID: c.ActorSystem.ID, Host: host, Port: port, Kinds: kinds}
+	p.meta = newMetaDelegate(meta)
+	p.mlConfig.Delegate = p.meta
 	p.mlConfig.Events = p.events
 	// Subscribe before the first topology push. disthash subscribed earlier
 	// (IdentityLookup.Setup), and the event stream calls subscribers in
@@ -144,6 +148,16 @@ func (p *provider) leave(timeout time.Duration) error {
 		}
 		var errs []error
 		if timeout >= 0 {
+			// Say "leaving" first: memberlist's leave event looks the same
+			// as a death to the others.
+			leaving := p.selfMeta
+			leaving.Leaving = true
+			if b, err := encodeMeta(leaving); err == nil {
+				p.meta.set(b)
+				if err := p.list.UpdateNode(timeout); err != nil {
+					p.logger.Warn("cluster: leaving flag not broadcast", slog.Any("error", err))
+				}
+			}
 			if err := p.list.Leave(timeout); err != nil {
 				errs = append(errs, fmt.Errorf("cluster: leave: %w", err))
 			}
@@ -198,6 +212,9 @@ func (p *provider) sync() {
 			p.logger.Warn("cluster: ignoring memberlist node with bad metadata",
 				slog.String("node", n.name), slog.String("addr", n.addr), slog.Any("error", err))
 			continue
+		}
+		if m.Leaving && m.ID != p.selfID {
+			continue // it finishes what it took; new work goes to the others
 		}
 		members = append(members, &protocluster.Member{
 			Id:    m.ID,

@@ -156,6 +156,8 @@ func TestFailover(t *testing.T) {
 	t.Run("a node the others declared dead answers 503 until it restarts", func(t *testing.T) {
 		const victim = 1
 		n := c.nodes[victim]
+		u := devUser(t, n.base(), fmt.Sprintf("frozen-%d", time.Now().UnixNano()), "Fay", "female", "global", "male")
+		cf, _ := u.dial(t)
 		_ = n.cmd.Process.Signal(syscall.SIGSTOP)
 		waitFor(t, 10*time.Second, "the others to drop the frozen node", func() bool {
 			return c.nodes[0].members() == 2 && c.nodes[2].members() == 2
@@ -165,6 +167,14 @@ func TestFailover(t *testing.T) {
 			ready, live := status(n.base()+"/readyz"), status(n.base()+"/healthz")
 			return ready == http.StatusServiceUnavailable && live == http.StatusServiceUnavailable
 		})
+		// Its users are sent elsewhere: the socket closes.
+		for {
+			if _, err := cf.next(5 * time.Second); errors.Is(err, errTimeout) {
+				t.Fatal("the socket on the node declared dead stayed open")
+			} else if err != nil {
+				break
+			}
+		}
 		c.kill(victim)
 		c.restart(victim) // a fresh process rejoins with a fresh id
 	})
@@ -586,7 +596,8 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 	// like a person, spins once however many ways it learns it is idle (a
 	// state, a match_result, a replayed match_result).
 	spun := false
-	spinID := 0 // id of this connection's unanswered spin
+	answered := map[float64]bool{} // request ids answered on this connection
+	spinID := 0                    // id of this connection's unanswered spin
 	retried := r.unanswered
 	defer func() { r.unanswered = spinID != 0 }()
 	spin := func() {
@@ -606,8 +617,14 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 		if f.str("type") != "wait_update" {
 			r.note(fmt.Sprintf("[conn %d] %v", conn, f))
 		}
-		if ref, ok := f["ref"].(float64); ok && int(ref) == spinID {
-			spinID = 0
+		if ref, ok := f["ref"].(float64); ok {
+			if answered[ref] {
+				r.fail("two answers to request %v (a resend ran twice): %v", ref, f)
+			}
+			answered[ref] = true
+			if int(ref) == spinID {
+				spinID = 0
+			}
 		}
 		switch f.str("type") {
 		case "state":

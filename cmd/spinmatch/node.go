@@ -156,6 +156,9 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	}, n.sys, n.verifier, log.With("component", "http"))
 	n.edge = edge
 	n.front.state.Store(&frontState{next: edge})
+	if member.DeclaredDead() {
+		edge.CloseSockets() // declared dead before the edge existed
+	}
 	return nil
 }
 
