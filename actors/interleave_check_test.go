@@ -33,7 +33,7 @@ func (f findings) add(rule, text string, keys ...string) {
 // settleTimeout bounds the wait for the end state: the last matches run
 // out (date, vote window, and the sessions' backstop two seconds after the
 // deadline) and queued users re-announce themselves.
-const settleTimeout = 15 * time.Second
+const settleTimeout = 10 * time.Second
 
 // settle stops the faults and waits until no match past its vote deadline
 // is unsettled and every user is idle, queued (with a stored place that
@@ -88,12 +88,13 @@ func (h *interleave) endState(all bool) findings {
 	for _, u := range h.users {
 		v := &endView{}
 		views[u.id] = v
-		ev, err := h.sys.Command(ctx, u.id, statusCmd())
-		if err != nil || ev.GetState() == nil {
-			out.add("liveness: session answers", fmt.Sprintf("%s: status: %v %v", u.id, err, ev), u.id)
+		sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := h.probe.state(sctx, u.id)
+		scancel()
+		if err != nil {
+			out.add("liveness: session answers", fmt.Sprintf("%s: %v", u.id, err), u.id)
 			continue
 		}
-		st := ev.GetState()
 		v.state, v.match, v.queuePool = st.State, st.GetMatch().GetMatchId(), st.GetQueue().GetPool()
 		if m, err := h.store.Store.ActiveMatch(ctx, u.id, now); err == nil {
 			v.active = m.ID

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -76,7 +75,7 @@ func TestInterleavings(t *testing.T) {
 	for i := range runs {
 		s := seed + int64(i)
 		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
-			h := startInterleave(t, s, i, 1+i%2)
+			h := startInterleave(t, s, i, 1+int(s&1)) // one pool or two, by seed
 			defer func() {
 				if !t.Failed() && !*interleaveKeep {
 					return
@@ -131,7 +130,6 @@ type interleave struct {
 	sys   *System
 	pools []string
 	users []*probeUser
-	byID  map[string]*probeUser
 
 	nextID  atomic.Int64 // match ids
 	nextRef atomic.Int64 // command refs
@@ -140,11 +138,14 @@ type interleave struct {
 	mu       sync.Mutex     // guards the fields below
 	matchIDs []string       // every match id the pools drew, in order
 	ops      map[string]int // operations done, by name
+
+	acts  *activations // static pointer; see its own lock
+	probe *statusProbe // static after startInterleave
 }
 
 // probeUser is one simulated user and the client side of their sockets.
 type probeUser struct {
-	id, gender, seeking, pool string
+	id, gender, pool string
 
 	mu        sync.Mutex   // guards the fields below
 	conns     []*probeConn // open connections
@@ -159,8 +160,8 @@ func startInterleave(t *testing.T, seed int64, run, pools int) *interleave {
 	h := &interleave{
 		t: t, seed: seed, cfg: interleaveConfig(), trace: trace,
 		store: newFaultStore(seed, trace),
-		byID:  map[string]*probeUser{},
 		ops:   map[string]int{},
+		acts:  &activations{live: map[string]map[string]time.Time{}},
 	}
 	for p := range pools {
 		h.pools = append(h.pools, fmt.Sprintf("r%dp%d", run, p))
@@ -182,11 +183,12 @@ func startInterleave(t *testing.T, seed int64, run, pools int) *interleave {
 	h.deps.Router = NewRouter(h.cfg, log.With("component", "router"), h.deps.Metrics)
 	kinds := Kinds(h.deps)
 	for _, k := range kinds {
-		k.Props = k.Props.Clone(actor.WithReceiverMiddleware(traceGrain(trace)))
+		k.Props = k.Props.Clone(actor.WithReceiverMiddleware(traceGrain(trace, h.acts)))
 	}
 	node := clustertest.Start(t, clustertest.Config("127.0.0.1", fmt.Sprintf("interleave-%d", run), kinds...))
 	h.sys = NewSystem(node.Cluster(), h.deps)
 	t.Cleanup(h.deps.Router.Detach)
+	h.probe = newStatusProbe(h.sys)
 
 	ctx := context.Background()
 	for i := range interleaveUsers {
@@ -194,13 +196,12 @@ func startInterleave(t *testing.T, seed int64, run, pools int) *interleave {
 		if i%2 == 1 {
 			g, s = s, g
 		}
-		u := &probeUser{id: fmt.Sprintf("r%du%02d", run, i), gender: g, seeking: s, pool: h.pools[(i/2)%len(h.pools)]}
+		u := &probeUser{id: fmt.Sprintf("r%du%02d", run, i), gender: g, pool: h.pools[(i/2)%len(h.pools)]}
 		err := h.store.Store.PutProfile(ctx, persistence.Profile{UserID: u.id, DisplayName: "User " + u.id, Gender: g, Seeking: []string{s}, Pool: u.pool})
 		if err != nil {
 			t.Fatalf("put profile: %v", err)
 		}
 		h.users = append(h.users, u)
-		h.byID[u.id] = u
 	}
 	return h
 }
@@ -266,11 +267,13 @@ var interleaveOps = []interleaveOp{
 	{"attach", 6, func(h *interleave, _ context.Context, _ *rand.Rand, u *probeUser) { h.attach(u) }},
 	{"detach", 3, func(h *interleave, _ context.Context, rng *rand.Rand, u *probeUser) { h.detach(rng, u, true, false) }},
 	{"drop", 2, func(h *interleave, _ context.Context, rng *rand.Rand, u *probeUser) { h.detach(rng, u, false, false) }},
-	{"away", 2, func(h *interleave, _ context.Context, rng *rand.Rand, u *probeUser) { h.detach(rng, u, rng.IntN(2) == 0, true) }},
+	{"away", 2, func(h *interleave, _ context.Context, rng *rand.Rand, u *probeUser) {
+		h.detach(rng, u, rng.IntN(2) == 0, true)
+	}},
 	{"restart/session", 3, func(h *interleave, _ context.Context, _ *rand.Rand, u *probeUser) {
 		h.restart(KindUserSession, u.id)
 	}},
-	{"restart/pool", 1, func(h *interleave, _ context.Context, _ *rand.Rand, u *probeUser) {
+	{"restart/pool", 2, func(h *interleave, _ context.Context, _ *rand.Rand, u *probeUser) {
 		h.restart(KindMatchPool, u.pool)
 	}},
 	{"restart/match", 3, func(h *interleave, _ context.Context, rng *rand.Rand, _ *probeUser) {
@@ -310,9 +313,17 @@ func (h *interleave) step(ctx context.Context, rng *rand.Rand) {
 	}
 }
 
-func spinCmd() *msg.Command   { return &msg.Command{Kind: &msg.Command_Spin{Spin: &msg.SpinCmd{}}} }
-func cancelCmd() *msg.Command { return &msg.Command{Kind: &msg.Command_Cancel{Cancel: &msg.CancelCmd{}}} }
-func statusCmd() *msg.Command { return &msg.Command{Kind: &msg.Command_Status{Status: &msg.StatusCmd{}}} }
+func spinCmd() *msg.Command {
+	return &msg.Command{Kind: &msg.Command_Spin{Spin: &msg.SpinCmd{}}}
+}
+
+func cancelCmd() *msg.Command {
+	return &msg.Command{Kind: &msg.Command_Cancel{Cancel: &msg.CancelCmd{}}}
+}
+
+func statusCmd() *msg.Command {
+	return &msg.Command{Kind: &msg.Command_Status{Status: &msg.StatusCmd{}}}
+}
 
 func voteCmd(matchID string, rng *rand.Rand) *msg.Command {
 	choice := persistence.ChoiceYes
@@ -478,10 +489,6 @@ func (h *interleave) restart(kind, id string) {
 	h.sys.ActorSystem().Root.Poison(a.Pid)
 }
 
-// newTraceLogger is the grains' logger: everything Info and above goes to
-// the trace.
-func newTraceLogger(l *traceLog) *slog.Logger { return slog.New(&traceHandler{log: l}) }
-
 // summary logs what the run covered.
 func (h *interleave) summary() {
 	h.mu.Lock()
@@ -536,21 +543,4 @@ func counterTotal(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
-}
-
-// traceGrain writes every message a grain activation handles (but the
-// periodic chatter) to the trace, with the activation's PID.
-func traceGrain(l *traceLog) actor.ReceiverMiddleware {
-	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
-		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
-			switch m := env.Message.(type) {
-			case *msg.WaitUpdate, *msg.PoolAlive, waitTick, *msg.Ack:
-			case *msg.Command:
-				l.add("grain %s <- command %s ref=%s", c.Self().Id, kindName(m), m.Ref)
-			default:
-				l.add("grain %s <- %T", c.Self().Id, m)
-			}
-			next(c, env)
-		}
-	}
 }

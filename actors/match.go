@@ -38,8 +38,11 @@ type matchGrain struct {
 	info      *msg.MatchInfo // nil until the first message that carries it
 	persisted bool           // the match row exists in the store
 	aborted   bool           // the store refused the match
-	votes     map[string]string
-	result    string // "" until settled and durable
+	// votesLoaded is set once the votes an earlier activation recorded are
+	// in votes (loadVotes); until then no result is decided.
+	votesLoaded bool
+	votes       map[string]string
+	result      string // "" until settled and durable
 
 	stopDeadline func() bool
 	stopRetry    func() bool
@@ -85,9 +88,15 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 		} else if !g.d.now().Before(g.deadline()) {
 			g.settle(ctx)
 		}
-	case voteDeadline:
-		g.settle(ctx)
-	case settleRetry:
+	case voteDeadline, settleRetry:
+		if !g.d.Router.Owns(KindMatch, g.id) {
+			// Not the owner (moved, or activated here by a lagging node):
+			// the owner settles, from the store's votes, when a partner's
+			// backstop reaches it.
+			g.log.Info("match: not the owner any more; stopping this activation")
+			ctx.Poison(ctx.Self())
+			return
+		}
 		g.settle(ctx)
 	case *actor.Stopped, *actor.Restarting, *cluster.ClusterInit:
 	default:
@@ -103,18 +112,35 @@ func (g *matchGrain) ensure(info *msg.MatchInfo, fromStore bool) bool {
 	}
 	g.info = info
 	if fromStore {
-		c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
-		votes, err := g.d.Store.Votes(c, g.id)
-		cancel()
-		if err == nil {
-			g.persisted = true // votes can only exist on a stored match
-			for k, v := range votes {
-				g.votes[k] = v
-			}
-			g.settleIfBoth()
-		}
+		g.loadVotes()
 	}
 	g.stopDeadline = after(g.sys, g.self, time.Until(g.deadline()), voteDeadline{})
+	return true
+}
+
+// loadVotes reads, once, the votes an earlier activation recorded; it
+// reports whether they are loaded (false: the store failed, try again).
+// A match the store does not have yet has none.
+func (g *matchGrain) loadVotes() bool {
+	if g.votesLoaded {
+		return true
+	}
+	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+	votes, err := g.d.Store.Votes(c, g.id)
+	cancel()
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		g.votesLoaded = true
+	case err != nil:
+		g.log.Warn("match: stored votes unavailable", "err", err)
+		return false
+	default:
+		g.votesLoaded, g.persisted = true, true // votes can only exist on a stored match
+		for k, v := range votes {
+			g.votes[k] = v
+		}
+		g.settleIfBoth()
+	}
 	return true
 }
 
@@ -132,16 +158,26 @@ func (g *matchGrain) start(ctx actor.Context) *msg.StartReply {
 	if g.aborted {
 		return &msg.StartReply{Aborted: true}
 	}
+	if !g.persisted && !g.d.now().Before(g.deadline()) {
+		// Still not written at its deadline (a long store outage), or a late
+		// resend to a fresh activation: a match that exists is only
+		// recognised; one that does not is never created over.
+		if !g.loadVotes() {
+			g.retryStart()
+			return &msg.StartReply{}
+		}
+		if !g.persisted {
+			g.abort(ctx)
+			return &msg.StartReply{Aborted: true}
+		}
+	}
 	err := g.persist()
 	switch {
 	case errors.Is(err, persistence.ErrConflict):
 		g.abort(ctx)
 		return &msg.StartReply{Aborted: true}
 	case err != nil:
-		if g.stopStart != nil {
-			g.stopStart()
-		}
-		g.stopStart = after(g.sys, g.self, time.Second, startRetry{})
+		g.retryStart()
 		return &msg.StartReply{}
 	}
 	if g.result == "" {
@@ -150,6 +186,13 @@ func (g *matchGrain) start(ctx actor.Context) *msg.StartReply {
 		g.d.Router.Send(KindUserSession, g.info.B.UserId, found)
 	}
 	return &msg.StartReply{Ok: true}
+}
+
+func (g *matchGrain) retryStart() {
+	if g.stopStart != nil {
+		g.stopStart()
+	}
+	g.stopStart = after(g.sys, g.self, time.Second, startRetry{})
 }
 
 func (g *matchGrain) abort(ctx actor.Context) {
@@ -187,6 +230,9 @@ func (g *matchGrain) persist() error {
 
 func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 	g.ensure(m.Match, true)
+	if g.info != nil && !g.loadVotes() {
+		return &msg.VoteReply{Error: errUnavailable()}
+	}
 	if g.info == nil || (m.Voter != g.info.A.UserId && m.Voter != g.info.B.UserId) {
 		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
 	}
@@ -237,6 +283,15 @@ func (g *matchGrain) settle(ctx actor.Context) {
 		return
 	}
 	if len(g.votes) < 2 && g.d.now().Before(g.deadline()) {
+		return
+	}
+	if !g.loadVotes() {
+		// Deciding without the votes an earlier activation recorded could
+		// turn a mutual yes into no_match: wait for the store.
+		if g.stopRetry != nil {
+			g.stopRetry()
+		}
+		g.stopRetry = after(g.sys, g.self, time.Second, settleRetry{})
 		return
 	}
 	result := persistence.ResultNoMatch

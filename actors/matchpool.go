@@ -108,6 +108,13 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *msg.MatchOutcome:
 		p.outcome(m)
 	case waitTick:
+		if !p.d.Router.Owns(KindMatchPool, p.name) {
+			// Not the owner any more (moved, or activated here by a lagging
+			// node): the owner rebuilds from the store and the sessions.
+			p.log.Info("pool: not the owner any more; stopping this activation")
+			ctx.Poison(ctx.Self())
+			return
+		}
 		if !p.loaded {
 			p.load()
 		}
@@ -154,7 +161,7 @@ func (p *matchPool) load() {
 			continue
 		}
 		p.refs[e.UserID] = &waiterRef{seen: now, loaded: true}
-		p.d.Router.Send(KindUserSession, e.UserID, &msg.Resume{Pool: p.name})
+		p.d.Router.Send(KindUserSession, e.UserID, &msg.Resume{Pool: p.name, EnqueuedAtMs: ms(e.EnqueuedAt)})
 		n++
 	}
 	if n > 0 {
@@ -341,7 +348,11 @@ func (p *matchPool) resumeStale() {
 	for id, ref := range p.refs {
 		if now.Sub(ref.seen) > limit {
 			ref.seen = now
-			p.d.Router.Send(KindUserSession, id, &msg.Resume{Pool: p.name})
+			r := &msg.Resume{Pool: p.name}
+			if w, ok := p.q.Get(id); ok {
+				r.EnqueuedAtMs = ms(w.EnqueuedAt)
+			}
+			p.d.Router.Send(KindUserSession, id, r)
 		}
 	}
 }

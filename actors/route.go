@@ -63,9 +63,11 @@ type Router struct {
 
 	mu      sync.RWMutex
 	rdv     *cluster.Rendezvous // guarded by mu: owner of each identity
-	members map[string]bool     // guarded by mu: member addresses
+	members map[string]string   // guarded by mu: member address -> member id
 	changed chan struct{}       // guarded by mu: closed at the next topology change
 	hooks   []func()            // guarded by mu: run (in a goroutine) after each change
+	// gotEvent is set by the first topology event; guarded by mu.
+	gotEvent bool
 }
 
 // placementActor is the name of disthash's per-node activator.
@@ -92,7 +94,7 @@ func NewRouter(cfg Config, log *slog.Logger, m *Metrics) *Router {
 		deliver:       deliver,
 		cache:         newPIDCache(pidCacheSize),
 		rdv:           cluster.NewRendezvous(),
-		members:       map[string]bool{},
+		members:       map[string]string{},
 		changed:       make(chan struct{}),
 		attached:      make(chan struct{}),
 	}
@@ -105,11 +107,13 @@ func (r *Router) Attach(c *cluster.Cluster) {
 	r.self = c.ActorSystem.Address()
 	r.sub = c.ActorSystem.EventStream.Subscribe(func(evt any) {
 		if t, ok := evt.(*cluster.ClusterTopology); ok {
-			r.setMembers(t.Members)
+			r.setMembers(t.Members, true)
 		}
 	})
+	// The view before the first event (a topology event that came in
+	// meanwhile is newer and wins).
 	if set := c.MemberList.Members(); set != nil {
-		r.setMembers(set.Members())
+		r.setMembers(set.Members(), false)
 	}
 	close(r.attached)
 }
@@ -144,17 +148,23 @@ func (r *Router) OnChange(f func()) {
 	r.mu.Unlock()
 }
 
-func (r *Router) setMembers(ms []*cluster.Member) {
+func (r *Router) setMembers(ms []*cluster.Member, fromEvent bool) {
 	rdv := cluster.NewRendezvous()
 	rdv.UpdateMembers(ms)
-	set := make(map[string]bool, len(ms))
+	set := make(map[string]string, len(ms))
 	for _, m := range ms {
-		set[m.Address()] = true
+		set[m.Address()] = m.Id
 	}
 	r.mu.Lock()
+	if !fromEvent && r.gotEvent {
+		r.mu.Unlock()
+		return
+	}
+	r.gotEvent = r.gotEvent || fromEvent
+	// A member restarted at the same address has a new id: a change.
 	same := len(set) == len(r.members)
-	for a := range set {
-		same = same && r.members[a]
+	for a, id := range set {
+		same = same && r.members[a] == id
 	}
 	if same {
 		r.mu.Unlock()
@@ -180,6 +190,15 @@ func (r *Router) Owner(kind, id string) string {
 	return rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Identity: id, Kind: kind})
 }
 
+// Owns reports whether this node owns kind/id in its current view. A grain
+// that finds itself not owned (a lagging node activated it here, or its
+// identity moved to a node that joined) stops: its owner restores from
+// the store.
+func (r *Router) Owns(kind, id string) bool {
+	owner := r.Owner(kind, id)
+	return owner == "" || owner == r.self
+}
+
 // Changed returns a channel that is closed at the next topology change.
 func (r *Router) Changed() <-chan struct{} {
 	r.mu.RLock()
@@ -187,10 +206,8 @@ func (r *Router) Changed() <-chan struct{} {
 	return r.changed
 }
 
-func (r *Router) alive(addr string) bool {
-	if addr == r.self {
-		return true
-	}
+// memberAt returns the id of the member at addr ("" when none).
+func (r *Router) memberAt(addr string) string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.members[addr]
@@ -251,6 +268,9 @@ func (r *Router) await(ctx context.Context, f *actor.Future, addr string) (any, 
 	if addr == r.self {
 		return f.Result() // a local grain cannot vanish with its node
 	}
+	// The incarnation the message went to: a member restarted at the same
+	// address (a new id) is a different one.
+	id := r.memberAt(addr)
 	type result struct {
 		res any
 		err error
@@ -262,7 +282,7 @@ func (r *Router) await(ctx context.Context, f *actor.Future, addr string) (any, 
 	}()
 	for {
 		changed := r.Changed()
-		if !r.alive(addr) {
+		if now := r.memberAt(addr); now == "" || now != id {
 			if r.graceful != nil && !r.graceful(addr) {
 				return nil, errMemberGone
 			}
@@ -307,6 +327,42 @@ func retryable(err error) bool {
 	return errors.Is(err, actor.ErrDeadLetter) || errors.Is(err, errMemberGone) || errors.Is(err, errNoOwner)
 }
 
+// sendAttempt bounds one attempt of a one-way message that may be
+// repeated: an unacknowledged attempt is resent, because a message that
+// reached a grain just as it stopped (queued behind its poison pill) is
+// dropped without a dead letter. A client command is never repeated (a
+// spin twice is an error): its one attempt gets the whole delivery time.
+const sendAttempt = 3 * time.Second
+
+// attempt returns the timeout of one attempt to deliver m within ctx.
+func (r *Router) attempt(ctx context.Context, m proto.Message) time.Duration {
+	left := max(time.Until(deadlineOf(ctx)), time.Millisecond)
+	if _, ok := m.(*msg.Command); ok {
+		return left
+	}
+	return min(left, sendAttempt)
+}
+
+// askAttempt bounds one attempt of a request: half of what is left, so a
+// request that reached a grain as it stopped (dropped without a dead
+// letter) is asked again in time. A client command gets all of it.
+func (r *Router) askAttempt(ctx context.Context, m proto.Message) time.Duration {
+	left := max(time.Until(deadlineOf(ctx)), time.Millisecond)
+	if _, ok := m.(*msg.Command); ok {
+		return left
+	}
+	return max(left/2, min(left, 500*time.Millisecond))
+}
+
+// resendable reports whether a failed send attempt may be repeated.
+func resendable(err error, m proto.Message) bool {
+	if retryable(err) {
+		return true
+	}
+	_, command := m.(*msg.Command)
+	return errors.Is(err, actor.ErrTimeout) && !command
+}
+
 // Send delivers m to kind/id without waiting (see the type's doc). Order:
 // messages from one goroutine to one grain arrive in order unless one of
 // them had to be resent.
@@ -319,7 +375,7 @@ func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
 	pid, err := r.lookup(ctx, kind, id)
 	var f *actor.Future
 	if err == nil {
-		f = r.sys.Root.RequestFuture(pid, m, r.deliver)
+		f = r.sys.Root.RequestFuture(pid, m, r.attempt(ctx, m))
 	}
 	go func() {
 		defer cancel()
@@ -339,12 +395,12 @@ func (r *Router) confirm(ctx context.Context, kind, id string, m proto.Message, 
 			}
 			r.cache.drop(key, pid)
 		}
-		if !retryable(err) || r.backoff(ctx, attempt) != nil {
+		if !resendable(err, m) || r.backoff(ctx, attempt) != nil {
 			break
 		}
 		r.metrics.Resent.WithLabelValues(kind).Inc()
 		if pid, err = r.lookup(ctx, kind, id); err == nil {
-			f = r.sys.Root.RequestFuture(pid, m, time.Until(deadlineOf(ctx)))
+			f = r.sys.Root.RequestFuture(pid, m, r.attempt(ctx, m))
 		}
 	}
 	r.metrics.Undeliverable.WithLabelValues(kind).Inc()
@@ -375,7 +431,7 @@ func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m pro
 		if err != nil {
 			return zero, fmt.Errorf("ask %s: %w", key, err)
 		}
-		f := r.sys.Root.RequestFuture(pid, m, time.Until(deadlineOf(ctx)))
+		f := r.sys.Root.RequestFuture(pid, m, r.askAttempt(ctx, m))
 		res, err := r.await(ctx, f, pid.Address)
 		if err == nil {
 			out, ok := res.(R)
@@ -385,7 +441,7 @@ func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m pro
 			return out, nil
 		}
 		r.cache.drop(key, pid)
-		if !retryable(err) {
+		if !resendable(err, m) || ctx.Err() != nil {
 			return zero, fmt.Errorf("ask %s: %w", key, err)
 		}
 		if werr := r.backoff(ctx, attempt); werr != nil {

@@ -57,6 +57,10 @@ type session struct {
 	eta        *msg.Eta
 	waiter     *msg.Waiter // what the pool is told while queued
 
+	// refused holds the ids of pairings the store refused (bounded), so a
+	// pool that still offers one is not taken up on it again.
+	refused map[string]struct{}
+
 	// pending is a pairing the pool made that the Match grain has not yet
 	// made durable: the user stays queued (and is told nothing) until it
 	// is confirmed (match_found) or aborted (back to the same place).
@@ -137,13 +141,13 @@ func (s *session) handle(ctx actor.Context, m any) {
 	case *msg.PutProfile:
 		ctx.Respond(s.putProfile(m.Profile))
 	case *msg.MatchFound:
-		s.matchFound(m.Match)
+		s.matchFound(ctx, m.Match)
 	case *msg.MatchAborted:
 		s.matchAborted(ctx, m.MatchId)
 	case *msg.MatchResult:
 		s.matchResult(m)
 	case *msg.Resume:
-		s.resume(ctx, m.Pool)
+		s.resume(ctx, m)
 	case *msg.WaitUpdate:
 		if s.state == StateQueued && m.Queue != nil && m.Queue.Pool == s.queue.GetPool() {
 			s.queue, s.eta = m.Queue, m.Eta
@@ -154,8 +158,14 @@ func (s *session) handle(ctx actor.Context, m any) {
 			s.push(&msg.Event{Kind: &msg.Event_Signal{Signal: &msg.Signal{MatchId: m.MatchId, From: m.From, Data: m.Data}}})
 		}
 	case graceExpired:
+		if s.stray(ctx) {
+			return
+		}
 		s.onGraceExpired(ctx, m)
 	case refreshTick:
+		if s.stray(ctx) {
+			return
+		}
 		s.onRefresh(ctx)
 	case matchBackstop:
 		if s.state == StateMatched && s.match.GetMatchId() == m.matchID {
@@ -175,6 +185,20 @@ func (s *session) init(ctx actor.Context) {
 	s.log = s.d.Logger.With("grain", KindUserSession, "user", s.userID)
 	s.d.Metrics.Sessions.Inc()
 	ctx.SetReceiveTimeout(s.d.Config.SessionIdle)
+}
+
+// stray reports (and stops the activation) when this node does not own the
+// session: an activation a lagging node made here, or one whose identity
+// moved to a node that joined. Its timers must not act on a place the
+// owner's activation holds.
+func (s *session) stray(ctx actor.Context) bool {
+	if s.d.Router.Owns(KindUserSession, s.userID) {
+		return false
+	}
+	s.log.Info("session: not the owner any more; stopping this activation")
+	s.stopTimers()
+	ctx.Poison(ctx.Self())
+	return true
 }
 
 func (s *session) stopTimers() {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -85,6 +86,8 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 	if err != nil {
 		s.log.Error("session: enqueue failed", "pool", p.Pool, "err", err)
 		s.forgetEntry(p.Pool, now)
+		// The pool may still take the late Enqueue: have it drop the place.
+		s.d.Router.Send(KindMatchPool, p.Pool, &msg.Dequeue{UserId: s.userID, Outcome: OutcomeCancelled, Ghost: true})
 		s.fail(ctx, cmd, errUnavailable())
 		return
 	}
@@ -106,6 +109,9 @@ func (s *session) paired(ctx actor.Context, info *msg.MatchInfo) {
 	if info == nil || s.settled == info.MatchId || s.match.GetMatchId() == info.MatchId {
 		return
 	}
+	if _, no := s.refused[info.MatchId]; no {
+		return
+	}
 	s.pending = info
 	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
 	defer cancel()
@@ -114,7 +120,7 @@ func (s *session) paired(ctx actor.Context, info *msg.MatchInfo) {
 	case err != nil:
 		s.log.Warn("session: match not confirmed yet", "match", info.MatchId, "err", err)
 	case r.Ok:
-		s.matchFound(info)
+		s.matchFound(ctx, info)
 	case r.Aborted:
 		s.matchAborted(ctx, info.MatchId)
 	}
@@ -292,13 +298,13 @@ func (s *session) signal(ctx actor.Context, cmd *msg.Command, sg *msg.SignalOut)
 // ---- match events ----
 
 // matchFound takes a match the Match grain made durable.
-func (s *session) matchFound(m *msg.MatchInfo) {
+func (s *session) matchFound(ctx actor.Context, m *msg.MatchInfo) {
 	if m == nil || s.match.GetMatchId() == m.MatchId || s.settled == m.MatchId {
 		return // duplicate (the spinner learns of an instant pair twice)
 	}
 	now := s.d.now()
-	if !now.Before(fromMS(m.VoteDeadlineMs)) {
-		return // a late resend of a match that is over
+	if !now.Before(fromMS(m.VoteDeadlineMs)) && !s.lateMatch(ctx, m) {
+		return
 	}
 	if s.state == StateMatched {
 		// The store settles a match whose deadline passed before it lets
@@ -310,6 +316,36 @@ func (s *session) matchFound(m *msg.MatchInfo) {
 	s.recent[s.partnerID()] = now
 	s.push(&msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: m}}})
 	s.armBackstop(m, now)
+}
+
+// lateMatch decides about a match that reaches the session after its vote
+// deadline (a store outage, a slow resend): the store says whether the
+// user is still in it. Still in it (no result yet): take it, and the
+// backstop has it settled at once. Settled already: the user is idle (the
+// match took the stored place). Never written: a pending pairing goes
+// back to the place. It reports whether to take the match.
+func (s *session) lateMatch(ctx actor.Context, m *msg.MatchInfo) bool {
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	a, err := s.d.Store.ActiveMatch(c, s.userID, time.Time{})
+	switch {
+	case err == nil:
+		return a.ID == m.MatchId
+	case !errors.Is(err, persistence.ErrNotFound):
+		return false // the store cannot tell: a pending pairing stays pending
+	}
+	_, err = s.d.Store.Votes(c, m.MatchId)
+	switch {
+	case err == nil:
+		if s.state == StateQueued {
+			s.toIdle()
+			s.settled = m.MatchId
+			s.push(&msg.Event{Kind: &msg.Event_State{State: s.stateMsg()}})
+		}
+	case errors.Is(err, persistence.ErrNotFound) && s.pending.GetMatchId() == m.MatchId:
+		s.matchAborted(ctx, m.MatchId)
+	}
+	return false
 }
 
 // armBackstop asks the Match grain to settle a little after the deadline,

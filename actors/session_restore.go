@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -33,7 +34,10 @@ func (s *session) restore(ctx actor.Context) error {
 		s.d.Metrics.StoreErrors.WithLabelValues("queue_entry").Inc()
 		return fmt.Errorf("restore: queue entry: %w", qerr)
 	}
-	m, err := s.d.Store.ActiveMatch(c, s.userID, now)
+	// Any match of theirs without a result, even past its deadline: the
+	// backstop then has it settled at once (nothing else would, if its
+	// grain and both sessions were lost).
+	m, err := s.d.Store.ActiveMatch(c, s.userID, time.Time{})
 	switch {
 	case err == nil:
 		s.restored = true
@@ -70,16 +74,19 @@ func (s *session) restore(ctx actor.Context) error {
 }
 
 // resume answers a pool that holds the user (rebuilt from the store, or
-// not hearing from this session): re-announce the place, or tell the pool
-// to drop a place the user no longer holds.
-func (s *session) resume(ctx actor.Context, pool string) {
-	if s.state == StateQueued && s.queue.GetPool() == pool {
+// not hearing from this session): re-announce the place, or delete that
+// stored place (exactly: a newer one stays) and tell the pool to drop it.
+func (s *session) resume(ctx actor.Context, m *msg.Resume) {
+	if s.state == StateQueued && s.queue.GetPool() == m.Pool {
 		if s.pending == nil {
 			s.announce(ctx, true)
 		}
 		return
 	}
-	s.d.Router.Send(KindMatchPool, pool, &msg.Dequeue{UserId: s.userID, Outcome: OutcomeExpired, Ghost: true})
+	if m.EnqueuedAtMs != 0 {
+		s.forgetEntry(m.Pool, fromMS(m.EnqueuedAtMs))
+	}
+	s.d.Router.Send(KindMatchPool, m.Pool, &msg.Dequeue{UserId: s.userID, Outcome: OutcomeExpired, Ghost: true})
 }
 
 // matchAborted handles a pairing the store refused because one partner was
@@ -89,12 +96,23 @@ func (s *session) matchAborted(ctx actor.Context, matchID string) {
 	if s.pending.GetMatchId() != matchID {
 		return
 	}
+	p := s.pending
 	s.pending = nil
 	s.d.Metrics.DoublePairs.Inc()
+	if len(s.refused) >= 16 {
+		clear(s.refused)
+	}
+	if s.refused == nil {
+		s.refused = map[string]struct{}{}
+	}
+	s.refused[matchID] = struct{}{}
+	// The pool forgets the pairing before it hears the place again (the
+	// Match grain tells it too; this one is ordered before the announce).
+	s.d.Router.Send(KindMatchPool, p.Pool, &msg.MatchOutcome{MatchId: matchID, Result: ResultAborted, A: p.A.GetUserId(), B: p.B.GetUserId()})
 	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
 	defer cancel()
 	if m, err := s.d.Store.ActiveMatch(c, s.userID, s.d.now()); err == nil {
-		s.matchFound(matchInfoFromRecord(m))
+		s.matchFound(ctx, matchInfoFromRecord(m))
 		return
 	}
 	s.log.Info("session: pairing refused by the store; back to the same place", "match", matchID)

@@ -2617,8 +2617,11 @@ func (x *MatchAborted) GetMatchId() string {
 // from the session). A session that holds the place re-announces it; one
 // that does not tells the pool to drop it.
 type Resume struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// enqueued_at_ms is the place's enqueue time, so a session that does not
+	// hold it deletes exactly that stored place.
+	EnqueuedAtMs  int64 `protobuf:"varint,2,opt,name=enqueued_at_ms,json=enqueuedAtMs,proto3" json:"enqueued_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2658,6 +2661,13 @@ func (x *Resume) GetPool() string {
 		return x.Pool
 	}
 	return ""
+}
+
+func (x *Resume) GetEnqueuedAtMs() int64 {
+	if x != nil {
+		return x.EnqueuedAtMs
+	}
+	return 0
 }
 
 // Wake activates a pool after a topology change so that it rebuilds its
@@ -3120,9 +3130,10 @@ const file_messages_proto_rawDesc = "" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
 	"\aaborted\x18\x02 \x01(\bR\aaborted\")\n" +
 	"\fMatchAborted\x12\x19\n" +
-	"\bmatch_id\x18\x01 \x01(\tR\amatchId\"\x1c\n" +
+	"\bmatch_id\x18\x01 \x01(\tR\amatchId\"B\n" +
 	"\x06Resume\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"\x06\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12$\n" +
+	"\x0eenqueued_at_ms\x18\x02 \x01(\x03R\fenqueuedAtMs\"\x06\n" +
 	"\x04Wake\"\x05\n" +
 	"\x03Ack\"P\n" +
 	"\vRelaySignal\x12\x19\n" +

@@ -120,7 +120,17 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	}
 	for _, u := range users {
 		if holder, ok := s.claims[u]; ok {
-			s.settleLocked(holder, persistence.ResultNoMatch)
+			// From its votes: mutual when both said yes, a missing vote is no.
+			result, yes := persistence.ResultNoMatch, 0
+			for _, c := range s.votes[holder] {
+				if c == persistence.ChoiceYes {
+					yes++
+				}
+			}
+			if yes == 2 {
+				result = persistence.ResultMutual
+			}
+			s.settleLocked(holder, result)
 		}
 	}
 	s.matches[m.ID] = m

@@ -71,13 +71,16 @@ func claim(ctx context.Context, tx pgx.Tx, userID string, m persistence.Match) e
 	return fmt.Errorf("claim %q: still held after %d attempts: %w", userID, claimAttempts, persistence.ErrConflict)
 }
 
-// settleStale records no_match as the result of a match whose vote deadline
-// has passed (unless it has a result already: the first result wins) and
-// releases its partners, in tx.
+// settleStale records the result of a match whose vote deadline has passed
+// from its stored votes (mutual when both partners voted yes, a missing
+// vote counting as no; unless it has a result already: the first result
+// wins) and releases its partners, in tx.
 func settleStale(ctx context.Context, tx pgx.Tx, matchID string) error {
 	if _, err := tx.Exec(ctx,
-		`insert into match_results (match_id, result) values ($1, $2)
-		 on conflict (match_id) do nothing`, matchID, persistence.ResultNoMatch); err != nil {
+		`insert into match_results (match_id, result)
+		 select $1, case when (select count(*) from votes where match_id = $1 and choice = 'yes') = 2
+		                 then $2 else $3 end
+		 on conflict (match_id) do nothing`, matchID, persistence.ResultMutual, persistence.ResultNoMatch); err != nil {
 		return fmt.Errorf("settle stale match %q: %w", matchID, err)
 	}
 	if err := release(ctx, tx, matchID); err != nil {

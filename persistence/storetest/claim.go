@@ -188,6 +188,26 @@ func testStaleMatchSettled(t *testing.T, f *fixture) {
 	}
 }
 
+// testStaleMatchSettledFromVotes: a stale match whose partners both voted
+// yes (its grain and sessions were lost before it settled) is settled
+// mutual, not no_match, when a partner's next match forms.
+func testStaleMatchSettledFromVotes(t *testing.T, f *fixture) {
+	t0 := baseTime()
+	stale := f.match("stale", "a", "b", t0)
+	f.mustCreate(stale)
+	for _, u := range []string{stale.A.UserID, stale.B.UserID} {
+		if _, err := f.store.RecordVote(f.ctx(), stale.ID, u, persistence.ChoiceYes); err != nil {
+			t.Fatalf("RecordVote: %v", err)
+		}
+	}
+	f.mustCreate(f.match("next", "c", "a", stale.VoteDeadline.Add(time.Second)))
+	assertResult(t, f, stale.ID, persistence.ResultMutual)
+	hist, err := f.store.MatchHistory(f.ctx(), stale.A.UserID, 10)
+	if err != nil || len(hist) != 1 || hist[0].MatchID != stale.ID {
+		t.Fatalf("MatchHistory of a = %+v, %v; want the mutual stale match", hist, err)
+	}
+}
+
 func testActiveMatch(t *testing.T, f *fixture) {
 	t0 := baseTime()
 	m := f.match("m", "a", "b", t0)

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"CreateMatchClaims", testCreateMatchClaims},
 		{"ConflictClearedByResult", testConflictClearedByResult},
 		{"StaleMatchSettled", testStaleMatchSettled},
+		{"StaleMatchSettledFromVotes", testStaleMatchSettledFromVotes},
 		{"ActiveMatch", testActiveMatch},
 		{"RacingCreateMatch", testRacingCreateMatch},
 	}

@@ -77,6 +77,13 @@ func (c *conn) run(userID string) {
 		return &connActor{c: c, sys: c.h.sys, userID: userID}
 	}))
 	c.actor.Store(pid)
+	// Attach from this goroutine, before the reader starts: the Router
+	// sends in call order, so the session has the socket (and has sent it
+	// its state) before it handles the socket's first command.
+	c.h.sys.Deliver(userID, &msg.Attach{Conn: pid}, func() {
+		c.log.Error("ws: attach failed")
+		c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please reconnect in a moment."), ""))
+	})
 
 	c.readLoop(userID, pid)
 
@@ -220,11 +227,7 @@ type connActor struct {
 func (a *connActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		a.owner = a.sys.SessionOwner(a.userID)
-		a.sys.Deliver(a.userID, &msg.Attach{Conn: ctx.Self()}, func() {
-			a.c.log.Error("ws: attach failed")
-			a.c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please reconnect in a moment."), ""))
-		})
+		a.owner = a.sys.SessionOwner(a.userID) // run attached the socket
 		a.arm(ctx)
 	case reattachTick:
 		a.reattach(ctx)
