@@ -279,7 +279,7 @@ func (g *matchGrain) settleIfBoth() {
 // (first write wins, so a racing activation cannot disagree), and tells both
 // partners and the pool. A store failure retries in a second.
 func (g *matchGrain) settle(ctx actor.Context) {
-	if g.info == nil || g.result != "" {
+	if g.info == nil || g.result != "" || g.aborted {
 		return
 	}
 	if len(g.votes) < 2 && g.d.now().Before(g.deadline()) {
