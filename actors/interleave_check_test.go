@@ -33,7 +33,7 @@ func (f findings) add(rule, text string, keys ...string) {
 // settleTimeout bounds the wait for the end state: the last matches run
 // out (date, vote window, and the sessions' backstop two seconds after the
 // deadline) and queued users re-announce themselves.
-const settleTimeout = 10 * time.Second
+const settleTimeout = 30 * time.Second // generous: under -race the whole suite shares two cores
 
 // settle stops the faults and waits until no match past its vote deadline
 // is unsettled and every user is idle, queued (with a stored place that
