@@ -30,8 +30,7 @@ type waiterRef struct {
 	last lastPush
 	seen time.Time // last enqueue, re-announcement or Resume
 	// loaded marks a place rebuilt from the store that its session has not
-	// re-announced yet: it is not paired with other loaded places (the
-	// store does not keep the rematch cooldown), only with newcomers.
+	// re-announced yet: it is held (never paired) until then.
 	loaded bool
 }
 
@@ -157,7 +156,14 @@ func (p *matchPool) load() {
 			continue
 		}
 		w, ok := toWaiter(&msg.Waiter{UserId: e.UserID, DisplayName: e.DisplayName, Gender: e.Gender, Seeking: e.Seeking, EnqueuedAtMs: ms(e.EnqueuedAt)})
-		if !ok || !p.q.Insert(w) {
+		if !ok {
+			continue
+		}
+		// Held until the session confirms it: the user may be in a match
+		// whose write (which deletes the place) is still under way, and a
+		// pool rebuilt meanwhile must not pair them again.
+		w.Held = true
+		if !p.q.Insert(w) {
 			continue
 		}
 		p.refs[e.UserID] = &waiterRef{seen: now, loaded: true}

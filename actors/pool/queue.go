@@ -49,9 +49,8 @@ func (q *Queue) Add(w *Waiter) *Waiter {
 
 // Insert queues w in EnqueuedAt order without pairing it, and reports
 // whether it did (false: already queued, or invalid). It rebuilds a queue
-// from stored places: waiters who were waiting together were not
-// compatible (or were within each other's rematch cooldown, which the
-// stored place does not carry), so they must not be paired now.
+// from stored places (marked Held until their sessions confirm them: a
+// held waiter is never picked as a partner).
 func (q *Queue) Insert(w *Waiter) bool {
 	if w == nil {
 		return false
@@ -89,7 +88,7 @@ func (q *Queue) oldestPartner(w *Waiter, c class) *node {
 			if best != nil && !n.before(best) {
 				break
 			}
-			if Compatible(w, n.w) {
+			if !n.w.Held && Compatible(w, n.w) {
 				best = n
 				break
 			}

@@ -430,3 +430,25 @@ func TestQueueSteadyStateAllocations(t *testing.T) {
 		t.Errorf("pair step allocates %v times", allocs)
 	}
 }
+
+// TestQueueHeldIsNeverPicked: a place rebuilt from the store and not yet
+// confirmed counts for positions but is never a partner; once confirmed
+// (removed and added again) it pairs with the oldest compatible waiter.
+func TestQueueHeldIsNeverPicked(t *testing.T) {
+	q := NewQueue()
+	held := wt("ann", Female, sM, 1)
+	held.Held = true
+	if !q.Insert(held) {
+		t.Fatal("Insert refused a held place")
+	}
+	if p := q.Add(wt("bob", Male, sF, 5)); p != nil {
+		t.Fatalf("the newcomer was paired with the held %s", p.UserID)
+	}
+	if q.Position("bob") != 1 || q.Waiting()[Female] != 1 {
+		t.Fatalf("held place not counted: bob at %d, women %d", q.Position("bob"), q.Waiting()[Female])
+	}
+	q.Remove("ann")
+	if p := q.Add(wt("ann", Female, sM, 1)); p == nil || p.UserID != "bob" {
+		t.Fatalf("the confirmed place paired with %v, want bob", p)
+	}
+}

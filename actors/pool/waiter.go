@@ -17,6 +17,11 @@ type Waiter struct {
 	// Recent holds the users this waiter must not be paired with now (the
 	// rematch cooldown); may be nil.
 	Recent map[string]struct{}
+	// Held marks a place that is queued (it counts for positions and
+	// waiting) but may not be paired yet: a place rebuilt from the store
+	// whose session has not confirmed it (the user may be in a match the
+	// store is writing).
+	Held bool
 }
 
 // Compatible reports whether a and b may be paired: each one's gender is in
