@@ -306,6 +306,9 @@ func (s *session) matchFound(ctx actor.Context, m *msg.MatchInfo) {
 	if !now.Before(fromMS(m.VoteDeadlineMs)) && !s.lateMatch(ctx, m) {
 		return
 	}
+	if s.state == StateIdle && s.pending == nil && !s.stillActive(m) {
+		return // a resend of a match that settled before this activation
+	}
 	if s.state == StateMatched {
 		// The store settles a match whose deadline passed before it lets
 		// its partners into another one.
@@ -346,6 +349,25 @@ func (s *session) lateMatch(ctx actor.Context, m *msg.MatchInfo) bool {
 		s.matchAborted(ctx, m.MatchId)
 	}
 	return false
+}
+
+// stillActive reports whether the store holds m as the user's match
+// without a result. An idle session normally hears of a match only after a
+// spin; one that did not spin checks (a late resend of a settled match
+// must not put the user back on a date). A store that cannot tell is
+// trusted to be right later: the match is taken.
+func (s *session) stillActive(m *msg.MatchInfo) bool {
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	a, err := s.d.Store.ActiveMatch(c, s.userID, time.Time{})
+	switch {
+	case err == nil:
+		return a.ID == m.MatchId
+	case errors.Is(err, persistence.ErrNotFound):
+		return false
+	default:
+		return true
+	}
 }
 
 // armBackstop asks the Match grain to settle a little after the deadline,
