@@ -70,7 +70,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(as *actor.ActorSystem) *slog.Logger {
 		return libLogger.With(slog.String("lib", "protoactor"), slog.String("system", as.ID))
 	}))
-	var remoteOpts []remote.ConfigOption
+	// One connection attempt per endpoint instead of protoactor's five with
+	// 2 s sleeps: an endpoint writer to a dead node is stuck in those
+	// retries, and a node restarted at the same address would get nothing
+	// for ~10 s. After one failed attempt the endpoint is dropped, and the
+	// next message opens a fresh one.
+	remoteOpts := []remote.ConfigOption{func(c *remote.Config) { c.MaxRetryCount = 1 }}
 	if isUnspecified(s.remoteHost) {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(net.JoinHostPort(advHost, strconv.Itoa(s.remotePort))))
 	}

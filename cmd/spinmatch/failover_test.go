@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -186,6 +187,26 @@ func TestFailover(t *testing.T) {
 	t.Logf("kill -9 to every affected user resumed: %v", failovers)
 }
 
+// expectPast reads frames until one of type typ, skipping wait_update and
+// the types in skip; anything else fails the test.
+func (c *client) expectPast(t *testing.T, typ string, skip ...string) frame {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f, err := c.next(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("%s: waiting for %q: %v (seen %v)", c.u.name, typ, err, c.types())
+		}
+		switch got := f.str("type"); {
+		case got == typ:
+			return f
+		case got == "wait_update" || slices.Contains(skip, got):
+		default:
+			t.Fatalf("%s: want %q, got %v", c.u.name, typ, f)
+		}
+	}
+}
+
 // status returns the HTTP status of a GET (0 when it fails).
 func status(url string) int {
 	res, err := http.Get(url)
@@ -269,7 +290,9 @@ func (c *procCluster) checkFIFO(t *testing.T, p, prefix string, men []*client, s
 		if got := f.obj("partner").str("user_id"); got != m.u.id {
 			t.Fatalf("woman %d matched with %s, want %s (the queue lost its order)", k, got, m.u.id)
 		}
-		if g := m.expect("match_found"); g.str("match_id") != f.str("match_id") {
+		// A state may come first: a socket that re-attached to a fresh
+		// session after the kill gets one, at any time.
+		if g := m.expectPast(t, "match_found", "state"); g.str("match_id") != f.str("match_id") {
 			t.Fatalf("%s: match %v, want %s", m.u.name, g, f.str("match_id"))
 		}
 	}
@@ -600,11 +623,12 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 	spinID := 0                    // id of this connection's unanswered spin
 	retried := r.unanswered
 	defer func() { r.unanswered = spinID != 0 }()
+	lastSpin := 0 // id of this connection's latest spin
 	spin := func() {
 		if !spun {
 			spun = true
 			send(map[string]any{"type": "spin"})
-			spinID = seq
+			spinID, lastSpin = seq, seq
 		}
 	}
 	go func() { <-ctx.Done(); _ = ws.Close() }()
@@ -652,7 +676,7 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 			r.mu.Unlock()
 			// A person takes a moment before the next spin; it also keeps
 			// the robot inside its rate limit (5 commands a second).
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(450 * time.Millisecond)
 			spin()
 		case "error":
 			e := f.obj("error")
@@ -663,8 +687,12 @@ func (r *robot) serve(ctx context.Context, ws *websocket.Conn) {
 				retried = false // the earlier spin went through
 				continue
 			}
-			if e.str("code") == actors.CodeUnavailable {
-				// Says to retry: ask where we stand and go on from there.
+			if c := e.str("code"); c == actors.CodeUnavailable || c == actors.CodeRateLimited {
+				// Says to retry (after retry_after_s): ask where we stand and
+				// go on from there, as the page does.
+				if ref, _ := f["ref"].(float64); int(ref) == lastSpin {
+					spun = false // the spin was refused: spin again when idle
+				}
 				time.Sleep(time.Duration(e.num("retry_after_s")*1000) * time.Millisecond)
 				send(map[string]any{"type": "status"})
 				continue
