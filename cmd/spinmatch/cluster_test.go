@@ -14,9 +14,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,7 +118,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		waitFor(t, 10*time.Second, "the idle session to passivate on node 2", func() bool {
 			return metric(t, base2, "spinmatch_sessions") <= before
 		})
-		resent := metricOrZero(t, base1, `spinmatch_grain_messages_resent_total{kind="UserSession"}`)
+		resent := metricOr(t, base1, 0, `spinmatch_grain_messages_resent_total{kind="UserSession"}`)
 		// A socket on node 1 attaches with a one-way message to the stale
 		// PID: it comes back as a dead letter and is resent to a fresh
 		// activation, which answers with the state.
@@ -129,7 +126,7 @@ func TestClusterEndToEnd(t *testing.T) {
 		if st.str("state") != actors.StateIdle {
 			t.Fatalf("state from the fresh session: %v", st)
 		}
-		if got := metricOrZero(t, base1, `spinmatch_grain_messages_resent_total{kind="UserSession"}`); got <= resent {
+		if got := metricOr(t, base1, 0, `spinmatch_grain_messages_resent_total{kind="UserSession"}`); got <= resent {
 			t.Fatalf("resent UserSession messages %v, want more than %v (the stale PID was not detected)", got, resent)
 		}
 		c.spin()
@@ -282,25 +279,6 @@ func TestClusterEndToEnd(t *testing.T) {
 		}
 		ca.expect("match_found")
 	})
-}
-
-// metricOrZero is metric for a sample that may not be exported yet (a
-// labelled counter that never counted).
-func metricOrZero(t *testing.T, base, name string) float64 {
-	t.Helper()
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatalf("metrics: %v", err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f
-		}
-	}
-	return 0
 }
 
 // devUser creates a profile for a chosen user id.

@@ -463,19 +463,8 @@ func TestRollingRestart(t *testing.T) {
 		t.Skip("multi-process cluster test: not in -short")
 	}
 	c := startProcCluster(t)
-	p := fmt.Sprintf("roll%d", time.Now().UnixNano()%1000)
 	ctx, stop := context.WithCancel(context.Background())
-	var robots []*robot
-	for k := 0; k < 8; k++ {
-		gender, seeking := "female", "male"
-		if k%2 == 1 {
-			gender, seeking = "male", "female"
-		}
-		u := devUser(t, c.nodes[k%3].base(), fmt.Sprintf("robot%d-%d", k, time.Now().UnixNano()), fmt.Sprintf("Robot%d", k), gender, p, seeking)
-		r := &robot{u: u, c: c, node: k % 3, done: make(chan struct{})}
-		robots = append(robots, r)
-		go r.run(ctx)
-	}
+	robots := c.startRobots(ctx, t, "Robot", 8)
 	pause := func(d time.Duration) {
 		t.Helper()
 		time.Sleep(d) // traffic keeps flowing meanwhile; nothing is awaited
@@ -533,6 +522,26 @@ func TestRollingRestart(t *testing.T) {
 	}
 	t.Logf("%d dates completed by %d robots during the rolling restart", total, len(robots))
 	c.checkStore(t)
+}
+
+// startRobots starts n robots (women and men in turn, sockets on every
+// node) in one fresh pool; they run until ctx is done.
+func (c *procCluster) startRobots(ctx context.Context, t *testing.T, name string, n int) []*robot {
+	t.Helper()
+	p := fmt.Sprintf("%s%d", strings.ToLower(name), time.Now().UnixNano()%1000)
+	robots := make([]*robot, 0, n)
+	for k := 0; k < n; k++ {
+		gender, seeking := "female", "male"
+		if k%2 == 1 {
+			gender, seeking = "male", "female"
+		}
+		id := fmt.Sprintf("%s%d-%d", strings.ToLower(name), k, time.Now().UnixNano())
+		u := devUser(t, c.nodes[k%3].base(), id, fmt.Sprintf("%s%d", name, k), gender, p, seeking)
+		r := &robot{u: u, c: c, node: k % 3, done: make(chan struct{})}
+		robots = append(robots, r)
+		go r.run(ctx)
+	}
+	return robots
 }
 
 // robot is a user who spins, votes yes on every match and spins again,
@@ -793,18 +802,7 @@ func TestNoFalseSuspicionUnderLoad(t *testing.T) {
 		t.Cleanup(func() { _ = burn.Process.Kill(); _ = burn.Wait() })
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	p := fmt.Sprintf("load%d", time.Now().UnixNano()%1000)
-	var robots []*robot
-	for k := 0; k < 12; k++ {
-		gender, seeking := "female", "male"
-		if k%2 == 1 {
-			gender, seeking = "male", "female"
-		}
-		u := devUser(t, c.nodes[k%3].base(), fmt.Sprintf("load%d-%d", k, time.Now().UnixNano()), fmt.Sprintf("Load%d", k), gender, p, seeking)
-		r := &robot{u: u, c: c, node: k % 3, done: make(chan struct{})}
-		robots = append(robots, r)
-		go r.run(ctx)
-	}
+	robots := c.startRobots(ctx, t, "Load", 12)
 	end := time.Now().Add(dur)
 	for time.Now().Before(end) {
 		for _, n := range c.nodes {

@@ -33,8 +33,28 @@ func count(t *testing.T, dbURL, q string, args ...any) int {
 	return n
 }
 
-// metric reads one unlabelled sample from /metrics.
+// metric reads one sample (its name with labels, as exposed) from
+// /metrics; a sample that is not exported fails the test.
 func metric(t *testing.T, base, name string) float64 {
+	t.Helper()
+	v, ok := readMetric(t, base, name)
+	if !ok {
+		t.Fatalf("metric %s not exported", name)
+	}
+	return v
+}
+
+// metricOr is metric with a value for a sample not exported yet (a
+// labelled counter that never counted).
+func metricOr(t *testing.T, base string, or float64, name string) float64 {
+	t.Helper()
+	if v, ok := readMetric(t, base, name); ok {
+		return v
+	}
+	return or
+}
+
+func readMetric(t *testing.T, base, name string) (float64, bool) {
 	t.Helper()
 	res, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -48,11 +68,10 @@ func metric(t *testing.T, base, name string) float64 {
 			if err != nil {
 				t.Fatalf("metric %s: %q", name, line)
 			}
-			return f
+			return f, true
 		}
 	}
-	t.Fatalf("metric %s not exported", name)
-	return 0
+	return 0, false
 }
 
 func readyStatus(t *testing.T, base string) int {
