@@ -328,16 +328,15 @@ func (s *session) matchFound(ctx actor.Context, m *msg.MatchInfo) {
 // match took the stored place). Never written: a pending pairing goes
 // back to the place. It reports whether to take the match.
 func (s *session) lateMatch(ctx actor.Context, m *msg.MatchInfo) bool {
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
-	defer cancel()
-	a, err := s.d.Store.ActiveMatch(c, s.userID, time.Time{})
-	switch {
-	case err == nil:
-		return a.ID == m.MatchId
-	case !errors.Is(err, persistence.ErrNotFound):
+	switch s.inStore(m) {
+	case matchActive:
+		return true
+	case matchUnknown:
 		return false // the store cannot tell: a pending pairing stays pending
 	}
-	_, err = s.d.Store.Votes(c, m.MatchId)
+	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	defer cancel()
+	_, err := s.d.Store.Votes(c, m.MatchId)
 	switch {
 	case err == nil:
 		if s.state == StateQueued {
@@ -357,16 +356,28 @@ func (s *session) lateMatch(ctx actor.Context, m *msg.MatchInfo) bool {
 // must not put the user back on a date). A store that cannot tell is
 // trusted to be right later: the match is taken.
 func (s *session) stillActive(m *msg.MatchInfo) bool {
+	return s.inStore(m) != matchNotActive
+}
+
+// What the store says of a match for this user (inStore).
+const (
+	matchActive    = iota // the user's match without a result
+	matchNotActive        // not the user's unsettled match
+	matchUnknown          // the store cannot tell
+)
+
+// inStore asks the store whether m is the user's match without a result.
+func (s *session) inStore(m *msg.MatchInfo) int {
 	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
 	defer cancel()
 	a, err := s.d.Store.ActiveMatch(c, s.userID, time.Time{})
 	switch {
-	case err == nil:
-		return a.ID == m.MatchId
-	case errors.Is(err, persistence.ErrNotFound):
-		return false
+	case err == nil && a.ID == m.MatchId:
+		return matchActive
+	case err == nil || errors.Is(err, persistence.ErrNotFound):
+		return matchNotActive
 	default:
-		return true
+		return matchUnknown
 	}
 }
 
