@@ -88,7 +88,11 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 		} else if !g.d.now().Before(g.deadline()) {
 			g.settle(ctx)
 		}
-	case voteDeadline, settleRetry:
+	case settleRetry:
+		// Sent by the grain itself right after a vote or a failed write:
+		// no ownership check (this node's view may lag the voter's).
+		g.settle(ctx)
+	case voteDeadline:
 		if !g.d.Router.Owns(KindMatch, g.id) {
 			// Not the owner (moved, or activated here by a lagging node):
 			// the owner settles, from the store's votes, when a partner's
