@@ -181,16 +181,33 @@ func (f *faultStore) noteCreated(m persistence.Match) {
 			f.problems = append(f.problems, fmt.Sprintf("store let %s into %s while in unsettled %s (deadline %s after %s)",
 				u, m.ID, prev, pm.rec.VoteDeadline.Format(time.StampMilli), m.CreatedAt.Format(time.StampMilli)))
 		}
-		f.settleModel(pm, persistence.ResultNoMatch, true, now)
+		// The store settles a stale match from its votes.
+		result := persistence.ResultNoMatch
+		if v, err := f.Store.Votes(context.Background(), prev); err == nil &&
+			v[pm.rec.A.UserID] == persistence.ChoiceYes && v[pm.rec.B.UserID] == persistence.ChoiceYes {
+			result = persistence.ResultMutual
+		}
+		f.settleModel(pm, result, true, now)
 	}
 	f.matches[m.ID] = &modelMatch{rec: m, createdAt: now}
 	f.claims[m.A.UserID], f.claims[m.B.UserID] = m.ID, m.ID
 }
 
-// noteConflict checks that a refusal had a reason. f.model must be held.
+// noteConflict checks that a refusal had a reason: a partner in an
+// unsettled match, or no longer holding the place the pairing was made
+// from. f.model must be held.
 func (f *faultStore) noteConflict(m persistence.Match) {
 	for _, u := range []string{m.A.UserID, m.B.UserID} {
 		if prev, ok := f.claims[u]; ok && f.matches[prev].rec.VoteDeadline.After(m.CreatedAt) {
+			return
+		}
+	}
+	for _, p := range []struct {
+		user  string
+		place time.Time
+	}{{m.A.UserID, m.PlaceA}, {m.B.UserID, m.PlaceB}} {
+		e, err := f.Store.QueueEntry(context.Background(), p.user)
+		if !p.place.IsZero() && (err != nil || e.EnqueuedAt.UnixMilli() != p.place.UnixMilli()) {
 			return
 		}
 	}

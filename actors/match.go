@@ -352,5 +352,14 @@ func matchRecord(m *msg.MatchInfo) persistence.Match {
 		VoteDeadline: fromMS(m.VoteDeadlineMs),
 		WaitA:        time.Duration(m.WaitAS * float64(time.Second)),
 		WaitB:        time.Duration(m.WaitBS * float64(time.Second)),
+		PlaceA:       placeTime(m.PlaceAMs),
+		PlaceB:       placeTime(m.PlaceBMs),
 	}
+}
+
+func placeTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return fromMS(ms)
 }

@@ -260,6 +260,8 @@ func (p *matchPool) pair(a, b *pool.Waiter, now time.Time) *msg.MatchInfo {
 		VoteDeadlineMs: ms(dateEnds.Add(p.d.Config.VoteWindow)),
 		WaitAS:         waitA.Seconds(),
 		WaitBS:         waitB.Seconds(),
+		PlaceAMs:       ms(a.EnqueuedAt),
+		PlaceBMs:       ms(b.EnqueuedAt),
 	}
 	pr := &pairing{info: info, until: dateEnds.Add(p.d.Config.VoteWindow + time.Minute)}
 	p.paired[a.UserID], p.paired[b.UserID] = pr, pr

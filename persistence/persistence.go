@@ -51,6 +51,11 @@ type Match struct {
 	VoteDeadline time.Time
 	// WaitA and WaitB are how long each partner waited in the queue.
 	WaitA, WaitB time.Duration
+	// PlaceA and PlaceB are the enqueue times of the queue places the
+	// pairing was made from. When set, CreateMatch requires each partner
+	// to still hold that place (a pairing made from a place that is gone,
+	// by a pool that had not heard, is refused); zero: not checked.
+	PlaceA, PlaceB time.Time
 }
 
 // Choice values of a vote.

@@ -98,8 +98,12 @@ type MatchInfo struct {
 	VoteDeadlineMs int64                  `protobuf:"varint,7,opt,name=vote_deadline_ms,json=voteDeadlineMs,proto3" json:"vote_deadline_ms,omitempty"`
 	WaitAS         float64                `protobuf:"fixed64,8,opt,name=wait_a_s,json=waitAS,proto3" json:"wait_a_s,omitempty"`
 	WaitBS         float64                `protobuf:"fixed64,9,opt,name=wait_b_s,json=waitBS,proto3" json:"wait_b_s,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// the enqueue times of the places the pairing was made from: the store
+	// creates the match only while both are still held.
+	PlaceAMs      int64 `protobuf:"varint,10,opt,name=place_a_ms,json=placeAMs,proto3" json:"place_a_ms,omitempty"`
+	PlaceBMs      int64 `protobuf:"varint,11,opt,name=place_b_ms,json=placeBMs,proto3" json:"place_b_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MatchInfo) Reset() {
@@ -191,6 +195,20 @@ func (x *MatchInfo) GetWaitAS() float64 {
 func (x *MatchInfo) GetWaitBS() float64 {
 	if x != nil {
 		return x.WaitBS
+	}
+	return 0
+}
+
+func (x *MatchInfo) GetPlaceAMs() int64 {
+	if x != nil {
+		return x.PlaceAMs
+	}
+	return 0
+}
+
+func (x *MatchInfo) GetPlaceBMs() int64 {
+	if x != nil {
+		return x.PlaceBMs
 	}
 	return 0
 }
@@ -2940,7 +2958,7 @@ const file_messages_proto_rawDesc = "" +
 	"\aPartner\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
-	"\x06gender\x18\x03 \x01(\tR\x06gender\"\xaf\x02\n" +
+	"\x06gender\x18\x03 \x01(\tR\x06gender\"\xeb\x02\n" +
 	"\tMatchInfo\x12\x19\n" +
 	"\bmatch_id\x18\x01 \x01(\tR\amatchId\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x12$\n" +
@@ -2950,7 +2968,12 @@ const file_messages_proto_rawDesc = "" +
 	"\x0fdate_ends_at_ms\x18\x06 \x01(\x03R\fdateEndsAtMs\x12(\n" +
 	"\x10vote_deadline_ms\x18\a \x01(\x03R\x0evoteDeadlineMs\x12\x18\n" +
 	"\bwait_a_s\x18\b \x01(\x01R\x06waitAS\x12\x18\n" +
-	"\bwait_b_s\x18\t \x01(\x01R\x06waitBS\"g\n" +
+	"\bwait_b_s\x18\t \x01(\x01R\x06waitBS\x12\x1c\n" +
+	"\n" +
+	"place_a_ms\x18\n" +
+	" \x01(\x03R\bplaceAMs\x12\x1c\n" +
+	"\n" +
+	"place_b_ms\x18\v \x01(\x03R\bplaceBMs\"g\n" +
 	"\x03Eta\x12\x13\n" +
 	"\x05p50_s\x18\x01 \x01(\x01R\x04p50S\x12\x13\n" +
 	"\x05p90_s\x18\x02 \x01(\x01R\x04p90S\x12\x1e\n" +

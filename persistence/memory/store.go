@@ -110,6 +110,14 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 		return nil
 	}
 	// Every check before any write, so a conflict records nothing.
+	for _, p := range []struct {
+		user  string
+		place time.Time
+	}{{m.A.UserID, m.PlaceA}, {m.B.UserID, m.PlaceB}} {
+		if e, ok := s.queue[p.user]; !p.place.IsZero() && (!ok || e.EnqueuedAt.UnixMilli() != p.place.UnixMilli()) {
+			return fmt.Errorf("memory: create match: place of %q is gone: %w", p.user, persistence.ErrConflict)
+		}
+	}
 	for _, u := range users {
 		if holder, ok := s.claims[u]; ok {
 			if deadline := s.matches[holder].VoteDeadline; deadline.After(m.CreatedAt) {

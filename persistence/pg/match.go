@@ -37,6 +37,9 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 		if tag.RowsAffected() == 0 {
 			return nil // created before: a no-op, whoever its partners are with now
 		}
+		if err := holdPlaces(ctx, tx, m); err != nil {
+			return err
+		}
 		// One user at a time in user id order, so two transactions that
 		// want the same users wait for each other in the same order.
 		for _, u := range users {
@@ -168,4 +171,28 @@ func (s *Store) RecordResult(ctx context.Context, matchID, result string) (strin
 		return "", fmt.Errorf("pg: record result: match %q: %w", matchID, persistence.ErrNotFound)
 	}
 	return stored, err
+}
+
+// holdPlaces checks, locking the rows, that both partners still hold the
+// queue places the pairing was made from (a partner without a place time
+// is not checked). A place that is gone is a conflict: a pool paired a
+// user who had left the queue, or who is in another match already.
+func holdPlaces(ctx context.Context, tx pgx.Tx, m persistence.Match) error {
+	for _, p := range []struct {
+		user  string
+		place time.Time
+	}{{m.A.UserID, m.PlaceA}, {m.B.UserID, m.PlaceB}} {
+		if p.place.IsZero() {
+			continue
+		}
+		var at time.Time
+		err := tx.QueryRow(ctx, `select enqueued_at from queue_entries where user_id = $1 for update`, p.user).Scan(&at)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && at.UnixMilli() != p.place.UnixMilli()) {
+			return fmt.Errorf("place of %q is gone: %w", p.user, persistence.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("place of %q: %w", p.user, err)
+		}
+	}
+	return nil
 }

@@ -229,3 +229,29 @@ func assertQueueEntry(t *testing.T, got, want persistence.QueueEntry) {
 		t.Fatalf("queue entry = %+v, want %+v", got, want)
 	}
 }
+
+// testCreateMatchNeedsThePlaces: a pairing that names the places it was
+// made from is created only while both partners hold exactly those
+// places; otherwise ErrConflict, and nothing is recorded.
+func testCreateMatchNeedsThePlaces(t *testing.T, f *fixture) {
+	a := f.queueEntry("a", "pool", msTime(0))
+	b := f.queueEntry("b", "pool", msTime(5*time.Millisecond))
+	f.mustPut(a) // b has no place (it left, or is in another match)
+	m := f.match("m", "a", "b", baseTime())
+	m.PlaceA, m.PlaceB = a.EnqueuedAt, b.EnqueuedAt
+	if err := f.store.CreateMatch(f.ctx(), m); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("CreateMatch without b's place = %v, want ErrConflict", err)
+	}
+	if _, err := f.store.Votes(f.ctx(), m.ID); !errors.Is(err, persistence.ErrNotFound) {
+		t.Fatalf("the refused match was recorded: Votes = %v", err)
+	}
+	stale := b
+	stale.EnqueuedAt = msTime(time.Second) // a newer place, not the one paired
+	f.mustPut(stale)
+	if err := f.store.CreateMatch(f.ctx(), m); !errors.Is(err, persistence.ErrConflict) {
+		t.Fatalf("CreateMatch with another place of b = %v, want ErrConflict", err)
+	}
+	f.mustPut(b)
+	f.mustCreate(m)
+	assertActive(t, f, "a", baseTime(), m)
+}

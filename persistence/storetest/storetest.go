@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"ConflictClearedByResult", testConflictClearedByResult},
 		{"StaleMatchSettled", testStaleMatchSettled},
 		{"StaleMatchSettledFromVotes", testStaleMatchSettledFromVotes},
+		{"CreateMatchNeedsThePlaces", testCreateMatchNeedsThePlaces},
 		{"ActiveMatch", testActiveMatch},
 		{"RacingCreateMatch", testRacingCreateMatch},
 	}
