@@ -49,7 +49,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		Cluster:     cluster.DefaultConfig(),
 		LogLevel:    or(getenv("SPIN_LOG_LEVEL"), "info"),
 	}
-	switch env := or(getenv("SPIN_ENV"), "development"); env {
+	// Production unless told otherwise: a deployment that forgets SPIN_ENV
+	// must not open /api/dev/token (make run sets development).
+	switch env := or(getenv("SPIN_ENV"), "production"); env {
 	case "development":
 		c.Development = true
 	case "production":

@@ -17,7 +17,10 @@ func TestLoadConfig(t *testing.T) {
 		return func(k string) string { return m[k] }
 	}
 	t.Run("defaults", func(t *testing.T) {
-		c, err := loadConfig(env())
+		if _, err := loadConfig(env()); err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+			t.Fatalf("no SPIN_ENV and no secret: %v, want production's missing-secret error", err)
+		}
+		c, err := loadConfig(env("SPIN_ENV", "development"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,14 +32,14 @@ func TestLoadConfig(t *testing.T) {
 		}
 	})
 	t.Run("failure detection", func(t *testing.T) {
-		c, err := loadConfig(env())
+		c, err := loadConfig(env("SPIN_ENV", "development"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if ml := c.Cluster.Memberlist; ml.ProbeInterval != 300*time.Millisecond || ml.ProbeTimeout != 200*time.Millisecond || ml.SuspicionMult != 3 {
 			t.Fatalf("default failure detection %v %v %v, want the FastLAN preset", ml.ProbeInterval, ml.ProbeTimeout, ml.SuspicionMult)
 		}
-		c, err = loadConfig(env("SPIN_CLUSTER_PROBE_INTERVAL_S", "1", "SPIN_CLUSTER_PROBE_TIMEOUT_S", "0.5",
+		c, err = loadConfig(env("SPIN_ENV", "development", "SPIN_CLUSTER_PROBE_INTERVAL_S", "1", "SPIN_CLUSTER_PROBE_TIMEOUT_S", "0.5",
 			"SPIN_CLUSTER_SUSPICION_MULT", "5", "SPIN_CLUSTER_HEARTBEAT_EXPIRATION_S", "30"))
 		if err != nil {
 			t.Fatal(err)
@@ -77,7 +80,7 @@ func TestLoadConfig(t *testing.T) {
 		{"bad heartbeat expiration", []string{"SPIN_CLUSTER_HEARTBEAT_EXPIRATION_S", "-3"}, "SPIN_CLUSTER_HEARTBEAT_EXPIRATION_S"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := loadConfig(env(tc.env...))
+			_, err := loadConfig(env(append([]string{"SPIN_ENV", "development"}, tc.env...)...))
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("err %v, want one line naming %s", err, tc.want)
 			}

@@ -99,7 +99,7 @@ func TestProcessRestartKeepsRecords(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PostgreSQL test: not in -short")
 	}
-	env := []string{"DATABASE_URL=" + pgtest.NewDatabase(t), "JWT_SECRET=" + testSecret, "SPIN_DATE_S=30", "SPIN_VOTE_S=5"}
+	env := []string{"SPIN_ENV=development", "DATABASE_URL=" + pgtest.NewDatabase(t), "JWT_SECRET=" + testSecret, "SPIN_DATE_S=30", "SPIN_VOTE_S=5"}
 	p1 := startProcess(t, env...)
 	d := matchPair(t, p1.base, "restart", "Rae", "Rex")
 	for _, c := range []*client{d.ca, d.cb} {
@@ -121,4 +121,21 @@ func TestProcessRestartKeepsRecords(t *testing.T) {
 		t.Fatalf("profile from the new process: %d %v", code, me)
 	}
 	p2.stop(t)
+}
+
+// TestProductionIsTheDefault starts the real binary with a secret but no
+// SPIN_ENV: it is in production, so nobody can mint a token through
+// /api/dev/token.
+func TestProductionIsTheDefault(t *testing.T) {
+	p := startProcess(t, "SPIN_ENV=", "JWT_SECRET="+testSecret)
+	body := []byte(`{"user_id":"mallory","display_name":"M","gender":"male","seeking":["female"]}`)
+	res, err := http.Post(p.base+"/api/dev/token", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("/api/dev/token with SPIN_ENV unset: %d, want 404", res.StatusCode)
+	}
+	p.stop(t)
 }
