@@ -13,8 +13,11 @@ CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(CLUSTER_DB)?sslmode
 CLUSTER_JWT_SECRET ?= spinmatch-local-cluster-secret
 # make failover: how many kill -9 rounds to time.
 FAILOVER_KILLS ?= 12
+# Fuzzing: make test runs every fuzz target for FUZZ_SHORT, make fuzz for FUZZ_TIME.
+FUZZ_SHORT ?= 4s
+FUZZ_TIME ?= 2m
 
-.PHONY: help run build test test-unit bench proto lint deps-pg deps-chromium deps-protoc clean cluster failover suspicion
+.PHONY: help run build test test-unit bench fuzz fuzz-short proto lint deps-pg deps-chromium deps-protoc clean cluster failover suspicion
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -53,6 +56,21 @@ test: deps-pg deps-chromium ## Run every test (-race), PostgreSQL and browser te
 	@# and the multi-process tests (failover, rolling restart) run one
 	@# cluster member per process.
 	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart|TestNoFalseSuspicionUnderLoad|TestReadyWhileJoining' ./cluster/ ./cmd/spinmatch/
+	$(MAKE) --no-print-directory fuzz-short
+
+fuzz: ## Run every fuzz target for FUZZ_TIME each (the seed corpora are committed under testdata/fuzz)
+	@$(MAKE) --no-print-directory fuzz-each FUZZ_FOR=$(FUZZ_TIME)
+
+fuzz-short: # every fuzz target for FUZZ_SHORT each (part of make test)
+	@$(MAKE) --no-print-directory fuzz-each FUZZ_FOR=$(FUZZ_SHORT)
+
+fuzz-each:
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f for $(FUZZ_FOR)"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_FOR) $$pkg > /tmp/spinmatch-fuzz.log 2>&1 || { cat /tmp/spinmatch-fuzz.log; exit 1; }; \
+		done; \
+	done
 
 test-unit: ## Run the tests that need neither PostgreSQL nor Chromium
 	$(GO) test -race -count=1 -short $(PKGS)

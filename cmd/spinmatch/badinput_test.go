@@ -151,6 +151,47 @@ func TestBadInput(t *testing.T) {
 		c2.expect("state")
 	})
 
+	t.Run("hostile JSON", func(t *testing.T) {
+		u := newUser(t, base, "Lou", "female", pool(), "male")
+		deep := strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)
+		for _, tc := range []struct {
+			name, method, path, body string
+			status                   int
+			code                     string
+		}{
+			{"profile over 64 KiB", "PUT", "/api/me", `{"display_name":"` + strings.Repeat("x", 65<<10) + `"}`, 413, "message_too_large"},
+			{"vote over 64 KiB", "POST", "/api/vote", `{"match_id":"` + strings.Repeat("m", 65<<10) + `","choice":"yes"}`, 413, "message_too_large"},
+			{"profile nested 40 deep", "PUT", "/api/me", `{"display_name":"L","gender":"female","seeking":["male"],"x":` + deep + `}`, 400, "bad_request"},
+			{"vote nested 40 deep", "POST", "/api/vote", `{"match_id":"m","choice":"yes","x":` + deep + `}`, 400, "invalid_message"},
+			{"spin with an array", "POST", "/api/spin", `[1,2]`, 400, "bad_request"},
+		} {
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Authorization", "Bearer "+u.token)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			_ = json.NewDecoder(res.Body).Decode(&body)
+			res.Body.Close()
+			if res.StatusCode != tc.status || body.Error.Code != tc.code || body.Error.Message == "" {
+				t.Errorf("%s: %d %+v, want %d %s", tc.name, res.StatusCode, body, tc.status, tc.code)
+			}
+		}
+		// A deeply nested frame gets a typed error and the socket stays.
+		c, _ := u.dial(t)
+		_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"signal","id":7,"match_id":"m","data":`+deep+`}`))
+		if e := c.expect("error"); e.str("code") != "invalid_message" || e["ref"] != float64(7) {
+			t.Fatalf("deep frame: %v", e)
+		}
+		c.send("status", nil)
+		if st := c.expect("state"); st.str("state") != "idle" {
+			t.Fatalf("after a deep frame: %v", st)
+		}
+	})
+
 	t.Run("REST errors", func(t *testing.T) {
 		u := newUser(t, base, "Kim", "female", pool(), "male")
 		cases := []struct {

@@ -7,8 +7,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -22,7 +20,7 @@ import (
 )
 
 // maxBody bounds every REST request body.
-const maxBody = 64 << 10
+const maxBody = wire.MaxBody
 
 // Config holds what the routes need. Static after construction.
 type Config struct {
@@ -142,8 +140,12 @@ func (a *API) command(w http.ResponseWriter, r *http.Request, userID string, cmd
 }
 
 func (a *API) spin(w http.ResponseWriter, r *http.Request, userID string) {
-	if !emptyOrObject(r) {
-		WriteError(w, actors.CodeBadRequest, "POST /api/spin takes no body (or {}).")
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	if e := parseEmptyOrObject(data); e != nil {
+		writeMsgError(w, e)
 		return
 	}
 	ev := a.command(w, r, userID, &msg.Command{Kind: &msg.Command_Spin{Spin: &msg.SpinCmd{}}})
@@ -173,19 +175,16 @@ func (a *API) status(w http.ResponseWriter, r *http.Request, userID string) {
 }
 
 func (a *API) vote(w http.ResponseWriter, r *http.Request, userID string) {
-	var body struct {
-		MatchID string `json:"match_id"`
-		Choice  string `json:"choice"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		WriteError(w, actors.CodeInvalidMessage, `Send {"match_id": "...", "choice": "yes" or "no"}.`)
+	data, ok := readBody(w, r)
+	if !ok {
 		return
 	}
-	if body.MatchID == "" || (body.Choice != "yes" && body.Choice != "no") {
-		WriteError(w, actors.CodeInvalidMessage, `A vote needs a match_id and a choice of "yes" or "no".`)
+	matchID, choice, e := parseVote(data)
+	if e != nil {
+		writeMsgError(w, e)
 		return
 	}
-	cmd := &msg.Command{Kind: &msg.Command_Vote{Vote: &msg.Vote{MatchId: body.MatchID, Choice: body.Choice}}}
+	cmd := &msg.Command{Kind: &msg.Command_Vote{Vote: &msg.Vote{MatchId: matchID, Choice: choice}}}
 	if ev := a.command(w, r, userID, cmd); ev != nil {
 		writeJSON(w, http.StatusOK, wire.FromEvent(ev))
 	}
@@ -238,11 +237,4 @@ func (a *API) audit(r *http.Request, actor, action, detail string) {
 	if err := a.sys.Audit(ctx, persistence.AuditEntry{Actor: actor, Action: action, Detail: detail}); err != nil {
 		a.log.Warn("api: audit log write failed", "action", action, "err", err)
 	}
-}
-
-// emptyOrObject reports whether the body is empty or a JSON object.
-func emptyOrObject(r *http.Request) bool {
-	var v map[string]any
-	err := json.NewDecoder(r.Body).Decode(&v)
-	return err == nil || errors.Is(err, io.EOF)
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"html"
 	"net/http"
 	"strings"
@@ -44,9 +43,13 @@ func (a *API) getMe(w http.ResponseWriter, r *http.Request, userID string) {
 }
 
 func (a *API) putMe(w http.ResponseWriter, r *http.Request, userID string) {
-	var b profileBody
-	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
-		WriteError(w, actors.CodeBadRequest, `Send a profile: {"display_name", "gender", "seeking", "pool"}.`)
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	b, e := parseProfile(data)
+	if e != nil {
+		writeMsgError(w, e)
 		return
 	}
 	a.saveProfile(w, r, userID, b, nil)
@@ -86,9 +89,13 @@ func (a *API) devToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	var b profileBody
-	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
-		WriteError(w, actors.CodeBadRequest, `Send a profile: {"display_name", "gender", "seeking", "pool"}, plus an optional "user_id".`)
+	data, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	b, e := parseProfile(data)
+	if e != nil {
+		writeMsgError(w, e)
 		return
 	}
 	if b.UserID == "" {

@@ -24,12 +24,17 @@ type clientFrame struct {
 // typed error to send back, with ref set when the frame's id could be read.
 func Decode(frame []byte) (*msg.Command, string, *msg.Error) {
 	var f clientFrame
+	// The top-level fields only (data stays raw): a linear scan, so the
+	// depth check can come after it and the error still carries the ref.
 	if err := json.Unmarshal(frame, &f); err != nil {
 		return nil, "", actors.NewError(actors.CodeInvalidMessage, "Messages must be JSON objects with a \"type\".")
 	}
 	ref := ""
 	if len(f.ID) > 0 && !bytes.Equal(f.ID, []byte("null")) {
 		ref = string(f.ID)
+	}
+	if !DepthOK(frame, MaxDepth) {
+		return nil, ref, actors.NewError(actors.CodeInvalidMessage, "Messages may nest objects and arrays at most 32 levels deep.")
 	}
 	cmd := &msg.Command{Ref: ref}
 	switch f.Type {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -110,4 +111,65 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("error frame with ref %q: %v", ref, err)
 		}
 	})
+}
+
+func TestDepthOK(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want bool
+	}{
+		{`{}`, 1, true},
+		{`{"a":{}}`, 1, false},
+		{`{"a":"{{{{[[["}`, 1, true},
+		{`{"a":"\"{"}`, 1, true},
+		{`[[[]]]`, 3, true},
+		{`[[[[]]]]`, 3, false},
+		{`"\\"[[`, 1, false},
+	} {
+		if got := DepthOK([]byte(tc.in), tc.max); got != tc.want {
+			t.Errorf("DepthOK(%s, %d) = %v", tc.in, tc.max, got)
+		}
+	}
+	deep := strings.Repeat(`{"a":`, MaxDepth+1) + "1" + strings.Repeat("}", MaxDepth+1)
+	if _, _, e := Decode([]byte(`{"type":"signal","match_id":"m","data":` + deep + `}`)); e == nil || e.Code != "invalid_message" {
+		t.Fatalf("deep frame: %v", e)
+	}
+}
+
+// FuzzDepthOK: on valid JSON, DepthOK agrees with the decoder's own count
+// of nesting.
+func FuzzDepthOK(f *testing.F) {
+	f.Add([]byte(`{"a":[1,{"b":"]"}]}`), 2)
+	f.Fuzz(func(t *testing.T, in []byte, max int) {
+		if max < 0 || max > 64 || !json.Valid(in) {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(in))
+		depth, deepest := 0, 0
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			if d, ok := tok.(json.Delim); ok {
+				if d == '{' || d == '[' {
+					depth++
+					deepest = max2(deepest, depth)
+				} else {
+					depth--
+				}
+			}
+		}
+		if got, want := DepthOK(in, max), deepest <= max; got != want {
+			t.Fatalf("DepthOK(%q, %d) = %v; the decoder nests %d deep", in, max, got, deepest)
+		}
+	})
+}
+
+func max2(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
 }
