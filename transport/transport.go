@@ -7,6 +7,7 @@ package transport
 import (
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -14,6 +15,7 @@ import (
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/transport/api"
 	"github.com/spinmatch/spinmatch/transport/auth"
+	"github.com/spinmatch/spinmatch/transport/keys"
 	"github.com/spinmatch/spinmatch/transport/web"
 	"github.com/spinmatch/spinmatch/transport/ws"
 )
@@ -30,6 +32,10 @@ type Config struct {
 	WSMetrics *ws.Metrics
 	// OnPanic, when set, is told of a handler panic (for Sentry).
 	OnPanic func(r *http.Request, recovered any)
+	// AdminKey and TestKey guard the operators' routes (package keys);
+	// Development opens them when unset.
+	AdminKey, TestKey string
+	Development       bool
 }
 
 // Edge is the node's whole HTTP surface.
@@ -56,6 +62,12 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	sockets := ws.NewHandler(cfg.WS, sys, v, cfg.WSMetrics, api.WriteError, log)
 	mux.Handle("GET /ws", sockets)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	admin := keys.Admin(cfg.AdminKey, cfg.Development, false, api.WriteError)
+	mux.Handle("/debug/pprof/", admin.Wrap(http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/cmdline", admin.Wrap(http.HandlerFunc(pprof.Cmdline)))
+	mux.Handle("/debug/pprof/profile", admin.Wrap(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/symbol", admin.Wrap(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("/debug/pprof/trace", admin.Wrap(http.HandlerFunc(pprof.Trace)))
 	pages := web.Handler()
 	mux.Handle("GET /{$}", pages)
 	mux.Handle("GET /static/", pages)

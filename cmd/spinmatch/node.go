@@ -145,9 +145,12 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 			Members:     func() int { return len(n.member.Members()) },
 			Live:        n.live,
 		},
-		WS:        ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh},
-		Gatherer:  reg,
-		WSMetrics: ws.NewMetrics(reg),
+		WS:          ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh},
+		Gatherer:    reg,
+		WSMetrics:   ws.NewMetrics(reg),
+		AdminKey:    cfg.AdminKey,
+		TestKey:     cfg.TestKey,
+		Development: cfg.Development,
 		OnPanic: func(r *http.Request, v any) {
 			if hub := sentry.GetHubFromContext(r.Context()); hub != nil {
 				hub.Recover(v)
