@@ -77,9 +77,16 @@ type Config struct {
 	HeartbeatExpiration time.Duration
 	// Memberlist holds the base memberlist settings (probe and gossip
 	// timings). Start copies it and overwrites the name, addresses,
-	// transport, delegates, logger and label. Zero value means
+	// transport, delegates, logger, label and encryption. Zero value means
 	// memberlist.DefaultLANConfig().
 	Memberlist *memberlist.Config
+	// Keys are the cluster keys, 16, 24 or 32 bytes each, the primary
+	// first. Every key decrypts memberlist gossip and is accepted from the
+	// actor remote's peers; the primary encrypts this node's gossip and
+	// derives the TLS certificate it presents (see tls.go). A node holding
+	// none of another node's keys neither joins it nor reaches its
+	// grains. Zero value means plaintext gossip and remote (development).
+	Keys [][]byte
 }
 
 // DefaultConfig returns the preset for a production node: defaults
@@ -147,6 +154,8 @@ type settings struct {
 	bindPort   int
 	remoteHost string
 	remotePort int
+	keyring    *memberlist.Keyring // nil without Keys
+	auth       *remoteAuth         // nil without Keys
 }
 
 // withDefaults applies the documented defaults and validates addresses.
@@ -213,7 +222,32 @@ func (c Config) withDefaults() (settings, error) {
 	if isUnspecified(s.remoteHost) && s.remotePort == 0 {
 		return settings{}, fmt.Errorf("%s: remote host %q is unspecified: set an explicit port", op, s.remoteHost)
 	}
+	if len(c.Keys) > 0 {
+		if err := validateKeys(c.Keys); err != nil {
+			return settings{}, err
+		}
+		if s.keyring, err = memberlist.NewKeyring(c.Keys[1:], c.Keys[0]); err != nil {
+			return settings{}, fmt.Errorf("%s: keys: %w", op, err)
+		}
+		if s.auth, err = newRemoteAuth(c.Keys); err != nil {
+			return settings{}, fmt.Errorf("%s: keys: %w", op, err)
+		}
+	}
 	return s, nil
+}
+
+// validateKeys checks that there is at least one key and each is 16, 24 or
+// 32 bytes long. The error never shows key material.
+func validateKeys(keys [][]byte) error {
+	if len(keys) == 0 {
+		return errors.New("cluster: config: keys: none given")
+	}
+	for i, k := range keys {
+		if err := memberlist.ValidateKey(k); err != nil {
+			return fmt.Errorf("cluster: config: key %d of %d is %d bytes, must be 16, 24 or 32", i+1, len(keys), len(k))
+		}
+	}
+	return nil
 }
 
 // splitHostPort splits host:port and checks the port is 0..65535.

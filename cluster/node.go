@@ -76,6 +76,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	// for ~10 s. After one failed attempt the endpoint is dropped, and the
 	// next message opens a fresh one.
 	remoteOpts := []remote.ConfigOption{func(c *remote.Config) { c.MaxRetryCount = 1 }}
+	if s.auth != nil {
+		remoteOpts = append(remoteOpts, s.auth.remoteOptions()...)
+	}
 	if isUnspecified(s.remoteHost) {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(net.JoinHostPort(advHost, strconv.Itoa(s.remotePort))))
 	}
@@ -117,7 +120,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	logger.Info("cluster: node started",
 		slog.String("id", system.ID), slog.String("address", system.Address()),
-		slog.String("memberlist", n.memberlistAddr), slog.Int("seeds", len(s.Join)))
+		slog.String("memberlist", n.memberlistAddr), slog.Int("seeds", len(s.Join)),
+		slog.Bool("encrypted", s.auth != nil), slog.Int("keys", len(s.Keys)))
 	return n, nil
 }
 

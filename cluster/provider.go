@@ -66,6 +66,10 @@ func newProvider(s settings, t *memberlist.NetTransport, advHost string, advPort
 	mc.AdvertisePort = advPort
 	mc.Transport = t
 	mc.Label = s.Name
+	// With keys, every packet and stream is encrypted with the primary key
+	// and one that no key decrypts (or that is not encrypted) is dropped.
+	mc.SecretKey, mc.Keyring = nil, s.keyring
+	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.LogOutput = nil
 	h := &health{}
 	mc.Logger = newMemberlistLogger(logger, h)

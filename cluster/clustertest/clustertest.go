@@ -31,10 +31,17 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// Keys returns the cluster keys of test nodes (one 32-byte key, a fresh
+// slice on every call), so tests run production's encrypted gossip and
+// mutual-TLS remote.
+func Keys() [][]byte { return [][]byte{[]byte("spinmatch-clustertest-key-000001")} }
+
 // Config returns cluster.DefaultLocalConfig bound to host (an address in
-// 127.0.0.0/8) with free ports, the given node name and kinds, and Logger.
+// 127.0.0.0/8) with free ports, the given node name and kinds, Keys and
+// Logger.
 func Config(host, name string, kinds ...*protocluster.Kind) cluster.Config {
 	cfg := cluster.DefaultLocalConfig()
+	cfg.Keys = Keys()
 	cfg.NodeName = name
 	cfg.Bind = host + ":0"
 	cfg.RemoteAddr = host + ":0"

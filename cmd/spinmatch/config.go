@@ -120,6 +120,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if err := loadFailureDetection(getenv, &c.Cluster); err != nil {
 		return c, err
 	}
+	if err := loadClusterKey(getenv, &c); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

@@ -53,7 +53,7 @@ func TestLoadConfig(t *testing.T) {
 		}
 	})
 	t.Run("values", func(t *testing.T) {
-		c, err := loadConfig(env("SPIN_ENV", "production", "JWT_SECRET", "x", "SPIN_DATE_S", "0.5", "SPIN_REMATCH_COOLDOWN_S", "0",
+		c, err := loadConfig(env("SPIN_ENV", "production", "JWT_SECRET", "x", "SPIN_CLUSTER_KEY", devClusterKey, "SPIN_DATE_S", "0.5", "SPIN_REMATCH_COOLDOWN_S", "0",
 			"SPIN_ALLOWED_ORIGINS", "https://a.example, https://b.example", "SPIN_CLUSTER_JOIN", "127.0.0.1:7946,127.0.0.2:7946"))
 		if err != nil {
 			t.Fatal(err)
