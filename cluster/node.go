@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,13 +153,18 @@ func stopQuietly(c *protocluster.Cluster) {
 func (n *Node) join(ctx context.Context, seeds []string) error {
 	retry := time.NewTimer(0)
 	defer retry.Stop()
+	var last error // the last round's failure, for the error (a wrong cluster key shows there)
 	for {
 		select {
 		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("join %v: %w; last attempt: %s", seeds, ctx.Err(), oneLine(last.Error()))
+			}
 			return fmt.Errorf("join %v: %w", seeds, ctx.Err())
 		case <-retry.C:
 		}
 		contacted, err := n.prov.list.Join(seeds)
+		last = err
 		if err == nil {
 			n.logger.Debug("cluster: joined", slog.Int("contacted", contacted))
 			return nil
@@ -166,6 +172,11 @@ func (n *Node) join(ctx context.Context, seeds []string) error {
 		n.logger.Warn("cluster: join failed, retrying", slog.Any("seeds", seeds), slog.Any("error", err))
 		retry.Reset(joinRetryInterval)
 	}
+}
+
+// oneLine joins the lines of memberlist's multi-line errors.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Cluster returns the protoactor cluster, for grain requests.
