@@ -419,7 +419,7 @@ func TestReadyWhileJoining(t *testing.T) {
 		t.Skip("multi-process cluster test: not in -short")
 	}
 	c := &procCluster{t: t, db: pgtest.NewDatabase(t)}
-	c.env = []string{"SPIN_ENV=development", "JWT_SECRET=" + testSecret, "DATABASE_URL=" + c.db, "SPIN_LOG_LEVEL=warn"}
+	c.env = []string{"SPIN_ENV=development", "JWT_SECRET=" + testSecret, "DATABASE_URL=" + c.db, "SPIN_CLUSTER_KEY=" + devClusterKey, "SPIN_LOG_LEVEL=warn"}
 	for i, host := range []string{"127.0.0.1", "127.0.0.2"} {
 		c.nodes = append(c.nodes, &procNode{
 			host: host, http: freePortOn(t, host), gossip: freePortOn(t, host), remote: freePortOn(t, host),

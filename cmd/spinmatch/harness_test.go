@@ -19,6 +19,7 @@ import (
 
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/cluster"
+	"github.com/spinmatch/spinmatch/cluster/clustertest"
 )
 
 const testSecret = "test-secret-0123456789abcdef0123456789"
@@ -28,6 +29,7 @@ func testConfig(t testing.TB) Config {
 	t.Helper()
 	cc := cluster.DefaultLocalConfig()
 	cc.NodeName = fmt.Sprintf("test-%d", time.Now().UnixNano())
+	cc.Keys = clustertest.Keys() // gossip and remote as in production
 	return Config{
 		Addr:        "127.0.0.1:0",
 		Development: true,

@@ -35,6 +35,7 @@ type procNode struct {
 	host                 string
 	http, gossip, remote int // ports
 	name                 string
+	env                  []string // this node's environment, after the cluster's
 	cmd                  *exec.Cmd
 	logs                 *syncBuffer
 	exited               chan struct{} // closed when the process has exited
@@ -109,7 +110,7 @@ func startProcCluster(t *testing.T, env ...string) *procCluster {
 	t.Cleanup(pool.Close)
 	c.pool = pool
 	c.env = append([]string{
-		"SPIN_ENV=development", "JWT_SECRET=" + testSecret, "DATABASE_URL=" + c.db,
+		"SPIN_ENV=development", "JWT_SECRET=" + testSecret, "DATABASE_URL=" + c.db, "SPIN_CLUSTER_KEY=" + devClusterKey,
 		"SPIN_DATE_S=30", "SPIN_VOTE_S=10", "SPIN_REMATCH_COOLDOWN_S=0", "SPIN_LOG_LEVEL=info",
 	}, env...)
 	for i, host := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
@@ -180,6 +181,7 @@ func (c *procCluster) launch(i int) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	cmd.Env = append(cmd.Env, c.env...)
+	cmd.Env = append(cmd.Env, n.env...)
 	cmd.Env = append(cmd.Env,
 		fmt.Sprintf("SPIN_ADDR=%s:%d", n.host, n.http),
 		"SPIN_CLUSTER_BIND="+n.gossipAddr(),
