@@ -11,6 +11,9 @@ export TEST_DATABASE_URL
 CLUSTER_DB ?= spinmatch_cluster
 CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(CLUSTER_DB)?sslmode=disable
 CLUSTER_JWT_SECRET ?= spinmatch-local-cluster-secret
+# The development cluster key (SPIN_CLUSTER_KEY, base64 of 32 bytes): encrypts
+# gossip and authenticates the actor remote. Never use it in production.
+CLUSTER_KEY ?= c3Bpbm1hdGNoLWRldi1jbHVzdGVyLWtleS0wMDAwMDE=
 # make failover: how many kill -9 rounds to time.
 FAILOVER_KILLS ?= 12
 # Fuzzing: make test runs every fuzz target for FUZZ_SHORT, make fuzz for FUZZ_TIME.
@@ -31,7 +34,7 @@ cluster: build deps-pg ## Run three nodes on 127.0.0.1-3 (http :8080, :8081, :80
 	@echo "three nodes: http://127.0.0.1:8080 http://127.0.0.2:8081 http://127.0.0.3:8082 (database $(CLUSTER_DB)); Ctrl-C stops them"
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait' INT TERM; \
 	for i in 1 2 3; do \
-		SPIN_ENV=development JWT_SECRET=$(CLUSTER_JWT_SECRET) DATABASE_URL='$(CLUSTER_DATABASE_URL)' \
+		SPIN_ENV=development JWT_SECRET=$(CLUSTER_JWT_SECRET) SPIN_CLUSTER_KEY=$(CLUSTER_KEY) DATABASE_URL='$(CLUSTER_DATABASE_URL)' \
 		SPIN_NODE_NAME=node$$i SPIN_ADDR=127.0.0.$$i:$$((8079 + i)) \
 		SPIN_CLUSTER_BIND=127.0.0.$$i:7946 SPIN_REMOTE_ADDR=127.0.0.$$i:7947 \
 		SPIN_CLUSTER_JOIN=127.0.0.1:7946,127.0.0.2:7946,127.0.0.3:7946 \
