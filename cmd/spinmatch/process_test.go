@@ -127,7 +127,7 @@ func TestProcessRestartKeepsRecords(t *testing.T) {
 // SPIN_ENV: it is in production, so nobody can mint a token through
 // /api/dev/token.
 func TestProductionIsTheDefault(t *testing.T) {
-	p := startProcess(t, "SPIN_ENV=", "JWT_SECRET="+testSecret)
+	p := startProcess(t, "SPIN_ENV=", "JWT_SECRET="+testSecret, "SPIN_CLUSTER_KEY="+devClusterKey)
 	body := []byte(`{"user_id":"mallory","display_name":"M","gender":"male","seeking":["female"]}`)
 	res, err := http.Post(p.base+"/api/dev/token", "application/json", bytes.NewReader(body))
 	if err != nil {
