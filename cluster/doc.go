@@ -3,7 +3,10 @@
 // node's actor system (id, remote host and port, grain kinds), a
 // protoactor-go cluster.ClusterProvider that turns that pool into the
 // cluster topology, and disthash (rendezvous hashing) identity lookup for
-// grains. With no join seeds a node is a one-node cluster.
+// grains. With no join seeds a node is a one-node cluster. With cluster
+// keys (Config.Keys) memberlist gossip is encrypted and the actor remote
+// speaks mutual TLS with certificates derived from the keys (tls.go), so
+// only holders of a key join or reach a grain.
 //
 // Concurrency: a Node is safe for concurrent use once Start returns.
 // memberlist calls its delegates under its own node lock, so the event
