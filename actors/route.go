@@ -425,6 +425,10 @@ func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m pro
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	if span := grainSpan(ctx, kind, m); span != nil {
+		ctx = span.Context()
+		defer span.Finish()
+	}
 	key := kind + "/" + id
 	for attempt := 0; ; attempt++ {
 		pid, err := r.lookup(ctx, kind, id)

@@ -1,12 +1,14 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/getsentry/sentry-go"
 
 	"github.com/spinmatch/spinmatch/actors/msg"
 )
@@ -78,6 +80,11 @@ type session struct {
 	stopBackstp func() bool
 
 	limit bucket
+
+	// tctx and hub are the transaction context and Sentry hub of the
+	// traced command being handled (traced); nil otherwise.
+	tctx context.Context
+	hub  *sentry.Hub
 }
 
 func newSession(d *Deps) actor.Actor {
@@ -104,6 +111,10 @@ func (s *session) Receive(ctx actor.Context) {
 		}
 	case *actor.Restarting, *actor.Stopped, *cluster.ClusterInit:
 	default:
+		if cmd, ok := m.(*msg.Command); ok && cmd.Trace != "" {
+			s.traced(ctx, cmd)
+			return
+		}
 		s.handle(ctx, m)
 	}
 }

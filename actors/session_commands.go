@@ -72,7 +72,7 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 		UserId: s.userID, DisplayName: p.DisplayName, Gender: p.Gender, Seeking: p.Seeking,
 		EnqueuedAtMs: ms(now), RecentPartners: s.recentIDs(),
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	// The place is durable before the pool hears of it, so that the store
 	// write of any match the pool forms from it finds (and deletes) it.
@@ -97,6 +97,7 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 		s.queue = &msg.QueueInfo{Pool: p.Pool}
 	}
 	s.broadcast(ctx, cmd, &msg.Event{Kind: &msg.Event_Queued{Queued: &msg.Queued{Queue: r.Queue, Eta: r.Eta}}})
+	s.crumb("queued", "pool", p.Pool)
 	s.armRefresh()
 	if r.Match != nil {
 		s.paired(ctx, r.Match)
@@ -113,7 +114,7 @@ func (s *session) paired(ctx actor.Context, info *msg.MatchInfo) {
 		return
 	}
 	s.pending = info
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	r, err := ask[*msg.StartReply](c, s.d, info.MatchId, KindMatch, &msg.StartMatch{Match: info}, s.d.Config.RequestTimeout)
 	switch {
@@ -159,7 +160,7 @@ func (s *session) announce(ctx actor.Context, tell bool) {
 		return
 	}
 	s.waiter.RecentPartners = s.recentIDs()
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	r, err := ask[*msg.EnqueueReply](c, s.d, s.queue.GetPool(), KindMatchPool, &msg.Enqueue{Waiter: s.waiter, Refresh: true}, s.d.Config.RequestTimeout)
 	switch {
@@ -196,12 +197,13 @@ func (s *session) cancel(ctx actor.Context, cmd *msg.Command) {
 		return
 	}
 	s.broadcast(ctx, cmd, &msg.Event{Kind: &msg.Event_Cancelled{Cancelled: &msg.Cancelled{}}})
+	s.crumb("cancelled")
 }
 
 // leaveQueue takes the user out of the pool and the store; it reports
 // false when the pool had paired them instead (the pairing goes on).
 func (s *session) leaveQueue(ctx actor.Context, outcome string) (bool, error) {
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	r, err := ask[*msg.DequeueReply](c, s.d, s.queue.GetPool(), KindMatchPool, &msg.Dequeue{UserId: s.userID, Outcome: outcome}, s.d.Config.RequestTimeout)
 	if err != nil {
@@ -221,7 +223,7 @@ func (s *session) leaveQueue(ctx actor.Context, outcome string) (bool, error) {
 // forgetEntry deletes the stored place (best effort: a leftover is dropped
 // by the next pool that loads it, when this session answers its Resume).
 func (s *session) forgetEntry(pool string, enqueuedAt time.Time) {
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	if err := s.d.Store.DeleteQueueEntry(c, s.userID, enqueuedAt); err != nil {
 		s.d.Metrics.StoreErrors.WithLabelValues("delete_queue_entry").Inc()
@@ -259,7 +261,7 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 		s.fail(ctx, cmd, NewError(CodeVoteClosed, "Voting on this match has closed."))
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	r, err := ask[*msg.VoteReply](c, s.d, v.MatchId, KindMatch, &msg.CastVote{Match: s.match, Voter: s.userID, Choice: v.Choice}, s.d.Config.RequestTimeout)
 	if err != nil {
@@ -272,12 +274,13 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 		return
 	}
 	s.broadcast(ctx, cmd, &msg.Event{Kind: &msg.Event_VoteRecorded{VoteRecorded: &msg.VoteRecorded{MatchId: v.MatchId, Choice: r.Choice}}})
+	s.crumb("vote_recorded", "match_id", v.MatchId, "choice", r.Choice)
 }
 
 // storedVote returns the user's recorded vote on a match that is no longer
 // the current one (false when there is none, or the store cannot tell).
 func (s *session) storedVote(matchID string) (string, bool) {
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	votes, err := s.d.Store.Votes(c, matchID)
 	if err != nil {
@@ -318,6 +321,7 @@ func (s *session) matchFound(ctx actor.Context, m *msg.MatchInfo) {
 	s.state, s.match = StateMatched, m
 	s.recent[s.partnerID()] = now
 	s.push(&msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: m}}})
+	s.crumb("match_found", "match_id", m.MatchId)
 	s.armBackstop(m, now)
 }
 
@@ -334,7 +338,7 @@ func (s *session) lateMatch(ctx actor.Context, m *msg.MatchInfo) bool {
 	case matchUnknown:
 		return false // the store cannot tell: a pending pairing stays pending
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	_, err := s.d.Store.Votes(c, m.MatchId)
 	switch {
@@ -368,7 +372,7 @@ const (
 
 // inStore asks the store whether m is the user's match without a result.
 func (s *session) inStore(m *msg.MatchInfo) int {
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	a, err := s.d.Store.ActiveMatch(c, s.userID, time.Time{})
 	switch {
@@ -403,6 +407,7 @@ func (s *session) matchResult(m *msg.MatchResult) {
 		s.resultMissed = m
 	}
 	s.push(&msg.Event{Kind: &msg.Event_MatchResult{MatchResult: m}})
+	s.crumb("match_result", "match_id", m.MatchId, "result", m.Result)
 }
 
 func (s *session) partnerID() string {

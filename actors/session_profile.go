@@ -16,7 +16,7 @@ func (s *session) loadProfile() (*msg.ProfileData, *msg.Error) {
 		return s.profile, nil
 	}
 	s.d.Metrics.ProfileCacheMisses.Inc()
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	r, err := s.d.Store.Profile(c, s.userID)
 	switch {
@@ -42,7 +42,7 @@ func (s *session) putProfile(p *msg.ProfileData) *msg.ProfileReply {
 	if e := NormalizeProfile(p); e != nil {
 		return &msg.ProfileReply{Error: e}
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	if err := s.d.Store.PutProfile(c, profileToRecord(p)); err != nil {
 		s.d.Metrics.StoreErrors.WithLabelValues("put_profile").Inc()
@@ -60,7 +60,7 @@ func (s *session) loadRecent() {
 	if s.recentLoaded || s.d.Config.RematchCooldown <= 0 {
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
 	defer cancel()
 	ids, err := s.d.Store.RecentPartners(c, s.userID, s.d.now().Add(-s.d.Config.RematchCooldown))
 	if err != nil {

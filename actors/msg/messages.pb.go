@@ -1270,6 +1270,11 @@ type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Conn  *actor.PID             `protobuf:"bytes,1,opt,name=conn,proto3" json:"conn,omitempty"`
 	Ref   string                 `protobuf:"bytes,2,opt,name=ref,proto3" json:"ref,omitempty"`
+	// trace and baggage carry the caller's Sentry trace (the sentry-trace and
+	// baggage header values; empty when Sentry is off), so the session's
+	// handling of the command joins the caller's trace, on whichever node.
+	Trace   string `protobuf:"bytes,3,opt,name=trace,proto3" json:"trace,omitempty"`
+	Baggage string `protobuf:"bytes,4,opt,name=baggage,proto3" json:"baggage,omitempty"`
 	// Types that are valid to be assigned to Kind:
 	//
 	//	*Command_Spin
@@ -1322,6 +1327,20 @@ func (x *Command) GetConn() *actor.PID {
 func (x *Command) GetRef() string {
 	if x != nil {
 		return x.Ref
+	}
+	return ""
+}
+
+func (x *Command) GetTrace() string {
+	if x != nil {
+		return x.Trace
+	}
+	return ""
+}
+
+func (x *Command) GetBaggage() string {
+	if x != nil {
+		return x.Baggage
 	}
 	return ""
 }
@@ -3050,11 +3069,13 @@ const file_messages_proto_rawDesc = "" +
 	"\x06choice\x18\x02 \x01(\tR\x06choice\":\n" +
 	"\tSignalOut\x12\x19\n" +
 	"\bmatch_id\x18\x01 \x01(\tR\amatchId\x12\x12\n" +
-	"\x04data\x18\x02 \x01(\fR\x04data\"\xb8\x02\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xe8\x02\n" +
 	"\aCommand\x12\x1e\n" +
 	"\x04conn\x18\x01 \x01(\v2\n" +
 	".actor.PIDR\x04conn\x12\x10\n" +
-	"\x03ref\x18\x02 \x01(\tR\x03ref\x12,\n" +
+	"\x03ref\x18\x02 \x01(\tR\x03ref\x12\x14\n" +
+	"\x05trace\x18\x03 \x01(\tR\x05trace\x12\x18\n" +
+	"\abaggage\x18\x04 \x01(\tR\abaggage\x12,\n" +
 	"\x04spin\x18\n" +
 	" \x01(\v2\x16.spinmatch.msg.SpinCmdH\x00R\x04spin\x122\n" +
 	"\x06cancel\x18\v \x01(\v2\x18.spinmatch.msg.CancelCmdH\x00R\x06cancel\x122\n" +

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/getsentry/sentry-go"
 	"github.com/gorilla/websocket"
 
 	"github.com/spinmatch/spinmatch/actors"
@@ -35,6 +37,13 @@ type conn struct {
 	// actor is the Connection actor, set once by run; read by the
 	// handler's topology hook.
 	actor atomic.Pointer[actor.PID]
+
+	// hub is the socket's Sentry hub, nil when Sentry is off; hctx carries
+	// it and tracing says whether commands are traced. Set by upgrade and
+	// run before the loops start; static afterwards (see sentry.go).
+	hub     *sentry.Hub
+	hctx    context.Context
+	tracing bool
 }
 
 func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) {
@@ -55,6 +64,7 @@ func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) 
 		log:  h.log,
 		send: make(chan []byte, h.cfg.SendQueue),
 		done: make(chan struct{}),
+		hub:  socketHub(r),
 	}, nil
 }
 
@@ -64,6 +74,7 @@ func (c *conn) run(userID string) {
 	c.h.metrics.Connections.Inc()
 	defer c.h.metrics.Connections.Dec()
 	c.log = c.log.With("user", userID)
+	c.setUser(userID)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -94,6 +105,7 @@ func (c *conn) run(userID string) {
 }
 
 func (c *conn) readLoop(userID string, pid *actor.PID) {
+	defer c.recoverLoop("ws.reader")
 	c.ws.SetReadLimit(c.h.cfg.ReadLimit)
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
 	c.ws.SetPongHandler(func(string) error {
@@ -121,6 +133,7 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			continue
 		}
 		cmd.Conn = pid
+		tx, span := c.startCommand(cmd)
 		// Never silence: a command that cannot reach the session (through
 		// every resend of the Router) is answered here.
 		c.h.sys.Deliver(userID, cmd, func() {
@@ -129,11 +142,13 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			e.RetryAfterS = 1
 			c.enqueue(wire.ErrorFrame(e, ref))
 		})
+		endCommand(tx, span)
 	}
 }
 
 // writeLoop owns every write to the socket.
 func (c *conn) writeLoop() {
+	defer c.recoverLoop("ws.writer")
 	ping := time.NewTicker(c.h.cfg.PongWait * 9 / 10)
 	defer ping.Stop()
 	for {
@@ -225,6 +240,7 @@ type connActor struct {
 
 // Receive handles one message.
 func (a *connActor) Receive(ctx actor.Context) {
+	defer a.c.recoverLoop("ws.connection")
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.owner = a.sys.SessionOwner(a.userID) // run attached the socket
@@ -245,6 +261,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 		if f := m.GetMatchFound(); f != nil {
 			a.seen = f.GetMatch().GetMatchId()
 		}
+		a.c.eventCrumb(m)
 		a.c.enqueue(wire.FromEvent(m))
 		if e := m.GetError(); e != nil && e.Close {
 			a.c.shutdown()
