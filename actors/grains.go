@@ -64,7 +64,7 @@ func reportPanics(d *Deps) actor.ReceiverMiddleware {
 		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 			defer func() {
 				if r := recover(); r != nil {
-					d.Logger.Error("grain panic", "self", c.Self().String(), "panic", r)
+					d.Logger.Error("grain panic", "self", c.Self().String(), "panic", r, "reported", d.OnPanic != nil)
 					if d.OnPanic != nil {
 						d.OnPanic(r)
 					}

@@ -97,7 +97,7 @@ func recoverer(log *slog.Logger, onPanic func(*http.Request, any), next http.Han
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("http: handler panic", "path", r.URL.Path, "panic", v)
+				log.Error("http: handler panic", "path", r.URL.Path, "panic", v, "reported", onPanic != nil)
 				if onPanic != nil {
 					onPanic(r, v)
 				}

@@ -27,8 +27,13 @@ type Config struct {
 	Cluster        cluster.Config
 	SentryDSN      string
 	SentryEnv      string
+	SentryRelease  string
+	SentrySample   float64 // errors sent, 0 to 1
 	SentryTraces   float64
 	LogLevel       string
+	// wrapStore, when set, wraps the store the node opens (tests inject
+	// faults with it).
+	wrapStore func(actors.Store) actors.Store
 }
 
 // configError names the variable that stopped the start.
@@ -43,8 +48,6 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		AdminKey:    getenv("ADMIN_API_KEY"),
 		TestKey:     getenv("TEST_API_KEY"),
 		DatabaseURL: getenv("DATABASE_URL"),
-		SentryDSN:   getenv("SENTRY_DSN"),
-		SentryEnv:   getenv("SENTRY_ENVIRONMENT"),
 		Actors:      actors.DefaultConfig(),
 		Cluster:     cluster.DefaultConfig(),
 		LogLevel:    or(getenv("SPIN_LOG_LEVEL"), "info"),
@@ -95,12 +98,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 		*s.dst = time.Duration(f * float64(time.Second))
 	}
-	if v := getenv("SENTRY_TRACES_SAMPLE_RATE"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			return c, &configError{"SENTRY_TRACES_SAMPLE_RATE", "must be between 0 and 1"}
-		}
-		c.SentryTraces = f
+	if err := loadSentry(getenv, &c); err != nil {
+		return c, err
 	}
 	if v := getenv("SPIN_NODE_NAME"); v != "" {
 		c.Cluster.NodeName = v

@@ -12,8 +12,6 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/getsentry/sentry-go"
 )
 
 func main() {
@@ -36,17 +34,11 @@ func run() error {
 	if cfg.JWTGenerated {
 		log.Warn("JWT_SECRET is not set: using a random development secret; tokens will not survive a restart")
 	}
-	if cfg.SentryDSN != "" {
-		if err := sentry.Init(sentry.ClientOptions{
-			Dsn:              cfg.SentryDSN,
-			Environment:      cfg.SentryEnv,
-			EnableTracing:    cfg.SentryTraces > 0,
-			TracesSampleRate: cfg.SentryTraces,
-		}); err != nil {
-			return &configError{"SENTRY_DSN", "is invalid: " + err.Error()}
-		}
-		defer sentry.Flush(2 * time.Second)
+	flushSentry, err := setupSentry(cfg)
+	if err != nil {
+		return err
 	}
+	defer flushSentry() // after the shutdown below: its errors are sent too
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -53,6 +53,7 @@ type Node struct {
 // /healthz answers 200 and everything else (/readyz included) 503. Start
 // returns once the node has joined, or with an error.
 func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
+	log = withSentry(cfg, log)
 	n := &Node{log: log, served: make(chan error, 1), front: &frontHandler{}}
 	n.front.state.Store(&frontState{reason: "starting"})
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -94,12 +95,15 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		log.Warn("DATABASE_URL is not set: using the embedded in-memory store; NOTHING IS DURABLE (profiles, matches and votes vanish on restart)")
 		n.store, n.closeStore = memory.New(), func() {}
 	}
+	if cfg.wrapStore != nil {
+		n.store = cfg.wrapStore(n.store)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deps := &actors.Deps{
 		Config:  cfg.Actors,
-		Store:   n.store,
+		Store:   grainStore(cfg, n.store),
 		Logger:  log.With("component", "actors"),
 		Metrics: actors.NewMetrics(reg),
 	}
@@ -109,7 +113,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	deps.Samples = actors.NewSampleWriter(n.store, 4096, deps.Metrics, log.With("component", "samples"))
 	n.samples = deps.Samples
 	if cfg.SentryDSN != "" {
-		deps.OnPanic = func(v any) { sentry.CurrentHub().Recover(v) }
+		deps.OnPanic = func(v any) { actors.CapturePanic(sentry.CurrentHub(), v, "grain") }
 	}
 	cc := cfg.Cluster
 	cc.Kinds = actors.Kinds(deps)
@@ -152,9 +156,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		TestKey:     cfg.TestKey,
 		Development: cfg.Development,
 		OnPanic: func(r *http.Request, v any) {
-			if hub := sentry.GetHubFromContext(r.Context()); hub != nil {
-				hub.Recover(v)
-			}
+			actors.CapturePanic(sentry.GetHubFromContext(r.Context()), v, "http")
 		},
 	}, n.sys, n.verifier, log.With("component", "http"))
 	n.edge = edge

@@ -97,7 +97,7 @@ func (c *conn) recoverLoop(where string) {
 	if v == nil {
 		return
 	}
-	c.log.Error("ws: panic; closing the socket", "loop", where, "panic", v)
+	c.log.Error("ws: panic; closing the socket", "loop", where, "panic", v, "reported", c.hub != nil)
 	actors.CapturePanic(c.hub, v, where)
 	c.closeWith(websocket.CloseInternalServerErr, "internal error")
 	_ = c.ws.Close()
