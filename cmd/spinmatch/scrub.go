@@ -153,6 +153,9 @@ func (s *scrubber) event(e *sentry.Event) *sentry.Event {
 	e.Message = s.text(e.Message)
 	e.Transaction = s.text(e.Transaction)
 	e.Logger = s.text(e.Logger)
+	for i, f := range e.Fingerprint {
+		e.Fingerprint[i] = s.text(f)
+	}
 	e.Tags = s.stringMap(e.Tags)
 	if e.Contexts != nil {
 		cs := make(map[string]sentry.Context, len(e.Contexts))
