@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -398,7 +397,8 @@ func TestSentry(t *testing.T) {
 	for i, b := range rec.raw {
 		for _, s := range secrets {
 			if bytes.Contains(b, []byte(s)) {
-				j := bytes.Index(b, []byte(s)); t.Errorf("envelope %d carries a secret (%.12s...): ...%s...", i, s, b[max(0, j-300):j])
+				j := bytes.Index(b, []byte(s))
+				t.Errorf("envelope %d carries a secret (%.12s...): ...%s...", i, s, b[max(0, j-300):j])
 			}
 		}
 		if bytes.Contains(b, []byte("eyJ")) {
@@ -423,4 +423,3 @@ func dialQuery(t *testing.T, u *user) *client {
 	return c
 }
 
-var _ = strconv.Itoa
