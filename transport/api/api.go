@@ -65,7 +65,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/me", a.user(a.putMe))
 	mux.HandleFunc("GET /api/queue/status", a.queueStatus)
 	mux.HandleFunc("POST /api/dev/token", a.devToken)
-	mux.Handle("POST /api/client-errors", newClientErrors(a.log))
+	mux.Handle("POST /api/client-errors", newClientErrors())
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, actors.CodeNotFound, "There's no such API route.")
 	})

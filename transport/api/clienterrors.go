@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -48,14 +47,12 @@ const (
 // clientErrors is the handler of POST /api/client-errors. Safe for
 // concurrent use.
 type clientErrors struct {
-	log   *slog.Logger     // static
 	limit *addrLimiter     // safe for concurrent use
 	now   func() time.Time // static
 }
 
-func newClientErrors(log *slog.Logger) *clientErrors {
+func newClientErrors() *clientErrors {
 	return &clientErrors{
-		log:   log,
 		limit: newAddrLimiter(clientErrorBurst, clientErrorEvery, clientErrorAddrs),
 		now:   time.Now,
 	}
