@@ -422,4 +422,3 @@ func dialQuery(t *testing.T, u *user) *client {
 	c.expect("state")
 	return c
 }
-

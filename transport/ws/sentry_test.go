@@ -122,4 +122,3 @@ func TestSentryOffCostsNothing(t *testing.T) {
 		t.Fatal("a trace without Sentry")
 	}
 }
-
