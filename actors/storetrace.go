@@ -11,7 +11,7 @@ import (
 )
 
 // TraceStore wraps s so that every call made with a context that carries a
-// Sentry span (a traced command, see traceCommand) becomes a child span of
+// sampled Sentry span (a traced command, see traceCommand) becomes a child span of
 // op "db" named for the call. Calls without a span go straight through at
 // the cost of one context lookup. Methods a later Store gains pass through
 // untraced (the interface is embedded). Wrap the grains' store with it only
@@ -24,7 +24,7 @@ type tracedStore struct{ Store }
 // dbSpan starts the child span of a store call, or returns nil when ctx
 // carries no span.
 func dbSpan(ctx context.Context, call string) (context.Context, *sentry.Span) {
-	if sentry.SpanFromContext(ctx) == nil {
+	if !sampled(ctx) {
 		return ctx, nil
 	}
 	span := sentry.StartSpan(ctx, "db", sentry.WithDescription(call))

@@ -47,10 +47,18 @@ func SetTrace(cmd *msg.Command, span *sentry.Span) {
 	cmd.Trace, cmd.Baggage = span.ToSentryTrace(), span.ToBaggage()
 }
 
+// sampled reports whether ctx carries a span that is sent: an unsampled
+// transaction (tracing off, or not picked by the sample rate) gets no
+// child spans and passes no trace on.
+func sampled(ctx context.Context) bool {
+	span := sentry.SpanFromContext(ctx)
+	return span != nil && span.Sampled.Bool()
+}
+
 // grainSpan starts the span of a grain request when ctx carries a span
 // (nil otherwise); a command sent under it carries its trace.
 func grainSpan(ctx context.Context, kind string, m proto.Message) *sentry.Span {
-	if sentry.SpanFromContext(ctx) == nil {
+	if !sampled(ctx) {
 		return nil
 	}
 	span := sentry.StartSpan(ctx, "grain.request",
@@ -67,7 +75,8 @@ func grainSpan(ctx context.Context, kind string, m proto.Message) *sentry.Span {
 // the session's grain requests and store calls are its spans, its
 // transitions its breadcrumbs (crumb).
 func (s *session) traced(ctx actor.Context, cmd *msg.Command) {
-	hub := sentry.CurrentHub().Clone()
+	// A fresh scope: the transaction's breadcrumbs are this command's.
+	hub := sentry.NewHub(sentry.CurrentHub().Client(), sentry.NewScope())
 	hub.Scope().SetTag("user_id", s.userID)
 	hub.Scope().SetUser(sentry.User{ID: s.userID})
 	tx := sentry.StartTransaction(sentry.SetHubOnContext(context.Background(), hub), "UserSession "+CommandName(cmd),

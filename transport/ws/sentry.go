@@ -25,7 +25,11 @@ func socketHub(r *http.Request) *sentry.Hub {
 	if h == nil || h.Client() == nil {
 		return nil
 	}
-	return h.Clone()
+	hub := h.Clone()
+	// Its breadcrumbs are the socket's own (the clone copied the node's
+	// recent log lines).
+	hub.Scope().ClearBreadcrumbs()
+	return hub
 }
 
 // setUser tags the socket's hub with its user.
