@@ -1,13 +1,10 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -15,6 +12,8 @@ import (
 	"github.com/getsentry/sentry-go"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/actors/msg"
+	"github.com/spinmatch/spinmatch/transport/wire"
 )
 
 // POST /api/client-errors (PROTOCOL.md, Pages): a page reports its own
@@ -61,29 +60,18 @@ func newClientErrors() *clientErrors {
 // ServeHTTP takes one report.
 func (h *clientErrors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ok, wait := h.limit.allow(peerAddr(r), h.now()); !ok {
-		secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
-		w.Header().Set("Retry-After", secs)
-		WriteError(w, actors.CodeRateLimited, "Too many error reports. Please wait a moment.")
+		e := actors.NewError(actors.CodeRateLimited, "Too many error reports. Please wait a moment.")
+		e.RetryAfterS = wait.Seconds()
+		writeMsgError(w, e) // Retry-After and the RateLimit headers
 		return
 	}
-	var body map[string]any
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, clientErrorMax))
-	if err := dec.Decode(&body); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			WriteError(w, actors.CodeMessageTooLarge, fmt.Sprintf("An error report can be at most %d bytes.", clientErrorMax))
-			return
-		}
-		WriteError(w, actors.CodeInvalidMessage, `Send a JSON object such as {"message": "...", "stack": "...", "url": "...", "user_agent": "..."}.`)
-		return
+	data, err := wire.ReadBody(r.Body, clientErrorMax)
+	if err != nil && !errors.Is(err, wire.ErrTooLarge) {
+		return // the client went away
 	}
-	if dec.More() {
-		WriteError(w, actors.CodeInvalidMessage, "Send one JSON object.")
-		return
-	}
-	message, _ := body["message"].(string)
-	if message == "" || body == nil {
-		WriteError(w, actors.CodeInvalidMessage, `An error report needs a "message" string.`)
+	message, body, e := parseClientError(data, err)
+	if e != nil {
+		writeMsgError(w, e)
 		return
 	}
 	if hub := sentry.GetHubFromContext(r.Context()); hub != nil && hub.Client() != nil {
@@ -91,6 +79,26 @@ func (h *clientErrors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// parseClientError parses a report's body (readErr is the body read's
+// error, wire.ErrTooLarge or nil): its message and all its fields, or the
+// typed error to answer. Pure (FuzzClientErrorBody).
+func parseClientError(data []byte, readErr error) (string, map[string]any, *msg.Error) {
+	if errors.Is(readErr, wire.ErrTooLarge) {
+		return "", nil, actors.NewError(actors.CodeMessageTooLarge, fmt.Sprintf("An error report can be at most %d KiB.", clientErrorMax>>10))
+	}
+	var body map[string]any
+	if err := wire.Unmarshal(data, &body); err != nil {
+		return "", nil, bodyError(err, clientErrorUsage)
+	}
+	message, _ := body["message"].(string)
+	if message == "" {
+		return "", nil, actors.NewError(actors.CodeInvalidMessage, `An error report needs a "message" string.`)
+	}
+	return message, body, nil
+}
+
+const clientErrorUsage = `Send a JSON object such as {"message": "...", "stack": "...", "url": "...", "user_agent": "..."}.`
 
 // browserEvent is the Sentry event of a page's report: level error, tag
 // source=browser, the message (bounded), and every field of the report

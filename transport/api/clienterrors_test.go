@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/getsentry/sentry-go"
+
+	"github.com/spinmatch/spinmatch/actors"
 )
 
 func TestAddrLimiter(t *testing.T) {
@@ -121,4 +123,29 @@ func TestTruncate(t *testing.T) {
 	if got := truncate("abc", 5); got != "abc" {
 		t.Fatalf("%q", got)
 	}
+}
+
+// FuzzClientErrorBody: any body is a report with a message or a typed
+// invalid_message.
+func FuzzClientErrorBody(f *testing.F) {
+	f.Add([]byte(`{"message":"TypeError: x is undefined","stack":"at f (app.js:1:2)","url":"http://h/","user_agent":"ua"}`))
+	f.Add([]byte(`{"message":"m","extra":[1,{"a":null}],"n":3}`))
+	f.Add([]byte(`{"message":""}`))
+	f.Add([]byte(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		message, body, e := parseClientError(in, nil)
+		if e != nil {
+			if e.Code != actors.CodeInvalidMessage || e.Message == "" {
+				t.Fatalf("error %v, want invalid_message", e)
+			}
+			return
+		}
+		if message == "" || body["message"] != message {
+			t.Fatalf("report without its message: %q %v", message, body)
+		}
+		ev := browserEvent(message, body)
+		if len(ev.Message) > clientMessageMax || ev.Tags["source"] != "browser" {
+			t.Fatalf("event message %d bytes, tags %v", len(ev.Message), ev.Tags)
+		}
+	})
 }
