@@ -386,6 +386,18 @@ func TestSentry(t *testing.T) {
 		t.Errorf("browser event: %v", browser)
 	}
 
+	// Secrets in log lines (a careless caller): the error's event and the
+	// info line's breadcrumb arrive with them filtered out.
+	n.log.Info("test: a line with " + cfg.TestKey)
+	n.log.Error("test: the JWT secret is "+string(cfg.JWTSecret), "token", ann.token, "detail", "admin "+cfg.AdminKey)
+	logged := rec.await(t, "the logged error", "event", func(m map[string]any) bool {
+		return strings.HasPrefix(str(m, "message"), "test: the JWT secret is")
+	})
+	if str(logged, "message") != "test: the JWT secret is [Filtered]" || str(logged, "contexts", "log", "detail") != "admin [Filtered]" ||
+		!hasCrumb(logged, "test: a line with [Filtered]") {
+		t.Errorf("logged error: message %q log %v", str(logged, "message"), logged["contexts"])
+	}
+
 	// No token or key in any envelope byte.
 	sentry.Flush(5 * time.Second)
 	secrets := append(tokens, cfg.AdminKey, cfg.TestKey, string(cfg.JWTSecret))
