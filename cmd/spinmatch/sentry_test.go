@@ -434,3 +434,31 @@ func dialQuery(t *testing.T, u *user) *client {
 	c.expect("state")
 	return c
 }
+
+// TestSentrySetup: an invalid DSN stops the start naming SENTRY_DSN, and
+// SENTRY_SAMPLE_RATE=0 sends no error event (the SDK alone would read 0
+// as 1) while transactions still go. Not parallel: the client is
+// process-wide.
+func TestSentrySetup(t *testing.T) {
+	_, err := setupSentry(Config{SentryDSN: "not a dsn"})
+	var ce *configError
+	if !errors.As(err, &ce) || ce.name != "SENTRY_DSN" {
+		t.Fatalf("invalid DSN: %v", err)
+	}
+	rec := newSentryStandIn(t)
+	flush, err := setupSentry(Config{SentryDSN: rec.dsn(), SentrySample: 0, SentryTraces: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		flush()
+		sentry.CurrentHub().BindClient(nil)
+	})
+	sentry.CaptureMessage("dropped by the sample rate")
+	tx := sentry.StartTransaction(sentry.SetHubOnContext(context.Background(), sentry.CurrentHub().Clone()), "kept")
+	tx.Finish()
+	rec.await(t, "the transaction", "transaction", func(m map[string]any) bool { return str(m, "transaction") == "kept" })
+	if evs := rec.find("event", func(map[string]any) bool { return true }); len(evs) != 0 {
+		t.Fatalf("%d error events sent with SENTRY_SAMPLE_RATE=0", len(evs))
+	}
+}

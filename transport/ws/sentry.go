@@ -51,6 +51,9 @@ func (c *conn) startCommand(cmd *msg.Command) (tx, span *sentry.Span) {
 	}
 	tx = sentry.StartTransaction(c.hctx, "ws "+actors.CommandName(cmd),
 		sentry.WithOpName("ws.command"), sentry.WithTransactionSource(sentry.SourceTask))
+	if !tx.Sampled.Bool() {
+		return tx, nil // not sent: no child, no trace for the session to continue
+	}
 	span = tx.StartChild("grain.request", sentry.WithDescription(actors.KindUserSession+" Command"))
 	actors.SetTrace(cmd, span)
 	return tx, span
@@ -58,11 +61,12 @@ func (c *conn) startCommand(cmd *msg.Command) (tx, span *sentry.Span) {
 
 // endCommand finishes what startCommand started.
 func endCommand(tx, span *sentry.Span) {
-	if tx == nil {
-		return
+	if span != nil {
+		span.Finish()
 	}
-	span.Finish()
-	tx.Finish()
+	if tx != nil {
+		tx.Finish()
+	}
 }
 
 // eventCrumb records a queue, match or vote transition the socket is sent
