@@ -22,7 +22,7 @@ func TestLoadSentry(t *testing.T) {
 	if c.SentryDSN != "" || c.SentryEnv != "development" || c.SentrySample != 1 || c.SentryTraces != 0 {
 		t.Fatalf("defaults: dsn %q env %q sample %v traces %v", c.SentryDSN, c.SentryEnv, c.SentrySample, c.SentryTraces)
 	}
-	c, err = loadConfig(env("SPIN_ENV", "production", "JWT_SECRET", "s"))
+	c, err = loadConfig(env("SPIN_ENV", "production", "JWT_SECRET", "s", "SPIN_CLUSTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
 	if err != nil || c.SentryEnv != "production" {
 		t.Fatalf("production default environment %q (%v)", c.SentryEnv, err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"net/url"
 	"regexp"
 	"slices"
@@ -48,9 +49,13 @@ func newScrubber(secrets ...string) *scrubber {
 }
 
 // configSecrets lists the configured secret values: the admin and test
-// keys, the JWT secret and the database password.
+// keys, the JWT secret, the cluster keys (as SPIN_CLUSTER_KEY spells them,
+// base64) and the database password.
 func configSecrets(cfg Config) []string {
 	out := []string{cfg.AdminKey, cfg.TestKey, string(cfg.JWTSecret)}
+	for _, k := range cfg.Cluster.Keys {
+		out = append(out, base64.StdEncoding.EncodeToString(k))
+	}
 	if u, err := url.Parse(cfg.DatabaseURL); err == nil && u.User != nil {
 		if p, ok := u.User.Password(); ok {
 			out = append(out, p)

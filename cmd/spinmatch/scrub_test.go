@@ -79,8 +79,10 @@ func TestScrubEvent(t *testing.T) {
 }
 
 func TestConfigSecrets(t *testing.T) {
-	got := configSecrets(Config{AdminKey: "a", TestKey: "b", JWTSecret: []byte("c"), DatabaseURL: "postgres://u:dbpass@h/db"})
-	if strings.Join(got, ",") != "a,b,c,dbpass" {
+	cfg := Config{AdminKey: "a", TestKey: "b", JWTSecret: []byte("c"), DatabaseURL: "postgres://u:dbpass@h/db"}
+	cfg.Cluster.Keys = [][]byte{[]byte("0123456789abcdef")}
+	got := configSecrets(cfg)
+	if strings.Join(got, ",") != "a,b,c,MDEyMzQ1Njc4OWFiY2RlZg==,dbpass" {
 		t.Fatalf("configSecrets = %v", got)
 	}
 }
