@@ -37,6 +37,9 @@ type Config struct {
 	// Reattach is how often a connection re-attaches to its user's session,
 	// so a session that moved (its node died) finds its sockets again. Zero: 5s.
 	Reattach time.Duration
+	// AuthWait is how long a socket whose token expired waits for an auth
+	// message before it closes with 4001. Zero: 30s.
+	AuthWait time.Duration
 }
 
 func (c *Config) defaults() {
@@ -54,6 +57,9 @@ func (c *Config) defaults() {
 	}
 	if c.Reattach == 0 {
 		c.Reattach = 5 * time.Second
+	}
+	if c.AuthWait == 0 {
+		c.AuthWait = 30 * time.Second
 	}
 }
 
@@ -188,7 +194,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, actors.CodeUnauthorized, "Please sign in to connect.")
 		return
 	}
-	userID, err := h.verifier.Verify(tok)
+	userID, expires, err := h.verifier.Verify(tok)
 	if err != nil {
 		h.writeErr(w, actors.CodeUnauthorized, "Your sign-in has expired or is invalid. Please sign in again.")
 		return
@@ -211,5 +217,5 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.untrack(c)
-	c.run(userID)
+	c.run(userID, expires)
 }
