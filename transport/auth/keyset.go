@@ -34,7 +34,7 @@ type keySet struct {
 	refresh time.Duration
 	retry   time.Duration
 	log     *slog.Logger
-	now     func() time.Time // the refetch limit's clock
+	now     func() time.Time     // the refetch limit's clock
 	store   *jwkset.MemoryJWKSet // safe for concurrent use
 	kf      keyfunc.Keyfunc
 	ctx     context.Context // ends the loop and any fetch
