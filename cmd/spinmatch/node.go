@@ -92,6 +92,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		return &configError{"JWT_SECRET or SUPABASE_URL", "is required: " + err.Error()}
 	}
 	n.verifier = v
+	log.Info("user tokens", "hs256", len(cfg.JWTSecret) > 0, "supabase_url", cfg.SupabaseURL)
 	if cfg.DatabaseURL != "" {
 		n.front.state.Store(&frontState{reason: "connecting to the database"})
 		st, err := pg.Open(ctx, cfg.DatabaseURL, log.With("component", "pg"))
