@@ -81,13 +81,6 @@ test-unit: ## Run the tests that need neither PostgreSQL nor Chromium
 bench: ## Run the benchmarks (allocations reported)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-# make fuzz-auth: each token fuzzer for FUZZTIME (seed corpus: transport/auth/testdata/fuzz).
-FUZZTIME ?= 30s
-.PHONY: fuzz-auth
-fuzz-auth: ## Fuzz the token verifier (FuzzVerifyHS256, FuzzVerifyJWKS), FUZZTIME each
-	$(GO) test -run '^$$' -fuzz '^FuzzVerifyHS256$$' -fuzztime $(FUZZTIME) ./transport/auth/
-	$(GO) test -run '^$$' -fuzz '^FuzzVerifyJWKS$$' -fuzztime $(FUZZTIME) ./transport/auth/
-
 proto: deps-protoc ## Regenerate the protobuf messages (generated code is committed)
 	protoc -I actors/msg -I $(PROTOACTOR_DIR)/actor \
 		--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \

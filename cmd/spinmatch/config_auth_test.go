@@ -14,7 +14,7 @@ func TestLoadAuthConfig(t *testing.T) {
 		return func(k string) string { return m[k] }
 	}
 	t.Run("production with SUPABASE_URL only", func(t *testing.T) {
-		c, err := loadConfig(env("SPIN_ENV", "production", "SUPABASE_URL", "https://abc.supabase.co/", "SUPABASE_ANON_KEY", "sb_publishable_x"))
+		c, err := loadConfig(env("SPIN_ENV", "production", "SPIN_CLUSTER_KEY", devClusterKey, "SUPABASE_URL", "https://abc.supabase.co/", "SUPABASE_ANON_KEY", "sb_publishable_x"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -23,7 +23,7 @@ func TestLoadAuthConfig(t *testing.T) {
 		}
 	})
 	t.Run("production with both", func(t *testing.T) {
-		c, err := loadConfig(env("SPIN_ENV", "production", "SUPABASE_URL", "http://127.0.0.1:54321", "JWT_SECRET", "s"))
+		c, err := loadConfig(env("SPIN_ENV", "production", "SPIN_CLUSTER_KEY", devClusterKey, "SUPABASE_URL", "http://127.0.0.1:54321", "JWT_SECRET", "s"))
 		if err != nil || c.SupabaseURL != "http://127.0.0.1:54321" || string(c.JWTSecret) != "s" {
 			t.Fatalf("%+v %v", c, err)
 		}
@@ -39,7 +39,7 @@ func TestLoadAuthConfig(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{"production with neither", []string{"SPIN_ENV", "production"}, []string{"JWT_SECRET", "SUPABASE_URL"}},
+		{"production with neither", []string{"SPIN_ENV", "production", "SPIN_CLUSTER_KEY", devClusterKey}, []string{"JWT_SECRET", "SUPABASE_URL"}},
 		{"not a URL", []string{"SUPABASE_URL", "abc.supabase.co"}, []string{"SUPABASE_URL"}},
 		{"not http", []string{"SUPABASE_URL", "ftp://abc.supabase.co"}, []string{"SUPABASE_URL"}},
 		{"anon key without URL", []string{"SUPABASE_ANON_KEY", "k"}, []string{"SUPABASE_ANON_KEY"}},

@@ -244,15 +244,12 @@ func closeCode(t *testing.T, c *client, d time.Duration) int {
 	}
 }
 
-// testClusterKey is a valid SPIN_CLUSTER_KEY (production may require one).
-const testClusterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-
 // TestSupabaseProcess runs the real binary in production with only
 // SUPABASE_URL (no JWT_SECRET): it becomes ready and serves ES256 users;
 // with neither, it stops at once with one line naming both variables.
 func TestSupabaseProcess(t *testing.T) {
 	proj := authtest.NewProject(t)
-	p := startProcess(t, "SPIN_ENV=production", "SUPABASE_URL="+proj.URL, "SPIN_CLUSTER_KEY="+testClusterKey, "JWT_SECRET=")
+	p := startProcess(t, "SPIN_ENV=production", "SUPABASE_URL="+proj.URL, "SPIN_CLUSTER_KEY="+devClusterKey, "JWT_SECRET=")
 	u := &user{id: "proc-sb-user", name: "Pia", base: p.base}
 	u.token = proj.Token(t, u.id, time.Hour)
 	if code, f := rest(t, p.base, u, "PUT", "/api/me", map[string]any{"display_name": "Pia", "gender": "female", "seeking": []string{"male"}}); code != http.StatusOK {
@@ -265,7 +262,7 @@ func TestSupabaseProcess(t *testing.T) {
 
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), runMainEnv+"=1", "SPIN_ENV=production", "JWT_SECRET=", "SUPABASE_URL=",
-		"SPIN_CLUSTER_KEY="+testClusterKey, "SPIN_ADDR=127.0.0.1:0", "SPIN_CLUSTER_BIND=127.0.0.1:0")
+		"SPIN_CLUSTER_KEY="+devClusterKey, "SPIN_ADDR=127.0.0.1:0", "SPIN_CLUSTER_BIND=127.0.0.1:0")
 	out, err := cmd.CombinedOutput()
 	line := strings.TrimSpace(string(out))
 	if err == nil || strings.Contains(line, "\n") || !strings.Contains(line, "JWT_SECRET") || !strings.Contains(line, "SUPABASE_URL") {
