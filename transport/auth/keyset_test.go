@@ -7,8 +7,11 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -289,3 +292,26 @@ func (s *syncBuffer) String() string {
 }
 
 var _ io.Writer = (*syncBuffer)(nil)
+
+// TestSupabaseShapedKeySet reads a key set written the way Supabase
+// publishes it (key_ops, ext, use beside the key), with an Ed25519 key
+// beside it that no ES256/RS256 token may use.
+func TestSupabaseShapedKeySet(t *testing.T) {
+	es := loadKey(t, "es256", "b7c0f6a2-1e1d-4b8e-9a53-0e0f5c2d9f11")
+	j := es.jwk(t)
+	doc := fmt.Sprintf(`{"keys":[{"alg":"ES256","crv":"P-256","ext":true,"key_ops":["verify"],"kid":%q,"kty":"EC","use":"sig","x":%q,"y":%q},`+
+		`{"kty":"OKP","crv":"Ed25519","kid":"ed-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","key_ops":["verify"],"ext":true}]}`, j.KID, j.X, j.Y)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, doc)
+	}))
+	t.Cleanup(srv.Close)
+	v := readyVerifier(t, Config{SupabaseURL: srv.URL, Refetch: time.Hour})
+	c := jwt.MapClaims{"sub": "u", "exp": time.Now().Add(time.Hour).Unix(), "iss": srv.URL + "/auth/v1", "aud": "authenticated"}
+	if sub, _, err := v.Verify(signToken(t, jwt.SigningMethodES256, es.priv, j.KID, c)); err != nil || sub != "u" {
+		t.Fatalf("Supabase-shaped key set: %q %v", sub, err)
+	}
+	if _, _, err := v.Verify(signToken(t, jwt.SigningMethodES256, es.priv, "ed-1", c)); err == nil {
+		t.Fatal("ES256 token accepted with an Ed25519 key's kid")
+	}
+}
