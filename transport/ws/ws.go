@@ -2,7 +2,9 @@
 // one reader goroutine (the HTTP handler's), one writer goroutine that owns
 // all writes, and one Connection actor that receives the user's events from
 // the UserSession grain and queues them for the writer. The send queue is
-// bounded: a client too slow to drain it is disconnected.
+// bounded: a client too slow to drain it is disconnected. The actor also
+// watches the socket's token: at expiry the client gets token_expired and
+// AuthWait to send a fresh one with auth (token.go).
 package ws
 
 import (
