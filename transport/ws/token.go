@@ -84,30 +84,44 @@ func (a *connActor) onTimer(ctx actor.Context, now time.Time) {
 		a.reattach(ctx)
 		a.nextReattach = now.Add(a.c.h.cfg.Reattach)
 	}
-	switch {
-	case !a.c.expired(now):
-		a.authDeadline = time.Time{}
-	case a.authDeadline.IsZero():
+	var step tokenStep
+	step, a.authDeadline = tokenCheck(now, a.c.expiresAt(), a.authDeadline, a.c.h.cfg.AuthWait)
+	switch step {
+	case tokenTellExpired:
 		a.c.enqueue(wire.ErrorFrame(tokenExpiredError(), ""))
-		a.authDeadline = now.Add(a.c.h.cfg.AuthWait)
-	case !now.Before(a.authDeadline):
+	case tokenClose:
 		a.c.log.Info("ws: token expired and no auth came; closing with 4001")
 		a.c.closeWith(CloseTokenExpired, "sign-in expired")
 	}
 	a.arm(ctx, now)
 }
 
-// arm sets the actor's one timer to the earliest of the next re-attach,
-// the token's expiry and the auth deadline.
+// tokenStep is what the token check asks the actor to do.
+type tokenStep int
+
+const (
+	tokenNothing     tokenStep = iota
+	tokenTellExpired           // send token_expired; the auth window starts
+	tokenClose                 // the window passed without a fresh token
+)
+
+// tokenCheck decides, at now, for a token expiring at exp and the auth
+// window's end (zero: no window open), what to do and the window's new end.
+func tokenCheck(now, exp, deadline time.Time, wait time.Duration) (tokenStep, time.Time) {
+	switch {
+	case now.Before(exp):
+		return tokenNothing, time.Time{}
+	case deadline.IsZero():
+		return tokenTellExpired, now.Add(wait)
+	case !now.Before(deadline):
+		return tokenClose, deadline
+	}
+	return tokenNothing, deadline
+}
+
+// arm sets the actor's one timer to the next wake-up.
 func (a *connActor) arm(ctx actor.Context, now time.Time) {
-	next := a.nextReattach
-	if exp := a.c.expiresAt(); now.Before(exp) && exp.Before(next) {
-		next = exp
-	}
-	if !a.authDeadline.IsZero() && a.authDeadline.Before(next) {
-		next = a.authDeadline
-	}
-	d := max(next.Sub(now), 0)
+	d := max(nextWake(now, a.nextReattach, a.c.expiresAt(), a.authDeadline).Sub(now), 0)
 	if a.timer == nil {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		a.timer = time.AfterFunc(d, func() { root.Send(self, timerTick{}) })
@@ -115,4 +129,17 @@ func (a *connActor) arm(ctx actor.Context, now time.Time) {
 	}
 	// A tick already on its way is harmless: onTimer only does what is due.
 	a.timer.Reset(d)
+}
+
+// nextWake is the earliest of the next re-attach, the token's expiry (when
+// still ahead) and the end of the auth window (when one is open).
+func nextWake(now, reattach, exp, deadline time.Time) time.Time {
+	next := reattach
+	if now.Before(exp) && exp.Before(next) {
+		next = exp
+	}
+	if !deadline.IsZero() && deadline.Before(next) {
+		next = deadline
+	}
+	return next
 }
