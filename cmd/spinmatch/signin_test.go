@@ -87,6 +87,17 @@ func TestSupabaseSignIn(t *testing.T) {
 		}
 		cb.expect("match_found")
 
+		// Browsers hand the token over in the query.
+		ws, _, err := websocket.DefaultDialer.Dial(wsURL(base)+"?access_token="+ann.token, nil)
+		if err != nil {
+			t.Fatalf("dial with ?access_token: %v", err)
+		}
+		var st0 frame
+		if err := ws.ReadJSON(&st0); err != nil || st0.str("type") != "state" || st0.str("state") != "matched" {
+			t.Fatalf("query-token socket's first frame %v (%v)", st0, err)
+		}
+		_ = ws.Close()
+
 		legacy := &user{id: "x", token: signHS256(t, "not-configured", "x"), name: "Legacy", base: base}
 		_, res, err := websocket.DefaultDialer.Dial(wsURL(base), http.Header{"Authorization": {"Bearer " + legacy.token}})
 		if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
