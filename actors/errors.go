@@ -17,6 +17,7 @@ const (
 	CodeVoteClosed        = "vote_closed"
 	CodeRateLimited       = "rate_limited"
 	CodeMessageTooLarge   = "message_too_large"
+	CodeTokenExpired      = "token_expired"
 	CodeUnavailable       = "unavailable"
 	CodeInternal          = "internal"
 )

@@ -34,6 +34,18 @@ type Config struct {
 	// wrapStore, when set, wraps the store the node opens (tests inject
 	// faults with it).
 	wrapStore func(actors.Store) actors.Store
+	// SupabaseURL is the Supabase project whose key set verifies ES256 and
+	// RS256 user tokens (SUPABASE_URL, no trailing slash); "" for none.
+	SupabaseURL string
+	// SupabaseAnonKey is the project's anon key (SUPABASE_ANON_KEY), which
+	// the page uses to sign users in through Supabase Auth; "" for none.
+	SupabaseAnonKey string
+	// JWKSRetry is the first wait before fetching a key set again that
+	// could not be fetched (tests shorten it). Zero: auth's default (1 s).
+	JWKSRetry time.Duration
+	// WSAuthWait is how long a socket whose token expired waits for auth
+	// before it closes with 4001 (tests shorten it). Zero: 30 s.
+	WSAuthWait time.Duration
 }
 
 // configError names the variable that stopped the start.
@@ -67,8 +79,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		var b [32]byte
 		_, _ = rand.Read(b[:])
 		c.JWTSecret, c.JWTGenerated = []byte(hex.EncodeToString(b[:])), true
-	} else {
-		return c, &configError{"JWT_SECRET", "is required in production"}
+	}
+	if err := loadAuth(getenv, &c); err != nil {
+		return c, err
 	}
 	if s := getenv("SPIN_ALLOWED_ORIGINS"); s != "" {
 		for _, o := range strings.Split(s, ",") {

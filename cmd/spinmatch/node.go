@@ -75,6 +75,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	go func() { n.served <- n.srv.Serve(ln) }()
 	if err := n.start(ctx, cfg); err != nil {
 		_ = n.srv.Close()
+		if n.verifier != nil {
+			n.verifier.Close()
+		}
 		return nil, err
 	}
 	log.Info("spinmatch node up", "http", ln.Addr().String(), "actor_address", n.member.Address(),
@@ -84,6 +87,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 
 func (n *Node) start(ctx context.Context, cfg Config) error {
 	log := n.log
+	// First, so the Supabase key set is being fetched while the rest starts.
+	v, err := auth.New(auth.Config{Secret: cfg.JWTSecret, SupabaseURL: cfg.SupabaseURL, Retry: cfg.JWKSRetry, Logger: log.With("component", "auth")})
+	if err != nil {
+		return &configError{"JWT_SECRET or SUPABASE_URL", "is required: " + err.Error()}
+	}
+	n.verifier = v
+	log.Info("user tokens", "hs256", len(cfg.JWTSecret) > 0, "supabase_url", cfg.SupabaseURL)
 	if cfg.DatabaseURL != "" {
 		n.front.state.Store(&frontState{reason: "connecting to the database"})
 		st, err := pg.Open(ctx, cfg.DatabaseURL, log.With("component", "pg"))
@@ -140,7 +150,6 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	}, func() float64 { return float64(member.FalseSuspicions()) }))
 	deps.Router.SetDepartures(member.LeftGracefully)
 	n.sys = actors.NewSystem(member.Cluster(), deps)
-	n.verifier = auth.NewVerifier(cfg.JWTSecret)
 
 	edge := transport.NewHandler(transport.Config{
 		API: api.Config{
@@ -149,7 +158,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 			Members:     func() int { return len(n.member.Members()) },
 			Live:        n.live,
 		},
-		WS:          ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh},
+		WS:          ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh, AuthWait: cfg.WSAuthWait},
 		Gatherer:    reg,
 		WSMetrics:   ws.NewMetrics(reg),
 		AdminKey:    cfg.AdminKey,
@@ -214,7 +223,8 @@ func (n *Node) live() error {
 	return nil
 }
 
-// ready is /readyz: the store answers and this node has joined its cluster.
+// ready is /readyz: the store answers, this node has joined its cluster,
+// and the Supabase key set (when configured) has been fetched.
 func (n *Node) ready(ctx context.Context) error {
 	if n.member.DeclaredDead() {
 		return errDeclaredDead
@@ -225,7 +235,7 @@ func (n *Node) ready(ctx context.Context) error {
 	if err := n.store.Ping(ctx); err != nil {
 		return errors.New("store unavailable")
 	}
-	return nil
+	return n.verifier.Ready() // the Supabase key set, when configured
 }
 
 // Addr returns the HTTP listen address.
@@ -267,5 +277,6 @@ func (n *Node) shutdown(ctx context.Context) error {
 	err = errors.Join(err, n.samples.Shutdown(sctx))
 	cancel()
 	n.closeStore()
+	n.verifier.Close()
 	return err
 }

@@ -114,7 +114,7 @@ func (a *API) user(h func(w http.ResponseWriter, r *http.Request, userID string)
 			WriteError(w, actors.CodeUnauthorized, "Please sign in first.")
 			return
 		}
-		userID, err := a.verifier.Verify(tok)
+		userID, _, err := a.verifier.Verify(tok)
 		if err != nil {
 			WriteError(w, actors.CodeUnauthorized, "Your sign-in has expired or is invalid. Please sign in again.")
 			return

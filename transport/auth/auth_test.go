@@ -40,7 +40,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sub, err := v.Verify(tc.token)
+			sub, _, err := v.Verify(tc.token)
 			if tc.sub == "" {
 				if err == nil {
 					t.Fatalf("accepted, sub %q", sub)

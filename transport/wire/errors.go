@@ -32,6 +32,7 @@ var Codes = []CodeInfo{
 	{actors.CodeVoteClosed, http.StatusConflict, "The vote deadline has passed; a missing vote counted as no."},
 	{actors.CodeRateLimited, http.StatusTooManyRequests, "Too many requests in a short time. Wait the number of seconds given, then retry."},
 	{actors.CodeMessageTooLarge, http.StatusRequestEntityTooLarge, "The message is too large (signals: 16 KiB of data; frames: 64 KiB)."},
+	{actors.CodeTokenExpired, http.StatusUnauthorized, "Your sign-in expired while you were connected. The app sends a fresh token within 30 seconds and carries on; otherwise sign in again, your place in the queue is kept for a few seconds."},
 	{actors.CodeUnavailable, http.StatusServiceUnavailable, "We can't reach a part of our service right now. Retrying the same request is safe."},
 	{actors.CodeInternal, http.StatusInternalServerError, "Something went wrong on our side. It has been reported."},
 }

@@ -28,12 +28,18 @@ func TestDecode(t *testing.T) {
 		{"vote no match", `{"type":"vote","choice":"yes"}`, "", "invalid_message", ""},
 		{"vote bad choice", `{"type":"vote","match_id":"m","choice":"YES"}`, "", "invalid_message", ""},
 		{"signal data not object", `{"type":"signal","match_id":"m","data":"x"}`, "", "invalid_message", ""},
+		{"auth", `{"type":"auth","id":5,"access_token":"t.o.k"}`, "auth", "", "5"},
+		{"auth no token", `{"type":"auth","id":6}`, "", "invalid_message", "6"},
+		{"auth empty token", `{"type":"auth","access_token":""}`, "", "invalid_message", ""},
+		{"auth token not a string", `{"type":"auth","access_token":7}`, "", "invalid_message", ""},
+		{"auth token too long", `{"type":"auth","access_token":"` + strings.Repeat("x", MaxAccessToken+1) + `"}`, "", "invalid_message", ""},
+		{"other type ignores access_token", `{"type":"status","access_token":7}`, "*msg.Command_Status", "", ""},
 		{"signal too big", `{"type":"signal","match_id":"m","data":{"a":"` + strings.Repeat("x", MaxSignalData) + `"}}`, "", "message_too_large", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd, ref, e := Decode([]byte(tc.in))
-			if ref != tc.ref {
+			m, e := Decode([]byte(tc.in))
+			if ref := m.Ref; ref != tc.ref {
 				t.Errorf("ref %q, want %q", ref, tc.ref)
 			}
 			if tc.code != "" {
@@ -45,7 +51,16 @@ func TestDecode(t *testing.T) {
 			if e != nil {
 				t.Fatalf("unexpected error %v", e)
 			}
-			if got := typeName(cmd.Kind); got != tc.kind {
+			if tc.kind == "auth" {
+				if m.Auth == nil || m.Auth.AccessToken != "t.o.k" || m.Command != nil {
+					t.Fatalf("auth decoded as %+v", m)
+				}
+				return
+			}
+			if m.Auth != nil || m.Command == nil || m.Command.Ref != tc.ref {
+				t.Fatalf("command decoded as %+v", m)
+			}
+			if got := typeName(m.Command.Kind); got != tc.kind {
 				t.Fatalf("kind %s, want %s", got, tc.kind)
 			}
 		})
@@ -90,16 +105,26 @@ func TestErrorFrame(t *testing.T) {
 	}
 }
 
-// FuzzDecode: any input gives either a command or a typed error, never a
-// panic, and an accepted frame's ref is valid JSON.
+// FuzzDecode: any input gives exactly one of a command, an auth message and
+// a typed error, never a panic, and an accepted frame's ref is valid JSON.
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{`{"type":"spin","id":1}`, `{"type":"vote","match_id":"m","choice":"yes"}`, `{"type":"signal","match_id":"m","data":{}}`, `{`, `null`, `{"id":null}`} {
+	for _, s := range []string{`{"type":"spin","id":1}`, `{"type":"vote","match_id":"m","choice":"yes"}`, `{"type":"signal","match_id":"m","data":{}}`, `{"type":"auth","access_token":"a.b.c"}`, `{`, `null`, `{"id":null}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		cmd, ref, e := Decode(in)
-		if (cmd == nil) == (e == nil) {
-			t.Fatalf("cmd %v err %v", cmd, e)
+		m, e := Decode(in)
+		ref := m.Ref
+		got := 0
+		for _, set := range []bool{m.Command != nil, m.Auth != nil, e != nil} {
+			if set {
+				got++
+			}
+		}
+		if got != 1 {
+			t.Fatalf("message %+v err %v", m, e)
+		}
+		if m.Auth != nil && (m.Auth.AccessToken == "" || len(m.Auth.AccessToken) > MaxAccessToken) {
+			t.Fatalf("auth token of %d bytes accepted", len(m.Auth.AccessToken))
 		}
 		if e != nil && (e.Code == "" || e.Message == "") {
 			t.Fatalf("untyped error %v", e)
@@ -132,7 +157,7 @@ func TestDepthOK(t *testing.T) {
 		}
 	}
 	deep := strings.Repeat(`{"a":`, MaxDepth+1) + "1" + strings.Repeat("}", MaxDepth+1)
-	if _, _, e := Decode([]byte(`{"type":"signal","match_id":"m","data":` + deep + `}`)); e == nil || e.Code != "invalid_message" {
+	if _, e := Decode([]byte(`{"type":"signal","match_id":"m","data":` + deep + `}`)); e == nil || e.Code != "invalid_message" {
 		t.Fatalf("deep frame: %v", e)
 	}
 }

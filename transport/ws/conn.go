@@ -44,6 +44,12 @@ type conn struct {
 	hub     *sentry.Hub
 	hctx    context.Context
 	tracing bool
+
+	// expires is when the socket's token expires (Unix ns): written by the
+	// reader (at the upgrade and on auth), read by the actor's timer.
+	expires atomic.Int64
+	// lastAuth is when the last auth message came; owned by the reader.
+	lastAuth time.Time
 }
 
 func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) {
@@ -70,7 +76,8 @@ func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) 
 
 // run serves the socket until it closes: it starts the writer and the
 // Connection actor, then reads in this goroutine.
-func (c *conn) run(userID string) {
+func (c *conn) run(userID string, expires time.Time) {
+	c.expires.Store(expires.UnixNano())
 	c.h.metrics.Connections.Inc()
 	defer c.h.metrics.Connections.Dec()
 	c.log = c.log.With("user", userID)
@@ -126,24 +133,38 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeInvalidMessage, "Send JSON text frames."), ""))
 			continue
 		}
-		cmd, ref, e := wire.Decode(data)
+		m, e := wire.Decode(data)
 		if e != nil {
 			c.h.metrics.BadFrames.Inc()
-			c.enqueue(wire.ErrorFrame(e, ref))
+			c.enqueue(wire.ErrorFrame(e, m.Ref))
 			continue
 		}
+		if m.Auth != nil {
+			c.authenticate(userID, pid, m.Auth, m.Ref)
+			continue
+		}
+		if c.expired(time.Now()) {
+			c.enqueue(wire.ErrorFrame(tokenExpiredError(), m.Ref))
+			continue
+		}
+		cmd := m.Command
 		cmd.Conn = pid
 		tx, span := c.startCommand(cmd)
-		// Never silence: a command that cannot reach the session (through
-		// every resend of the Router) is answered here.
-		c.h.sys.Deliver(userID, cmd, func() {
-			c.log.Error("ws: session unreachable")
-			e := actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment.")
-			e.RetryAfterS = 1
-			c.enqueue(wire.ErrorFrame(e, ref))
-		})
+		c.deliver(userID, cmd, m.Ref)
 		endCommand(tx, span)
 	}
+}
+
+// deliver sends a command to the user's session. Never silence: a command
+// that cannot reach the session (through every resend of the Router) is
+// answered here.
+func (c *conn) deliver(userID string, cmd *msg.Command, ref string) {
+	c.h.sys.Deliver(userID, cmd, func() {
+		c.log.Error("ws: session unreachable")
+		e := actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment.")
+		e.RetryAfterS = 1
+		c.enqueue(wire.ErrorFrame(e, ref))
+	})
 }
 
 // writeLoop owns every write to the socket.
@@ -168,6 +189,20 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case <-c.done:
+			// Frames queued before the close (an error that explains it)
+			// go out first, within a second.
+			_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+		drain:
+			for {
+				select {
+				case b := <-c.send:
+					if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
+						break drain
+					}
+				default:
+					break drain
+				}
+			}
 			_ = c.ws.WriteControl(websocket.CloseMessage,
 				websocket.FormatCloseMessage(c.closeCode, c.closeText), time.Now().Add(time.Second))
 			// Give the peer a second to answer the close, then the reader stops.
@@ -216,26 +251,23 @@ func (c *conn) closeWith(code int, text string) {
 // goAway tells the client the server is going away (1001).
 func (c *conn) goAway() { c.closeWith(websocket.CloseGoingAway, "server shutting down") }
 
-// Local messages of the Connection actor: its timer, and the handler's
-// notice that the cluster topology changed.
-type (
-	reattachTick struct{}
-	ownerCheck   struct{}
-)
-
 // connActor is the Connection actor: it attaches the socket to the user's
 // session, re-attaches it when the session's owner node changes (a node
 // died or joined: the fresh activation restores the user from the store
 // and sends the socket its state) and periodically (a no-op unless the
 // session moved), and forwards the session's events to the socket's send
-// queue. c, sys and userID are static; stop and owner are owned by Receive.
+// queue. It also watches the socket's token (token.go). Its one timer
+// wakes it for whichever is due first. c, sys and userID are static; the
+// rest is owned by Receive.
 type connActor struct {
-	c      *conn
-	sys    *actors.System
-	userID string
-	stop   func() bool
-	owner  string // node that owned the session at the last attach
-	seen   string // match id of the last match_found forwarded to the socket
+	c            *conn
+	sys          *actors.System
+	userID       string
+	timer        *time.Timer
+	nextReattach time.Time
+	authDeadline time.Time // set while waiting for auth after token_expired
+	owner        string    // node that owned the session at the last attach
+	seen         string    // match id of the last match_found forwarded to the socket
 }
 
 // Receive handles one message.
@@ -244,17 +276,21 @@ func (a *connActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.owner = a.sys.SessionOwner(a.userID) // run attached the socket
-		a.arm(ctx)
-	case reattachTick:
-		a.reattach(ctx)
-		a.arm(ctx)
+		now := time.Now()
+		a.nextReattach = now.Add(a.c.h.cfg.Reattach)
+		a.onTimer(ctx, now)
+	case timerTick:
+		a.onTimer(ctx, time.Now())
+	case tokenRenewed:
+		a.authDeadline = time.Time{}
+		a.arm(ctx, time.Now())
 	case ownerCheck:
 		if a.sys.SessionOwner(a.userID) != a.owner {
 			a.reattach(ctx)
 		}
 	case *actor.Stopping:
-		if a.stop != nil {
-			a.stop()
+		if a.timer != nil {
+			a.timer.Stop()
 		}
 		a.sys.Deliver(a.userID, &msg.Detach{Conn: ctx.Self()}, nil)
 	case *msg.Event:
@@ -272,10 +308,4 @@ func (a *connActor) Receive(ctx actor.Context) {
 func (a *connActor) reattach(ctx actor.Context) {
 	a.owner = a.sys.SessionOwner(a.userID)
 	a.sys.Deliver(a.userID, &msg.Attach{Conn: ctx.Self(), Heartbeat: true, SeenMatch: a.seen}, nil)
-}
-
-func (a *connActor) arm(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	t := time.AfterFunc(a.c.h.cfg.Reattach, func() { root.Send(self, reattachTick{}) })
-	a.stop = t.Stop
 }

@@ -33,7 +33,8 @@ func TestSocketLoopPanics(t *testing.T) {
 		fault func(c *conn) // runs in the handler's goroutine; returns when the socket is done
 	}{
 		{"ws.reader", func(c *conn) {
-			c.readLoop("u1", nil) // the client sends a spin: Deliver on a nil system panics
+			c.expires.Store(time.Now().Add(time.Hour).UnixNano()) // a valid token
+			c.readLoop("u1", nil)                                 // the client sends a spin: Deliver on a nil system panics
 		}},
 		{"ws.writer", func(c *conn) {
 			c.h.metrics = &Metrics{} // no FramesOut counter: the first write panics

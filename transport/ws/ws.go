@@ -2,7 +2,9 @@
 // one reader goroutine (the HTTP handler's), one writer goroutine that owns
 // all writes, and one Connection actor that receives the user's events from
 // the UserSession grain and queues them for the writer. The send queue is
-// bounded: a client too slow to drain it is disconnected.
+// bounded: a client too slow to drain it is disconnected. The actor also
+// watches the socket's token: at expiry the client gets token_expired and
+// AuthWait to send a fresh one with auth (token.go).
 package ws
 
 import (
@@ -37,6 +39,9 @@ type Config struct {
 	// Reattach is how often a connection re-attaches to its user's session,
 	// so a session that moved (its node died) finds its sockets again. Zero: 5s.
 	Reattach time.Duration
+	// AuthWait is how long a socket whose token expired waits for an auth
+	// message before it closes with 4001. Zero: 30s.
+	AuthWait time.Duration
 }
 
 func (c *Config) defaults() {
@@ -54,6 +59,9 @@ func (c *Config) defaults() {
 	}
 	if c.Reattach == 0 {
 		c.Reattach = 5 * time.Second
+	}
+	if c.AuthWait == 0 {
+		c.AuthWait = 30 * time.Second
 	}
 }
 
@@ -188,7 +196,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, actors.CodeUnauthorized, "Please sign in to connect.")
 		return
 	}
-	userID, err := h.verifier.Verify(tok)
+	userID, expires, err := h.verifier.Verify(tok)
 	if err != nil {
 		h.writeErr(w, actors.CodeUnauthorized, "Your sign-in has expired or is invalid. Please sign in again.")
 		return
@@ -211,5 +219,5 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.untrack(c)
-	c.run(userID)
+	c.run(userID, expires)
 }
