@@ -3,6 +3,7 @@ package actors
 import (
 	"time"
 
+	"github.com/spinmatch/spinmatch/actors/limit"
 	"github.com/spinmatch/spinmatch/actors/pool"
 )
 
@@ -34,10 +35,8 @@ type Config struct {
 	// SessionIdle is how long an idle session without connections lives
 	// before it passivates.
 	SessionIdle time.Duration
-	// CommandRate and CommandBurst bound a user's commands (token bucket per
-	// session, across all of the user's sockets and REST calls).
-	CommandRate  float64 // tokens per second
-	CommandBurst float64
+	// Limits are the per-user and per-address budgets and caps (limiter.go).
+	Limits LimitConfig
 	// HistoryLimit bounds /api/matches.
 	HistoryLimit int
 	// Estimator configures every pool's ETA model.
@@ -57,8 +56,7 @@ func DefaultConfig() Config {
 		RequestTimeout:  5 * time.Second,
 		DeliveryTimeout: 15 * time.Second,
 		SessionIdle:     10 * time.Minute,
-		CommandRate:     5,
-		CommandBurst:    20,
+		Limits:          LimitConfig{Budgets: limit.Defaults()},
 		HistoryLimit:    100,
 	}
 }
@@ -73,7 +71,6 @@ func TestConfig() Config {
 	c.WaitTick = 200 * time.Millisecond
 	c.WaitUpdateMax = time.Second
 	c.SessionIdle = time.Minute
-	c.CommandRate = 50
-	c.CommandBurst = 100
+	c.Limits.Budgets = limit.Generous()
 	return c
 }

@@ -17,6 +17,7 @@ const (
 	KindMatch       = "Match"
 	// KindPoolDirectory lists the cluster's pools (one grain, DirectoryID).
 	KindPoolDirectory = "PoolDirectory"
+	// KindLimiter is declared in limiter.go.
 )
 
 // Deps is what every grain needs. Static after construction.
@@ -54,6 +55,7 @@ func Kinds(d *Deps) []*cluster.Kind {
 		cluster.NewKind(KindMatchPool, actor.PropsFromProducer(func() actor.Actor { return newMatchPool(d) }, mw)),
 		cluster.NewKind(KindMatch, actor.PropsFromProducer(func() actor.Actor { return newMatchGrain(d) }, mw)),
 		cluster.NewKind(KindPoolDirectory, actor.PropsFromProducer(func() actor.Actor { return newDirectory(d) }, mw)),
+		cluster.NewKind(KindLimiter, actor.PropsFromProducer(func() actor.Actor { return newLimiter(d) }, mw)),
 	}
 }
 

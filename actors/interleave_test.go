@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/spinmatch/spinmatch/actors/limit"
 	"github.com/spinmatch/spinmatch/actors/msg"
 	"github.com/spinmatch/spinmatch/cluster/clustertest"
 	"github.com/spinmatch/spinmatch/persistence"
@@ -114,8 +115,7 @@ func interleaveConfig() Config {
 	c.WaitUpdateMax = time.Second
 	c.RequestTimeout = time.Second
 	c.DeliveryTimeout = 3 * time.Second
-	c.CommandRate = 1000
-	c.CommandBurst = 1000
+	c.Limits.Budgets = limit.Off()
 	return c
 }
 

@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spinmatch/spinmatch/actors/limit"
+)
 
 // Metrics are the grains' Prometheus instruments. Safe for concurrent use.
 type Metrics struct {
@@ -10,7 +14,8 @@ type Metrics struct {
 	MatchResults       *prometheus.CounterVec // by result
 	VotesRecorded      prometheus.Counter
 	StoreErrors        *prometheus.CounterVec // by op
-	RateLimited        prometheus.Counter
+	RateLimited        *prometheus.CounterVec // by scope (user, address) and action (limit.Action)
+	LimiterUnavailable *prometheus.CounterVec // by action: per-address checks that failed open
 	QueueWait          *prometheus.HistogramVec // by pool, gender
 	Sessions           prometheus.Gauge         // active UserSession activations on this node
 	SamplesDropped     prometheus.Counter
@@ -28,7 +33,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		MatchResults:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_match_results_total", Help: "Matches settled, by result."}, []string{"result"}),
 		VotesRecorded:      prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_votes_recorded_total", Help: "Votes made durable."}),
 		StoreErrors:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_store_errors_total", Help: "Store calls that failed, by operation."}, []string{"op"}),
-		RateLimited:        prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_rate_limited_total", Help: "Commands refused by a user's rate limit."}),
+		RateLimited:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_rate_limited_total", Help: "Requests refused by a rate limit or a cap, by scope (user, address) and action."}, []string{"scope", "action"}),
+		LimiterUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_rate_limiter_unavailable_total", Help: "Per-address limit checks that got no answer from their Limiter grain and were allowed (fail open)."}, []string{"action"}),
 		QueueWait:          prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spinmatch_queue_wait_seconds", Help: "Time from spin to match.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)}, []string{"pool", "gender"}),
 		Sessions:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_sessions", Help: "UserSession activations on this node."}),
 		SamplesDropped:     prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_wait_samples_dropped_total", Help: "Wait samples dropped because the writer's queue was full."}),
@@ -39,7 +45,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.ProfileCacheHits, m.ProfileCacheMisses, m.MatchesFormed, m.MatchResults,
 			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions, m.SamplesDropped,
-			m.Resent, m.Undeliverable, m.DoublePairs)
+			m.Resent, m.Undeliverable, m.DoublePairs, m.LimiterUnavailable)
+	}
+	// The label sets are fixed: every series exists from the start.
+	for a := limit.Action(0); a < limit.NumActions; a++ {
+		m.RateLimited.WithLabelValues(limit.User.String(), a.String())
+		m.RateLimited.WithLabelValues(limit.Address.String(), a.String())
+		m.LimiterUnavailable.WithLabelValues(a.String())
 	}
 	return m
 }

@@ -463,7 +463,7 @@ func oneWay(m any) bool {
 		return m.Conn != nil // a REST command is answered with its Event
 	case *msg.Attach, *msg.Detach, *msg.MatchFound, *msg.MatchResult, *msg.MatchAborted,
 		*msg.RelaySignal, *msg.Finalize, *msg.MatchOutcome, *msg.PoolAlive, *msg.WaitUpdate,
-		*msg.Resume, *msg.Wake:
+		*msg.Resume, *msg.Wake, *msg.LeaseRelease:
 		return true
 	}
 	return false

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/getsentry/sentry-go"
 
+	"github.com/spinmatch/spinmatch/actors/limit"
 	"github.com/spinmatch/spinmatch/actors/msg"
 )
 
@@ -79,7 +80,7 @@ type session struct {
 	stopRefresh func() bool
 	stopBackstp func() bool
 
-	limit bucket
+	limits limit.Set // per-user budgets (ratelimit.go)
 
 	// tctx and hub are the transaction context and Sentry hub of the
 	// traced command being handled (traced); nil otherwise.
@@ -93,7 +94,6 @@ func newSession(d *Deps) actor.Actor {
 		conns:  map[string]*actor.PID{},
 		state:  StateIdle,
 		recent: map[string]time.Time{},
-		limit:  newBucket(d.Config.CommandRate, d.Config.CommandBurst),
 	}
 }
 
@@ -110,6 +110,8 @@ func (s *session) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 		}
 	case *actor.Restarting, *actor.Stopped, *cluster.ClusterInit:
+	case *msg.LimitTake:
+		s.limitTake(ctx, m) // limits need nothing from the store
 	default:
 		if cmd, ok := m.(*msg.Command); ok && cmd.Trace != "" {
 			s.traced(ctx, cmd)
@@ -150,6 +152,10 @@ func (s *session) handle(ctx actor.Context, m any) {
 		p, e := s.loadProfile()
 		ctx.Respond(&msg.ProfileReply{Profile: p, Error: e})
 	case *msg.PutProfile:
+		if e := s.take(limit.Profile); e != nil {
+			ctx.Respond(&msg.ProfileReply{Error: e})
+			return
+		}
 		ctx.Respond(s.putProfile(m.Profile))
 	case *msg.MatchFound:
 		s.matchFound(ctx, m.Match)
@@ -228,6 +234,9 @@ func (s *session) attach(ctx actor.Context, m *msg.Attach) {
 		return
 	}
 	if _, ok := s.conns[conn.String()]; ok && m.Heartbeat {
+		return
+	}
+	if s.overSocketCap(m) {
 		return
 	}
 	s.conns[conn.String()] = conn

@@ -19,16 +19,13 @@ const (
 )
 
 // command runs one client request (spin, cancel, status, vote, signal)
-// after the user's rate limit.
+// after the user's rate limit of its action (ratelimit.go).
 func (s *session) command(ctx actor.Context, cmd *msg.Command) {
 	now := s.d.now()
 	if cmd.Conn == nil {
 		s.lastSeen = now
 	}
-	if ok, wait := s.limit.take(now); !ok {
-		s.d.Metrics.RateLimited.Inc()
-		e := NewError(CodeRateLimited, "You're going a bit fast. Please wait a moment and try again.")
-		e.RetryAfterS = wait.Seconds()
+	if e := s.take(commandAction(cmd)); e != nil {
 		s.fail(ctx, cmd, e)
 		return
 	}

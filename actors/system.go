@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -28,6 +29,9 @@ type System struct {
 	statsMu sync.Mutex
 	stats   []*msg.PoolStats // last answer; guarded by statsMu
 	statsAt time.Time        // when stats was fetched; guarded by statsMu
+
+	// limiterWarned is when the last fail-open warning was logged (unix ns).
+	limiterWarned atomic.Int64
 }
 
 // statsTTL is how long a pool-stats answer is reused.

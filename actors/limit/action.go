@@ -30,6 +30,8 @@ const (
 	RestReport
 	// RestAdmin is the admin and test routes (they need keys as well).
 	RestAdmin
+	// Sockets labels the refusals of the socket caps; it has no rate.
+	Sockets
 	// NumActions is the number of actions.
 	NumActions
 )
@@ -37,7 +39,7 @@ const (
 var actionNames = [NumActions]string{
 	Upgrade: "upgrade", Spin: "spin", Vote: "vote", Signal: "signal", Command: "command",
 	Profile: "profile", RestUser: "rest_user", RestPublic: "rest_public", RestToken: "rest_token",
-	RestReport: "rest_report", RestAdmin: "rest_admin",
+	RestReport: "rest_report", RestAdmin: "rest_admin", Sockets: "sockets",
 }
 
 // String returns the action's name (a metric label and a header's policy name).

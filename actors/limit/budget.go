@@ -64,3 +64,18 @@ func (s *Set) Full(now time.Time) bool {
 	}
 	return true
 }
+
+// Generous returns Defaults with every rate and burst ten times larger
+// and the caps too: for tests that are not about limits.
+func Generous() Budgets {
+	b := Defaults()
+	for a := range b.User {
+		b.User[a].PerSecond *= 10
+		b.User[a].Burst *= 10
+		b.Address[a].PerSecond *= 10
+		b.Address[a].Burst *= 10
+	}
+	b.SocketsPerUser *= 10
+	b.SocketsPerAddress *= 10
+	return b
+}

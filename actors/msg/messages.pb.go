@@ -348,7 +348,9 @@ type Error struct {
 	Message     string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	RetryAfterS float64                `protobuf:"fixed64,3,opt,name=retry_after_s,json=retryAfterS,proto3" json:"retry_after_s,omitempty"`
 	// close asks the transport to close the socket after sending the error.
-	Close         bool `protobuf:"varint,4,opt,name=close,proto3" json:"close,omitempty"`
+	Close bool `protobuf:"varint,4,opt,name=close,proto3" json:"close,omitempty"`
+	// close_code is the WebSocket close status to use with close (zero: 1000).
+	CloseCode     int32 `protobuf:"varint,5,opt,name=close_code,json=closeCode,proto3" json:"close_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -409,6 +411,13 @@ func (x *Error) GetClose() bool {
 		return x.Close
 	}
 	return false
+}
+
+func (x *Error) GetCloseCode() int32 {
+	if x != nil {
+		return x.CloseCode
+	}
+	return 0
 }
 
 type State struct {
@@ -2969,6 +2978,232 @@ func (x *PoolList) GetPools() []string {
 	return nil
 }
 
+// LimitTake spends one event of an action's budget (limit.Action names):
+// sent by the edge to the Limiter grain of a client address (per-address
+// budgets), and to a UserSession (per-user budgets of REST routes and
+// upgrades). Reply LimitReply. With lease_id set (Limiter grain, upgrades),
+// an allowed take also acquires a socket lease under the address's cap.
+type LimitTake struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        string                 `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	LeaseId       string                 `protobuf:"bytes,2,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitTake) Reset() {
+	*x = LimitTake{}
+	mi := &file_messages_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitTake) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitTake) ProtoMessage() {}
+
+func (x *LimitTake) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitTake.ProtoReflect.Descriptor instead.
+func (*LimitTake) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *LimitTake) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *LimitTake) GetLeaseId() string {
+	if x != nil {
+		return x.LeaseId
+	}
+	return ""
+}
+
+type LimitReply struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Allowed     bool                   `protobuf:"varint,1,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	Remaining   int32                  `protobuf:"varint,2,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	RetryAfterS float64                `protobuf:"fixed64,3,opt,name=retry_after_s,json=retryAfterS,proto3" json:"retry_after_s,omitempty"`
+	ResetS      float64                `protobuf:"fixed64,4,opt,name=reset_s,json=resetS,proto3" json:"reset_s,omitempty"`
+	// lease_refused: the budget allowed it, but the address holds as many
+	// sockets as its cap allows.
+	LeaseRefused  bool `protobuf:"varint,5,opt,name=lease_refused,json=leaseRefused,proto3" json:"lease_refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LimitReply) Reset() {
+	*x = LimitReply{}
+	mi := &file_messages_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LimitReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LimitReply) ProtoMessage() {}
+
+func (x *LimitReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LimitReply.ProtoReflect.Descriptor instead.
+func (*LimitReply) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *LimitReply) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *LimitReply) GetRemaining() int32 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *LimitReply) GetRetryAfterS() float64 {
+	if x != nil {
+		return x.RetryAfterS
+	}
+	return 0
+}
+
+func (x *LimitReply) GetResetS() float64 {
+	if x != nil {
+		return x.ResetS
+	}
+	return 0
+}
+
+func (x *LimitReply) GetLeaseRefused() bool {
+	if x != nil {
+		return x.LeaseRefused
+	}
+	return false
+}
+
+// LeaseRenew extends a socket's lease (or takes it again, on a fresh
+// activation). Reply LimitReply (allowed: the lease is held).
+type LeaseRenew struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LeaseId       string                 `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseRenew) Reset() {
+	*x = LeaseRenew{}
+	mi := &file_messages_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseRenew) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseRenew) ProtoMessage() {}
+
+func (x *LeaseRenew) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseRenew.ProtoReflect.Descriptor instead.
+func (*LeaseRenew) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *LeaseRenew) GetLeaseId() string {
+	if x != nil {
+		return x.LeaseId
+	}
+	return ""
+}
+
+// LeaseRelease drops a socket's lease (one-way: the socket closed).
+type LeaseRelease struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LeaseId       string                 `protobuf:"bytes,1,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseRelease) Reset() {
+	*x = LeaseRelease{}
+	mi := &file_messages_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseRelease) ProtoMessage() {}
+
+func (x *LeaseRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseRelease.ProtoReflect.Descriptor instead.
+func (*LeaseRelease) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *LeaseRelease) GetLeaseId() string {
+	if x != nil {
+		return x.LeaseId
+	}
+	return ""
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -3006,12 +3241,14 @@ const file_messages_proto_rawDesc = "" +
 	"\awaiting\x18\x03 \x03(\v2%.spinmatch.msg.QueueInfo.WaitingEntryR\awaiting\x1a:\n" +
 	"\fWaitingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"o\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x8e\x01\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\"\n" +
 	"\rretry_after_s\x18\x03 \x01(\x01R\vretryAfterS\x12\x14\n" +
-	"\x05close\x18\x04 \x01(\bR\x05close\"\xbb\x01\n" +
+	"\x05close\x18\x04 \x01(\bR\x05close\x12\x1d\n" +
+	"\n" +
+	"close_code\x18\x05 \x01(\x05R\tcloseCode\"\xbb\x01\n" +
 	"\x05State\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\x12.\n" +
 	"\x05queue\x18\x02 \x01(\v2\x18.spinmatch.msg.QueueInfoR\x05queue\x12$\n" +
@@ -3188,7 +3425,22 @@ const file_messages_proto_rawDesc = "" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\"\v\n" +
 	"\tListPools\" \n" +
 	"\bPoolList\x12\x14\n" +
-	"\x05pools\x18\x01 \x03(\tR\x05poolsB+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
+	"\x05pools\x18\x01 \x03(\tR\x05pools\">\n" +
+	"\tLimitTake\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12\x19\n" +
+	"\blease_id\x18\x02 \x01(\tR\aleaseId\"\xa6\x01\n" +
+	"\n" +
+	"LimitReply\x12\x18\n" +
+	"\aallowed\x18\x01 \x01(\bR\aallowed\x12\x1c\n" +
+	"\tremaining\x18\x02 \x01(\x05R\tremaining\x12\"\n" +
+	"\rretry_after_s\x18\x03 \x01(\x01R\vretryAfterS\x12\x17\n" +
+	"\areset_s\x18\x04 \x01(\x01R\x06resetS\x12#\n" +
+	"\rlease_refused\x18\x05 \x01(\bR\fleaseRefused\"'\n" +
+	"\n" +
+	"LeaseRenew\x12\x19\n" +
+	"\blease_id\x18\x01 \x01(\tR\aleaseId\")\n" +
+	"\fLeaseRelease\x12\x19\n" +
+	"\blease_id\x18\x01 \x01(\tR\aleaseIdB+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
 
 var (
 	file_messages_proto_rawDescOnce sync.Once
@@ -3202,7 +3454,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_messages_proto_goTypes = []any{
 	(*Partner)(nil),          // 0: spinmatch.msg.Partner
 	(*MatchInfo)(nil),        // 1: spinmatch.msg.MatchInfo
@@ -3252,17 +3504,21 @@ var file_messages_proto_goTypes = []any{
 	(*PoolAlive)(nil),        // 45: spinmatch.msg.PoolAlive
 	(*ListPools)(nil),        // 46: spinmatch.msg.ListPools
 	(*PoolList)(nil),         // 47: spinmatch.msg.PoolList
-	nil,                      // 48: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                      // 49: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                      // 50: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                      // 51: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                      // 52: spinmatch.msg.PoolStats.EtaSEntry
-	(*actor.PID)(nil),        // 53: actor.PID
+	(*LimitTake)(nil),        // 48: spinmatch.msg.LimitTake
+	(*LimitReply)(nil),       // 49: spinmatch.msg.LimitReply
+	(*LeaseRenew)(nil),       // 50: spinmatch.msg.LeaseRenew
+	(*LeaseRelease)(nil),     // 51: spinmatch.msg.LeaseRelease
+	nil,                      // 52: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                      // 53: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                      // 54: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                      // 55: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                      // 56: spinmatch.msg.PoolStats.EtaSEntry
+	(*actor.PID)(nil),        // 57: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	48, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	52, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -3280,9 +3536,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	53, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	53, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	53, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	57, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	57, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	57, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -3291,16 +3547,16 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	53, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	57, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
-	49, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	50, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	51, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	52, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	53, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	54, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	55, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	56, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
 	1,  // 41: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 42: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
 	4,  // 43: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
@@ -3341,7 +3597,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   53,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spinmatch/spinmatch/actors/limit"
 	"github.com/spinmatch/spinmatch/persistence/pgtest"
 )
 
@@ -21,7 +22,7 @@ func benchNode(b *testing.B, dbURL ...string) string {
 		cfg.DatabaseURL = dbURL[0]
 	}
 	cfg.Actors.RematchCooldown = 0
-	cfg.Actors.CommandRate = 0
+	cfg.Actors.Limits.Budgets = limit.Off()
 	cfg.Actors.DateLength, cfg.Actors.VoteWindow = time.Minute, time.Minute
 	n := startNode(b, cfg)
 	return "http://" + n.Addr()
