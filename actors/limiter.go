@@ -109,6 +109,7 @@ func (g *limiter) take(m *msg.LimitTake) *msg.LimitReply {
 	r := decisionReply(g.set.Take(&cfg.Address, a, now))
 	if r.Allowed && m.LeaseId != "" && !g.leases.Acquire(m.LeaseId, cfg.SocketsPerAddress, cfg.leaseTTL(), now) {
 		r.Allowed, r.LeaseRefused = false, true
+		r.RetryAfterS = cfg.LeaseEvery().Seconds() // a lease may free by then
 	}
 	return r
 }
@@ -170,7 +171,11 @@ func (s *System) TakeAddress(ctx context.Context, key string, a limit.Action, le
 		return limit.Decision{Allowed: true}
 	}
 	if !r.Allowed {
-		s.d.Metrics.RateLimited.WithLabelValues(limit.Address.String(), a.String()).Inc()
+		counted := a
+		if r.LeaseRefused {
+			counted = limit.Sockets
+		}
+		s.d.Metrics.RateLimited.WithLabelValues(limit.Address.String(), counted.String()).Inc()
 	}
 	return Decision(r)
 }
@@ -227,4 +232,20 @@ func (s *System) failOpen(a limit.Action, err error) {
 	if now-last > int64(time.Second) && s.limiterWarned.CompareAndSwap(last, now) {
 		s.d.Logger.Warn("limiter unreachable; allowing (fail open)", "action", a.String(), "err", err)
 	}
+}
+
+// The bounded work queues that user input can fill (QueueFull's labels).
+const (
+	// QueueSocketCommands: a socket's commands sent to its session and
+	// not yet processed (transport/ws).
+	QueueSocketCommands = "socket_commands"
+	// QueueRESTAddress: one address's REST requests in flight on a node
+	// (transport/api).
+	QueueRESTAddress = "rest_address"
+)
+
+// CountQueueFull counts a request refused because a bounded per-user or
+// per-address work queue was full.
+func (s *System) CountQueueFull(queue string) {
+	s.d.Metrics.QueueFull.WithLabelValues(queue).Inc()
 }

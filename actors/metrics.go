@@ -16,6 +16,7 @@ type Metrics struct {
 	StoreErrors        *prometheus.CounterVec // by op
 	RateLimited        *prometheus.CounterVec // by scope (user, address) and action (limit.Action)
 	LimiterUnavailable *prometheus.CounterVec // by action: per-address checks that failed open
+	QueueFull          *prometheus.CounterVec // by queue: requests refused because a bounded work queue was full
 	QueueWait          *prometheus.HistogramVec // by pool, gender
 	Sessions           prometheus.Gauge         // active UserSession activations on this node
 	SamplesDropped     prometheus.Counter
@@ -34,6 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		VotesRecorded:      prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_votes_recorded_total", Help: "Votes made durable."}),
 		StoreErrors:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_store_errors_total", Help: "Store calls that failed, by operation."}, []string{"op"}),
 		RateLimited:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_rate_limited_total", Help: "Requests refused by a rate limit or a cap, by scope (user, address) and action."}, []string{"scope", "action"}),
+		QueueFull:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_work_queue_full_total", Help: "Requests refused because a bounded per-user or per-address work queue was full, by queue."}, []string{"queue"}),
 		LimiterUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_rate_limiter_unavailable_total", Help: "Per-address limit checks that got no answer from their Limiter grain and were allowed (fail open)."}, []string{"action"}),
 		QueueWait:          prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spinmatch_queue_wait_seconds", Help: "Time from spin to match.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 12)}, []string{"pool", "gender"}),
 		Sessions:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_sessions", Help: "UserSession activations on this node."}),
@@ -45,13 +47,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.ProfileCacheHits, m.ProfileCacheMisses, m.MatchesFormed, m.MatchResults,
 			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions, m.SamplesDropped,
-			m.Resent, m.Undeliverable, m.DoublePairs, m.LimiterUnavailable)
+			m.Resent, m.Undeliverable, m.DoublePairs, m.LimiterUnavailable, m.QueueFull)
 	}
 	// The label sets are fixed: every series exists from the start.
 	for a := limit.Action(0); a < limit.NumActions; a++ {
 		m.RateLimited.WithLabelValues(limit.User.String(), a.String())
 		m.RateLimited.WithLabelValues(limit.Address.String(), a.String())
 		m.LimiterUnavailable.WithLabelValues(a.String())
+	}
+	for _, q := range []string{QueueSocketCommands, QueueRESTAddress} {
+		m.QueueFull.WithLabelValues(q)
 	}
 	return m
 }

@@ -16,8 +16,8 @@ import (
 // (4000-4999 are the application's; 4029 echoes HTTP 429).
 const CloseTooManySockets = 4029
 
-// commandAction is the budget a command spends.
-func commandAction(cmd *msg.Command) limit.Action {
+// CommandAction returns the budget a command spends.
+func CommandAction(cmd *msg.Command) limit.Action {
 	switch cmd.Kind.(type) {
 	case *msg.Command_Spin:
 		return limit.Spin

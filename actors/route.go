@@ -371,6 +371,16 @@ func (r *Router) Send(kind, id string, m proto.Message) { r.SendOr(kind, id, m, 
 // SendOr is Send, and calls failed (from another goroutine) when m could
 // not be delivered within the delivery timeout.
 func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
+	r.SendThen(kind, id, m, func(delivered bool) {
+		if !delivered && failed != nil {
+			failed()
+		}
+	})
+}
+
+// SendThen is Send, and calls done (from another goroutine) once m was
+// acknowledged (true) or given up after the delivery timeout (false).
+func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered bool)) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.deliver)
 	pid, err := r.lookup(ctx, kind, id)
 	var f *actor.Future
@@ -379,18 +389,21 @@ func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
 	}
 	go func() {
 		defer cancel()
-		r.confirm(ctx, kind, id, m, pid, f, err, failed)
+		r.confirm(ctx, kind, id, m, pid, f, err, done)
 	}()
 }
 
 // confirm waits for the acknowledgement of a send, resending through a
 // fresh lookup while the message is undeliverable.
-func (r *Router) confirm(ctx context.Context, kind, id string, m proto.Message, pid *actor.PID, f *actor.Future, err error, failed func()) {
+func (r *Router) confirm(ctx context.Context, kind, id string, m proto.Message, pid *actor.PID, f *actor.Future, err error, done func(bool)) {
 	key := kind + "/" + id
 	for attempt := 0; ; attempt++ {
 		if err == nil {
 			_, err = r.await(ctx, f, pid.Address)
 			if err == nil {
+				if done != nil {
+					done(true)
+				}
 				return // acknowledged (or answered)
 			}
 			r.cache.drop(key, pid)
@@ -405,8 +418,8 @@ func (r *Router) confirm(ctx context.Context, kind, id string, m proto.Message, 
 	}
 	r.metrics.Undeliverable.WithLabelValues(kind).Inc()
 	r.log.Error("router: message undeliverable", "kind", kind, "id", id, "type", fmt.Sprintf("%T", m), "err", err)
-	if failed != nil {
-		failed()
+	if done != nil {
+		done(false)
 	}
 }
 

@@ -25,7 +25,7 @@ func (s *session) command(ctx actor.Context, cmd *msg.Command) {
 	if cmd.Conn == nil {
 		s.lastSeen = now
 	}
-	if e := s.take(commandAction(cmd)); e != nil {
+	if e := s.take(CommandAction(cmd)); e != nil {
 		s.fail(ctx, cmd, e)
 		return
 	}

@@ -91,6 +91,12 @@ func (s *System) Deliver(userID string, m proto.Message, failed func()) {
 	s.d.Router.SendOr(KindUserSession, userID, m, failed)
 }
 
+// DeliverThen is Deliver, and calls done once m was processed by the
+// session (true) or given up (false).
+func (s *System) DeliverThen(userID string, m proto.Message, done func(delivered bool)) {
+	s.d.Router.SendThen(KindUserSession, userID, m, done)
+}
+
 // Command runs one request for a REST caller and returns the session's answer.
 func (s *System) Command(ctx context.Context, userID string, cmd *msg.Command) (*msg.Event, error) {
 	cmd.Conn = nil

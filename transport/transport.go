@@ -16,6 +16,7 @@ import (
 	"github.com/spinmatch/spinmatch/transport/api"
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/keys"
+	"github.com/spinmatch/spinmatch/transport/clientip"
 	"github.com/spinmatch/spinmatch/transport/web"
 	"github.com/spinmatch/spinmatch/transport/ws"
 )
@@ -36,6 +37,9 @@ type Config struct {
 	// Development opens them when unset.
 	AdminKey, TestKey string
 	Development       bool
+	// ClientIP resolves client addresses (trusted proxies, exemptions) for
+	// the per-address limits; zero: the peer address, nothing exempt.
+	ClientIP *clientip.Resolver
 }
 
 // Edge is the node's whole HTTP surface.
@@ -57,6 +61,8 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	if cfg.WSMetrics == nil {
 		cfg.WSMetrics = ws.NewMetrics(nil)
 	}
+	cfg.WS.ClientIP = cfg.ClientIP
+	limits := api.NewLimits(sys, cfg.ClientIP)
 	mux := http.NewServeMux()
 	api.New(cfg.API, sys, v, log).Register(mux)
 	sockets := ws.NewHandler(cfg.WS, sys, v, cfg.WSMetrics, api.WriteError, log)
@@ -74,7 +80,7 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, actors.CodeNotFound, "There's nothing here.")
 	})
-	return &Edge{Handler: recoverer(log, cfg.OnPanic, secure(mux)), sockets: sockets}
+	return &Edge{Handler: recoverer(log, cfg.OnPanic, secure(limits.Wrap(mux))), sockets: sockets}
 }
 
 // secure sets conservative security headers on every response.

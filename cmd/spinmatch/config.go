@@ -31,6 +31,7 @@ type Config struct {
 	SentrySample   float64 // errors sent, 0 to 1
 	SentryTraces   float64
 	LogLevel       string
+	Limits         limitsConfig
 	// wrapStore, when set, wraps the store the node opens (tests inject
 	// faults with it).
 	wrapStore func(actors.Store) actors.Store
@@ -133,6 +134,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if err := loadClusterKey(getenv, &c); err != nil {
+		return c, err
+	}
+	if err := loadLimits(getenv, &c); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/spinmatch/spinmatch/transport"
 	"github.com/spinmatch/spinmatch/transport/api"
 	"github.com/spinmatch/spinmatch/transport/auth"
+	"github.com/spinmatch/spinmatch/transport/clientip"
 	"github.com/spinmatch/spinmatch/transport/ws"
 )
 
@@ -164,6 +165,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		AdminKey:    cfg.AdminKey,
 		TestKey:     cfg.TestKey,
 		Development: cfg.Development,
+		ClientIP:    clientip.New(cfg.Limits.TrustedProxies, cfg.Limits.LimitExempt),
 		OnPanic: func(r *http.Request, v any) {
 			actors.CapturePanic(sentry.GetHubFromContext(r.Context()), v, "http")
 		},

@@ -99,6 +99,8 @@ func writeMsgError(w http.ResponseWriter, e *msg.Error) {
 	WriteError(w, e.Code, e.Message)
 }
 
+func secondsDur(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -119,6 +121,9 @@ func (a *API) user(h func(w http.ResponseWriter, r *http.Request, userID string)
 			WriteError(w, actors.CodeUnauthorized, "Your sign-in has expired or is invalid. Please sign in again.")
 			return
 		}
+		if !a.takeUser(w, r, userID) {
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		h(w, r, userID)
 	}
@@ -134,7 +139,7 @@ func (a *API) command(w http.ResponseWriter, r *http.Request, userID string, cmd
 		return nil
 	}
 	if e := ev.GetError(); e != nil {
-		writeMsgError(w, e)
+		a.writeUserError(w, e, actors.CommandAction(cmd))
 		return nil
 	}
 	return ev

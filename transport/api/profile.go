@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/actors/limit"
 	"github.com/spinmatch/spinmatch/actors/msg"
 	"github.com/spinmatch/spinmatch/transport/wire"
 )
@@ -64,7 +65,7 @@ func (a *API) saveProfile(w http.ResponseWriter, r *http.Request, userID string,
 		return
 	}
 	if rep.Error != nil {
-		writeMsgError(w, rep.Error)
+		a.writeUserError(w, rep.Error, limit.Profile)
 		return
 	}
 	action := "profile.update"

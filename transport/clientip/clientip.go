@@ -7,6 +7,7 @@
 package clientip
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -134,4 +135,19 @@ func parseEntry(s string) netip.Addr {
 		return parseHostPort(host)
 	}
 	return parseHostPort(strings.Trim(s, "[]"))
+}
+
+type ctxKey struct{}
+
+// WithAddr returns ctx carrying a request's client address (the edge's
+// limits middleware sets it; handlers read it with FromContext).
+func WithAddr(ctx context.Context, a netip.Addr) context.Context {
+	return context.WithValue(ctx, ctxKey{}, a)
+}
+
+// FromContext returns the client address WithAddr put in ctx (the zero
+// Addr when none).
+func FromContext(ctx context.Context) netip.Addr {
+	a, _ := ctx.Value(ctxKey{}).(netip.Addr)
+	return a
 }

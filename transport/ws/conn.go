@@ -50,6 +50,8 @@ type conn struct {
 	expires atomic.Int64
 	// lastAuth is when the last auth message came; owned by the reader.
 	lastAuth time.Time
+	// lim is the socket's limits (limits.go); static after ServeHTTP sets it.
+	lim *socketLimits
 }
 
 func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) {
@@ -149,8 +151,12 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 		}
 		cmd := m.Command
 		cmd.Conn = pid
+		if e := c.lim.admit(context.Background(), cmd); e != nil {
+			c.enqueue(wire.ErrorFrame(e, m.Ref))
+			continue
+		}
 		tx, span := c.startCommand(cmd)
-		c.deliver(userID, cmd, m.Ref)
+		c.deliverThen(userID, cmd, m.Ref, c.lim.done)
 		endCommand(tx, span)
 	}
 }
@@ -159,7 +165,20 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 // that cannot reach the session (through every resend of the Router) is
 // answered here.
 func (c *conn) deliver(userID string, cmd *msg.Command, ref string) {
-	c.h.sys.Deliver(userID, cmd, func() {
+	c.deliverThen(userID, cmd, ref, nil)
+}
+
+// deliverThen is deliver, and calls after (when set) once the session has
+// processed the command or it was given up (limits.go counts commands in
+// flight with it).
+func (c *conn) deliverThen(userID string, cmd *msg.Command, ref string, after func()) {
+	c.h.sys.DeliverThen(userID, cmd, func(delivered bool) {
+		if after != nil {
+			after()
+		}
+		if delivered {
+			return
+		}
 		c.log.Error("ws: session unreachable")
 		e := actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment.")
 		e.RetryAfterS = 1
@@ -300,7 +319,7 @@ func (a *connActor) Receive(ctx actor.Context) {
 		a.c.eventCrumb(m)
 		a.c.enqueue(wire.FromEvent(m))
 		if e := m.GetError(); e != nil && e.Close {
-			a.c.shutdown()
+			a.c.closeWith(closeCode(e), e.Code)
 		}
 	}
 }

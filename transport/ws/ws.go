@@ -21,6 +21,7 @@ import (
 
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/transport/auth"
+	"github.com/spinmatch/spinmatch/transport/clientip"
 )
 
 // Config tunes the sockets. Zero values mean the documented defaults.
@@ -42,6 +43,9 @@ type Config struct {
 	// AuthWait is how long a socket whose token expired waits for an auth
 	// message before it closes with 4001. Zero: 30s.
 	AuthWait time.Duration
+	// ClientIP resolves client addresses for the per-address limits. Zero
+	// value: the peer address, nothing exempt.
+	ClientIP *clientip.Resolver
 }
 
 func (c *Config) defaults() {
@@ -191,6 +195,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, actors.CodeForbidden, "This site isn't allowed to connect.")
 		return
 	}
+	lim := h.admitAddress(w, r)
+	if lim == nil {
+		return // refused (limits.go)
+	}
+	defer lim.release()
 	tok, err := auth.BearerToken(r, true)
 	if err != nil {
 		h.writeErr(w, actors.CodeUnauthorized, "Please sign in to connect.")
@@ -208,10 +217,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeErr(w, actors.CodeUnavailable, "This server is restarting. Please reconnect in a moment.")
 		return
 	}
+	if !h.admitUser(w, r, userID) {
+		return // refused (limits.go)
+	}
 	c, err := upgrade(w, r, h)
 	if err != nil {
 		return // the upgrader already answered
 	}
+	c.lim = lim
 	if !h.track(c) {
 		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
@@ -219,5 +232,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.untrack(c)
+	lim.keepLease()
 	c.run(userID, expires)
 }
