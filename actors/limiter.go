@@ -146,7 +146,6 @@ func rateLimitedError(wait time.Duration) *msg.Error {
 	return e
 }
 
-
 // TakeAddress spends one event of action a from the address budget of the
 // Limiter grain key (clientip.Key); with lease set, it also takes a socket
 // lease under the address's cap. One grain request.

@@ -13,10 +13,10 @@ type Metrics struct {
 	MatchesFormed      *prometheus.CounterVec // by pool
 	MatchResults       *prometheus.CounterVec // by result
 	VotesRecorded      prometheus.Counter
-	StoreErrors        *prometheus.CounterVec // by op
-	RateLimited        *prometheus.CounterVec // by scope (user, address) and action (limit.Action)
-	LimiterUnavailable *prometheus.CounterVec // by action: per-address checks that failed open
-	QueueFull          *prometheus.CounterVec // by queue: requests refused because a bounded work queue was full
+	StoreErrors        *prometheus.CounterVec   // by op
+	RateLimited        *prometheus.CounterVec   // by scope (user, address) and action (limit.Action)
+	LimiterUnavailable *prometheus.CounterVec   // by action: per-address checks that failed open
+	QueueFull          *prometheus.CounterVec   // by queue: requests refused because a bounded work queue was full
 	QueueWait          *prometheus.HistogramVec // by pool, gender
 	Sessions           prometheus.Gauge         // active UserSession activations on this node
 	SamplesDropped     prometheus.Counter
