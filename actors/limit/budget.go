@@ -65,13 +65,15 @@ func (s *Set) Full(now time.Time) bool {
 	return true
 }
 
-// Generous returns Defaults with every rate and burst ten times larger
-// and the caps too: for tests that are not about limits.
+// Generous returns budgets for tests that are not about limits: every
+// per-user budget 50/s with a burst of 100 (a burst of commands is still
+// cut), every per-address budget and both caps ten times the defaults.
 func Generous() Budgets {
 	b := Defaults()
 	for a := range b.User {
-		b.User[a].PerSecond *= 10
-		b.User[a].Burst *= 10
+		if !b.User[a].Unlimited() {
+			b.User[a] = Rate{50, 100}
+		}
 		b.Address[a].PerSecond *= 10
 		b.Address[a].Burst *= 10
 	}

@@ -18,10 +18,11 @@ import (
 )
 
 // maxInFlight bounds the commands one socket has sent to its session that
-// the session has not processed yet. A client that sends faster than its
-// session works gets rate_limited for the excess (counted), so a socket
-// never fills a session's mailbox; nothing accepted is dropped.
-const maxInFlight = 32
+// the session has not processed yet (as large as the default signal
+// burst, so trickle ICE written at once fits). A client that sends faster
+// than its session works gets rate_limited for the excess (counted), so a
+// socket never fills a session's mailbox; nothing accepted is dropped.
+const maxInFlight = 100
 
 // socketLimits is one socket's limits: its address's Limiter grain, its
 // lease under the address's socket cap, and its commands in flight. key
