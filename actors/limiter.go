@@ -157,9 +157,11 @@ func rateLimitedError(wait time.Duration) *msg.Error {
 // little while a limiter's node is lost; failing closed would refuse every
 // client whose address hashed to the lost node, for as long as the cluster
 // takes to notice (about a second), which is worse for everyone else.
-func (s *System) TakeAddress(ctx context.Context, key string, a limit.Action, lease string) limit.Decision {
+//
+// capped reports a refusal by the socket cap (the budget allowed it).
+func (s *System) TakeAddress(ctx context.Context, key string, a limit.Action, lease string) (d limit.Decision, capped bool) {
 	if s.d.Config.Limits.Address[a].Unlimited() && (lease == "" || s.d.Config.Limits.SocketsPerAddress <= 0) {
-		return limit.Decision{Allowed: true, Remaining: 1 << 30}
+		return limit.Decision{Allowed: true, Remaining: 1 << 30}, false
 	}
 	t := s.d.Config.Limits.timeout()
 	c, cancel := context.WithTimeout(ctx, t)
@@ -167,7 +169,7 @@ func (s *System) TakeAddress(ctx context.Context, key string, a limit.Action, le
 	r, err := ask[*msg.LimitReply](c, s.d, key, KindLimiter, &msg.LimitTake{Action: a.String(), LeaseId: lease}, t)
 	if err != nil {
 		s.failOpen(a, err)
-		return limit.Decision{Allowed: true}
+		return limit.Decision{Allowed: true}, false
 	}
 	if !r.Allowed {
 		counted := a
@@ -176,7 +178,7 @@ func (s *System) TakeAddress(ctx context.Context, key string, a limit.Action, le
 		}
 		s.d.Metrics.RateLimited.WithLabelValues(limit.Address.String(), counted.String()).Inc()
 	}
-	return Decision(r)
+	return Decision(r), r.LeaseRefused
 }
 
 // RenewLease extends a socket's per-address lease; it reports false only

@@ -101,7 +101,7 @@ func (l *Limits) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		defer l.leave(key)
-		if d := l.sys.TakeAddress(r.Context(), key, a, ""); !d.Allowed {
+		if d, _ := l.sys.TakeAddress(r.Context(), key, a, ""); !d.Allowed {
 			writeLimited(w, limit.Address, a, l.sys.Limits().Address[a], d)
 			return
 		}

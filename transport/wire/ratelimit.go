@@ -43,3 +43,19 @@ func SetRateLimitHeaders(h http.Header, scope limit.Scope, a limit.Action, r lim
 
 // RetryAfter returns a refusal's wait for the wire's retry_after_s.
 func RetryAfter(d time.Duration) float64 { return math.Ceil(d.Seconds()*1000) / 1000 }
+
+// SetCapHeaders sets the headers of a refusal by a cap on concurrent
+// things (sockets): the same fields, with the draft's "concurrent-requests"
+// quota unit and no window, for example
+//
+//	RateLimit-Policy: "sockets";q=100;qu="concurrent-requests";spinmatch-scope="address"
+//	RateLimit: "sockets";r=0
+func SetCapHeaders(h http.Header, scope limit.Scope, a limit.Action, cap int, retry time.Duration) {
+	name := strconv.Quote(a.String())
+	secs := max(int(math.Ceil(retry.Seconds())), 1)
+	h.Set("Retry-After", strconv.Itoa(secs))
+	h.Set("RateLimit-Policy", fmt.Sprintf(`%s;q=%d;qu="concurrent-requests";spinmatch-scope=%q`, name, cap, scope.String()))
+	h.Set("RateLimit", name+";r=0")
+	h.Set("RateLimit-Remaining", "0")
+	h.Set("RateLimit-Reset", strconv.Itoa(secs))
+}

@@ -55,7 +55,13 @@ func (h *Handler) admitAddress(w http.ResponseWriter, r *http.Request) *socketLi
 		if cfg.SocketsPerAddress > 0 {
 			l.lease = newLeaseID()
 		}
-		if d := h.sys.TakeAddress(r.Context(), l.key, limit.Upgrade, l.lease); !d.Allowed {
+		d, capped := h.sys.TakeAddress(r.Context(), l.key, limit.Upgrade, l.lease)
+		switch {
+		case capped:
+			wire.SetCapHeaders(w.Header(), limit.Address, limit.Sockets, cfg.SocketsPerAddress, d.RetryAfter)
+			h.writeErr(w, actors.CodeRateLimited, "Too many connections from your network right now. Close a tab or try again in a moment.")
+			return nil
+		case !d.Allowed:
 			h.refuse(w, limit.Address, cfg.Address[limit.Upgrade], d)
 			return nil
 		}
@@ -134,7 +140,7 @@ func (l *socketLimits) admit(ctx context.Context, cmd *msg.Command) *msg.Error {
 		return limitedError(time.Second)
 	}
 	if l.key != "" {
-		if d := l.sys.TakeAddress(ctx, l.key, a, ""); !d.Allowed {
+		if d, _ := l.sys.TakeAddress(ctx, l.key, a, ""); !d.Allowed {
 			l.inFlight.Add(-1)
 			return limitedError(d.RetryAfter)
 		}
