@@ -78,9 +78,7 @@ func (g *limiter) Receive(ctx actor.Context) {
 		g.log = g.d.Logger.With("grain", KindLimiter, "id", g.id)
 		ctx.SetReceiveTimeout(limiterIdle)
 	case *actor.ReceiveTimeout:
-		now := g.d.now()
-		g.leases.Prune(now)
-		if g.leases.Len() == 0 && g.set.Full(now) {
+		if g.idle() {
 			ctx.Poison(ctx.Self())
 		}
 	case *msg.LimitTake:
@@ -97,6 +95,14 @@ func (g *limiter) Receive(ctx actor.Context) {
 	default:
 		g.log.Warn("limiter: unknown message", "type", fmt.Sprintf("%T", m))
 	}
+}
+
+// idle reports whether the grain holds nothing worth keeping: every budget
+// full and no live lease (it may passivate).
+func (g *limiter) idle() bool {
+	now := g.d.now()
+	g.leases.Prune(now)
+	return g.leases.Len() == 0 && g.set.Full(now)
 }
 
 func (g *limiter) take(m *msg.LimitTake) *msg.LimitReply {
