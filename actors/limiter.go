@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -169,11 +170,19 @@ func (s *System) TakeAddress(ctx context.Context, key string, a limit.Action, le
 	if s.d.Config.Limits.Address[a].Unlimited() && (lease == "" || s.d.Config.Limits.SocketsPerAddress <= 0) {
 		return limit.Decision{Allowed: true, Remaining: 1 << 30}, false
 	}
+	owner := s.d.Router.Owner(KindLimiter, key)
+	if s.limiterDown(owner) {
+		s.failOpen(a, errLimiterDown)
+		return limit.Decision{Allowed: true}, false
+	}
 	t := s.d.Config.Limits.timeout()
 	c, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
 	r, err := ask[*msg.LimitReply](c, s.d, key, KindLimiter, &msg.LimitTake{Action: a.String(), LeaseId: lease}, t)
 	if err != nil {
+		if ctx.Err() == nil { // not the caller giving up
+			s.markLimiterDown(owner)
+		}
 		s.failOpen(a, err)
 		return limit.Decision{Allowed: true}, false
 	}
@@ -230,6 +239,36 @@ func (s *System) Limits() LimitConfig { return s.d.Config.Limits }
 // per-connection queue, a per-address cap on this node).
 func (s *System) CountRejected(scope limit.Scope, a limit.Action) {
 	s.d.Metrics.RateLimited.WithLabelValues(scope.String(), a.String()).Inc()
+}
+
+// limiterBackoff is how long the checks whose Limiter grains live on a
+// node that just failed one fail open at once, without waiting: the node
+// is probably lost, and a socket's reader must not wait out the timeout on
+// every frame until the cluster declares it dead.
+const limiterBackoff = time.Second
+
+var errLimiterDown = errors.New("limiter node failed a check less than a second ago")
+
+// limiterDown reports whether a check to a Limiter grain on owner failed
+// within limiterBackoff.
+func (s *System) limiterDown(owner string) bool {
+	s.downMu.Lock()
+	defer s.downMu.Unlock()
+	at, ok := s.limiterFailed[owner]
+	if ok && time.Since(at) >= limiterBackoff {
+		delete(s.limiterFailed, owner)
+		return false
+	}
+	return ok
+}
+
+func (s *System) markLimiterDown(owner string) {
+	s.downMu.Lock()
+	defer s.downMu.Unlock()
+	if s.limiterFailed == nil || len(s.limiterFailed) > 1024 {
+		s.limiterFailed = map[string]time.Time{} // bounded by the members; reset if not
+	}
+	s.limiterFailed[owner] = time.Now()
 }
 
 func (s *System) failOpen(a limit.Action, err error) {

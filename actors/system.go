@@ -32,6 +32,8 @@ type System struct {
 
 	// limiterWarned is when the last fail-open warning was logged (unix ns).
 	limiterWarned atomic.Int64
+	downMu        sync.Mutex
+	limiterFailed map[string]time.Time // node address -> last failed check; guarded by downMu
 }
 
 // statsTTL is how long a pool-stats answer is reused.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -36,6 +37,9 @@ func testConfig(t testing.TB) Config {
 		JWTSecret:   []byte(testSecret),
 		Actors:      actors.TestConfig(),
 		Cluster:     cc,
+		// The test clients all come from 127.0.0.1, a load generator:
+		// exempt from the per-address limits (limits tests use others).
+		Limits: limitsConfig{LimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 	}
 }
 

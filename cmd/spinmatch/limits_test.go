@@ -270,4 +270,3 @@ func (c *client) expectWithin2(a, b string) frame {
 		}
 	}
 }
-
