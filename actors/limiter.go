@@ -288,6 +288,8 @@ const (
 	// QueueRESTAddress: one address's REST requests in flight on a node
 	// (transport/api).
 	QueueRESTAddress = "rest_address"
+	// QueueRESTUser: one user's REST requests in flight on a node.
+	QueueRESTUser = "rest_user"
 )
 
 // CountQueueFull counts a request refused because a bounded per-user or

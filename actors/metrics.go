@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.RateLimited.WithLabelValues(limit.Address.String(), a.String())
 		m.LimiterUnavailable.WithLabelValues(a.String())
 	}
-	for _, q := range []string{QueueSocketCommands, QueueRESTAddress} {
+	for _, q := range []string{QueueSocketCommands, QueueRESTAddress, QueueRESTUser} {
 		m.QueueFull.WithLabelValues(q)
 	}
 	return m

@@ -44,6 +44,7 @@ type API struct {
 	sys      *actors.System
 	verifier *auth.Verifier
 	log      *slog.Logger
+	users    *inFlight // REST requests in flight per user (limits.go)
 }
 
 // New returns the REST surface.
@@ -51,7 +52,7 @@ func New(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logger) *AP
 	if cfg.DevTokenTTL == 0 {
 		cfg.DevTokenTTL = 24 * time.Hour
 	}
-	return &API{cfg: cfg, sys: sys, verifier: v, log: log}
+	return &API{cfg: cfg, sys: sys, verifier: v, log: log, users: newInFlight()}
 }
 
 // Register mounts the routes on mux.
@@ -121,9 +122,11 @@ func (a *API) user(h func(w http.ResponseWriter, r *http.Request, userID string)
 			WriteError(w, actors.CodeUnauthorized, "Your sign-in has expired or is invalid. Please sign in again.")
 			return
 		}
-		if !a.takeUser(w, r, userID) {
+		leave, ok := a.takeUser(w, r, userID)
+		if !ok {
 			return
 		}
+		defer leave()
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		h(w, r, userID)
 	}

@@ -46,14 +46,68 @@ func Class(r *http.Request) (limit.Action, bool) {
 	return 0, false
 }
 
-// maxInFlightPerAddress bounds the REST requests one address may have in
-// flight on one node; maxInFlightAddresses bounds that table. Beyond
+// maxInFlightPer bounds the REST requests one address, and one user, may
+// have in flight on one node; maxInFlightKeys bounds each table. Beyond
 // either, a request is refused (429 or 503) before it queues work in any
 // grain; nothing accepted is dropped.
 const (
-	maxInFlightPerAddress = 64
-	maxInFlightAddresses  = 1 << 16
+	maxInFlightPer  = 64
+	maxInFlightKeys = 1 << 16
 )
+
+// inFlight counts requests in flight per key, in a bounded table. Safe for
+// concurrent use.
+type inFlight struct {
+	mu sync.Mutex
+	n  map[string]int // guarded by mu
+}
+
+func newInFlight() *inFlight { return &inFlight{n: map[string]int{}} }
+
+const (
+	entered = iota
+	enterFull
+	enterTableFull
+)
+
+func (f *inFlight) enter(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.n[key]
+	switch {
+	case !ok && len(f.n) >= maxInFlightKeys:
+		return enterTableFull
+	case n >= maxInFlightPer:
+		return enterFull
+	}
+	f.n[key] = n + 1
+	return entered
+}
+
+func (f *inFlight) leave(key string) {
+	f.mu.Lock()
+	if f.n[key] <= 1 {
+		delete(f.n, key)
+	} else {
+		f.n[key]--
+	}
+	f.mu.Unlock()
+}
+
+// refuseBusy answers a request refused by a full in-flight bound.
+func refuseBusy(w http.ResponseWriter, sys *actors.System, how int, scope limit.Scope, a limit.Action, queue string) {
+	sys.CountQueueFull(queue)
+	if how == enterTableFull {
+		WriteError(w, actors.CodeUnavailable, "We're very busy right now. Please try again in a moment.")
+		return
+	}
+	sys.CountRejected(scope, a)
+	rates := sys.Limits().Address
+	if scope == limit.User {
+		rates = sys.Limits().User
+	}
+	writeLimited(w, scope, a, rates[a], limit.Decision{RetryAfter: time.Second})
+}
 
 // Limits is the edge's per-address limiting of HTTP routes. Static after
 // NewLimits, safe for concurrent use.
@@ -61,8 +115,7 @@ type Limits struct {
 	sys *actors.System
 	ips *clientip.Resolver
 
-	mu       sync.Mutex
-	inFlight map[string]int // per address key; guarded by mu
+	inFlight *inFlight // per address key
 }
 
 // NewLimits returns the limits middleware's state.
@@ -70,7 +123,7 @@ func NewLimits(sys *actors.System, ips *clientip.Resolver) *Limits {
 	if ips == nil {
 		ips = clientip.New(nil, nil)
 	}
-	return &Limits{sys: sys, ips: ips, inFlight: map[string]int{}}
+	return &Limits{sys: sys, ips: ips, inFlight: newInFlight()}
 }
 
 // Resolver returns the client address resolver.
@@ -89,54 +142,17 @@ func (l *Limits) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		key := clientip.Key(addr)
-		switch l.enter(key) {
-		case enterFull:
-			l.sys.CountRejected(limit.Address, a)
-			l.sys.CountQueueFull(actors.QueueRESTAddress)
-			writeLimited(w, limit.Address, a, l.sys.Limits().Address[a], limit.Decision{RetryAfter: time.Second})
-			return
-		case enterTableFull:
-			l.sys.CountQueueFull(actors.QueueRESTAddress)
-			WriteError(w, actors.CodeUnavailable, "We're very busy right now. Please try again in a moment.")
+		if how := l.inFlight.enter(key); how != entered {
+			refuseBusy(w, l.sys, how, limit.Address, a, actors.QueueRESTAddress)
 			return
 		}
-		defer l.leave(key)
+		defer l.inFlight.leave(key)
 		if d, _ := l.sys.TakeAddress(r.Context(), key, a, ""); !d.Allowed {
 			writeLimited(w, limit.Address, a, l.sys.Limits().Address[a], d)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-const (
-	entered = iota
-	enterFull
-	enterTableFull
-)
-
-func (l *Limits) enter(key string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n, ok := l.inFlight[key]
-	switch {
-	case !ok && len(l.inFlight) >= maxInFlightAddresses:
-		return enterTableFull
-	case n >= maxInFlightPerAddress:
-		return enterFull
-	}
-	l.inFlight[key] = n + 1
-	return entered
-}
-
-func (l *Limits) leave(key string) {
-	l.mu.Lock()
-	if l.inFlight[key] <= 1 {
-		delete(l.inFlight, key)
-	} else {
-		l.inFlight[key]--
-	}
-	l.mu.Unlock()
 }
 
 // writeLimited answers 429 rate_limited with the rate-limit headers.
@@ -155,9 +171,24 @@ func (a *API) writeUserError(w http.ResponseWriter, e *msg.Error, act limit.Acti
 	WriteError(w, e.Code, e.Message)
 }
 
-// takeUser spends the user's rest_user budget; false means the answer
-// (429, or 503 when the session is unreachable) was written.
-func (a *API) takeUser(w http.ResponseWriter, r *http.Request, userID string) bool {
+// takeUser enters the user's in-flight bound and spends their rest_user
+// budget; false means the answer (429, or 503 when the session is
+// unreachable) was written. Otherwise call the returned leave when done.
+func (a *API) takeUser(w http.ResponseWriter, r *http.Request, userID string) (leave func(), ok bool) {
+	key := "u:" + userID
+	if how := a.users.enter(key); how != entered {
+		refuseBusy(w, a.sys, how, limit.User, limit.RestUser, actors.QueueRESTUser)
+		return nil, false
+	}
+	leave = func() { a.users.leave(key) }
+	if !a.spendUser(w, r, userID) {
+		leave()
+		return nil, false
+	}
+	return leave, true
+}
+
+func (a *API) spendUser(w http.ResponseWriter, r *http.Request, userID string) bool {
 	d, err := a.sys.TakeUser(r.Context(), userID, limit.RestUser)
 	if err != nil {
 		a.log.Error("api: session unreachable", "err", err)
