@@ -15,8 +15,8 @@ import (
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/transport/api"
 	"github.com/spinmatch/spinmatch/transport/auth"
-	"github.com/spinmatch/spinmatch/transport/keys"
 	"github.com/spinmatch/spinmatch/transport/clientip"
+	"github.com/spinmatch/spinmatch/transport/keys"
 	"github.com/spinmatch/spinmatch/transport/web"
 	"github.com/spinmatch/spinmatch/transport/ws"
 )
