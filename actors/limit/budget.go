@@ -31,7 +31,7 @@ func Defaults() Budgets {
 	set(RestUser, Rate{10, 40}, Rate{50, 200})
 	set(RestPublic, Rate{}, Rate{10, 40})
 	set(RestToken, Rate{}, Rate{2, 20})
-	set(RestReport, Rate{}, Rate{1, 10})
+	set(RestReport, Rate{}, Rate{1.0 / 6, 5})
 	set(RestAdmin, Rate{}, Rate{20, 100})
 	b.SocketsPerUser = 10
 	b.SocketsPerAddress = 100

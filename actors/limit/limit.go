@@ -38,7 +38,7 @@ func (r Rate) Window() (q, w int) {
 	if r.PerSecond >= 1 {
 		return int(math.Floor(r.PerSecond)), 1
 	}
-	return 1, int(math.Ceil(1 / r.PerSecond))
+	return 1, int(math.Ceil(1/r.PerSecond - 1e-9))
 }
 
 // Decision is the answer to one Take.

@@ -93,7 +93,7 @@ func TestWindow(t *testing.T) {
 		r    Rate
 		q, w int
 	}{
-		{Rate{5, 20}, 5, 1}, {Rate{0.5, 5}, 1, 2}, {Rate{0.3, 1}, 1, 4}, {Rate{}, 0, 0}, {Rate{2.5, 1}, 2, 1},
+		{Rate{5, 20}, 5, 1}, {Rate{0.5, 5}, 1, 2}, {Rate{0.3, 1}, 1, 4}, {Rate{1.0 / 6, 5}, 1, 6}, {Rate{}, 0, 0}, {Rate{2.5, 1}, 2, 1},
 	}
 	for _, c := range cases {
 		if q, w := c.r.Window(); q != c.q || w != c.w {

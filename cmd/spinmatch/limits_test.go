@@ -122,6 +122,27 @@ func TestAnonymousFlood(t *testing.T) {
 		t.Errorf("rate_limited metric %v, want >= %d", v, limited)
 	}
 
+	// The page's error reports have their own, tight budget.
+	hc7, _ := fromAddr("127.0.0.7")
+	report := func() *http.Response {
+		res, err := hc7.Post(base+"/api/client-errors", "application/json", strings.NewReader(`{"message":"boom"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	rep := limit.Defaults().Address[limit.RestReport]
+	for i := 0; i < rep.Burst; i++ {
+		if res := report(); res.StatusCode != http.StatusNoContent {
+			t.Fatalf("report %d: %d", i, res.StatusCode)
+		}
+	}
+	if res := report(); res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") != "6" ||
+		res.Header.Get("RateLimit-Policy") != `"rest_report";q=1;w=6;spinmatch-burst=5;spinmatch-scope="address"` {
+		t.Fatalf("report over the budget: %d %v", res.StatusCode, res.Header)
+	}
+
 	hc6, _ := fromAddr("127.0.0.6")
 	ok, limited, _, _ = flood(t, hc6, base+"/api/queue/status", 500)
 	if ok != 500 || limited != 0 {

@@ -1,50 +1,16 @@
 package api
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/getsentry/sentry-go"
 
 	"github.com/spinmatch/spinmatch/actors"
 )
-
-func TestAddrLimiter(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	l := newAddrLimiter(2, time.Second, 3)
-	for i := range 2 {
-		if ok, _ := l.allow("a", t0); !ok {
-			t.Fatalf("take %d within the burst refused", i)
-		}
-	}
-	ok, wait := l.allow("a", t0)
-	if ok || wait != time.Second {
-		t.Fatalf("over the burst: ok %v wait %v", ok, wait)
-	}
-	if ok, _ := l.allow("a", t0.Add(500*time.Millisecond)); ok {
-		t.Fatal("half a token was enough")
-	}
-	if ok, _ := l.allow("a", t0.Add(time.Second)); !ok {
-		t.Fatal("refilled token refused")
-	}
-	// The table is bounded: b and c fill it, d is refused while all are
-	// still limited, and taken once their buckets are full again.
-	for range 2 {
-		l.allow("b", t0)
-		l.allow("c", t0)
-	}
-	if ok, _ := l.allow("d", t0.Add(time.Second)); ok {
-		t.Fatal("a new address got in while the table was full")
-	}
-	if ok, _ := l.allow("d", t0.Add(10*time.Second)); !ok || len(l.buckets) > 3 {
-		t.Fatalf("after the others refilled: ok %v, %d buckets", ok, len(l.buckets))
-	}
-}
 
 func TestClientErrors(t *testing.T) {
 	tr := &sentry.MockTransport{}
@@ -82,8 +48,6 @@ func TestClientErrors(t *testing.T) {
 		{"too large", `{"message":"` + strings.Repeat("x", clientErrorMax) + `"}`, 413, "message_too_large"},
 	}
 	for _, c := range cases {
-		// A fresh budget per case: the limit is tested below.
-		h.limit = newAddrLimiter(clientErrorBurst, clientErrorEvery, clientErrorAddrs)
 		status, body := post(c.body)
 		if status != c.status || (c.code != "" && !strings.Contains(body, `"code":"`+c.code+`"`)) {
 			t.Errorf("%s: %d %s, want %d %s", c.name, status, body, c.status, c.code)
@@ -99,21 +63,6 @@ func TestClientErrors(t *testing.T) {
 		t.Errorf("event %+v", ev)
 	}
 
-	// The per-address limit: the burst passes, then 429 with Retry-After.
-	h.limit = newAddrLimiter(clientErrorBurst, clientErrorEvery, clientErrorAddrs)
-	for i := range clientErrorBurst {
-		if status, body := post(`{"message":"m"}`); status != 204 {
-			t.Fatalf("report %d: %d %s", i, status, body)
-		}
-	}
-	res, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"message":"m"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") != fmt.Sprint(int(clientErrorEvery.Seconds())) {
-		t.Fatalf("over the limit: %d Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
-	}
 }
 
 func TestTruncate(t *testing.T) {
