@@ -42,6 +42,17 @@ type Config struct {
 	HistoryLimit int
 	// Estimator configures every pool's ETA model.
 	Estimator pool.EstimatorConfig
+	// Pools, when non-empty, are the only pool names profiles may choose
+	// (SPIN_POOLS); empty means any valid name.
+	Pools []string
+	// PoolIdle is how long a pool with nobody in it (no waiters, no
+	// unsettled pairings) lives without ticking before it passivates.
+	// Zero means DefaultConfig's.
+	PoolIdle time.Duration
+	// CommandsInFlight bounds the commands one socket, or one user's REST
+	// calls on a node, may have in flight; more are refused with
+	// rate_limited. Zero means DefaultConfig's.
+	CommandsInFlight int
 }
 
 // DefaultConfig returns the production defaults of PROTOCOL.md.
@@ -60,6 +71,9 @@ func DefaultConfig() Config {
 		CommandRate:     5,
 		CommandBurst:    20,
 		HistoryLimit:    100,
+		PoolIdle:        time.Minute,
+
+		CommandsInFlight: 8,
 	}
 }
 

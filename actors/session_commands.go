@@ -61,6 +61,9 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 		return
 	}
 	p, perr := s.loadProfile()
+	if perr == nil && !poolAllowed(p.Pool, s.d.Config.Pools) {
+		perr = poolWithdrawn(p.Pool, s.d.Config.Pools)
+	}
 	if perr != nil {
 		s.fail(ctx, cmd, perr)
 		return
