@@ -46,8 +46,9 @@ type Config struct {
 	// (SPIN_POOLS); empty means any valid name.
 	Pools []string
 	// PoolIdle is how long a pool with nobody in it (no waiters, no
-	// unsettled pairings) lives without ticking before it passivates.
-	// Zero means DefaultConfig's.
+	// unsettled pairings) lives, without ticking, before it passivates.
+	// Zero means the estimator's window (15 minutes by default): by then
+	// the pool's statistics hold nothing a new activation would miss.
 	PoolIdle time.Duration
 	// CommandsInFlight bounds the commands one socket, or one user's REST
 	// calls on a node, may have in flight; more are refused with
@@ -71,7 +72,6 @@ func DefaultConfig() Config {
 		CommandRate:     5,
 		CommandBurst:    20,
 		HistoryLimit:    100,
-		PoolIdle:        time.Minute,
 
 		CommandsInFlight: 8,
 	}

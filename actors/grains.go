@@ -37,6 +37,8 @@ type Deps struct {
 	// OnPanic, when set, is told of a grain panic (for Sentry) before the
 	// supervisor restarts the grain.
 	OnPanic func(recovered any)
+
+	hooks *testHooks // tests only; nil otherwise
 }
 
 func (d *Deps) now() time.Time {

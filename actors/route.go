@@ -371,6 +371,12 @@ func (r *Router) Send(kind, id string, m proto.Message) { r.SendOr(kind, id, m, 
 // SendOr is Send, and calls failed (from another goroutine) when m could
 // not be delivered within the delivery timeout.
 func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
+	r.sendThen(kind, id, m, failed, nil)
+}
+
+// sendThen is SendOr, and calls done (from another goroutine) once m is
+// acknowledged or given up, after failed.
+func (r *Router) sendThen(kind, id string, m proto.Message, failed, done func()) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.deliver)
 	pid, err := r.lookup(ctx, kind, id)
 	var f *actor.Future
@@ -379,6 +385,9 @@ func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
 	}
 	go func() {
 		defer cancel()
+		if done != nil {
+			defer done()
+		}
 		r.confirm(ctx, kind, id, m, pid, f, err, failed)
 	}()
 }

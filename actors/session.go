@@ -99,17 +99,23 @@ func newSession(d *Deps) actor.Actor {
 
 // Receive handles one message.
 func (s *session) Receive(ctx actor.Context) {
+	s.d.hooks.receive(KindUserSession, s.userID, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.init(ctx)
 	case *actor.Stopping:
 		s.stopTimers()
 		s.d.Metrics.Sessions.Dec()
+	case *actor.Restarting:
+		// The supervisor replaces this instance with a fresh one, which
+		// counts itself again (Started) and restores from the store.
+		s.stopTimers()
+		s.d.Metrics.Sessions.Dec()
 	case *actor.ReceiveTimeout:
 		if s.state == StateIdle && len(s.conns) == 0 {
 			ctx.Poison(ctx.Self())
 		}
-	case *actor.Restarting, *actor.Stopped, *cluster.ClusterInit:
+	case *actor.Stopped, *cluster.ClusterInit:
 	default:
 		if cmd, ok := m.(*msg.Command); ok && cmd.Trace != "" {
 			s.traced(ctx, cmd)

@@ -50,6 +50,9 @@ type conn struct {
 	expires atomic.Int64
 	// lastAuth is when the last auth message came; owned by the reader.
 	lastAuth time.Time
+	// inFlight counts the commands sent to the session and not yet
+	// processed (bounded by actors.Config.CommandsInFlight).
+	inFlight actors.InFlight
 }
 
 func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) {
@@ -157,14 +160,16 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 
 // deliver sends a command to the user's session. Never silence: a command
 // that cannot reach the session (through every resend of the Router) is
-// answered here.
+// answered here, and so is one refused because too many are in flight.
 func (c *conn) deliver(userID string, cmd *msg.Command, ref string) {
-	c.h.sys.Deliver(userID, cmd, func() {
+	if e := c.h.sys.DeliverCommand(userID, cmd, &c.inFlight, func() {
 		c.log.Error("ws: session unreachable")
 		e := actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment.")
 		e.RetryAfterS = 1
 		c.enqueue(wire.ErrorFrame(e, ref))
-	})
+	}); e != nil {
+		c.enqueue(wire.ErrorFrame(e, ref))
+	}
 }
 
 // writeLoop owns every write to the socket.
