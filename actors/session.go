@@ -73,6 +73,10 @@ type session struct {
 	// attached; the next connection gets it after its state.
 	resultMissed *msg.MatchResult
 	settled      string // id of the last match that got its result
+	// closed holds the ids of the last maxClosed matches that got their
+	// result (settled included), so a late vote on any of them gets
+	// vote_closed rather than match_not_found.
+	closed []string
 
 	graceEpoch  int
 	stopGrace   func() bool
