@@ -59,7 +59,6 @@ func command(t *testing.T, sys *System, id string, cmd *msg.Command) *msg.Event 
 	return ev
 }
 
-
 // poolWatch counts what one pool's activations receive.
 type poolWatch struct {
 	pool     string
