@@ -18,15 +18,12 @@ const DirectoryID = "pools"
 // maxPools bounds the directory; the least recently seen pool goes first.
 const maxPools = 10000
 
-// directoryLinger is how long a pool that emptied stays listed.
-const directoryLinger = time.Minute
-
 // directoryTTL is how long a pool stays listed after its last
 // announcement. A pool announces itself only while somebody is in it
 // (every Refresh), so one that emptied drops out of the listing (and of
-// /api/queue/status) directoryLinger later; its activation passivates
-// PoolIdle after it emptied.
-func directoryTTL(c Config) time.Duration { return directoryLinger + 3*c.Refresh }
+// /api/queue/status) a few refresh periods later; its activation
+// passivates PoolIdle after it emptied.
+func directoryTTL(c Config) time.Duration { return 4 * c.Refresh }
 
 // directory is the PoolDirectory grain: the cluster-wide list of pools, for
 // /api/queue/status and the admin views. It is soft state: every busy

@@ -158,7 +158,11 @@ func (p *matchPool) Receive(ctx actor.Context) {
 			p.log.Debug("pool: nobody in it; passivating")
 			ctx.Poison(ctx.Self())
 		}
-	case *actor.Stopped, *cluster.ClusterInit:
+	case *actor.Stopped:
+		// Something in the actor runtime may hold a stopped grain's PID
+		// (and through it the grain) for a while: let go of the state.
+		p.q, p.est, p.refs, p.paired = nil, nil, nil, nil
+	case *cluster.ClusterInit:
 	default:
 		p.log.Warn("pool: unknown message", "type", fmt.Sprintf("%T", m))
 	}
