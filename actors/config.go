@@ -73,7 +73,7 @@ func DefaultConfig() Config {
 		CommandBurst:    20,
 		HistoryLimit:    100,
 
-		CommandsInFlight: 8,
+		CommandsInFlight: 32,
 	}
 }
 
