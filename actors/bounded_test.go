@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spinmatch/spinmatch/actors/msg"
 	"github.com/spinmatch/spinmatch/cluster/clustertest"
+	"github.com/spinmatch/spinmatch/persistence"
 	"github.com/spinmatch/spinmatch/persistence/memory"
 )
 
@@ -400,4 +402,29 @@ func TestPoolLabelsAreBounded(t *testing.T) {
 			t.Fatalf("a name seen early keeps its label: %q", got)
 		}
 	})
+}
+
+// TestWithdrawnPool: with SPIN_POOLS set, a stored profile that names a
+// pool the list no longer has gets profile_incomplete at its spin (the
+// page opens the profile form) and is queued once it names a listed pool.
+func TestWithdrawnPool(t *testing.T) {
+	cfg := TestConfig()
+	cfg.Pools = []string{"eu", "us"}
+	sys, d := boundedNode(t, cfg, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.Store.PutProfile(ctx, persistence.Profile{UserID: "ann", DisplayName: "Ann", Gender: "female", Seeking: []string{"male"}, Pool: "asia"}); err != nil {
+		t.Fatal(err)
+	}
+	e := command(t, sys, "ann", spinCmd()).GetError()
+	if e.GetCode() != CodeProfileIncomplete || !strings.Contains(e.GetMessage(), `"asia"`) || !strings.Contains(e.GetMessage(), "eu, us") {
+		t.Fatalf("spin from a withdrawn pool: %v, want profile_incomplete naming it and the listed pools", e)
+	}
+	if r, err := sys.PutProfile(ctx, "ann", &msg.ProfileData{DisplayName: "Ann", Gender: "female", Seeking: []string{"male"}, Pool: "asia"}); err != nil || r.GetError().GetCode() != CodeBadRequest {
+		t.Fatalf("profile in the withdrawn pool: %v %v, want bad_request", err, r.GetError())
+	}
+	putProfile(t, sys, "ann", "female", "us", "male")
+	if q := command(t, sys, "ann", spinCmd()).GetQueued(); q.GetQueue().GetPool() != "us" {
+		t.Fatalf("spin after choosing a listed pool: %v", q)
+	}
 }
