@@ -41,6 +41,14 @@ type Config struct {
 	HistoryLimit int
 	// Estimator configures every pool's ETA model.
 	Estimator pool.EstimatorConfig
+	// Pools, when non-empty, are the only pool names profiles may choose
+	// (SPIN_POOLS); empty means any valid name.
+	Pools []string
+	// PoolIdle is how long a pool with nobody in it (no waiters, no
+	// unsettled pairings) lives, without ticking, before it passivates.
+	// Zero means the estimator's window (15 minutes by default): by then
+	// the pool's statistics hold nothing a new activation would miss.
+	PoolIdle time.Duration
 }
 
 // DefaultConfig returns the production defaults of PROTOCOL.md.

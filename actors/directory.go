@@ -15,25 +15,35 @@ import (
 // DirectoryID is the identity of the one PoolDirectory grain of a cluster.
 const DirectoryID = "pools"
 
-// directoryTTL is how long a pool stays listed after its last announcement.
-const directoryTTL = time.Hour
-
 // maxPools bounds the directory; the least recently seen pool goes first.
 const maxPools = 10000
 
+// directoryTTL is how long a pool stays listed after its last
+// announcement. A pool announces itself only while somebody is in it
+// (every Refresh), so one that emptied drops out of the listing (and of
+// /api/queue/status) a few refresh periods later; its activation
+// passivates PoolIdle after it emptied.
+func directoryTTL(c Config) time.Duration { return 4 * c.Refresh }
+
 // directory is the PoolDirectory grain: the cluster-wide list of pools, for
-// /api/queue/status and the admin views. It is soft state: every active
-// MatchPool announces itself on activation and then periodically, so a
-// directory that moved rebuilds within one announcement period. All fields
+// /api/queue/status and the admin views. It is soft state: every busy
+// MatchPool announces itself when it becomes busy and then periodically,
+// so a directory that moved rebuilds within one announcement period. The
+// default pool and the pools of SPIN_POOLS are always listed. All fields
 // are owned by Receive.
 type directory struct {
-	d    *Deps
-	log  *slog.Logger
-	seen map[string]time.Time
+	d     *Deps
+	log   *slog.Logger
+	fixed map[string]struct{}  // always listed; static after newDirectory
+	seen  map[string]time.Time // announced pools, by last announcement
 }
 
 func newDirectory(d *Deps) actor.Actor {
-	return &directory{d: d, seen: map[string]time.Time{DefaultPool: d.now()}}
+	g := &directory{d: d, fixed: map[string]struct{}{defaultPoolIn(d.Config.Pools): {}}, seen: map[string]time.Time{}}
+	for _, name := range d.Config.Pools {
+		g.fixed[name] = struct{}{}
+	}
+	return g
 }
 
 // Receive handles one message.
@@ -42,18 +52,23 @@ func (g *directory) Receive(ctx actor.Context) {
 	case *actor.Started:
 		g.log = g.d.Logger.With("grain", KindPoolDirectory)
 	case *msg.PoolAlive:
+		if _, ok := g.fixed[m.Pool]; ok || !ValidPoolName(m.Pool) {
+			return
+		}
 		g.seen[m.Pool] = g.d.now()
+		if len(g.seen) > maxPools {
+			g.expire()
+		}
 		if len(g.seen) > maxPools {
 			g.evictOldest()
 		}
 	case *msg.ListPools:
-		now := g.d.now()
-		out := make([]string, 0, len(g.seen))
-		for name, at := range g.seen {
-			if name != DefaultPool && now.Sub(at) > directoryTTL {
-				delete(g.seen, name)
-				continue
-			}
+		g.expire()
+		out := make([]string, 0, len(g.fixed)+len(g.seen))
+		for name := range g.fixed {
+			out = append(out, name)
+		}
+		for name := range g.seen {
 			out = append(out, name)
 		}
 		slices.Sort(out)
@@ -64,11 +79,21 @@ func (g *directory) Receive(ctx actor.Context) {
 	}
 }
 
+// expire forgets the pools that stopped announcing.
+func (g *directory) expire() {
+	now, ttl := g.d.now(), directoryTTL(g.d.Config)
+	for name, at := range g.seen {
+		if now.Sub(at) > ttl {
+			delete(g.seen, name)
+		}
+	}
+}
+
 func (g *directory) evictOldest() {
 	var oldest string
 	var at time.Time
 	for name, t := range g.seen {
-		if name != DefaultPool && (oldest == "" || t.Before(at)) {
+		if oldest == "" || t.Before(at) {
 			oldest, at = name, t
 		}
 	}

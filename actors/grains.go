@@ -38,6 +38,8 @@ type Deps struct {
 	// OnPanic, when set, is told of a grain panic (for Sentry) before the
 	// supervisor restarts the grain.
 	OnPanic func(recovered any)
+
+	hooks *testHooks // tests only; nil otherwise
 }
 
 func (d *Deps) now() time.Time {
@@ -85,9 +87,12 @@ func ask[R proto.Message](ctx context.Context, d *Deps, identity, kind string, m
 }
 
 // after sends m to self after d, from a timer goroutine. The returned func
-// stops the timer.
+// stops the timer. The timer holds a bare copy of self: a stopped timer may
+// linger in the runtime's timer heap for a while, and self (once sent to)
+// caches its process, which would keep a stopped grain's whole state alive.
 func after(sys *actor.ActorSystem, self *actor.PID, d time.Duration, m any) func() bool {
-	t := time.AfterFunc(d, func() { sys.Root.Send(self, m) })
+	to := actor.NewPID(self.Address, self.Id)
+	t := time.AfterFunc(d, func() { sys.Root.Send(to, m) })
 	return t.Stop
 }
 

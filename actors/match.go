@@ -61,7 +61,10 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 		g.sys = ctx.ActorSystem()
 		g.self = ctx.Self()
 		g.log = g.d.Logger.With("grain", KindMatch, "match", g.id)
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// On a restart the fresh instance rebuilds from the next message
+		// that carries the match (and the store's votes), with timers of
+		// its own: these must not fire into it.
 		for _, f := range []func() bool{g.stopDeadline, g.stopRetry, g.stopStart} {
 			if f != nil {
 				f()
@@ -102,7 +105,7 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 			return
 		}
 		g.settle(ctx)
-	case *actor.Stopped, *actor.Restarting, *cluster.ClusterInit:
+	case *actor.Stopped, *cluster.ClusterInit:
 	default:
 		g.log.Warn("match: unknown message", "type", fmt.Sprintf("%T", m))
 	}

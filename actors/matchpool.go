@@ -16,7 +16,13 @@ import (
 	"github.com/spinmatch/spinmatch/persistence"
 )
 
-type waitTick struct{}
+// Self-messages of a pool (local only, never cross nodes).
+type (
+	waitTick struct{}
+	// idleCheck passivates a pool still idle since the tick that found it
+	// empty (epoch tells a stale check from the current one).
+	idleCheck struct{ epoch int }
+)
 
 // lastPush is what a waiter was last told, for the wait_update rule.
 type lastPush struct {
@@ -66,8 +72,16 @@ type matchPool struct {
 	// loaded is set once the store's places of this pool are in q.
 	loaded bool
 
+	// The pool ticks (every WaitTick) only while it has somebody in it
+	// (busy): a pool with nobody in it costs nothing but its activation,
+	// which passivates after PoolIdle (idleCheck).
+	ticking  bool
 	stopTick func() bool
 	ticks    int // wait ticks since the last directory announcement
+	// idleEpoch counts the times the pool started ticking; an idleCheck
+	// armed before the latest start is stale.
+	idleEpoch int
+	stopIdle  func() bool
 }
 
 func newMatchPool(d *Deps) actor.Actor {
@@ -82,21 +96,31 @@ func newMatchPool(d *Deps) actor.Actor {
 
 // Receive handles one message.
 func (p *matchPool) Receive(ctx actor.Context) {
+	p.d.hooks.receive(KindMatchPool, p.name, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		p.name = cluster.GetClusterIdentity(ctx).GetIdentity()
 		p.sys = ctx.ActorSystem()
 		p.self = ctx.Self()
 		p.log = p.d.Logger.With("grain", KindMatchPool, "pool", p.name)
-		p.stopTick = after(ctx.ActorSystem(), p.self, p.d.Config.WaitTick, waitTick{})
+		p.d.Metrics.PoolsActive.Inc()
 		p.load()
-		p.announce()
-	case *actor.Stopping:
-		if p.stopTick != nil {
-			p.stopTick()
+		if !p.wake() {
+			p.armIdle()
 		}
+	case *actor.Stopping:
+		p.stopTimers()
+		p.d.Metrics.PoolsActive.Dec()
+	case *actor.Restarting:
+		// The supervisor replaces this instance with a fresh one, which
+		// starts its own timers and counts itself again (Started); this
+		// one's timers would otherwise tick into the new one as a second
+		// chain.
+		p.stopTimers()
+		p.d.Metrics.PoolsActive.Dec()
 	case *msg.Enqueue:
 		ctx.Respond(p.enqueue(m))
+		p.wake()
 	case *msg.Dequeue:
 		ctx.Respond(p.dequeue(m))
 	case *msg.Wake:
@@ -123,14 +147,69 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		if p.ticks++; time.Duration(p.ticks)*p.d.Config.WaitTick >= p.d.Config.Refresh {
 			p.announce()
 		}
-		p.stopTick = after(ctx.ActorSystem(), p.self, p.d.Config.WaitTick, waitTick{})
-	case *actor.Stopped, *actor.Restarting, *cluster.ClusterInit:
+		if p.busy() {
+			p.stopTick = after(ctx.ActorSystem(), p.self, p.d.Config.WaitTick, waitTick{})
+		} else {
+			p.ticking, p.stopTick = false, nil
+			p.armIdle()
+		}
+	case idleCheck:
+		if m.epoch == p.idleEpoch && !p.ticking && !p.busy() {
+			p.log.Debug("pool: nobody in it; passivating")
+			ctx.Poison(ctx.Self())
+		}
+	case *actor.Stopped:
+		// Something in the actor runtime may hold a stopped grain's PID
+		// (and through it the grain) for a while: let go of the state.
+		p.q, p.est, p.refs, p.paired = nil, nil, nil, nil
+	case *cluster.ClusterInit:
 	default:
 		p.log.Warn("pool: unknown message", "type", fmt.Sprintf("%T", m))
 	}
 }
 
-// announce tells the directory this pool exists (soft state, refreshed).
+// busy reports whether the pool has somebody in it: a waiter, a pairing
+// whose result it has not heard, or a stored queue it could not load yet.
+func (p *matchPool) busy() bool {
+	return p.q.Len() > 0 || len(p.paired) > 0 || !p.loaded
+}
+
+// wake starts the wait tick (and tells the directory) when the pool has
+// become busy; it reports whether the pool is ticking.
+func (p *matchPool) wake() bool {
+	if p.ticking || !p.busy() {
+		return p.ticking
+	}
+	p.ticking = true
+	p.idleEpoch++
+	if p.stopIdle != nil {
+		p.stopIdle()
+		p.stopIdle = nil
+	}
+	p.stopTick = after(p.sys, p.self, p.d.Config.WaitTick, waitTick{})
+	p.announce()
+	return true
+}
+
+// armIdle has the pool passivate after PoolIdle unless it wakes meanwhile.
+func (p *matchPool) armIdle() {
+	if p.stopIdle != nil {
+		p.stopIdle()
+	}
+	p.stopIdle = after(p.sys, p.self, p.d.Config.poolIdle(), idleCheck{epoch: p.idleEpoch})
+}
+
+func (p *matchPool) stopTimers() {
+	for _, f := range []func() bool{p.stopTick, p.stopIdle} {
+		if f != nil {
+			f()
+		}
+	}
+	p.ticking, p.stopTick, p.stopIdle = false, nil, nil
+}
+
+// announce tells the directory this pool exists (soft state, refreshed
+// while the pool is busy).
 func (p *matchPool) announce() {
 	p.ticks = 0
 	p.d.Router.Send(KindPoolDirectory, DirectoryID, &msg.PoolAlive{Pool: p.name})
@@ -173,6 +252,17 @@ func (p *matchPool) load() {
 	if n > 0 {
 		p.log.Info("pool: rebuilt the queue from the store", "waiters", n)
 	}
+}
+
+// poolIdle is PoolIdle, or its default: the estimator's window.
+func (c Config) poolIdle() time.Duration {
+	switch {
+	case c.PoolIdle > 0:
+		return c.PoolIdle
+	case c.Estimator.Window > 0:
+		return c.Estimator.Window
+	}
+	return 15 * time.Minute
 }
 
 func toWaiter(m *msg.Waiter) (*pool.Waiter, bool) {
@@ -246,9 +336,10 @@ func (p *matchPool) pair(a, b *pool.Waiter, now time.Time) *msg.MatchInfo {
 	p.est.MatchFormed(now)
 	p.est.Finished(a.Gender, waitA, true, now)
 	p.est.Finished(b.Gender, waitB, true, now)
-	p.d.Metrics.MatchesFormed.WithLabelValues(p.name).Inc()
-	p.d.Metrics.QueueWait.WithLabelValues(p.name, a.Gender.String()).Observe(waitA.Seconds())
-	p.d.Metrics.QueueWait.WithLabelValues(p.name, b.Gender.String()).Observe(waitB.Seconds())
+	label := p.d.Metrics.PoolLabel(p.d.Config.Pools, p.name)
+	p.d.Metrics.MatchesFormed.WithLabelValues(label).Inc()
+	p.d.Metrics.QueueWait.WithLabelValues(label, a.Gender.String()).Observe(waitA.Seconds())
+	p.d.Metrics.QueueWait.WithLabelValues(label, b.Gender.String()).Observe(waitB.Seconds())
 	dateEnds := now.Add(p.d.Config.DateLength)
 	info := &msg.MatchInfo{
 		MatchId:        p.newID(),

@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"slices"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spinmatch/spinmatch/actors/limit"
@@ -23,6 +26,48 @@ type Metrics struct {
 	Resent             *prometheus.CounterVec // by grain kind: messages resent after a dead letter or a lost node
 	Undeliverable      *prometheus.CounterVec // by grain kind: messages given up after the delivery timeout
 	DoublePairs        prometheus.Counter     // pairings the store refused: a partner was in another match
+	PoolsActive        prometheus.Gauge       // MatchPool activations on this node
+
+	pools poolLabels
+}
+
+// OtherPool is the pool label of every pool past the bound (PoolLabel).
+const OtherPool = "other"
+
+// maxPoolLabels bounds the pool label values when SPIN_POOLS is unset.
+const maxPoolLabels = 32
+
+// poolLabels remembers the first maxPoolLabels pool names seen, so that
+// user-chosen pool names cannot grow the metric series without bound.
+type poolLabels struct {
+	mu   sync.Mutex
+	seen map[string]struct{} // guarded by mu
+}
+
+// PoolLabel returns the label value of pool name for the pool-labelled
+// series (MatchesFormed, QueueWait): with SPIN_POOLS set (allowed), a
+// listed name or OtherPool; otherwise the first maxPoolLabels distinct
+// names seen by this node, then OtherPool.
+func (m *Metrics) PoolLabel(allowed []string, name string) string {
+	if len(allowed) > 0 {
+		if slices.Contains(allowed, name) {
+			return name
+		}
+		return OtherPool
+	}
+	m.pools.mu.Lock()
+	defer m.pools.mu.Unlock()
+	if _, ok := m.pools.seen[name]; ok {
+		return name
+	}
+	if len(m.pools.seen) >= maxPoolLabels || name == OtherPool {
+		return OtherPool
+	}
+	if m.pools.seen == nil {
+		m.pools.seen = map[string]struct{}{}
+	}
+	m.pools.seen[name] = struct{}{}
+	return name
 }
 
 // NewMetrics creates the instruments and registers them with reg (nil: not registered).
@@ -43,11 +88,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Resent:             prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_grain_messages_resent_total", Help: "Grain messages resent through a fresh lookup after a dead letter or a lost node."}, []string{"kind"}),
 		Undeliverable:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_grain_messages_undeliverable_total", Help: "Grain messages given up after the delivery timeout."}, []string{"kind"}),
 		DoublePairs:        prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_pairings_refused_total", Help: "Pairings the store refused because a partner was already in another match."}),
+		PoolsActive:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_pools_active", Help: "MatchPool activations on this node (a pool with nobody in it passivates after an idle period)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.ProfileCacheHits, m.ProfileCacheMisses, m.MatchesFormed, m.MatchResults,
 			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions, m.SamplesDropped,
-			m.Resent, m.Undeliverable, m.DoublePairs, m.LimiterUnavailable, m.QueueFull)
+			m.Resent, m.Undeliverable, m.DoublePairs, m.LimiterUnavailable, m.QueueFull,
+			m.PoolsActive)
 	}
 	// The label sets are fixed: every series exists from the start.
 	for a := limit.Action(0); a < limit.NumActions; a++ {

@@ -496,6 +496,11 @@ func ackOneWay(next actor.ReceiverFunc) actor.ReceiverFunc {
 // pidCache is a bounded map of grain PIDs in two generations: when the
 // young one fills half the capacity, it becomes the old one and the old
 // one is dropped. Lookups promote from old to young. Safe for concurrent use.
+//
+// It keeps and hands out bare copies (address and id only): a PID that
+// has been sent to caches its process, which holds the whole actor, so a
+// cached PID of a grain that passivated would keep that grain's state
+// alive for as long as the entry lasts.
 type pidCache struct {
 	mu         sync.Mutex
 	half       int
@@ -510,19 +515,20 @@ func (c *pidCache) get(key string) *actor.PID {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p, ok := c.young[key]; ok {
-		return p
+		return actor.NewPID(p.Address, p.Id)
 	}
 	p, ok := c.old[key]
-	if ok {
-		delete(c.old, key)
-		c.putLocked(key, p)
+	if !ok {
+		return nil
 	}
-	return p
+	delete(c.old, key)
+	c.putLocked(key, p)
+	return actor.NewPID(p.Address, p.Id)
 }
 
 func (c *pidCache) put(key string, p *actor.PID) {
 	c.mu.Lock()
-	c.putLocked(key, p)
+	c.putLocked(key, actor.NewPID(p.Address, p.Id))
 	c.mu.Unlock()
 }
 

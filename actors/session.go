@@ -74,6 +74,10 @@ type session struct {
 	// attached; the next connection gets it after its state.
 	resultMissed *msg.MatchResult
 	settled      string // id of the last match that got its result
+	// closed holds the ids of the last maxClosed matches that got their
+	// result (settled included), so a late vote on any of them gets
+	// vote_closed rather than match_not_found.
+	closed []string
 
 	graceEpoch  int
 	stopGrace   func() bool
@@ -99,17 +103,23 @@ func newSession(d *Deps) actor.Actor {
 
 // Receive handles one message.
 func (s *session) Receive(ctx actor.Context) {
+	s.d.hooks.receive(KindUserSession, s.userID, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.init(ctx)
 	case *actor.Stopping:
 		s.stopTimers()
 		s.d.Metrics.Sessions.Dec()
+	case *actor.Restarting:
+		// The supervisor replaces this instance with a fresh one, which
+		// counts itself again (Started) and restores from the store.
+		s.stopTimers()
+		s.d.Metrics.Sessions.Dec()
 	case *actor.ReceiveTimeout:
 		if s.state == StateIdle && len(s.conns) == 0 {
 			ctx.Poison(ctx.Self())
 		}
-	case *actor.Restarting, *actor.Stopped, *cluster.ClusterInit:
+	case *actor.Stopped, *cluster.ClusterInit:
 	case *msg.LimitTake:
 		s.limitTake(ctx, m) // limits need nothing from the store
 	default:

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -58,6 +59,9 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 		return
 	}
 	p, perr := s.loadProfile()
+	if perr == nil && !poolAllowed(p.Pool, s.d.Config.Pools) {
+		perr = poolWithdrawn(p.Pool, s.d.Config.Pools)
+	}
 	if perr != nil {
 		s.fail(ctx, cmd, perr)
 		return
@@ -247,7 +251,7 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 			s.reply(ctx, cmd, &msg.Event{Kind: &msg.Event_VoteRecorded{VoteRecorded: &msg.VoteRecorded{MatchId: v.MatchId, Choice: choice}}})
 			return
 		}
-		if v.MatchId == s.settled {
+		if v.MatchId == s.settled || slices.Contains(s.closed, v.MatchId) {
 			s.fail(ctx, cmd, NewError(CodeVoteClosed, "Voting on this match has closed."))
 			return
 		}
@@ -342,7 +346,7 @@ func (s *session) lateMatch(ctx actor.Context, m *msg.MatchInfo) bool {
 	case err == nil:
 		if s.state == StateQueued {
 			s.toIdle()
-			s.settled = m.MatchId
+			s.noteSettled(m.MatchId)
 			s.push(&msg.Event{Kind: &msg.Event_State{State: s.stateMsg()}})
 		}
 	case errors.Is(err, persistence.ErrNotFound) && s.pending.GetMatchId() == m.MatchId:
@@ -399,12 +403,28 @@ func (s *session) matchResult(m *msg.MatchResult) {
 	if s.stopBackstp != nil {
 		s.stopBackstp()
 	}
-	s.state, s.match, s.settled = StateIdle, nil, m.MatchId
+	s.state, s.match = StateIdle, nil
+	s.noteSettled(m.MatchId)
 	if len(s.conns) == 0 {
 		s.resultMissed = m
 	}
 	s.push(&msg.Event{Kind: &msg.Event_MatchResult{MatchResult: m}})
 	s.crumb("match_result", "match_id", m.MatchId, "result", m.Result)
+}
+
+// maxClosed bounds session.closed.
+const maxClosed = 16
+
+// noteSettled records that the user's match id got its result.
+func (s *session) noteSettled(id string) {
+	s.settled = id
+	if slices.Contains(s.closed, id) {
+		return
+	}
+	if len(s.closed) >= maxClosed {
+		s.closed = append(s.closed[:0], s.closed[1:]...)
+	}
+	s.closed = append(s.closed, id)
 }
 
 func (s *session) partnerID() string {

@@ -39,7 +39,7 @@ func (s *session) putProfile(p *msg.ProfileData) *msg.ProfileReply {
 		return &msg.ProfileReply{Error: NewError(CodeBadRequest, "A profile is required.")}
 	}
 	p.UserId = s.userID
-	if e := NormalizeProfile(p); e != nil {
+	if e := NormalizeProfileIn(p, s.d.Config.Pools); e != nil {
 		return &msg.ProfileReply{Error: e}
 	}
 	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,14 +22,18 @@ type System struct {
 	cl *cluster.Cluster // static after construction
 	d  *Deps            // static after construction
 
-	mu    sync.Mutex
-	pools map[string]string // pool names seen on this node -> owner address last seen; guarded by mu
+	mu sync.Mutex
+	// pools are the pool names this node knows (SPIN_POOLS, the default
+	// pool, and names seen in profiles lately, at most maxLocalPools),
+	// for waking pools after a topology change and as the listing when
+	// the directory cannot answer; guarded by mu.
+	pools map[string]*poolNote
 
 	// statsMu serializes pool-stats refreshes, so a burst of public
 	// /api/queue/status calls costs one round of grain requests.
 	statsMu sync.Mutex
-	stats   []*msg.PoolStats // last answer; guarded by statsMu
-	statsAt time.Time        // when stats was fetched; guarded by statsMu
+	stats   PoolStatsAnswer // last answer; guarded by statsMu
+	statsAt time.Time       // when stats was fetched; guarded by statsMu
 
 	// limiterWarned is when the last fail-open warning was logged (unix ns).
 	limiterWarned atomic.Int64
@@ -36,8 +41,25 @@ type System struct {
 	limiterFailed map[string]time.Time // node address -> last failed check; guarded by downMu
 }
 
+// poolNote is what System knows of one pool.
+type poolNote struct {
+	owner string    // owner address last seen
+	seen  time.Time // last seen in a profile; zero: always kept
+}
+
 // statsTTL is how long a pool-stats answer is reused.
 const statsTTL = time.Second
+
+// maxLocalPools bounds the pool names a node remembers from profiles; the
+// least recently seen goes first.
+const maxLocalPools = 1024
+
+// Pool statistics are asked of at most poolStatsWorkers pools at once,
+// each within poolStatsTimeout (or RequestTimeout when shorter).
+const (
+	poolStatsWorkers = 16
+	poolStatsTimeout = 2 * time.Second
+)
 
 // NewSystem returns the facade over a started cluster whose kinds came from
 // Kinds(d). It attaches d.Router to the cluster (creating it if nil).
@@ -46,7 +68,10 @@ func NewSystem(cl *cluster.Cluster, d *Deps) *System {
 		d.Router = NewRouter(d.Config, d.Logger, d.Metrics)
 	}
 	d.Router.Attach(cl)
-	s := &System{cl: cl, d: d, pools: map[string]string{DefaultPool: ""}}
+	s := &System{cl: cl, d: d, pools: map[string]*poolNote{defaultPoolIn(d.Config.Pools): {}}}
+	for _, name := range d.Config.Pools {
+		s.pools[name] = &poolNote{}
+	}
 	d.Router.OnChange(s.wakePools)
 	s.wakePools()
 	return s
@@ -57,10 +82,12 @@ func NewSystem(cl *cluster.Cluster, d *Deps) *System {
 // rather than at the waiters' next re-announcement.
 func (s *System) wakePools() {
 	s.mu.Lock()
+	s.prunePoolsLocked()
 	var moved []string
-	for name, was := range s.pools {
-		if now := s.d.Router.Owner(KindMatchPool, name); now != was {
-			s.pools[name] = now
+	for name, n := range s.pools {
+		if now := s.d.Router.Owner(KindMatchPool, name); now != n.owner {
+			was := n.owner
+			n.owner = now
 			if was != "" || now != "" {
 				moved = append(moved, name)
 			}
@@ -87,8 +114,8 @@ func (s *System) ActorSystem() *actor.ActorSystem { return s.cl.ActorSystem }
 func (s *System) Config() Config { return s.d.Config }
 
 // Deliver sends m to a user's session without waiting (connections use it
-// for Attach, Detach and Commands that carry the connection); failed, when
-// set, is called if it cannot be delivered (see Router).
+// for Attach and Detach); failed, when set, is called if it cannot be
+// delivered (see Router).
 func (s *System) Deliver(userID string, m proto.Message, failed func()) {
 	s.d.Router.SendOr(KindUserSession, userID, m, failed)
 }
@@ -125,58 +152,133 @@ func (s *System) PutProfile(ctx context.Context, userID string, p *msg.ProfileDa
 }
 
 func (s *System) notePool(name string) {
-	s.mu.Lock()
-	if _, ok := s.pools[name]; !ok {
-		s.pools[name] = s.d.Router.Owner(KindMatchPool, name)
+	if !poolAllowed(name, s.d.Config.Pools) {
+		return // a withdrawn pool: its stored waiters drain through the store
 	}
-	s.mu.Unlock()
+	now := s.d.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n, ok := s.pools[name]; ok {
+		if !n.seen.IsZero() {
+			n.seen = now
+		}
+		return
+	}
+	s.pools[name] = &poolNote{owner: s.d.Router.Owner(KindMatchPool, name), seen: now}
+	if len(s.pools) > maxLocalPools {
+		s.prunePoolsLocked()
+	}
+	if len(s.pools) > maxLocalPools {
+		var oldest string
+		var at time.Time
+		for n, p := range s.pools {
+			if !p.seen.IsZero() && (oldest == "" || p.seen.Before(at)) {
+				oldest, at = n, p.seen
+			}
+		}
+		delete(s.pools, oldest)
+	}
+}
+
+// prunePoolsLocked forgets the pool names not seen in a profile for the
+// directory's TTL (the fixed ones stay).
+func (s *System) prunePoolsLocked() {
+	now, ttl := s.d.now(), directoryTTL(s.d.Config)
+	for name, n := range s.pools {
+		if !n.seen.IsZero() && now.Sub(n.seen) > ttl {
+			delete(s.pools, name)
+		}
+	}
 }
 
 // Pools returns the names of the cluster's pools, sorted: those the
-// PoolDirectory grain lists plus those this node saw in profiles. When the
-// directory cannot answer, the local names alone.
+// PoolDirectory grain lists (the pools somebody was in lately, the
+// default pool and SPIN_POOLS). When the directory cannot answer, the
+// names this node knows.
 func (s *System) Pools(ctx context.Context) []string {
+	timeout := min(poolStatsTimeout, s.d.Config.RequestTimeout)
+	c, cancel := context.WithTimeout(ctx, timeout)
+	l, err := ask[*msg.PoolList](c, s.d, DirectoryID, KindPoolDirectory, &msg.ListPools{}, timeout)
+	cancel()
+	if err == nil {
+		return l.Pools
+	}
+	s.d.Logger.Warn("pool directory unavailable; listing local pools", "err", err)
 	s.mu.Lock()
+	s.prunePoolsLocked()
 	names := make([]string, 0, len(s.pools))
 	for n := range s.pools {
 		names = append(names, n)
 	}
 	s.mu.Unlock()
-	if l, err := ask[*msg.PoolList](ctx, s.d, DirectoryID, KindPoolDirectory, &msg.ListPools{}, s.d.Config.RequestTimeout); err == nil {
-		names = append(names, l.Pools...)
-	} else {
-		s.d.Logger.Warn("pool directory unavailable; listing local pools", "err", err)
-	}
 	slices.Sort(names)
-	return slices.Compact(names)
+	return names
 }
 
-// PoolStats returns every pool's statistics, at most statsTTL old. The
-// answer is shared between callers: read it, never modify it.
+// PoolStatsAnswer is the statistics of every listed pool, as far as the
+// pools answered.
+type PoolStatsAnswer struct {
+	Stats       []*msg.PoolStats // the pools that answered, sorted by name
+	Unavailable []string         // the pools that did not answer in time, sorted
+}
+
+// PoolStats returns the statistics of the pools that answered (see
+// PoolStatsAnswers); it fails only when pools were listed and none
+// answered. The answer is shared between callers: read it, never modify it.
 func (s *System) PoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
+	a := s.PoolStatsAnswers(ctx)
+	if len(a.Stats) == 0 && len(a.Unavailable) > 0 {
+		return nil, fmt.Errorf("pool stats: no pool answered (%d asked)", len(a.Unavailable))
+	}
+	return a.Stats, nil
+}
+
+// PoolStatsAnswers asks every listed pool for its statistics, at most
+// poolStatsWorkers at a time, each within poolStatsTimeout; a pool that
+// does not answer is left out and named in Unavailable, so one failing
+// pool never takes the others' answers with it. The answer is reused for
+// statsTTL and shared between callers: read it, never modify it.
+func (s *System) PoolStatsAnswers(ctx context.Context) PoolStatsAnswer {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	if s.stats != nil && s.d.now().Sub(s.statsAt) < statsTTL {
-		return s.stats, nil
+	if !s.statsAt.IsZero() && s.d.now().Sub(s.statsAt) < statsTTL {
+		return s.stats
 	}
-	out, err := s.fetchPoolStats(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.stats, s.statsAt = out, s.d.now()
-	return out, nil
+	s.stats, s.statsAt = s.fetchPoolStats(ctx), s.d.now()
+	return s.stats
 }
 
-func (s *System) fetchPoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
-	var out []*msg.PoolStats
-	for _, name := range s.Pools(ctx) {
-		st, err := ask[*msg.PoolStats](ctx, s.d, name, KindMatchPool, &msg.PoolStatsRequest{}, s.d.Config.RequestTimeout)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
+func (s *System) fetchPoolStats(ctx context.Context) PoolStatsAnswer {
+	names := s.Pools(ctx)
+	timeout := min(poolStatsTimeout, s.d.Config.RequestTimeout)
+	got := make([]*msg.PoolStats, len(names))
+	sem := make(chan struct{}, poolStatsWorkers)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			st, err := ask[*msg.PoolStats](c, s.d, name, KindMatchPool, &msg.PoolStatsRequest{}, timeout)
+			if err != nil {
+				s.d.Logger.Warn("pool stats unavailable", "pool", name, "err", err)
+				return
+			}
+			got[i] = st
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	var a PoolStatsAnswer
+	for i, st := range got {
+		if st == nil {
+			a.Unavailable = append(a.Unavailable, names[i])
+			continue
+		}
+		a.Stats = append(a.Stats, st)
+	}
+	return a
 }
 
 // History returns the user's mutual matches, newest first.

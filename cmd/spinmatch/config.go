@@ -139,6 +139,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if err := loadLimits(getenv, &c); err != nil {
 		return c, err
 	}
+	if err := loadPools(getenv, &c); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

@@ -142,7 +142,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	if err != nil {
 		_ = n.samples.Shutdown(ctx)
 		n.closeStore()
-		return &configError{"SPIN_CLUSTER_BIND", "cluster could not start: " + err.Error()}
+		return clusterStartError(err)
 	}
 	n.member = member
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

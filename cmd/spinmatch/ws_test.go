@@ -151,7 +151,7 @@ func TestLiveMatching(t *testing.T) {
 		}
 		cb.expect("match_result")
 		cb.send("vote", map[string]any{"match_id": mid, "choice": "yes"})
-		if e := cb.expect("error"); e.str("code") != "match_not_found" && e.str("code") != "vote_closed" {
+		if e := cb.expect("error"); e.str("code") != "vote_closed" {
 			t.Fatalf("late vote: %v", e)
 		}
 	})

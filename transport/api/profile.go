@@ -125,22 +125,24 @@ type poolStatus struct {
 	EtaS    map[string]float64 `json:"eta_s"`
 }
 
-// queueStatus is public: per pool, who waits and the ETA per gender.
+// queueStatus is public: per pool, who waits and the ETA per gender. A
+// pool that does not answer in time is left out and named in
+// "unavailable" (an extension of PROTOCOL.md's body), never a 503 for all.
 func (a *API) queueStatus(w http.ResponseWriter, r *http.Request) {
-	stats, err := a.sys.PoolStats(r.Context())
-	if err != nil {
-		WriteError(w, actors.CodeUnavailable, "Queue status is unavailable right now. Please try again in a moment.")
-		return
-	}
-	out := make([]poolStatus, 0, len(stats))
-	for _, s := range stats {
+	ans := a.sys.PoolStatsAnswers(r.Context())
+	out := make([]poolStatus, 0, len(ans.Stats))
+	for _, s := range ans.Stats {
 		eta := make(map[string]float64, len(s.EtaS))
 		for g, v := range s.EtaS {
 			eta[g] = float64(int64(v*10+0.5)) / 10
 		}
 		out = append(out, poolStatus{Pool: s.Pool, Waiting: s.Waiting, EtaS: eta})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"pools": out})
+	body := map[string]any{"pools": out}
+	if len(ans.Unavailable) > 0 {
+		body["unavailable"] = ans.Unavailable
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // helpPage lists every error code with its explanation; help_url links here.

@@ -163,7 +163,7 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 
 // deliver sends a command to the user's session. Never silence: a command
 // that cannot reach the session (through every resend of the Router) is
-// answered here.
+// answered here, and so is one refused because too many are in flight.
 func (c *conn) deliver(userID string, cmd *msg.Command, ref string) {
 	c.deliverThen(userID, cmd, ref, nil)
 }
