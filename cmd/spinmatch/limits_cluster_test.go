@@ -24,7 +24,8 @@ func TestClusterSharesAddressLimit(t *testing.T) {
 		t.Skip("multi-process PostgreSQL test: not in -short")
 	}
 	const rate, burst = 5, 10
-	c := startProcCluster(t, fmt.Sprintf("SPIN_LIMIT_REST_PUBLIC_ADDRESS=%d:%d", rate, burst))
+	c := startProcCluster(t, fmt.Sprintf("SPIN_LIMIT_REST_PUBLIC_ADDRESS=%d:%d", rate, burst),
+		fmt.Sprintf("SPIN_LIMIT_SPIN_ADDRESS=%d:%d", rate, burst))
 	hc, _ := fromAddr("127.0.0.5")
 	get := func(i int) int {
 		t.Helper()
@@ -68,6 +69,49 @@ func TestClusterSharesAddressLimit(t *testing.T) {
 		if n == 0 {
 			t.Fatalf("node %d allowed none: the calls were not spread", i)
 		}
+	}
+
+	// Spins: 60 users (made from the exempt 127.0.0.1) spin once each from
+	// 127.0.0.5, round robin over the nodes, 40 a second: the address's
+	// spin budget is cut at the configured rate for the whole cluster.
+	users := make([]*user, 60)
+	for i := range users {
+		users[i] = newUser(t, c.nodes[i%3].base(), fmt.Sprintf("Sam%d", i), "male", "limits", "female")
+	}
+	spin := func(i int) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", c.nodes[i%3].base()+"/api/spin", nil)
+		req.Header.Set("Authorization", "Bearer "+users[i].token)
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("spin %d: %v", i, err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests && !strings.HasPrefix(res.Header.Get("RateLimit"), `"spin";r=0;`) {
+			t.Fatalf("429 without RateLimit: %v", res.Header)
+		}
+		return res.StatusCode
+	}
+	spun, spinsBy, refused := 0, make([]int, 3), 0
+	start = time.Now()
+	for i := range users {
+		<-tick.C
+		switch code := spin(i); code {
+		case http.StatusAccepted, http.StatusOK:
+			spun++
+			spinsBy[i%3]++
+		case http.StatusTooManyRequests:
+			refused++
+		default:
+			t.Fatalf("spin %d: status %d", i, code)
+		}
+	}
+	elapsed = time.Since(start).Seconds()
+	most = burst + rate*elapsed + 2
+	t.Logf("spins: %d allowed (by node %v), %d limited in %.1fs; one limit allows %.0f, three would allow %.0f",
+		spun, spinsBy, refused, elapsed, most-2, 3*(most-2))
+	if float64(spun) > most || float64(spun) < burst {
+		t.Fatalf("%d spins allowed in %.1fs, want about %.0f (the configured rate across the cluster)", spun, elapsed, most-2)
 	}
 
 	// Kill the node that owns the address's Limiter grain: the survivors
