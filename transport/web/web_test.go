@@ -35,7 +35,7 @@ func get(t *testing.T, srv *httptest.Server, method, target string, header http.
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(Handler(Config{Development: true}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -174,7 +174,7 @@ func prefixAll(prefix string, names []string) []string {
 }
 
 func BenchmarkServe(b *testing.B) {
-	h := Handler()
+	h := Handler(Config{})
 	for _, target := range []string{"/", "/static/app.js"} {
 		b.Run(target, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, target, nil)
