@@ -82,12 +82,10 @@ func TestAssets(t *testing.T) {
 		".css": "text/css; charset=utf-8",
 		".js":  "text/javascript; charset=utf-8",
 		".svg": "image/svg+xml",
+		".txt": "text/plain; charset=utf-8",
 	}
 	srv := newServer(t)
-	names, err := fs.Glob(files, "static/*")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("glob static: %v (%d files)", err, len(names))
-	}
+	names := staticFiles(t)
 	_, page := get(t, srv, http.MethodGet, "/", nil)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -127,8 +125,7 @@ func TestAssets(t *testing.T) {
 
 func TestNoBlockingDialogs(t *testing.T) {
 	srv := newServer(t)
-	names, _ := fs.Glob(files, "static/*")
-	for _, target := range append([]string{"/"}, prefixAll("/", names)...) {
+	for _, target := range append([]string{"/"}, prefixAll("/", staticFiles(t))...) {
 		_, body := get(t, srv, http.MethodGet, target, nil)
 		for _, banned := range []string{"alert(", "confirm(", "prompt("} {
 			if strings.Contains(body, banned) {
@@ -163,6 +160,22 @@ func TestOtherRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// staticFiles lists every embedded asset ("static/app.js", "static/vendor/supabase.js", ...).
+func staticFiles(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	err := fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return err
+	})
+	if err != nil || len(names) == 0 {
+		t.Fatalf("walk static: %v (%d files)", err, len(names))
+	}
+	return names
 }
 
 func prefixAll(prefix string, names []string) []string {
