@@ -67,7 +67,27 @@
     };
   }
 
-  const handed = takeFragment(); // at once: the token must not linger in the address bar
+  const KEY_HANDED = 'spinmatch.handed'; // sessionStorage: a fragment taken just before a reload
+
+  function takeStashed() {
+    let f = null;
+    try {
+      f = JSON.parse(sessionStorage.getItem(KEY_HANDED) || 'null');
+      sessionStorage.removeItem(KEY_HANDED);
+    } catch { f = null; }
+    return f && typeof f === 'object' ? f : null;
+  }
+
+  const handed = takeFragment() || takeStashed(); // at once: the token must not linger in the address bar
+
+  // A token handed over to an already open page (a same-document navigation):
+  // take it out of the address bar at once, then start over with it.
+  window.addEventListener('hashchange', () => {
+    const f = takeFragment();
+    if (!f) return;
+    try { sessionStorage.setItem(KEY_HANDED, JSON.stringify(f)); } catch { return; }
+    location.reload();
+  });
 
   function readHandoff() {
     let s = null;

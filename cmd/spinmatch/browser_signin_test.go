@@ -1,0 +1,470 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/spinmatch/spinmatch/transport/web/supabasetest"
+)
+
+// Browser tests of the page's sign-in modes (README, Sign-in on the page)
+// and its error boundary.
+
+// startBrowser starts headless Chromium for one test; the returned context
+// ends with the test.
+func startBrowser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test: not in -short")
+	}
+	exe := chromiumPath(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox,
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	if _, err := chromedp.Run(bctx, chromedp.Navigate("about:blank")); err != nil {
+		cancelB()
+		cancelA()
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, timeout)
+	t.Cleanup(func() { cancel(); cancelB(); cancelA() })
+	return ctx
+}
+
+// newTab opens a tab in a browser context of its own (its own storage, as a
+// different device), and logs the page's uncaught exceptions and console
+// errors into the test log.
+func newTab(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		done bool // guarded by mu: the test ended, t.Log may no longer be called
+	)
+	logEvent := func(ev any) {
+		var line string
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			line = "page exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				line += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type != runtime.ConsoleAPICalledTypeError && ev.Type != runtime.ConsoleAPICalledTypeWarning {
+				return
+			}
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			line = "page console " + string(ev.Type) + ": " + strings.Join(parts, " ")
+		default:
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Log(line)
+		}
+	}
+	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(logEvent))
+	t.Cleanup(func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+		cancel()
+	})
+	return tab
+}
+
+// page wraps a tab with the steps the tests use.
+type page struct {
+	t   *testing.T
+	tab context.Context
+}
+
+func (p page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.tab, steps...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (p page) eval(js string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.tab, chromedp.Evaluate[string](js))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return s
+}
+
+// waitTrue polls a JavaScript condition in the page.
+func (p page) waitTrue(what, js string, d time.Duration) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.tab, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(d))); err != nil {
+		p.t.Fatalf("%s: %v (state %q)", what, err, p.eval(`document.body.dataset.state || ''`))
+	}
+}
+
+func (p page) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.tab, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// fillProfile completes the onboarding form shown after a first sign-in.
+func (p page) fillProfile(name, gender, seeking string) {
+	p.t.Helper()
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	p.do(name+" fills the profile",
+		chromedp.WaitVisible(css(`body[data-state=onboarding] [data-testid=onboard-name]`)),
+		chromedp.SendKeys(css(`[data-testid=onboard-name]`), name),
+		chromedp.Click(css(`[data-testid=onboard-gender-`+gender+`]`)),
+		chromedp.Click(css(`[data-testid=onboard-seeking-`+seeking+`]`)),
+		chromedp.Click(css(`[data-testid=onboard-submit]`)),
+		chromedp.WaitVisible(css(`body[data-state=idle] [data-testid=spin-button]`)),
+	)
+}
+
+// signInWithPassword fills and submits the Supabase sign-in form.
+func (p page) signInWithPassword(base, email, password string) {
+	p.t.Helper()
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	p.do("sign in as "+email,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(css(`body[data-state=signin] [data-testid=signin-email]`)),
+		chromedp.SendKeys(css(`[data-testid=signin-email]`), email),
+		chromedp.SendKeys(css(`[data-testid=signin-password]`), password),
+		chromedp.Click(css(`[data-testid=signin-submit]`)),
+	)
+}
+
+// pageToken is the token the page holds for its socket and REST calls.
+func (p page) pageToken() string {
+	return p.eval(`(JSON.parse(sessionStorage.getItem('spinmatch.session') || '{}') || {}).token || ''`)
+}
+
+// putProfile writes a profile through REST with a bearer token.
+func putProfile(t *testing.T, base, token string, profile map[string]any) {
+	t.Helper()
+	u := &user{token: token, name: fmt.Sprint(profile["display_name"]), base: base}
+	if status, body := rest(t, base, u, http.MethodPut, "/api/me", profile); status != http.StatusOK {
+		t.Fatalf("PUT /api/me: %d %v", status, body)
+	}
+}
+
+var signinSeq atomic.Int64
+
+// TestBrowserSignInSupabase runs the page in production with Supabase Auth
+// (a local stand-in) and checks password sign-in through to a match with a
+// socket client, a token that expired before it reached the server
+// (refreshed, the request retried), a refresh that is refused (the
+// sign-in-again modal), and the magic link (request, then the redirect's
+// fragment).
+func TestBrowserSignInSupabase(t *testing.T) {
+	browser := startBrowser(t, 120*time.Second)
+	sb := supabasetest.New(t, []byte(testSecret))
+	cfg := testConfig(t)
+	cfg.Development = false
+	cfg.SupabaseURL, cfg.SupabaseAnonKey = sb.URL, supabasetest.AnonKey
+	cfg.Actors.DateLength, cfg.Actors.VoteWindow = 60*time.Second, 10*time.Second
+	n := startNode(t, cfg)
+	base := "http://" + n.Addr()
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	email := func(name string) string { return fmt.Sprintf("%s-%d@example.test", name, signinSeq.Add(1)) }
+
+	if status, _ := rest(t, base, nil, http.MethodPost, "/api/dev/token", map[string]any{"display_name": "X"}); status != http.StatusNotFound {
+		t.Fatalf("production node: POST /api/dev/token = %d, want 404", status)
+	}
+
+	t.Run("password sign-in, profile, match", func(t *testing.T) {
+		mia := email("mia")
+		miaID := sb.AddUser(mia, "correct horse")
+		p := page{t, newTab(t, browser)}
+		p.signInWithPassword(base, mia, "wrong horse")
+		p.waitTrue("wrong password is refused", `document.querySelector('[data-testid=signin-password-error]').textContent.length > 0`, 10*time.Second)
+		if state := p.eval(`document.body.dataset.state`); state != "signin" {
+			t.Fatalf("after a wrong password the page is %q", state)
+		}
+		p.do("retype the password",
+			chromedp.SetValue(css(`[data-testid=signin-password]`), ""),
+			chromedp.SendKeys(css(`[data-testid=signin-password]`), "correct horse"),
+			chromedp.Click(css(`[data-testid=signin-submit]`)),
+		)
+		p.fillProfile("Mia", "female", "male")
+		grants := sb.Calls("/auth/v1/token", "password")
+		if len(grants) != 2 || grants[1].APIKey != supabasetest.AnonKey || grants[1].Email != mia {
+			t.Fatalf("password grants %+v, want two with the anon key", grants)
+		}
+		if tok := p.pageToken(); tok == "" || tok != sb.LatestToken(miaID) {
+			t.Fatalf("page token is not the one Supabase issued")
+		}
+		// The profile was written for the Supabase user.
+		if status, me := rest(t, base, &user{token: sb.LatestToken(miaID)}, http.MethodGet, "/api/me", nil); status != http.StatusOK || me.str("display_name") != "Mia" {
+			t.Fatalf("GET /api/me as Mia: %d %v", status, me)
+		}
+
+		p.do("Mia spins",
+			chromedp.Click(css(`[data-testid=spin-button]`)),
+			chromedp.WaitVisible(css(`body[data-state=queued] [data-testid=waiting-view]`)),
+		)
+		leoID := fmt.Sprintf("leo-%d", signinSeq.Add(1))
+		leoTok := sb.Token(leoID, time.Hour)
+		putProfile(t, base, leoTok, map[string]any{"display_name": "Leo", "gender": "male", "seeking": []string{"female"}, "pool": "global"})
+		leo, _ := (&user{id: leoID, token: leoTok, name: "Leo", base: base}).dial(t)
+		leo.spin()
+		found := leo.expect("match_found")
+		if partner := found.obj("partner"); partner.str("user_id") != miaID || partner.str("display_name") != "Mia" {
+			t.Fatalf("Leo's partner %v, want Mia (%s)", partner, miaID)
+		}
+		p.do("Mia sees the match", chromedp.WaitVisible(css(`body[data-state=matched] [data-testid=match-card]`)))
+		if name := p.text(`[data-testid=partner-name]`); !strings.Contains(name, "Leo") {
+			t.Fatalf("Mia's partner shown as %q", name)
+		}
+		if toasts := p.eval(`String(document.querySelectorAll('[data-testid=toast-stack] .toast-error').length)`); toasts != "0" {
+			t.Errorf("%s error toasts along the way", toasts)
+		}
+	})
+
+	t.Run("expired token is refreshed", func(t *testing.T) {
+		ana := email("ana")
+		anaID := sb.AddUser(ana, "pw-ana-123")
+		refreshes := len(sb.Calls("/auth/v1/token", "refresh_token"))
+		sb.ExpireNext(1) // the session's first token is expired when it reaches the node: GET /api/me answers 401
+		p := page{t, newTab(t, browser)}
+		p.signInWithPassword(base, ana, "pw-ana-123")
+		p.fillProfile("Ana", "female", "male")
+		if got := len(sb.Calls("/auth/v1/token", "refresh_token")) - refreshes; got < 1 {
+			t.Fatalf("%d refresh grants, want at least 1", got)
+		}
+		if tok := p.pageToken(); tok != sb.LatestToken(anaID) {
+			t.Fatal("the page does not hold the refreshed token")
+		}
+		if p.eval(`String(document.querySelector('[data-testid=signin-again-modal]').hidden)`) != "true" {
+			t.Fatal("the sign-in-again modal is showing although the token was refreshed")
+		}
+	})
+
+	t.Run("refused refresh asks to sign in again", func(t *testing.T) {
+		eva := email("eva")
+		sb.AddUser(eva, "pw-eva-123")
+		sb.ExpireNext(1)
+		sb.RefuseRefresh(true)
+		defer sb.RefuseRefresh(false)
+		p := page{t, newTab(t, browser)}
+		p.signInWithPassword(base, eva, "pw-eva-123")
+		p.do("the modal asks to sign in again",
+			chromedp.WaitVisible(css(`[data-testid=signin-again-modal]`)),
+			chromedp.Click(css(`[data-testid=signin-again-button]`)),
+			chromedp.WaitVisible(css(`body[data-state=signin] [data-testid=signin-email]`)),
+		)
+		if p.eval(`String(document.querySelector('[data-testid=signin-again-modal]').hidden)`) != "true" {
+			t.Fatal("the modal stayed after choosing to sign in again")
+		}
+	})
+
+	t.Run("magic link", func(t *testing.T) {
+		zoe := email("zoe")
+		p := page{t, newTab(t, browser)}
+		p.do("Zoe asks for a link",
+			chromedp.Navigate(base+"/"),
+			chromedp.WaitVisible(css(`body[data-state=signin] [data-testid=signin-email]`)),
+			chromedp.SendKeys(css(`[data-testid=signin-email]`), zoe),
+			chromedp.Click(css(`[data-testid=signin-magic]`)),
+			chromedp.WaitVisible(css(`[data-testid=signin-sent]`)),
+		)
+		otp := sb.Calls("/auth/v1/otp", "")
+		if len(otp) == 0 || otp[len(otp)-1].Email != zoe {
+			t.Fatalf("otp requests %+v, want one for %s", otp, zoe)
+		}
+		// Zoe follows the link: Supabase redirects back with the session in the fragment.
+		sess, ok := sb.NewSession(zoe)
+		if !ok {
+			t.Fatal("the stand-in did not sign Zoe up on the link request")
+		}
+		frag := url.Values{"access_token": {sess.AccessToken}, "refresh_token": {sess.RefreshToken},
+			"expires_in": {fmt.Sprint(sess.ExpiresIn)}, "expires_at": {fmt.Sprint(sess.ExpiresAt)},
+			"token_type": {"bearer"}, "type": {"magiclink"}}
+		// The link opens in the page already open (a same-document navigation).
+		p.do("Zoe follows the link", chromedp.Navigate(base+"/#"+frag.Encode()))
+		p.waitTrue("the token leaves the address bar", `!location.href.includes('access_token') && !location.href.includes('#')`, 5*time.Second)
+		p.fillProfile("Zoe", "female", "male")
+		if tok := p.pageToken(); tok != sess.AccessToken {
+			t.Fatal("the page does not hold the magic link's token")
+		}
+	})
+}
+
+// TestBrowserSignInHandoff runs the page in production without the anon
+// key: it says that signing in happens in the main app, takes a token
+// handed over in the URL fragment (and removes it from the address bar at
+// once), and asks to sign in again when the server refuses the token.
+func TestBrowserSignInHandoff(t *testing.T) {
+	browser := startBrowser(t, 60*time.Second)
+	sb := supabasetest.New(t, []byte(testSecret)) // only mints the tokens the main app would hand over
+	cfg := testConfig(t)
+	cfg.Development = false
+	cfg.SignInURL = "https://app.example/signin"
+	n := startNode(t, cfg)
+	base := "http://" + n.Addr()
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	p := page{t, newTab(t, browser)}
+	p.do("a visitor without a token",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(css(`body[data-state=signin-elsewhere] [data-testid=signin-elsewhere-link]`)),
+	)
+	if href := p.eval(`document.querySelector('[data-testid=signin-elsewhere-link]').href`); href != cfg.SignInURL {
+		t.Fatalf("sign-in link %q, want %q", href, cfg.SignInURL)
+	}
+
+	uid := fmt.Sprintf("handoff-%d", signinSeq.Add(1))
+	tok := sb.Token(uid, time.Hour)
+	p.do("the main app hands over a token",
+		chromedp.Navigate("about:blank"), // the main app is another site
+		chromedp.Navigate(base+"/#access_token="+tok+"&expires_in=3600&token_type=bearer"))
+	// At once, before the profile form: the fragment is gone.
+	if href := p.eval(`location.href`); href != base+"/" {
+		t.Fatalf("address bar %q, want %q (token removed)", href, base+"/")
+	}
+	p.fillProfile("Noa", "nonbinary", "female")
+	if p.pageToken() != tok || !strings.Contains(p.eval(`sessionStorage.getItem('spinmatch.handoff') || ''`), tok) {
+		t.Fatal("the handed-over token is not kept in sessionStorage")
+	}
+	if status, me := rest(t, base, &user{token: tok}, http.MethodGet, "/api/me", nil); status != http.StatusOK || me.str("display_name") != "Noa" {
+		t.Fatalf("GET /api/me as Noa: %d %v", status, me)
+	}
+	p.do("a reload keeps the sign-in", chromedp.Reload(), chromedp.WaitVisible(css(`body[data-state=idle] [data-testid=spin-button]`)))
+
+	// A token the server refuses (revoked, or signed with a rotated key) cannot be renewed here.
+	p.eval(`(() => { const s = JSON.parse(sessionStorage.getItem('spinmatch.handoff'));
+		s.token = s.token.slice(0, -4) + 'AAAA'; sessionStorage.setItem('spinmatch.handoff', JSON.stringify(s));
+		const me = JSON.parse(sessionStorage.getItem('spinmatch.session')); me.token = s.token;
+		sessionStorage.setItem('spinmatch.session', JSON.stringify(me)); return 'ok'; })()`)
+	p.do("the refused token gets the sign-in-again modal",
+		chromedp.Reload(),
+		chromedp.WaitVisible(css(`[data-testid=signin-again-modal] [data-testid=signin-again-link]`)),
+	)
+	if href := p.eval(`document.querySelector('[data-testid=signin-again-link]').href`); href != cfg.SignInURL {
+		t.Fatalf("sign-in-again link %q, want %q", href, cfg.SignInURL)
+	}
+}
+
+// clientErrors records what reaches POST /api/client-errors on its way to
+// the node.
+type clientErrors struct {
+	mu      sync.Mutex
+	reports []map[string]any // guarded by mu
+}
+
+func (c *clientErrors) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.reports)
+}
+
+func (c *clientErrors) all() []map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]map[string]any(nil), c.reports...)
+}
+
+// TestBrowserErrorBoundary throws an uncaught error and an unhandled
+// rejection in the page: each shows the friendly toast and is reported to
+// POST /api/client-errors (seen by a recording proxy in front of the node),
+// without the URL's query or fragment, and no more than three a minute.
+func TestBrowserErrorBoundary(t *testing.T) {
+	browser := startBrowser(t, 60*time.Second)
+	n := startNode(t, testConfig(t))
+	target, _ := url.Parse("http://" + n.Addr())
+	rec := &clientErrors{}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/api/client-errors" {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+			var report map[string]any
+			if err := json.Unmarshal(body, &report); err != nil {
+				report = map[string]any{"undecodable": string(body)}
+			}
+			rec.mu.Lock()
+			rec.reports = append(rec.reports, report)
+			rec.mu.Unlock()
+			r.Body = io.NopCloser(strings.NewReader(string(body))) // on to the node (404 until it has the route)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	p := page{t, newTab(t, browser)}
+	p.do("open the page", chromedp.Navigate(front.URL+"/?ref=mail#section"), chromedp.WaitVisible(css(`body[data-state=onboarding]`)))
+	p.eval(`setTimeout(() => { throw new Error('boom from the test'); }, 0); 'ok'`)
+	p.do("the toast", chromedp.WaitVisible(css(`[data-testid=toast-stack] [data-source=boundary]`)))
+	waitFor(t, 10*time.Second, "the error report", func() bool { return rec.count() >= 1 })
+	p.eval(`Promise.reject(new Error('rejected in the test')); 'ok'`)
+	waitFor(t, 10*time.Second, "the rejection report", func() bool { return rec.count() >= 2 })
+
+	reports := rec.all()
+	for i, want := range []string{"boom from the test", "rejected in the test"} {
+		r := reports[i]
+		if msg, _ := r["message"].(string); !strings.Contains(msg, want) {
+			t.Errorf("report %d message %q, want %q", i, msg, want)
+		}
+		if u, _ := r["url"].(string); u != front.URL+"/" {
+			t.Errorf("report %d url %q, want %q (no query, no fragment)", i, u, front.URL+"/")
+		}
+		if ua, _ := r["user_agent"].(string); ua == "" {
+			t.Errorf("report %d has no user_agent", i)
+		}
+		if at, _ := r["at"].(string); at == "" {
+			t.Errorf("report %d has no time", i)
+		} else if _, err := time.Parse(time.RFC3339, at); err != nil {
+			t.Errorf("report %d at %q: %v", i, at, err)
+		}
+		if stack, _ := r["stack"].(string); i == 0 && !strings.Contains(stack, "boom") && stack == "" {
+			t.Errorf("report %d has no stack", i)
+		}
+	}
+
+	// A burst: only the page's share (3 a minute) is reported.
+	p.eval(`for (let i = 0; i < 5; i++) setTimeout(() => { throw new Error('burst ' + i); }, 0);
+		setTimeout(() => { document.body.dataset.burstDone = 'true'; }, 0); 'ok'`)
+	p.waitTrue("the burst ran", `document.body.dataset.burstDone === 'true'`, 10*time.Second)
+	waitFor(t, 10*time.Second, "the third report", func() bool { return rec.count() >= 3 })
+	if ok, err := chromedp.Run(p.tab, chromedp.Evaluate[bool](`fetch('/healthz').then((r) => r.ok)`, chromedp.EvalAwaitPromise)); err != nil || !ok {
+		t.Fatalf("a later request: %v %v", ok, err)
+	}
+	if got := rec.count(); got != 3 {
+		t.Fatalf("%d reports after a burst of 7 errors, want 3 (the per-minute share)", got)
+	}
+	if p.eval(`document.body.dataset.state`) != "onboarding" {
+		t.Fatal("the page left its view after errors")
+	}
+}
