@@ -592,8 +592,9 @@
   }
 
   async function renewProduction() {
-    const s = await SignIn.fresh();
-    if (s && app.session && s.user_id === app.session.user_id && s.token !== app.session.token) {
+    const refused = app.session && app.session.token;
+    const s = await SignIn.fresh(); // may already have reached onNewToken
+    if (s && app.session && s.user_id === app.session.user_id && s.token !== refused) {
       saveSession({ ...app.session, token: s.token });
       return true;
     }
