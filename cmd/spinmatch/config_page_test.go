@@ -7,7 +7,7 @@ import (
 
 func TestLoadPageConfig(t *testing.T) {
 	env := func(kv ...string) func(string) string {
-		m := map[string]string{"SPIN_ENV": "production", "JWT_SECRET": "x"}
+		m := map[string]string{"SPIN_ENV": "production", "JWT_SECRET": "x", "SPIN_CLUSTER_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
