@@ -297,6 +297,30 @@ func TestBrowserSignInSupabase(t *testing.T) {
 		}
 	})
 
+	t.Run("refreshed token goes to the open socket", func(t *testing.T) {
+		ida := email("ida")
+		idaID := sb.AddUser(ida, "pw-ida-123")
+		sb.SetTTL(80 * time.Second) // supabase-js refreshes a session this close to its end on its next tick
+		defer sb.SetTTL(time.Hour)
+		p := page{t, newTab(t, browser)}
+		p.signInWithPassword(base, ida, "pw-ida-123")
+		p.fillProfile("Ida", "female", "male")
+		p.waitTrue("connected", `document.body.dataset.connected === 'true'`, 10*time.Second)
+		// Record what the page sends on its sockets from now on.
+		p.eval(`(() => { const send = WebSocket.prototype.send; window.sentFrames = [];
+			WebSocket.prototype.send = function (d) { window.sentFrames.push(String(d)); return send.call(this, d); };
+			return 'ok'; })()`)
+		refreshes := len(sb.Calls("/auth/v1/token", "refresh_token"))
+		p.eval(`window.dispatchEvent(new Event('visibilitychange')); 'ok'`) // supabase-js (listening on window) ticks at once when the page shows
+		waitFor(t, 15*time.Second, "a refresh grant", func() bool { return len(sb.Calls("/auth/v1/token", "refresh_token")) > refreshes })
+		p.eventually("the page holds the refreshed token", fmt.Sprintf(`(JSON.parse(sessionStorage.getItem('spinmatch.session') || '{}') || {}).token === %q`, sb.LatestToken(idaID)), 10*time.Second)
+		p.eventually("the page sent it as auth", `window.sentFrames.some((f) => { const m = JSON.parse(f); return m.type === 'auth' && m.access_token === JSON.parse(sessionStorage.getItem('spinmatch.session')).token; })`, 10*time.Second)
+		p.eventually("still connected and idle", `document.body.dataset.connected === 'true' && document.body.dataset.state === 'idle'`, 10*time.Second)
+		if p.eval(`String(document.querySelector('[data-testid=signin-again-modal]').hidden)`) != "true" {
+			t.Fatal("the sign-in-again modal is showing after a refresh")
+		}
+	})
+
 	t.Run("refused refresh asks to sign in again", func(t *testing.T) {
 		eva := email("eva")
 		sb.AddUser(eva, "pw-eva-123")

@@ -114,6 +114,14 @@ func (s *Server) RefuseRefresh(refuse bool) {
 	s.mu.Unlock()
 }
 
+// SetTTL sets the lifetime of later access tokens (default an hour). Under
+// 90 s, supabase-js refreshes the session on its next tick.
+func (s *Server) SetTTL(d time.Duration) {
+	s.mu.Lock()
+	s.ttl = d
+	s.mu.Unlock()
+}
+
 // UseES256 signs later tokens with the ES256 key of the key set.
 func (s *Server) UseES256() {
 	s.mu.Lock()
