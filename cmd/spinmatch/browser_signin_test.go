@@ -191,6 +191,41 @@ func (p page) signInWithPassword(base, email, password string) {
 	)
 }
 
+// spySockets records the page's socket traffic from now on: window.sentFrames
+// (what it sends), window.openedURLs (sockets it opens) and window.lastSocket
+// (the socket it last sent on), so a test can play the server's part with
+// deliver and closeSocket. It makes the page send a status to find the open socket.
+func (p page) spySockets() {
+	p.t.Helper()
+	p.eval(`(() => {
+		window.sentFrames = []; window.openedURLs = [];
+		const send = WebSocket.prototype.send;
+		WebSocket.prototype.send = function (d) { window.lastSocket = this; window.sentFrames.push(String(d)); return send.call(this, d); };
+		const Native = WebSocket;
+		window.WebSocket = class extends Native { constructor(u, p) { super(u, p); window.openedURLs.push(String(u)); } };
+		return 'ok'; })()`)
+	p.findSocket()
+}
+
+// findSocket points window.lastSocket at the page's open socket (the page
+// asks for status on it when it becomes visible).
+func (p page) findSocket() {
+	p.t.Helper()
+	p.waitTrue("connected", `document.body.dataset.connected === 'true'`, 10*time.Second)
+	p.eval(`window.lastSocket = null; document.dispatchEvent(new Event('visibilitychange')); 'ok'`)
+	p.waitTrue("the page's socket is known", `Boolean(window.lastSocket && window.lastSocket.onmessage)`, 5*time.Second)
+}
+
+// deliver hands the page's socket a frame as if the server had sent it.
+func (p page) deliver(frame string) {
+	p.t.Helper()
+	p.eval(fmt.Sprintf(`window.lastSocket.onmessage(new MessageEvent('message', {data: %q})); 'ok'`, frame))
+}
+
+// sentAuth is a condition: the page sent {"type":"auth"} with the token it holds now.
+const sentAuth = `window.sentFrames.some((f) => { const m = JSON.parse(f);
+	return m.type === 'auth' && m.access_token === JSON.parse(sessionStorage.getItem('spinmatch.session')).token; })`
+
 // pageToken is the token the page holds for its socket and REST calls.
 func (p page) pageToken() string {
 	return p.eval(`(JSON.parse(sessionStorage.getItem('spinmatch.session') || '{}') || {}).token || ''`)
@@ -260,7 +295,8 @@ func TestBrowserSignInSupabase(t *testing.T) {
 			chromedp.Click(css(`[data-testid=spin-button]`)),
 			chromedp.WaitVisible(css(`body[data-state=queued] [data-testid=waiting-view]`)),
 		)
-		leoID := fmt.Sprintf("leo-%d", signinSeq.Add(1))
+		p.spySockets()
+		leoID := fmt.Sprintf("leo-%d", signinSeq.Add(1)) // above Mia's hex id: Mia offers (rtc.js)
 		leoTok := sb.Token(leoID, time.Hour)
 		putProfile(t, base, leoTok, map[string]any{"display_name": "Leo", "gender": "male", "seeking": []string{"female"}, "pool": "global"})
 		leo, _ := (&user{id: leoID, token: leoTok, name: "Leo", base: base}).dial(t)
@@ -276,6 +312,20 @@ func TestBrowserSignInSupabase(t *testing.T) {
 		if toasts := p.eval(`String(document.querySelectorAll('[data-testid=toast-stack] .toast-error').length)`); toasts != "0" {
 			t.Errorf("%s error toasts along the way", toasts)
 		}
+
+		// A signal the server rate-limits is sent again after retry_after_s.
+		p.waitTrue("Mia signals", `window.sentFrames.some((f) => JSON.parse(f).type === 'signal')`, 10*time.Second)
+		first := p.eval(`window.sentFrames.find((f) => JSON.parse(f).type === 'signal')`)
+		var sig struct {
+			ID   float64         `json:"id"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(first), &sig); err != nil {
+			t.Fatalf("signal frame %s: %v", first, err)
+		}
+		p.deliver(fmt.Sprintf(`{"type":"error","code":"rate_limited","ref":%v,"retry_after_s":0.3,"message":"Slow down."}`, sig.ID))
+		p.waitTrue("the signal is sent again", fmt.Sprintf(`window.sentFrames.some((f) => { const m = JSON.parse(f);
+			return m.type === 'signal' && m.id > %v && JSON.stringify(m.data) === JSON.stringify(%s); })`, sig.ID, sig.Data), 5*time.Second)
 	})
 
 	t.Run("expired token is refreshed", func(t *testing.T) {
@@ -319,6 +369,55 @@ func TestBrowserSignInSupabase(t *testing.T) {
 		if p.eval(`String(document.querySelector('[data-testid=signin-again-modal]').hidden)`) != "true" {
 			t.Fatal("the sign-in-again modal is showing after a refresh")
 		}
+	})
+
+	// The server's part (token_expired, close 4001) is played through the
+	// page's own socket handlers: this node does not expire tokens on open
+	// sockets itself.
+	t.Run("token_expired on the socket", func(t *testing.T) {
+		uma := email("uma")
+		umaID := sb.AddUser(uma, "pw-uma-123")
+		p := page{t, newTab(t, browser)}
+		p.signInWithPassword(base, uma, "pw-uma-123")
+		p.fillProfile("Uma", "female", "male")
+		p.waitTrue("connected", `document.body.dataset.connected === 'true'`, 10*time.Second)
+		p.spySockets()
+		old := p.pageToken()
+		refreshes := len(sb.Calls("/auth/v1/token", "refresh_token"))
+		p.deliver(`{"type":"error","code":"token_expired","message":"Your sign-in has expired.","help_url":"/help/errors#token_expired"}`)
+		waitFor(t, 10*time.Second, "a refresh grant", func() bool { return len(sb.Calls("/auth/v1/token", "refresh_token")) > refreshes })
+		p.waitTrue("the fresh token is sent as auth", sentAuth, 10*time.Second)
+		if tok := p.pageToken(); tok == old || tok != sb.LatestToken(umaID) {
+			t.Fatal("the page does not hold the refreshed token")
+		}
+		if n := p.eval(`String(document.querySelectorAll('[data-testid=toast-stack] .toast-error').length)`); n != "0" {
+			t.Errorf("token_expired showed %s error toasts; a renewal needs none", n)
+		}
+
+		// When no fresh token can be had, the modal asks to sign in again.
+		sb.RefuseRefresh(true)
+		defer sb.RefuseRefresh(false)
+		p.findSocket() // this node does not know auth yet: the page may have reconnected with the new token
+		p.deliver(`{"type":"error","code":"token_expired","message":"Your sign-in has expired.","help_url":"/help/errors#token_expired"}`)
+		p.do("the modal", chromedp.WaitVisible(css(`[data-testid=signin-again-modal] [data-testid=signin-again-button]`)))
+	})
+
+	t.Run("close 4001 renews and reconnects", func(t *testing.T) {
+		vic := email("vic")
+		vicID := sb.AddUser(vic, "pw-vic-123")
+		p := page{t, newTab(t, browser)}
+		p.signInWithPassword(base, vic, "pw-vic-123")
+		p.fillProfile("Vic", "female", "male")
+		p.waitTrue("connected", `document.body.dataset.connected === 'true'`, 10*time.Second)
+		p.spySockets()
+		refreshes := len(sb.Calls("/auth/v1/token", "refresh_token"))
+		p.eval(`window.lastSocket.onclose(new CloseEvent('close', {code: 4001, reason: 'token expired'})); 'ok'`)
+		waitFor(t, 10*time.Second, "a refresh grant", func() bool { return len(sb.Calls("/auth/v1/token", "refresh_token")) > refreshes })
+		p.waitTrue("a new socket with the fresh token", fmt.Sprintf(`window.openedURLs.some((u) => new URL(u).searchParams.get('access_token') === %q)`, sb.LatestToken(vicID)), 10*time.Second)
+		if tok := p.pageToken(); tok != sb.LatestToken(vicID) {
+			t.Fatal("the page reconnected without the refreshed token")
+		}
+		p.waitTrue("connected again", `document.body.dataset.connected === 'true' && document.body.dataset.state === 'idle'`, 10*time.Second)
 	})
 
 	t.Run("refused refresh asks to sign in again", func(t *testing.T) {
@@ -412,6 +511,11 @@ func TestBrowserSignInHandoff(t *testing.T) {
 		t.Fatalf("GET /api/me as Noa: %d %v", status, me)
 	}
 	p.do("a reload keeps the sign-in", chromedp.Reload(), chromedp.WaitVisible(css(`body[data-state=idle] [data-testid=spin-button]`)))
+
+	// A token that expires on an open socket cannot be renewed here: the modal links to the main app.
+	p.spySockets()
+	p.deliver(`{"type":"error","code":"token_expired","message":"Your sign-in has expired.","help_url":"/help/errors#token_expired"}`)
+	p.do("token_expired gets the sign-in-again modal", chromedp.WaitVisible(css(`[data-testid=signin-again-modal] [data-testid=signin-again-link]`)))
 
 	// A token the server refuses (revoked, or signed with a rotated key) cannot be renewed here.
 	p.eval(`(() => { const s = JSON.parse(sessionStorage.getItem('spinmatch.handoff'));
