@@ -5,15 +5,21 @@
 // The page speaks the user WebSocket protocol (docs: PROTOCOL.md) from
 // static/app.js, and runs the date chat over a WebRTC data channel from
 // static/rtc.js. For browser tests it exposes:
-//   - document.body.dataset.state: onboarding, connecting, idle, queued,
-//     matched or result ("connecting" lasts until the server's first state);
+//   - document.body.dataset.state: signin, signin-elsewhere, onboarding,
+//     connecting, idle, queued, matched or result ("connecting" lasts until
+//     the server's first state);
+//   - document.body.dataset.signinExpired: "true" while the sign-in-again
+//     modal is up;
 //   - document.body.dataset.connected: "true" once the socket has its state;
 //   - stable data-testid attributes on the controls (onboard-name,
 //     onboard-gender-<g>, onboard-seeking-<g>, onboard-pool, onboard-submit,
 //     spin-button, cancel-button, waiting-view, eta-text, eta-reason,
 //     queue-position, match-card, partner-name, countdown, chat-status,
 //     chat-input, chat-send, vote-yes, vote-no, result-text, spin-again,
-//     change-profile, connection-banner, toast).
+//     change-profile, connection-banner, toast, signin-email,
+//     signin-password, signin-submit, signin-magic, signin-sent,
+//     signin-elsewhere-link, signin-again-modal, signin-again-button,
+//     signin-again-link, sign-out).
 //
 // The identity is per tab (sessionStorage), so two tabs can be two users. A
 // new tab starts with an empty form and offers the last profile saved in this

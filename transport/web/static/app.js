@@ -57,6 +57,7 @@
 
   const ERROR_TITLES = {
     unauthorized: 'Please sign in again',
+    token_expired: 'Your sign-in has expired',
     forbidden: "That isn't allowed",
     not_found: 'Not found',
     bad_request: 'Something was off',
