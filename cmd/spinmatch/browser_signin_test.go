@@ -468,6 +468,12 @@ func TestBrowserSignInSupabase(t *testing.T) {
 		if tok := p.pageToken(); tok != sess.AccessToken {
 			t.Fatal("the page does not hold the magic link's token")
 		}
+		p.do("Zoe signs out",
+			chromedp.Click(css(`[data-testid=sign-out]`)),
+			chromedp.WaitVisible(css(`body[data-state=signin] [data-testid=signin-email]`)),
+			chromedp.Reload(),
+			chromedp.WaitVisible(css(`body[data-state=signin] [data-testid=signin-email]`)),
+		)
 	})
 }
 
