@@ -84,6 +84,7 @@
     nextId: 1,              // id of the next client message
     pending: new Map(),     // message id -> {type, fields, tries}, until its reply arrives
     renewing: null,         // Promise of the token renewal under way
+    socketToken: '',        // the token the open socket carries (opened with, or last sent as auth)
     reconnectAttempt: 0,
     reconnectTimer: 0,
     view: '',
@@ -576,7 +577,7 @@
     if (!s) return; // signed out in another tab: this one carries on until the server objects
     if (!app.session || app.session.user_id !== s.user_id || app.session.token === s.token) return;
     saveSession({ ...app.session, token: s.token });
-    if (isOpen()) send('auth', { access_token: s.token });
+    sendAuth();
   }
 
   /**
@@ -594,7 +595,7 @@
 
   async function renewProduction() {
     const refused = app.session && app.session.token;
-    const s = await SignIn.fresh(); // may already have reached onNewToken
+    const s = await SignIn.fresh(refused); // may already have reached onNewToken
     if (s && app.session && s.user_id === app.session.user_id && s.token !== refused) {
       saveSession({ ...app.session, token: s.token });
       return true;
@@ -666,6 +667,7 @@
     closeSocket();
     let ws;
     try { ws = new WebSocket(socketURL()); } catch { scheduleReconnect(false); return; }
+    app.socketToken = app.session.token;
     let opened = false;
     app.socket = ws;
     ws.onopen = () => { opened = true; };
@@ -767,6 +769,12 @@
 
   function hideBanner() {
     $('banner').hidden = true;
+  }
+
+  /** Gives the open socket the session's token, once per token. */
+  function sendAuth() {
+    if (!isOpen() || !app.session || app.socketToken === app.session.token) return;
+    if (send('auth', { access_token: app.session.token })) app.socketToken = app.session.token;
   }
 
   /** Sends one client message with a fresh id; returns the id, or 0 when offline. */
@@ -900,8 +908,11 @@
         if (msg.code === 'rate_limited') resendSignal(request, msg.retry_after_s);
         break;
       case 'auth':
-        if (msg.code === 'unauthorized' || msg.code === 'token_expired') {
+        if (msg.code === 'unauthorized' || msg.code === 'token_expired' || msg.code === 'forbidden') {
           showSignInAgain();
+        } else if (msg.code === 'rate_limited') {
+          app.socketToken = '';
+          setTimeout(sendAuth, Math.max(0.25, Number(msg.retry_after_s) || 1) * 1000);
         } else {
           connect(); // a server without `auth`: the new token opens a new socket (the place is kept meanwhile)
         }
@@ -925,7 +936,7 @@
     }
     if (msg.code === 'token_expired') {
       // The server waits 30 s for a new token on this socket.
-      renewToken().then((ok) => { if (ok && isOpen()) send('auth', { access_token: app.session.token }); });
+      renewToken().then((ok) => { if (ok) sendAuth(); });
     } else if (msg.code === 'unauthorized') {
       refreshAuth().then((ok) => { if (ok) connect(); });
     } else if (msg.code === 'profile_incomplete') {

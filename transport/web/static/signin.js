@@ -231,19 +231,26 @@
     },
 
     /**
-     * A fresh token after the server said the old one expired: supabase
-     * refreshes the session; a handed-over token cannot be renewed (null).
+     * A token to replace refused, which the server called expired or
+     * invalid: supabase-js's session when it already holds a newer one
+     * (getSession refreshes one close to its end), else a refreshed
+     * session; a handed-over token cannot be renewed (null).
      */
-    async fresh() {
+    async fresh(refused) {
       if (mode === 'handoff') {
         const s = readHandoff();
-        return s && s.token !== (current && current.token) ? s : null;
+        return s && s.token !== refused ? s : null;
       }
       if (mode !== 'supabase' || !client) return null;
       try {
-        const { data, error } = await client.auth.refreshSession();
-        if (error) return null;
-        return fromSession(data && data.session);
+        const got = await client.auth.getSession();
+        let session = got.data && got.data.session;
+        if (!session || session.access_token === refused) {
+          const { data, error } = await client.auth.refreshSession();
+          if (error) return null;
+          session = data && data.session;
+        }
+        return fromSession(session);
       } catch {
         return null;
       }
