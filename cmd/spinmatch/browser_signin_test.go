@@ -554,8 +554,20 @@ func TestBrowserSignInHandoff(t *testing.T) {
 // clientErrors records what reaches POST /api/client-errors on its way to
 // the node.
 type clientErrors struct {
-	mu      sync.Mutex
-	reports []map[string]any // guarded by mu
+	mu       sync.Mutex
+	reports  []map[string]any // guarded by mu
+	statuses []int            // the node's answers; guarded by mu
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func (c *clientErrors) count() int {
@@ -590,7 +602,13 @@ func TestBrowserErrorBoundary(t *testing.T) {
 			rec.mu.Lock()
 			rec.reports = append(rec.reports, report)
 			rec.mu.Unlock()
-			r.Body = io.NopCloser(strings.NewReader(string(body))) // on to the node (404 until it has the route)
+			r.Body = io.NopCloser(strings.NewReader(string(body))) // on to the node
+			sw := &statusWriter{ResponseWriter: w}
+			proxy.ServeHTTP(sw, r)
+			rec.mu.Lock()
+			rec.statuses = append(rec.statuses, sw.status)
+			rec.mu.Unlock()
+			return
 		}
 		proxy.ServeHTTP(w, r)
 	}))
@@ -627,6 +645,25 @@ func TestBrowserErrorBoundary(t *testing.T) {
 		}
 	}
 
+	rec.mu.Lock()
+	statuses := append([]int(nil), rec.statuses...)
+	rec.mu.Unlock()
+	for i, st := range statuses {
+		if st != http.StatusNoContent {
+			t.Errorf("the node answered report %d with %d, want 204", i, st)
+		}
+	}
+
+	// A report with wide characters stays within the endpoint's 8 KiB.
+	p.eval(`setTimeout(() => { throw new Error('宽'.repeat(3000)); }, 0); 'ok'`)
+	waitFor(t, 10*time.Second, "the wide report", func() bool { return rec.count() >= 3 })
+	rec.mu.Lock()
+	wide := rec.statuses[len(rec.statuses)-1]
+	rec.mu.Unlock()
+	if wide != http.StatusNoContent {
+		t.Errorf("the node answered the wide report with %d, want 204", wide)
+	}
+
 	// A burst: only the page's share (3 a minute) is reported.
 	p.eval(`for (let i = 0; i < 5; i++) setTimeout(() => { throw new Error('burst ' + i); }, 0);
 		setTimeout(() => { document.body.dataset.burstDone = 'true'; }, 0); 'ok'`)
@@ -636,7 +673,7 @@ func TestBrowserErrorBoundary(t *testing.T) {
 		t.Fatalf("a later request: %v %v", ok, err)
 	}
 	if got := rec.count(); got != 3 {
-		t.Fatalf("%d reports after a burst of 7 errors, want 3 (the per-minute share)", got)
+		t.Fatalf("%d reports after 8 errors, want 3 (the per-minute share)", got)
 	}
 	if p.eval(`document.body.dataset.state`) != "onboarding" {
 		t.Fatal("the page left its view after errors")

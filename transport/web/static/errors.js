@@ -15,7 +15,8 @@
   const ENDPOINT = '/api/client-errors';
   const REPORTS_PER_MINUTE = 3;
   const TOAST_MS = 7000;
-  const LIMITS = { message: 500, stack: 4000, url: 500, user_agent: 300 };
+  const LIMITS = { message: 500, stack: 4000, url: 500, user_agent: 300 }; // characters
+  const MAX_BODY = 7 * 1024; // bytes; the endpoint takes at most 8 KiB
   const JWT_RE = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
 
   const sentAt = []; // timestamps of the reports of the last minute
@@ -36,13 +37,15 @@
     while (sentAt.length && now - sentAt[0] > 60000) sentAt.shift();
     if (sentAt.length >= REPORTS_PER_MINUTE) return;
     sentAt.push(now);
-    const body = JSON.stringify({
-      message: clip(message, LIMITS.message),
-      stack: clip(stack, LIMITS.stack),
+    const encode = (shrink) => JSON.stringify({
+      message: clip(message, LIMITS.message / shrink),
+      stack: clip(stack, LIMITS.stack / shrink),
       url: clip(location.origin + location.pathname, LIMITS.url), // never the query or fragment
       user_agent: clip(navigator.userAgent, LIMITS.user_agent),
       at: new Date().toISOString(),
     });
+    let body = encode(1);
+    if (new TextEncoder().encode(body).length > MAX_BODY) body = encode(4); // wide characters: the server takes 8 KiB
     try {
       fetch(ENDPOINT, {
         method: 'POST',
