@@ -577,6 +577,12 @@
     if (!s) return; // signed out in another tab: this one carries on until the server objects
     if (!app.session || app.session.user_id !== s.user_id || app.session.token === s.token) return;
     saveSession({ ...app.session, token: s.token });
+    if (document.body.dataset.signinExpired) {
+      // Signed in again in another tab while this one asked to: carry on.
+      hideSignInAgain();
+      startConnecting();
+      return;
+    }
     sendAuth();
   }
 
@@ -786,7 +792,7 @@
     const id = app.nextId++;
     app.socket.send(JSON.stringify({ type, id, ...fields }));
     // A signal keeps its body: a rate-limited one is sent again (trickle ICE must not be lost).
-    app.pending.set(id, type === 'signal' ? { type, fields, tries: fields.tries || 0 } : { type });
+    app.pending.set(id, type === 'signal' ? { type, fields, tries: 0 } : { type });
     if (app.pending.size > MAX_PENDING) app.pending.delete(app.pending.keys().next().value);
     return id;
   }
