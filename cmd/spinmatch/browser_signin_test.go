@@ -252,11 +252,14 @@ func putProfile(t *testing.T, base, token string, profile map[string]any) {
 var signinSeq atomic.Int64
 
 // TestBrowserSignInSupabase runs the page in production with Supabase Auth
-// (a local stand-in) and checks password sign-in through to a match with a
-// socket client, a token that expired before it reached the server
-// (refreshed, the request retried), a refresh that is refused (the
-// sign-in-again modal), and the magic link (request, then the redirect's
-// fragment).
+// (a local stand-in whose ES256 tokens the node verifies through its key
+// set) and checks password sign-in through to a match with a socket client
+// (and a rate-limited signal resent), a token that expired before it
+// reached the server (refreshed, the request retried), a refreshed token
+// sent on the open socket as auth, the node's token_expired answered with
+// auth (and, when no refresh can be had, the sign-in-again modal), a close
+// with 4001, a refused refresh (the modal), and the magic link (request,
+// then the redirect's fragment) and sign-out.
 func TestBrowserSignInSupabase(t *testing.T) {
 	browser := startBrowser(t, 120*time.Second)
 	sb := supabasetest.New(t, []byte(testSecret))
@@ -584,8 +587,9 @@ func (c *clientErrors) all() []map[string]any {
 
 // TestBrowserErrorBoundary throws an uncaught error and an unhandled
 // rejection in the page: each shows the friendly toast and is reported to
-// POST /api/client-errors (seen by a recording proxy in front of the node),
-// without the URL's query or fragment, and no more than three a minute.
+// POST /api/client-errors (seen by a recording proxy in front of the node,
+// which answers 204), without the URL's query or fragment, within the
+// endpoint's 8 KiB even for wide characters, and no more than three a minute.
 func TestBrowserErrorBoundary(t *testing.T) {
 	browser := startBrowser(t, 60*time.Second)
 	n := startNode(t, testConfig(t))

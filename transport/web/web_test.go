@@ -70,7 +70,9 @@ func TestIndex(t *testing.T) {
 		}
 	}
 	for _, testid := range []string{"onboard-name", "onboard-submit", "spin-button", "cancel-button", "waiting-view",
-		"eta-text", "eta-reason", "queue-position", "match-card", "partner-name", "vote-yes", "vote-no", "result-text"} {
+		"eta-text", "eta-reason", "queue-position", "match-card", "partner-name", "vote-yes", "vote-no", "result-text",
+		"view-signin", "signin-email", "signin-password", "signin-submit", "signin-magic", "signin-sent",
+		"view-signin-elsewhere", "signin-elsewhere-link", "signin-again-modal", "signin-again-button", "signin-again-link", "sign-out"} {
 		if !strings.Contains(body, `data-testid="`+testid+`"`) {
 			t.Errorf("page lacks data-testid=%q", testid)
 		}
