@@ -9,14 +9,12 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/spinmatch/spinmatch/transport/web/supabasetest"
@@ -24,86 +22,6 @@ import (
 
 // Browser tests of the page's sign-in modes (README, Sign-in on the page)
 // and its error boundary.
-
-// startBrowser starts headless Chromium for one test; the returned context
-// ends with the test.
-func startBrowser(t *testing.T, timeout time.Duration) context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test: not in -short")
-	}
-	exe := chromiumPath(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelB := chromedp.NewContext(actx)
-	if _, err := chromedp.Run(bctx, chromedp.Navigate("about:blank")); err != nil {
-		cancelB()
-		cancelA()
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, timeout)
-	t.Cleanup(func() { cancel(); cancelB(); cancelA() })
-	return ctx
-}
-
-// newTab opens a tab in a browser context of its own (its own storage, as a
-// different device), and logs the page's uncaught exceptions and console
-// errors into the test log.
-func newTab(t *testing.T, browser context.Context) context.Context {
-	t.Helper()
-	var (
-		mu   sync.Mutex
-		done bool // guarded by mu: the test ended, t.Log may no longer be called
-	)
-	logEvent := func(ev any) {
-		var line string
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			line = "page exception: " + ev.ExceptionDetails.Text
-			if ev.ExceptionDetails.Exception != nil {
-				line += " " + ev.ExceptionDetails.Exception.Description
-			}
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type != runtime.ConsoleAPICalledTypeError && ev.Type != runtime.ConsoleAPICalledTypeWarning && os.Getenv("SPIN_TEST_LOG") == "" {
-				return
-			}
-			var parts []string
-			for _, a := range ev.Args {
-				parts = append(parts, string(a.Value)+a.Description)
-			}
-			line = "page console " + string(ev.Type) + ": " + strings.Join(parts, " ")
-		default:
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if !done {
-			t.Log(line)
-		}
-	}
-	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(logEvent))
-	t.Cleanup(func() {
-		mu.Lock()
-		done = true
-		mu.Unlock()
-		cancel()
-	})
-	// The first Run ties the tab's life to tab (later steps use shorter children).
-	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("open tab: %v", err)
-	}
-	return tab
-}
 
 // page wraps a tab with the steps the tests use.
 type page struct {
