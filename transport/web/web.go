@@ -33,8 +33,8 @@
 // GET /api/config for other clients: {"mode": "development"|"production",
 // "supabase_url", "supabase_anon_key", "signin_url"} (the last three only
 // when set). In production with an anon key the page signs users in through
-// Supabase Auth with the vendored supabase-js (static/vendor/, see its
-// VERSION file); without one it takes a token handed over in the URL
+// Supabase Auth with the vendored supabase-js (static/vendor/: its
+// version, licence and update steps in README.txt there); without one it takes a token handed over in the URL
 // fragment, or says that signing in happens in the main app.
 //
 // Concurrency: everything is computed once in Handler and read-only afterwards,
