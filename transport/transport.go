@@ -27,6 +27,8 @@ type Config struct {
 	API api.Config
 	// WS configures the user sockets.
 	WS ws.Config
+	// Web configures the user page's sign-in (and GET /api/config).
+	Web web.Config
 	// Gatherer serves /metrics; zero: prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
 	// WSMetrics are the sockets' instruments; zero: unregistered ones.
@@ -74,8 +76,9 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	mux.Handle("/debug/pprof/profile", admin.Wrap(http.HandlerFunc(pprof.Profile)))
 	mux.Handle("/debug/pprof/symbol", admin.Wrap(http.HandlerFunc(pprof.Symbol)))
 	mux.Handle("/debug/pprof/trace", admin.Wrap(http.HandlerFunc(pprof.Trace)))
-	pages := web.Handler()
+	pages := web.Handler(cfg.Web)
 	mux.Handle("GET /{$}", pages)
+	mux.Handle("GET /api/config", pages)
 	mux.Handle("GET /static/", pages)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, actors.CodeNotFound, "There's nothing here.")

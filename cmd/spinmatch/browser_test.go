@@ -5,9 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -32,20 +34,14 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// TestBrowserSpinMatchVote drives the real web page in headless Chromium:
-// two tabs sign up as a man seeking women and a woman seeking men, spin,
-// are matched, chat over the WebRTC data channel the server signals for,
-// vote yes, and both see the mutual result.
-func TestBrowserSpinMatchVote(t *testing.T) {
+// startBrowser starts headless Chromium for one test; the returned context
+// ends with the test.
+func startBrowser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test: not in -short")
 	}
 	exe := chromiumPath(t)
-	cfg := testConfig(t)
-	cfg.Actors.DateLength, cfg.Actors.VoteWindow = 60*time.Second, 10*time.Second // room to chat
-	n := startNode(t, cfg)
-	base := "http://" + n.Addr()
-
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox,
@@ -57,19 +53,78 @@ func TestBrowserSpinMatchVote(t *testing.T) {
 		chromedp.Flag("disable-quic", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
 	if _, err := chromedp.Run(bctx, chromedp.Navigate("about:blank")); err != nil {
+		cancelB()
+		cancelA()
 		t.Fatalf("start chromium: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-	tab1, c1 := chromedp.NewContext(ctx)
-	defer c1()
-	tab2, c2 := chromedp.NewContext(ctx)
-	defer c2()
+	ctx, cancel := context.WithTimeout(bctx, timeout)
+	t.Cleanup(func() { cancel(); cancelB(); cancelA() })
+	return ctx
+}
+
+// newTab opens a tab in a browser context of its own (its own storage, as a
+// different device), and logs the page's uncaught exceptions and console
+// errors into the test log.
+func newTab(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		done bool // guarded by mu: the test ended, t.Log may no longer be called
+	)
+	logEvent := func(ev any) {
+		var line string
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			line = "page exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				line += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type != runtime.ConsoleAPICalledTypeError && ev.Type != runtime.ConsoleAPICalledTypeWarning && os.Getenv("SPIN_TEST_LOG") == "" {
+				return
+			}
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			line = "page console " + string(ev.Type) + ": " + strings.Join(parts, " ")
+		default:
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Log(line)
+		}
+	}
+	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(logEvent))
+	t.Cleanup(func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+		cancel()
+	})
+	// The first Run ties the tab's life to tab (later steps use shorter children).
+	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("open tab: %v", err)
+	}
+	return tab
+}
+
+// TestBrowserSpinMatchVote drives the real web page in headless Chromium:
+// two tabs sign up as a man seeking women and a woman seeking men, spin,
+// are matched, chat over the WebRTC data channel the server signals for,
+// vote yes, and both see the mutual result.
+func TestBrowserSpinMatchVote(t *testing.T) {
+	ctx := startBrowser(t, 60*time.Second)
+	cfg := testConfig(t)
+	cfg.Actors.DateLength, cfg.Actors.VoteWindow = 60*time.Second, 10*time.Second // room to chat
+	n := startNode(t, cfg)
+	base := "http://" + n.Addr()
+	tab1, tab2 := newTab(t, ctx), newTab(t, ctx)
 
 	do := func(tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -47,6 +47,9 @@ type Config struct {
 	// WSAuthWait is how long a socket whose token expired waits for auth
 	// before it closes with 4001 (tests shorten it). Zero: 30 s.
 	WSAuthWait time.Duration
+	// SignInURL is where the page sends users to sign in when it cannot
+	// itself (production without SupabaseAnonKey); empty: no link.
+	SignInURL string
 }
 
 // configError names the variable that stopped the start.
@@ -140,6 +143,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if err := loadPools(getenv, &c); err != nil {
+		return c, err
+	}
+	if err := loadPage(getenv, &c); err != nil {
 		return c, err
 	}
 	return c, nil

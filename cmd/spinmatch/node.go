@@ -24,6 +24,7 @@ import (
 	"github.com/spinmatch/spinmatch/transport/api"
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/clientip"
+	"github.com/spinmatch/spinmatch/transport/web"
 	"github.com/spinmatch/spinmatch/transport/ws"
 )
 
@@ -166,6 +167,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		TestKey:     cfg.TestKey,
 		Development: cfg.Development,
 		ClientIP:    clientip.New(cfg.Limits.TrustedProxies, cfg.Limits.LimitExempt),
+		Web:         web.Config{Development: cfg.Development, SupabaseURL: cfg.SupabaseURL, SupabaseAnonKey: cfg.SupabaseAnonKey, SignInURL: cfg.SignInURL},
 		OnPanic: func(r *http.Request, v any) {
 			actors.CapturePanic(sentry.GetHubFromContext(r.Context()), v, "http")
 		},

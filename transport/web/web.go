@@ -5,32 +5,52 @@
 // The page speaks the user WebSocket protocol (docs: PROTOCOL.md) from
 // static/app.js, and runs the date chat over a WebRTC data channel from
 // static/rtc.js. For browser tests it exposes:
-//   - document.body.dataset.state: onboarding, connecting, idle, queued,
-//     matched or result ("connecting" lasts until the server's first state);
+//   - document.body.dataset.state: signin, signin-elsewhere, onboarding,
+//     connecting, idle, queued, matched or result ("connecting" lasts until
+//     the server's first state);
+//   - document.body.dataset.signinExpired: "true" while the sign-in-again
+//     modal is up;
 //   - document.body.dataset.connected: "true" once the socket has its state;
 //   - stable data-testid attributes on the controls (onboard-name,
 //     onboard-gender-<g>, onboard-seeking-<g>, onboard-pool, onboard-submit,
 //     spin-button, cancel-button, waiting-view, eta-text, eta-reason,
 //     queue-position, match-card, partner-name, countdown, chat-status,
 //     chat-input, chat-send, vote-yes, vote-no, result-text, spin-again,
-//     change-profile, connection-banner, toast).
+//     change-profile, connection-banner, toast, signin-email,
+//     signin-password, signin-submit, signin-magic, signin-sent,
+//     signin-elsewhere-link, signin-again-modal, signin-again-button,
+//     signin-again-link, sign-out).
 //
 // The identity is per tab (sessionStorage), so two tabs can be two users. A
 // new tab starts with an empty form and offers the last profile saved in this
 // browser (localStorage) as a one-click fill ("onboard-use-last"), so typing
 // into a fresh tab never mixes with another user's answers.
 //
+// The page learns how to sign users in from its configuration (Config),
+// which Handler writes into index.html as a JSON data block
+// (<script type="application/json" id="spinmatch-config">, not executed,
+// so the CSP needs no inline-script exception) and also serves as the public
+// GET /api/config for other clients: {"mode": "development"|"production",
+// "supabase_url", "supabase_anon_key", "signin_url"} (the last three only
+// when set). In production with an anon key the page signs users in through
+// Supabase Auth with the vendored supabase-js (static/vendor/: its
+// version, licence and update steps in README.txt there); without one it takes a token handed over in the URL
+// fragment, or says that signing in happens in the main app.
+//
 // Concurrency: everything is computed once in Handler and read-only afterwards,
 // so the returned handler is safe for concurrent use by any number of requests.
 package web
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 )
@@ -61,9 +81,49 @@ var contentTypes = map[string]string{
 }
 
 // pageCSP restricts the page to its own origin: scripts, styles and the
-// socket (CSP3 'self' covers ws:/wss: of the same host).
+// socket (CSP3 'self' covers ws:/wss: of the same host). %s is the extra
+// connect-src origin: the Supabase project when the page signs users in.
 const pageCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
-	"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+	"connect-src 'self'%s; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+
+// configMarker is the placeholder in index.html that Handler replaces with
+// the page's configuration.
+const configMarker = "{/*spinmatch-config*/}"
+
+// Config is what the page needs to know about its node. The zero value is
+// production without Supabase sign-in and without a sign-in link.
+type Config struct {
+	// Development turns on the development sign-in (POST /api/dev/token).
+	Development bool
+	// SupabaseURL is the Supabase project, e.g. https://abcd.supabase.co;
+	// empty: none.
+	SupabaseURL string
+	// SupabaseAnonKey (public by design) lets the page sign users in through
+	// Supabase Auth; only used with SupabaseURL. Empty: the page does not.
+	SupabaseAnonKey string
+	// SignInURL is where the page sends users to sign in when it cannot
+	// itself; empty: the page only says that signing in happens in the main app.
+	SignInURL string
+}
+
+// pageConfig is the wire form of Config (GET /api/config).
+type pageConfig struct {
+	Mode            string `json:"mode"`
+	SupabaseURL     string `json:"supabase_url,omitempty"`
+	SupabaseAnonKey string `json:"supabase_anon_key,omitempty"`
+	SignInURL       string `json:"signin_url,omitempty"`
+}
+
+func (c Config) wire() pageConfig {
+	p := pageConfig{Mode: "production", SupabaseURL: c.SupabaseURL, SignInURL: c.SignInURL}
+	if c.Development {
+		p.Mode = "development"
+	}
+	if c.SupabaseURL != "" {
+		p.SupabaseAnonKey = c.SupabaseAnonKey
+	}
+	return p
+}
 
 // asset is one embedded file, ready to serve. Static after construction.
 type asset struct {
@@ -76,15 +136,18 @@ type asset struct {
 // site is the immutable set of files behind Handler.
 type site struct {
 	index  asset
-	assets map[string]asset // keyed by the path under /static/, e.g. "app.js"
+	config asset            // GET /api/config
+	csp    string           // the page's Content-Security-Policy
+	assets map[string]asset // keyed by the path under /static/, e.g. "app.js" or "vendor/supabase.js"
 }
 
 // Handler returns the handler for the user page: GET or HEAD "/" answers
-// index.html (never cached without revalidation), "/static/<file>" answers
-// an embedded asset with its content type and caching headers, and every
-// other path answers 404.
-func Handler() http.Handler {
-	s, err := load(files)
+// index.html with cfg written into it (never cached without revalidation),
+// "/api/config" answers cfg as JSON, "/static/<file>" answers an embedded
+// asset with its content type and caching headers, and every other path
+// answers 404.
+func Handler(cfg Config) http.Handler {
+	s, err := load(files, cfg)
 	if err != nil {
 		// The files are embedded at compile time; failing here is a build bug.
 		panic(fmt.Sprintf("web.Handler: %v", err))
@@ -92,11 +155,18 @@ func Handler() http.Handler {
 	return s
 }
 
-// load reads the embedded files, fingerprints the assets and rewrites the
-// page's asset references to carry their fingerprint.
-func load(fsys fs.FS) (*site, error) {
-	s := &site{assets: map[string]asset{}}
-	err := fs.WalkDir(fsys, "static", func(p string, d fs.DirEntry, err error) error {
+// load reads the embedded files, fingerprints the assets, rewrites the
+// page's asset references to carry their fingerprint and writes cfg into it.
+func load(fsys fs.FS, cfg Config) (*site, error) {
+	conf, err := json.Marshal(cfg.wire()) // escapes <, > and &: safe inside <script>
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	s := &site{assets: map[string]asset{}, config: newAsset(append(conf, '\n'), ".json"), csp: fmt.Sprintf(pageCSP, "")}
+	if origin := originOf(cfg.SupabaseURL); origin != "" {
+		s.csp = fmt.Sprintf(pageCSP, " "+origin)
+	}
+	err = fs.WalkDir(fsys, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -114,8 +184,23 @@ func load(fsys fs.FS) (*site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load index: %w", err)
 	}
-	s.index = newAsset(s.fingerprint(page), ".html")
+	if !bytes.Contains(page, []byte(configMarker)) {
+		return nil, fmt.Errorf("index.html lacks the config marker %s", configMarker)
+	}
+	page = bytes.Replace(s.fingerprint(page), []byte(configMarker), conf, 1)
+	s.index = newAsset(page, ".html")
 	return s, nil
+}
+
+// originOf returns scheme://host of an http(s) URL, or "" for anything
+// else (nothing unexpected reaches the CSP header).
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		strings.ContainsAny(u.Host, " ;,'\"") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func newAsset(body []byte, ext string) asset {
@@ -145,8 +230,12 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if r.URL.Path == "/api/config" {
+		serve(w, r, s.config, cacheNoCache)
+		return
+	}
 	if r.URL.Path == "/" {
-		w.Header().Set("Content-Security-Policy", pageCSP)
+		w.Header().Set("Content-Security-Policy", s.csp)
 		w.Header().Set("Referrer-Policy", "same-origin")
 		w.Header().Set("X-Frame-Options", "DENY")
 		serve(w, r, s.index, cacheNoCache)

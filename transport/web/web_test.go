@@ -35,7 +35,7 @@ func get(t *testing.T, srv *httptest.Server, method, target string, header http.
 
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(Handler(Config{Development: true}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -70,7 +70,9 @@ func TestIndex(t *testing.T) {
 		}
 	}
 	for _, testid := range []string{"onboard-name", "onboard-submit", "spin-button", "cancel-button", "waiting-view",
-		"eta-text", "eta-reason", "queue-position", "match-card", "partner-name", "vote-yes", "vote-no", "result-text"} {
+		"eta-text", "eta-reason", "queue-position", "match-card", "partner-name", "vote-yes", "vote-no", "result-text",
+		"view-signin", "signin-email", "signin-password", "signin-submit", "signin-magic", "signin-sent",
+		"view-signin-elsewhere", "signin-elsewhere-link", "signin-again-modal", "signin-again-button", "signin-again-link", "sign-out"} {
 		if !strings.Contains(body, `data-testid="`+testid+`"`) {
 			t.Errorf("page lacks data-testid=%q", testid)
 		}
@@ -82,12 +84,10 @@ func TestAssets(t *testing.T) {
 		".css": "text/css; charset=utf-8",
 		".js":  "text/javascript; charset=utf-8",
 		".svg": "image/svg+xml",
+		".txt": "text/plain; charset=utf-8",
 	}
 	srv := newServer(t)
-	names, err := fs.Glob(files, "static/*")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("glob static: %v (%d files)", err, len(names))
-	}
+	names := staticFiles(t)
 	_, page := get(t, srv, http.MethodGet, "/", nil)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -127,8 +127,7 @@ func TestAssets(t *testing.T) {
 
 func TestNoBlockingDialogs(t *testing.T) {
 	srv := newServer(t)
-	names, _ := fs.Glob(files, "static/*")
-	for _, target := range append([]string{"/"}, prefixAll("/", names)...) {
+	for _, target := range append([]string{"/"}, prefixAll("/", staticFiles(t))...) {
 		_, body := get(t, srv, http.MethodGet, target, nil)
 		for _, banned := range []string{"alert(", "confirm(", "prompt("} {
 			if strings.Contains(body, banned) {
@@ -165,6 +164,22 @@ func TestOtherRequests(t *testing.T) {
 	}
 }
 
+// staticFiles lists every embedded asset ("static/app.js", "static/vendor/supabase.js", ...).
+func staticFiles(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	err := fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return err
+	})
+	if err != nil || len(names) == 0 {
+		t.Fatalf("walk static: %v (%d files)", err, len(names))
+	}
+	return names
+}
+
 func prefixAll(prefix string, names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
@@ -174,7 +189,7 @@ func prefixAll(prefix string, names []string) []string {
 }
 
 func BenchmarkServe(b *testing.B) {
-	h := Handler()
+	h := Handler(Config{})
 	for _, target := range []string{"/", "/static/app.js"} {
 		b.Run(target, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, target, nil)

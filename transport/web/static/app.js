@@ -5,12 +5,20 @@
  * file change it. The server is the source of truth: every (re)connect gets a
  * `state` message and the page renders from it, so a reload resumes.
  *
- * Views (document.body.dataset.state): onboarding, connecting, idle, queued,
- * matched, result.
+ * Views (document.body.dataset.state): signin, signin-elsewhere, onboarding,
+ * connecting, idle, queued, matched, result.
+ *
+ * Sign-in (signin.js): in development the onboarding form signs in through
+ * POST /api/dev/token; in production the token comes from Supabase Auth or
+ * a hand-over, and the form reads and writes the profile with GET/PUT
+ * /api/me. A token the server calls expired (socket `token_expired`, close
+ * 4001, REST 401) is renewed when the mode can, and sent on the socket as
+ * `auth`; otherwise the sign-in-again modal asks the user to sign in.
  *
  * Storage: sessionStorage holds this tab's identity ({user_id, token,
  * profile}) so two tabs can be two users; localStorage only remembers the
- * last profile to prefill the form.
+ * last profile to prefill the form (and, in Supabase mode, supabase-js
+ * keeps its session there).
  */
 (() => {
   'use strict';
@@ -29,6 +37,10 @@
   const MAX_TOASTS = 4;
   const MAX_PENDING = 256;
   const POOL_RE = /^[a-z0-9_-]{1,32}$/;
+  const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+  const SIGNAL_RETRIES = 5;
+  const SignIn = window.SpinmatchSignIn;
+  const DEV = SignIn.mode === 'development';
   const GENDERS = ['female', 'male', 'nonbinary'];
 
   const GENDER_WORDS = {
@@ -45,6 +57,7 @@
 
   const ERROR_TITLES = {
     unauthorized: 'Please sign in again',
+    token_expired: 'Your sign-in has expired',
     forbidden: "That isn't allowed",
     not_found: 'Not found',
     bad_request: 'Something was off',
@@ -69,7 +82,9 @@
     session: null,          // {user_id, token, profile}
     socket: null,           // the live WebSocket, or null
     nextId: 1,              // id of the next client message
-    pending: new Map(),     // message id -> type, until its reply arrives
+    pending: new Map(),     // message id -> {type, fields, tries}, until its reply arrives
+    renewing: null,         // Promise of the token renewal under way
+    socketToken: '',        // the token the open socket carries (opened with, or last sent as auth)
     reconnectAttempt: 0,
     reconnectTimer: 0,
     view: '',
@@ -210,6 +225,7 @@
     setText($('me-pool'), s.profile.pool);
     paintAvatar($('me-avatar'), s.profile.display_name, s.user_id);
     $('change-profile').hidden = app.view === 'matched'; // the profile is locked during a date
+    $('sign-out').hidden = DEV || app.view === 'matched';
   }
 
   // ---- toasts ----
@@ -399,10 +415,16 @@
     button.disabled = true;
     button.setAttribute('aria-busy', 'true');
     try {
-      const body = { ...profile };
-      if (app.session && app.session.user_id) body.user_id = app.session.user_id;
-      const res = await api('POST', '/api/dev/token', body, { auth: false });
-      saveSession({ user_id: res.user_id, token: res.token, profile });
+      if (DEV) {
+        const body = { ...profile };
+        if (app.session && app.session.user_id) body.user_id = app.session.user_id;
+        const res = await api('POST', '/api/dev/token', body, { auth: false });
+        saveSession({ user_id: res.user_id, token: res.token, profile });
+      } else {
+        const saved = await authedApi('PUT', '/api/me', profile);
+        if (!saved) return;
+        saveSession({ ...app.session, profile: { ...profile, ...pickProfile(saved) } });
+      }
       writeJSON(localStorage, KEY_PROFILE, profile);
       startConnecting();
     } catch (err) {
@@ -419,7 +441,7 @@
     disconnect();
     prefillForm();
     const editing = Boolean(app.session && app.session.profile);
-    $('editing-note').hidden = !editing;
+    $('editing-note').hidden = !editing || !DEV;
     $('onboard-back').hidden = !editing;
     if (editing) setText($('editing-name'), app.session.profile.display_name);
     setText($('onboard-submit'), editing ? 'Save and continue' : 'Start spinning');
@@ -431,6 +453,204 @@
     saveSession(null);
     writeJSON(sessionStorage, KEY_MATCHES, null);
     openOnboarding();
+  }
+
+  // ---- sign-in (production) ----
+
+  function pickProfile(p) {
+    const out = {};
+    for (const k of ['display_name', 'gender', 'seeking', 'pool']) if (p && p[k] !== undefined) out[k] = p[k];
+    return out;
+  }
+
+  /** Shows the way to sign in that this mode has. */
+  function openSignIn() {
+    disconnect();
+    if (SignIn.mode === 'supabase') {
+      $('signin-sent').hidden = true;
+      showView('signin');
+      $('signin-email').focus();
+    } else {
+      const link = $('elsewhere-link');
+      link.hidden = !SignIn.signInURL;
+      if (SignIn.signInURL) link.href = SignIn.signInURL;
+      showView('signin-elsewhere');
+    }
+  }
+
+  /** A sign-in arrived: keep its token, then load (or ask for) the profile. */
+  async function signedIn(s) {
+    hideSignInAgain();
+    const same = app.session && app.session.user_id === s.user_id;
+    saveSession({ user_id: s.user_id, token: s.token, profile: same ? app.session.profile : null });
+    SignIn.noteToken(s.token);
+    showView('connecting');
+    await loadProfile();
+  }
+
+  /** GET /api/me: a profile connects, none opens the form; retries while the server is unreachable. */
+  async function loadProfile(attempt = 0) {
+    try {
+      const profile = await authedApi('GET', '/api/me');
+      if (!profile) return; // the sign-in-again modal is up
+      saveSession({ ...app.session, profile: pickProfile(profile) });
+      writeJSON(localStorage, KEY_PROFILE, app.session.profile);
+      hideBanner();
+      startConnecting();
+    } catch (err) {
+      if (err.code === 'profile_incomplete' || err.status === 404) {
+        hideBanner();
+        app.session.profile = null;
+        openOnboarding();
+        return;
+      }
+      if (err.status === 0 || err.status >= 500 || err.status === 429) {
+        showBanner("Can't reach Spinmatch. Retrying…");
+        const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
+        app.reconnectTimer = setTimeout(() => loadProfile(attempt + 1), delay);
+        return;
+      }
+      toastError(err);
+    }
+  }
+
+  async function submitSignIn(event) {
+    event.preventDefault();
+    const email = $('signin-email').value.trim();
+    const password = $('signin-password').value;
+    if (!checkEmail(email)) return;
+    if (!password) { await sendMagicLink(); return; }
+    const button = $('signin-submit');
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      const s = await SignIn.signInWithPassword(email, password);
+      $('signin-password').value = '';
+      await signedIn(s);
+    } catch (err) {
+      setFieldError($('signin-password'), 'signin-password-error', err.code === 'unauthorized' ? err.message : '');
+      if (err.code !== 'unauthorized') toast({ title: ERROR_TITLES[err.code] || ERROR_TITLES.network, message: err.message });
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    }
+  }
+
+  function checkEmail(email) {
+    const bad = !EMAIL_RE.test(email);
+    setFieldError($('signin-email'), 'signin-email-error', bad ? 'Please enter your email address.' : '');
+    setFieldError($('signin-password'), 'signin-password-error', '');
+    if (bad) $('signin-email').focus();
+    return !bad;
+  }
+
+  async function sendMagicLink() {
+    const email = $('signin-email').value.trim();
+    if (!checkEmail(email)) return;
+    const button = $('signin-magic');
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      await SignIn.sendMagicLink(email);
+      setText($('signin-sent-to'), email);
+      $('signin-sent').hidden = false;
+      announce(`We sent a sign-in link to ${email}.`);
+    } catch (err) {
+      toast({ title: ERROR_TITLES[err.code] || ERROR_TITLES.network, message: err.message });
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    }
+  }
+
+  async function signOut() {
+    if (app.view === 'queued') send('cancel');
+    disconnect();
+    await SignIn.signOut();
+    saveSession(null);
+    writeJSON(sessionStorage, KEY_MATCHES, null);
+    openSignIn();
+  }
+
+  /** A token the mode handed over later (supabase-js refreshed it): use it at once. */
+  function onNewToken(s) {
+    if (!s) return; // signed out in another tab: this one carries on until the server objects
+    if (!app.session || app.session.user_id !== s.user_id || app.session.token === s.token) return;
+    saveSession({ ...app.session, token: s.token });
+    if (document.body.dataset.signinExpired) {
+      // Signed in again in another tab while this one asked to: carry on.
+      hideSignInAgain();
+      startConnecting();
+      return;
+    }
+    sendAuth();
+  }
+
+  /**
+   * Gets a token to replace one the server refused: development signs in
+   * again, Supabase refreshes the session, a hand-over cannot. Resolves
+   * true with app.session.token renewed; false after asking the user to
+   * sign in again (or, offline, leaving it to the reconnect).
+   */
+  function renewToken() {
+    if (!app.renewing) {
+      app.renewing = (DEV ? reissueToken() : renewProduction()).finally(() => { app.renewing = null; });
+    }
+    return app.renewing;
+  }
+
+  async function renewProduction() {
+    const refused = app.session && app.session.token;
+    const s = await SignIn.fresh(refused); // may already have reached onNewToken
+    if (s && app.session && s.user_id === app.session.user_id && s.token !== refused) {
+      saveSession({ ...app.session, token: s.token });
+      return true;
+    }
+    showSignInAgain();
+    return false;
+  }
+
+  function showSignInAgain() {
+    disconnect();
+    const link = $('signin-again-link');
+    const button = $('signin-again-button');
+    const elsewhere = SignIn.mode === 'handoff';
+    link.hidden = !(elsewhere && SignIn.signInURL);
+    button.hidden = elsewhere && Boolean(SignIn.signInURL);
+    if (SignIn.signInURL) link.href = SignIn.signInURL;
+    setText(button, elsewhere ? 'OK' : 'Sign in again');
+    setText($('signin-again-text'), elsewhere
+      ? 'Your sign-in has expired. Sign in again in the Spinmatch app; it brings you back here.'
+      : 'Your sign-in has expired. Sign in again to carry on; if you were waiting for a match, your place is kept for a few seconds.');
+    $('signin-again').hidden = false;
+    document.body.dataset.signinExpired = 'true';
+    $('signin-again-title').focus();
+  }
+
+  function hideSignInAgain() {
+    $('signin-again').hidden = true;
+    delete document.body.dataset.signinExpired;
+  }
+
+  async function signInAgain() {
+    hideSignInAgain();
+    if (DEV) { openOnboarding(); return; }
+    await SignIn.signOut();
+    const profile = app.session && app.session.profile;
+    saveSession(null);
+    if (profile) writeJSON(localStorage, KEY_PROFILE, profile);
+    openSignIn();
+  }
+
+  /** api() with the session's token; a 401 renews the token once, else resolves null after the modal. */
+  async function authedApi(method, path, body) {
+    try {
+      return await api(method, path, body);
+    } catch (err) {
+      if (err.status !== 401) throw err;
+      if (!(await renewToken())) return null;
+      return api(method, path, body);
+    }
   }
 
   // ---- socket ----
@@ -453,6 +673,7 @@
     closeSocket();
     let ws;
     try { ws = new WebSocket(socketURL()); } catch { scheduleReconnect(false); return; }
+    app.socketToken = app.session.token;
     let opened = false;
     app.socket = ws;
     ws.onopen = () => { opened = true; };
@@ -462,11 +683,16 @@
       try { msg = JSON.parse(event.data); } catch { return; }
       if (msg && typeof msg.type === 'string') handleMessage(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (ws !== app.socket) return;
       app.socket = null;
       app.pending.clear();
       renderControls();
+      if (event.code === 4001) {
+        // The token expired and was not replaced in time: renew, then reconnect.
+        renewToken().then((ok) => { if (ok) connect(); });
+        return;
+      }
       // A socket that never opened was probably refused (expired token?).
       scheduleReconnect(!opened);
     };
@@ -521,7 +747,7 @@
       return true;
     } catch (err) {
       if (err.status !== 401) return true; // network trouble or no /api/me: just retry the socket
-      return reissueToken();
+      return renewToken();
     }
   }
 
@@ -551,6 +777,12 @@
     $('banner').hidden = true;
   }
 
+  /** Gives the open socket the session's token, once per token. */
+  function sendAuth() {
+    if (!isOpen() || !app.session || app.socketToken === app.session.token) return;
+    if (send('auth', { access_token: app.session.token })) app.socketToken = app.session.token;
+  }
+
   /** Sends one client message with a fresh id; returns the id, or 0 when offline. */
   function send(type, fields = {}) {
     if (!isOpen()) {
@@ -559,7 +791,8 @@
     }
     const id = app.nextId++;
     app.socket.send(JSON.stringify({ type, id, ...fields }));
-    app.pending.set(id, type);
+    // A signal keeps its body: a rate-limited one is sent again (trickle ICE must not be lost).
+    app.pending.set(id, type === 'signal' ? { type, fields, tries: 0 } : { type });
     if (app.pending.size > MAX_PENDING) app.pending.delete(app.pending.keys().next().value);
     return id;
   }
@@ -579,13 +812,13 @@
   };
 
   function handleMessage(msg) {
-    let requestType;
+    let request;
     if (msg.ref != null) {
-      requestType = app.pending.get(msg.ref);
+      request = app.pending.get(msg.ref);
       app.pending.delete(msg.ref);
     }
     const handler = handlers[msg.type];
-    if (handler) handler(msg, requestType);
+    if (handler) handler(msg, request && request.type, request);
   }
 
   /** `state`: sent on connect and in reply to `status`; the page follows it. */
@@ -673,9 +906,23 @@
     if (app.strayedSignals.length > 32) app.strayedSignals.shift();
   }
 
-  function onError(msg, requestType) {
-    const quiet = requestType === 'signal' || msg.code === 'already_queued' || msg.code === 'not_queued';
+  function onError(msg, requestType, request) {
+    const quiet = requestType === 'signal' || msg.code === 'already_queued' || msg.code === 'not_queued' ||
+      msg.code === 'token_expired' || requestType === 'auth';
     switch (requestType) {
+      case 'signal':
+        if (msg.code === 'rate_limited') resendSignal(request, msg.retry_after_s);
+        break;
+      case 'auth':
+        if (msg.code === 'unauthorized' || msg.code === 'token_expired' || msg.code === 'forbidden') {
+          showSignInAgain();
+        } else if (msg.code === 'rate_limited') {
+          app.socketToken = '';
+          setTimeout(sendAuth, Math.max(0.25, Number(msg.retry_after_s) || 1) * 1000);
+        } else {
+          connect(); // a server without `auth`: the new token opens a new socket (the place is kept meanwhile)
+        }
+        return;
       case 'spin':
         app.spinBusy = false;
         if (msg.retry_after_s > 0) app.spinBlockedUntil = Date.now() + msg.retry_after_s * 1000;
@@ -693,13 +940,30 @@
       default:
         break;
     }
-    if (msg.code === 'unauthorized') {
+    if (msg.code === 'token_expired') {
+      // The server waits 30 s for a new token on this socket.
+      renewToken().then((ok) => { if (ok) sendAuth(); });
+    } else if (msg.code === 'unauthorized') {
       refreshAuth().then((ok) => { if (ok) connect(); });
     } else if (msg.code === 'profile_incomplete') {
       openOnboarding();
     }
     renderControls();
     if (!quiet) toastError(msg);
+  }
+
+  /** Sends a rate-limited signal again after the server's retry_after_s, while its match lasts. */
+  function resendSignal(request, retryAfterS) {
+    if (!request || !request.fields || request.tries >= SIGNAL_RETRIES) return;
+    const { match_id: matchId, data } = request.fields;
+    const tries = request.tries + 1;
+    const delay = Math.max(0.25, Number(retryAfterS) || 1) * 1000;
+    setTimeout(() => {
+      if (!app.match || app.match.match_id !== matchId || !isOpen()) return;
+      const id = app.nextId++;
+      app.socket.send(JSON.stringify({ type: 'signal', id, match_id: matchId, data }));
+      app.pending.set(id, { type: 'signal', fields: { match_id: matchId, data }, tries });
+    }, delay);
   }
 
   // ---- idle ----
@@ -1068,6 +1332,10 @@
       button.addEventListener('click', () => castVote(button.dataset.choice));
     }
     $('chat-form').addEventListener('submit', sendChat);
+    $('signin-form').addEventListener('submit', submitSignIn);
+    $('signin-magic').addEventListener('click', sendMagicLink);
+    $('sign-out').addEventListener('click', signOut);
+    $('signin-again-button').addEventListener('click', signInAgain);
 
     window.addEventListener('online', reconnectNow);
     document.addEventListener('visibilitychange', () => {
@@ -1077,12 +1345,25 @@
     setInterval(tick, 250);
 
     app.session = readJSON(sessionStorage, KEY_SESSION);
-    if (app.session && app.session.token && app.session.profile) {
-      startConnecting();
-    } else {
-      app.session = null;
-      openOnboarding();
+    if (DEV) {
+      if (app.session && app.session.token && app.session.profile) {
+        startConnecting();
+      } else {
+        app.session = null;
+        openOnboarding();
+      }
+      return;
     }
+    showView('connecting');
+    SignIn.start(onNewToken).then((s) => {
+      if (s) { signedIn(s); return; }
+      saveSession(null);
+      openSignIn();
+    }, (err) => {
+      saveSession(null);
+      openSignIn();
+      toast({ title: ERROR_TITLES[err.code] || ERROR_TITLES.unauthorized, message: err.message });
+    });
   }
 
   init();
