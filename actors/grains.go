@@ -86,6 +86,12 @@ func ask[R proto.Message](ctx context.Context, d *Deps, identity, kind string, m
 	return Ask[R](ctx, d.Router, kind, identity, m, timeout)
 }
 
+// rearmIdle sets the grain's receive timeout again after a ReceiveTimeout
+// that found the grain busy: protoactor fires it once and then cancels it
+// (actorContext.receiveTimeoutHandler), so without this a grain that was
+// busy at its first check would never passivate.
+func rearmIdle(ctx actor.Context, d time.Duration) { ctx.SetReceiveTimeout(d) }
+
 // after sends m to self after d, from a timer goroutine. The returned func
 // stops the timer. The timer holds a bare copy of self: a stopped timer may
 // linger in the runtime's timer heap for a while, and self (once sent to)

@@ -29,6 +29,17 @@ type LimitConfig struct {
 	// LeaseTTL is how long a socket's per-address lease lives unless its
 	// node renews it (every third of it). Zero: 30 s.
 	LeaseTTL time.Duration
+	// Idle is how long a Limiter grain waits for a message before it checks
+	// whether it can passivate (and again after each check that finds it
+	// busy). Zero: 30 s.
+	Idle time.Duration
+}
+
+func (c LimitConfig) idle() time.Duration {
+	if c.Idle <= 0 {
+		return 30 * time.Second
+	}
+	return c.Idle
 }
 
 func (c LimitConfig) timeout() time.Duration {
@@ -47,10 +58,6 @@ func (c LimitConfig) leaseTTL() time.Duration {
 	}
 	return c.LeaseTTL
 }
-
-// limiterIdle is how long a Limiter grain waits for a message before it
-// checks whether it can passivate (every budget full, no lease held).
-const limiterIdle = 30 * time.Second
 
 // limiter is the Limiter grain: the per-address budgets and socket leases
 // of one client address. Its table is bounded by construction: one GCRA per
@@ -73,15 +80,18 @@ func newLimiter(d *Deps) actor.Actor { return &limiter{d: d} }
 
 // Receive handles one message.
 func (g *limiter) Receive(ctx actor.Context) {
+	g.d.hooks.receive(KindLimiter, g.id, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.id = cluster.GetClusterIdentity(ctx).GetIdentity()
 		g.log = g.d.Logger.With("grain", KindLimiter, "id", g.id)
-		ctx.SetReceiveTimeout(limiterIdle)
+		ctx.SetReceiveTimeout(g.d.Config.Limits.idle())
 	case *actor.ReceiveTimeout:
 		if g.idle() {
 			ctx.Poison(ctx.Self())
+			return
 		}
+		rearmIdle(ctx, g.d.Config.Limits.idle())
 	case *msg.LimitTake:
 		ctx.Respond(g.take(m))
 		g.stray(ctx)

@@ -73,7 +73,9 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		if g.result != "" || g.aborted {
 			ctx.Poison(ctx.Self())
+			return
 		}
+		rearmIdle(ctx, time.Minute)
 	case *msg.StartMatch:
 		g.ensure(m.Match, false)
 		r := g.start(ctx)

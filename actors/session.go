@@ -118,7 +118,9 @@ func (s *session) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		if s.state == StateIdle && len(s.conns) == 0 {
 			ctx.Poison(ctx.Self())
+			return
 		}
+		rearmIdle(ctx, s.d.Config.SessionIdle)
 	case *actor.Stopped, *cluster.ClusterInit:
 	case *msg.LimitTake:
 		s.limitTake(ctx, m) // limits need nothing from the store
