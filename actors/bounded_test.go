@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -232,7 +233,8 @@ func TestQueueStatusLeavesOutAPoolThatCannotAnswer(t *testing.T) {
 			<-release
 		}
 	}})
-	t.Cleanup(func() { close(release) }) // before the node stops (cleanups run last first)
+	unstick := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unstick) // before the node stops (cleanups run last first)
 	putProfile(t, sys, "ann", "female", "stuck", "male")
 	putProfile(t, sys, "eve", "female", "fine", "male")
 	for _, id := range []string{"ann", "eve"} {
@@ -265,8 +267,19 @@ func TestQueueStatusLeavesOutAPoolThatCannotAnswer(t *testing.T) {
 	if !slices.Contains(names, "fine") || !slices.Contains(names, DefaultPool) || slices.Contains(names, "stuck") {
 		t.Fatalf("answered pools %q, want fine and %s without stuck", names, DefaultPool)
 	}
-	if st, err := sys.PoolStats(ctx); err != nil || len(st) != len(a.Stats) {
-		t.Fatalf("PoolStats: %d pools, %v", len(st), err)
+	stuck.Store(false)
+	unstick()
+
+	// A caller that hangs up does not poison the shared answer: the
+	// fetch does not run on its context.
+	time.Sleep(statsTTL) // let the cached answer expire (a TTL, not a wait for a condition)
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if a := sys.PoolStatsAnswers(gone); len(a.Unavailable) != 0 {
+		t.Fatalf("a cancelled caller's answer: unavailable %q", a.Unavailable)
+	}
+	if a := sys.PoolStatsAnswers(ctx); len(a.Unavailable) != 0 || len(a.Stats) < 2 {
+		t.Fatalf("the next caller's answer: %d pools, unavailable %q", len(a.Stats), a.Unavailable)
 	}
 }
 

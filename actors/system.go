@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -222,29 +221,22 @@ type PoolStatsAnswer struct {
 	Unavailable []string         // the pools that did not answer in time, sorted
 }
 
-// PoolStats returns the statistics of the pools that answered (see
-// PoolStatsAnswers); it fails only when pools were listed and none
-// answered. The answer is shared between callers: read it, never modify it.
-func (s *System) PoolStats(ctx context.Context) ([]*msg.PoolStats, error) {
-	a := s.PoolStatsAnswers(ctx)
-	if len(a.Stats) == 0 && len(a.Unavailable) > 0 {
-		return nil, fmt.Errorf("pool stats: no pool answered (%d asked)", len(a.Unavailable))
-	}
-	return a.Stats, nil
-}
-
 // PoolStatsAnswers asks every listed pool for its statistics, at most
 // poolStatsWorkers at a time, each within poolStatsTimeout; a pool that
 // does not answer is left out and named in Unavailable, so one failing
 // pool never takes the others' answers with it. The answer is reused for
-// statsTTL and shared between callers: read it, never modify it.
+// statsTTL and shared between callers: read it, never modify it. The fetch
+// does not run on ctx: a caller that hangs up must not turn the answer
+// every caller shares into "nothing answered".
 func (s *System) PoolStatsAnswers(ctx context.Context) PoolStatsAnswer {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
 	if !s.statsAt.IsZero() && s.d.now().Sub(s.statsAt) < statsTTL {
 		return s.stats
 	}
-	s.stats, s.statsAt = s.fetchPoolStats(ctx), s.d.now()
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.d.Config.RequestTimeout+poolStatsTimeout)
+	defer cancel()
+	s.stats, s.statsAt = s.fetchPoolStats(c), s.d.now()
 	return s.stats
 }
 
