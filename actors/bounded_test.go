@@ -105,7 +105,8 @@ func (w *poolWatch) ticksIn(d time.Duration) int64 {
 
 // TestPoolRestartKeepsOneTickChain forces a panic in a busy pool grain:
 // the supervisor's fresh instance must tick at the configured rate (the old
-// instance's timer stopped at Restarting, not a second chain), and neither
+// instance's timer stopped at Restarting, and a tick of the old instance
+// already in the mailbox is dropped: not a second chain), and neither
 // the pool gauge nor the session gauge may count the restarted grain twice.
 func TestPoolRestartKeepsOneTickChain(t *testing.T) {
 	cfg := TestConfig()
@@ -120,6 +121,10 @@ func TestPoolRestartKeepsOneTickChain(t *testing.T) {
 			restarted.Add(1)
 		}
 		if _, ok := m.(*msg.PoolStatsRequest); ok && kind == KindMatchPool && id == w.pool && panicPool.CompareAndSwap(true, false) {
+			// Hold the grain past its tick timer, so a tick of the old
+			// instance waits in the mailbox as the supervisor replaces it
+			// (a stale tick must not start a second chain in the new one).
+			time.Sleep(3 * cfg.WaitTick)
 			panic("forced pool panic (test)")
 		}
 		if _, ok := m.(*msg.GetProfile); ok && kind == KindUserSession && id == "ann" && panicSession.CompareAndSwap(true, false) {

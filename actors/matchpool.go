@@ -18,7 +18,14 @@ import (
 
 // Self-messages of a pool (local only, never cross nodes).
 type (
-	waitTick struct{}
+	// waitTick is one tick of the chain chain of the instance from; any
+	// other is stale (a tick already queued when the supervisor replaced
+	// the instance, or from a chain that stopped) and is dropped, so a
+	// pool never runs two chains.
+	waitTick struct {
+		from  *matchPool
+		chain int
+	}
 	// idleCheck passivates a pool still idle since the tick that found it
 	// empty (epoch tells a stale check from the current one).
 	idleCheck struct{ epoch int }
@@ -76,6 +83,7 @@ type matchPool struct {
 	// (busy): a pool with nobody in it costs nothing but its activation,
 	// which passivates after PoolIdle (idleCheck).
 	ticking  bool
+	chain    int // the current tick chain (waitTick)
 	stopTick func() bool
 	ticks    int // wait ticks since the last directory announcement
 	// idleEpoch counts the times the pool started ticking; an idleCheck
@@ -131,6 +139,9 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *msg.MatchOutcome:
 		p.outcome(m)
 	case waitTick:
+		if m.from != p || m.chain != p.chain || !p.ticking {
+			return // stale: not this instance's current chain
+		}
 		if !p.d.Router.Owns(KindMatchPool, p.name) {
 			// Not the owner any more (moved, or activated here by a lagging
 			// node): the owner rebuilds from the store and the sessions.
@@ -148,7 +159,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 			p.announce()
 		}
 		if p.busy() {
-			p.stopTick = after(ctx.ActorSystem(), p.self, p.d.Config.WaitTick, waitTick{})
+			p.stopTick = after(ctx.ActorSystem(), p.self, p.d.Config.WaitTick, waitTick{from: p, chain: p.chain})
 		} else {
 			p.ticking, p.stopTick = false, nil
 			p.armIdle()
@@ -181,12 +192,13 @@ func (p *matchPool) wake() bool {
 		return p.ticking
 	}
 	p.ticking = true
+	p.chain++
 	p.idleEpoch++
 	if p.stopIdle != nil {
 		p.stopIdle()
 		p.stopIdle = nil
 	}
-	p.stopTick = after(p.sys, p.self, p.d.Config.WaitTick, waitTick{})
+	p.stopTick = after(p.sys, p.self, p.d.Config.WaitTick, waitTick{from: p, chain: p.chain})
 	p.announce()
 	return true
 }
