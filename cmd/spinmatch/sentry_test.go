@@ -388,14 +388,25 @@ func TestSentry(t *testing.T) {
 
 	// Secrets in log lines (a careless caller): the error's event and the
 	// info line's breadcrumb arrive with them filtered out.
-	n.log.Info("test: a line with " + cfg.TestKey)
-	n.log.Error("test: the JWT secret is "+string(cfg.JWTSecret), "token", ann.token, "detail", "admin "+cfg.AdminKey)
+	lctx := sentry.SetHubOnContext(context.Background(), sentry.CurrentHub().Clone())
+	n.log.InfoContext(lctx, "test: a line with "+cfg.TestKey)
+	n.log.ErrorContext(lctx, "test: the JWT secret is "+string(cfg.JWTSecret), "token", ann.token, "detail", "admin "+cfg.AdminKey)
 	logged := rec.await(t, "the logged error", "event", func(m map[string]any) bool {
 		return strings.HasPrefix(str(m, "message"), "test: the JWT secret is")
 	})
 	if str(logged, "message") != "test: the JWT secret is [Filtered]" || str(logged, "contexts", "log", "detail") != "admin [Filtered]" ||
 		!hasCrumb(logged, "test: a line with [Filtered]") {
 		t.Errorf("logged error: message %q log %v", str(logged, "message"), logged["contexts"])
+	}
+	// A line logged without a context does not become a breadcrumb of the
+	// global hub: it would tell the next event other users' story.
+	n.log.Info("test: a line of nobody's story")
+	n.log.Error("test: an error without a context")
+	global := rec.await(t, "the context-less error", "event", func(m map[string]any) bool {
+		return str(m, "message") == "test: an error without a context"
+	})
+	if hasCrumb(global, "test: a line of nobody's story") {
+		t.Error("a context-less info line became a breadcrumb of the global hub")
 	}
 
 	// No token or key in any envelope byte.

@@ -38,11 +38,19 @@ func (h *sentryHandler) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level < slog.LevelInfo {
 		return err
 	}
+	// A record logged with a request's or socket's context goes to that
+	// hub (its breadcrumbs are that user's story). One without goes to the
+	// global hub as an event only: breadcrumbs there would mix every
+	// user's lines into the next event.
 	hub := sentry.GetHubFromContext(ctx)
-	if hub == nil {
+	own := hub != nil
+	if !own {
 		hub = sentry.CurrentHub()
 	}
 	if hub.Client() == nil {
+		return err
+	}
+	if !own && r.Level < slog.LevelError {
 		return err
 	}
 	data, reported := h.data(r)
