@@ -35,10 +35,10 @@ type Config struct {
 	WSMetrics *ws.Metrics
 	// OnPanic, when set, is told of a handler panic (for Sentry).
 	OnPanic func(r *http.Request, recovered any)
-	// AdminKey and TestKey guard the operators' routes (package keys);
-	// Development opens them when unset.
-	AdminKey, TestKey string
-	Development       bool
+	// AdminKey guards the operators' routes (package keys); Development
+	// opens them when it is unset.
+	AdminKey    string
+	Development bool
 	// ClientIP resolves client addresses (trusted proxies, exemptions) for
 	// the per-address limits; zero: the peer address, nothing exempt.
 	ClientIP *clientip.Resolver

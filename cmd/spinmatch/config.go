@@ -103,6 +103,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		{"SPIN_VOTE_S", &c.Actors.VoteWindow, false},
 		{"SPIN_RECONNECT_GRACE_S", &c.Actors.ReconnectGrace, true},
 		{"SPIN_REMATCH_COOLDOWN_S", &c.Actors.RematchCooldown, true},
+		{"SPIN_STATS_WINDOW_S", &c.Actors.Estimator.Window, false},
 	}
 	for _, s := range secs {
 		v := getenv(s.name)

@@ -54,12 +54,13 @@ func TestLoadConfig(t *testing.T) {
 	})
 	t.Run("values", func(t *testing.T) {
 		c, err := loadConfig(env("SPIN_ENV", "production", "JWT_SECRET", "x", "SPIN_CLUSTER_KEY", devClusterKey, "SPIN_DATE_S", "0.5", "SPIN_REMATCH_COOLDOWN_S", "0",
-			"SPIN_ALLOWED_ORIGINS", "https://a.example, https://b.example", "SPIN_CLUSTER_JOIN", "127.0.0.1:7946,127.0.0.2:7946"))
+			"SPIN_STATS_WINDOW_S", "600", "SPIN_ALLOWED_ORIGINS", "https://a.example, https://b.example", "SPIN_CLUSTER_JOIN", "127.0.0.1:7946,127.0.0.2:7946"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.Development || string(c.JWTSecret) != "x" || c.Actors.DateLength != 500*time.Millisecond ||
-			c.Actors.RematchCooldown != 0 || len(c.AllowedOrigins) != 2 || len(c.Cluster.Join) != 2 {
+			c.Actors.RematchCooldown != 0 || c.Actors.Estimator.Window != 10*time.Minute ||
+			len(c.AllowedOrigins) != 2 || len(c.Cluster.Join) != 2 {
 			t.Fatalf("values %+v", c)
 		}
 	})
@@ -71,6 +72,7 @@ func TestLoadConfig(t *testing.T) {
 		{"bad env", []string{"SPIN_ENV", "staging"}, "SPIN_ENV"},
 		{"production without secret", []string{"SPIN_ENV", "production"}, "JWT_SECRET"},
 		{"bad date", []string{"SPIN_DATE_S", "soon"}, "SPIN_DATE_S"},
+		{"zero stats window", []string{"SPIN_STATS_WINDOW_S", "0"}, "SPIN_STATS_WINDOW_S"},
 		{"zero vote window", []string{"SPIN_VOTE_S", "0"}, "SPIN_VOTE_S"},
 		{"negative grace", []string{"SPIN_RECONNECT_GRACE_S", "-1"}, "SPIN_RECONNECT_GRACE_S"},
 		{"bad sample rate", []string{"SENTRY_TRACES_SAMPLE_RATE", "2"}, "SENTRY_TRACES_SAMPLE_RATE"},

@@ -71,8 +71,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Node, error) {
 	n.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A body (at most 64 KiB) must arrive within this: a client that
+		// drips one cannot hold its in-flight slot and goroutine for long.
+		// Sockets are unaffected: the upgrade clears the deadline.
+		ReadTimeout: 15 * time.Second,
+		IdleTimeout: 120 * time.Second,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go func() { n.served <- n.srv.Serve(ln) }()
 	if err := n.start(ctx, cfg); err != nil {
@@ -164,7 +168,6 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		Gatherer:    reg,
 		WSMetrics:   ws.NewMetrics(reg),
 		AdminKey:    cfg.AdminKey,
-		TestKey:     cfg.TestKey,
 		Development: cfg.Development,
 		ClientIP:    clientip.New(cfg.Limits.TrustedProxies, cfg.Limits.LimitExempt),
 		Web:         web.Config{Development: cfg.Development, SupabaseURL: cfg.SupabaseURL, SupabaseAnonKey: cfg.SupabaseAnonKey, SignInURL: cfg.SignInURL},

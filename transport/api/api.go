@@ -90,12 +90,12 @@ func WriteError(w http.ResponseWriter, code, message string) {
 	}})
 }
 
+// writeMsgError writes a typed error. A rate_limited error must go through writeUserError or writeLimited,
+// which know the budget and so write the RateLimit-Policy and RateLimit
+// headers PROTOCOL.md asks for; here it would get Retry-After only.
 func writeMsgError(w http.ResponseWriter, e *msg.Error) {
-	if e.Code == actors.CodeRateLimited && e.RetryAfterS > 0 {
-		secs := int(e.RetryAfterS + 0.999)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		w.Header().Set("RateLimit-Remaining", "0")
-		w.Header().Set("RateLimit-Reset", strconv.Itoa(secs))
+	if e.Code == actors.CodeRateLimited {
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(e.RetryAfterS+0.999), 1)))
 	}
 	WriteError(w, e.Code, e.Message)
 }

@@ -37,7 +37,7 @@ func (a *API) getMe(w http.ResponseWriter, r *http.Request, userID string) {
 		return
 	}
 	if rep.Error != nil {
-		writeMsgError(w, rep.Error)
+		a.writeUserError(w, rep.Error, limit.RestUser)
 		return
 	}
 	writeJSON(w, http.StatusOK, profileJSON(rep.Profile))

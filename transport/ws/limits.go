@@ -98,8 +98,12 @@ func newLeaseID() string {
 }
 
 // keepLease renews the socket's lease until release (every third of the
-// lease's TTL, so one lost renewal never lets it expire).
-func (l *socketLimits) keepLease() {
+// lease's TTL, so one lost renewal never lets it expire). A renewal the
+// grain refuses (its lease table is full: after a move, more sockets than
+// the cap came back) calls refused, which closes the socket: it is over
+// the address's cap, and an uncounted socket would let the address go
+// past it.
+func (l *socketLimits) keepLease(refused func()) {
 	if l.lease == "" {
 		return
 	}
@@ -109,7 +113,10 @@ func (l *socketLimits) keepLease() {
 		for {
 			select {
 			case <-t.C:
-				_ = l.sys.RenewLease(context.Background(), l.key, l.lease)
+				if !l.sys.RenewLease(context.Background(), l.key, l.lease) {
+					refused()
+					return
+				}
 			case <-l.stop:
 				return
 			}

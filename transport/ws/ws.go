@@ -22,6 +22,7 @@ import (
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/clientip"
+	"github.com/spinmatch/spinmatch/transport/wire"
 )
 
 // Config tunes the sockets. Zero values mean the documented defaults.
@@ -232,6 +233,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.untrack(c)
-	lim.keepLease()
+	lim.keepLease(func() {
+		h.log.Warn("ws: the address's socket lease was refused; closing the socket", "user", userID)
+		c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeRateLimited, "Too many connections from your network. Please close another tab and reconnect."), ""))
+		c.closeWith(actors.CloseTooManySockets, "too many sockets from this address")
+	})
 	c.run(userID, expires)
 }
