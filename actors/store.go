@@ -67,4 +67,16 @@ type Store interface {
 	RecordWaitSample(ctx context.Context, s persistence.WaitSample) error
 	// Audit appends one line to the audit log.
 	Audit(ctx context.Context, e persistence.AuditEntry) error
+
+	// SummarizePeriod summarizes the period [start, end) from the stored
+	// matches, results, wait samples and queue places, as of asOf (see
+	// persistence.PeriodSummary).
+	SummarizePeriod(ctx context.Context, start, end, asOf time.Time) (persistence.PeriodSummary, error)
+	// PutReport creates or replaces the report of (r.Period, r.Start),
+	// unless the stored one was computed after r, and returns the report
+	// that is stored: two writers racing leave one report, the newer.
+	PutReport(ctx context.Context, r persistence.Report) (persistence.Report, error)
+	// Reports returns the reports of period whose start is at or after
+	// since, newest first, at most limit.
+	Reports(ctx context.Context, period string, since time.Time, limit int) ([]persistence.Report, error)
 }

@@ -157,6 +157,27 @@ func (t tracedStore) Audit(ctx context.Context, e persistence.AuditEntry) error 
 	return err
 }
 
+func (t tracedStore) SummarizePeriod(ctx context.Context, start, end, asOf time.Time) (persistence.PeriodSummary, error) {
+	ctx, span := dbSpan(ctx, "SummarizePeriod")
+	s, err := t.Store.SummarizePeriod(ctx, start, end, asOf)
+	endSpan(span, err)
+	return s, err
+}
+
+func (t tracedStore) PutReport(ctx context.Context, r persistence.Report) (persistence.Report, error) {
+	ctx, span := dbSpan(ctx, "PutReport")
+	out, err := t.Store.PutReport(ctx, r)
+	endSpan(span, err)
+	return out, err
+}
+
+func (t tracedStore) Reports(ctx context.Context, period string, since time.Time, limit int) ([]persistence.Report, error) {
+	ctx, span := dbSpan(ctx, "Reports")
+	out, err := t.Store.Reports(ctx, period, since, limit)
+	endSpan(span, err)
+	return out, err
+}
+
 // notFoundOK is err, except that a missing record is an answer, not a
 // failed call.
 func notFoundOK(err error) error {

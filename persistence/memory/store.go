@@ -28,6 +28,9 @@ type Store struct {
 	queue    map[string]persistence.QueueEntry // user id -> queue place; guarded by mu
 	waits    []persistence.WaitSample          // bounded by logLimit; guarded by mu
 	audit    []persistence.AuditEntry          // bounded by logLimit; guarded by mu
+	// reports are by period, then by start (unix microseconds); bounded
+	// by maxReports per period; guarded by mu; nil until the first report.
+	reports map[string]map[int64]persistence.Report
 }
 
 // New returns an empty store that keeps at most DefaultLogLimit wait samples

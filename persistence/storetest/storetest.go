@@ -2,7 +2,8 @@
 // implementation must pass: profile round trips, idempotent match creation,
 // first-wins votes and results under races, history and recent-partner
 // queries, queue entries, the one-unsettled-match-per-user claim that
-// CreateMatch takes (conflicts, stale matches, racing creations), and
+// CreateMatch takes (conflicts, stale matches, racing creations), period
+// summaries and report upserts (one report per period under racing writers), and
 // ErrNotFound where the interface promises it.
 //
 // Concurrency: Run drives the store from many goroutines in some subtests;
@@ -57,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"CreateMatchNeedsThePlaces", testCreateMatchNeedsThePlaces},
 		{"ActiveMatch", testActiveMatch},
 		{"RacingCreateMatch", testRacingCreateMatch},
+		{"SummarizePeriod", testSummarizePeriod},
+		{"ReportUpsert", testReportUpsert},
+		{"RacingPutReport", testRacingPutReport},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
