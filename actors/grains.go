@@ -28,6 +28,9 @@ type Deps struct {
 	Metrics *Metrics
 	// Samples writes wait samples; nil means they are not stored.
 	Samples *SampleWriter
+	// AlertsFired, when set, counts the alerts that fired in [start, end)
+	// for the reports; nil means 0 (the hook the alerts work wires).
+	AlertsFired func(ctx context.Context, start, end time.Time) (int, error)
 	// Now is the clock; zero means time.Now.
 	Now func() time.Time
 	// NewID returns a fresh match id; zero means a random 128-bit hex id.
@@ -58,6 +61,7 @@ func Kinds(d *Deps) []*cluster.Kind {
 		cluster.NewKind(KindMatch, actor.PropsFromProducer(func() actor.Actor { return newMatchGrain(d) }, mw)),
 		cluster.NewKind(KindPoolDirectory, actor.PropsFromProducer(func() actor.Actor { return newDirectory(d) }, mw)),
 		cluster.NewKind(KindLimiter, actor.PropsFromProducer(func() actor.Actor { return newLimiter(d) }, mw)),
+		cluster.NewKind(KindReports, actor.PropsFromProducer(func() actor.Actor { return newReportsGrain(d) }, mw)),
 	}
 }
 

@@ -73,6 +73,8 @@ func NewSystem(cl *cluster.Cluster, d *Deps) *System {
 	}
 	d.Router.OnChange(s.wakePools)
 	s.wakePools()
+	d.Router.OnChange(s.wakeReports)
+	s.wakeReports()
 	return s
 }
 

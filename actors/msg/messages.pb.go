@@ -3204,6 +3204,256 @@ func (x *LeaseRelease) GetLeaseId() string {
 	return ""
 }
 
+// RunReport asks the Reports grain to write the report of the current
+// period ("hour" or "day") so far. Reply: ReportReply.
+type RunReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Period        string                 `protobuf:"bytes,1,opt,name=period,proto3" json:"period,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunReport) Reset() {
+	*x = RunReport{}
+	mi := &file_messages_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunReport) ProtoMessage() {}
+
+func (x *RunReport) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunReport.ProtoReflect.Descriptor instead.
+func (*RunReport) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *RunReport) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+// ReportReply carries the report written, or error_code (an actors.Code*)
+// when it could not be computed or stored.
+type ReportReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Report        *Report                `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	ErrorCode     string                 `protobuf:"bytes,2,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportReply) Reset() {
+	*x = ReportReply{}
+	mi := &file_messages_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportReply) ProtoMessage() {}
+
+func (x *ReportReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportReply.ProtoReflect.Descriptor instead.
+func (*ReportReply) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ReportReply) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+func (x *ReportReply) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
+// Report is one period's report (see persistence.Report); times are Unix
+// microseconds.
+type Report struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Period        string                 `protobuf:"bytes,1,opt,name=period,proto3" json:"period,omitempty"`
+	StartUs       int64                  `protobuf:"varint,2,opt,name=start_us,json=startUs,proto3" json:"start_us,omitempty"`
+	EndUs         int64                  `protobuf:"varint,3,opt,name=end_us,json=endUs,proto3" json:"end_us,omitempty"`
+	Matches       int64                  `protobuf:"varint,4,opt,name=matches,proto3" json:"matches,omitempty"`
+	Mutual        int64                  `protobuf:"varint,5,opt,name=mutual,proto3" json:"mutual,omitempty"`
+	NoMatch       int64                  `protobuf:"varint,6,opt,name=no_match,json=noMatch,proto3" json:"no_match,omitempty"`
+	SuccessRate   float64                `protobuf:"fixed64,7,opt,name=success_rate,json=successRate,proto3" json:"success_rate,omitempty"`
+	AvgWaitS      map[string]float64     `protobuf:"bytes,8,rep,name=avg_wait_s,json=avgWaitS,proto3" json:"avg_wait_s,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	P90WaitS      map[string]float64     `protobuf:"bytes,9,rep,name=p90_wait_s,json=p90WaitS,proto3" json:"p90_wait_s,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Abandoned     map[string]int64       `protobuf:"bytes,10,rep,name=abandoned,proto3" json:"abandoned,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	PeakWaiting   int64                  `protobuf:"varint,11,opt,name=peak_waiting,json=peakWaiting,proto3" json:"peak_waiting,omitempty"`
+	AlertsFired   int64                  `protobuf:"varint,12,opt,name=alerts_fired,json=alertsFired,proto3" json:"alerts_fired,omitempty"`
+	ComputedAtUs  int64                  `protobuf:"varint,13,opt,name=computed_at_us,json=computedAtUs,proto3" json:"computed_at_us,omitempty"`
+	Final         bool                   `protobuf:"varint,14,opt,name=final,proto3" json:"final,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Report) Reset() {
+	*x = Report{}
+	mi := &file_messages_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Report) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Report) ProtoMessage() {}
+
+func (x *Report) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Report.ProtoReflect.Descriptor instead.
+func (*Report) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *Report) GetPeriod() string {
+	if x != nil {
+		return x.Period
+	}
+	return ""
+}
+
+func (x *Report) GetStartUs() int64 {
+	if x != nil {
+		return x.StartUs
+	}
+	return 0
+}
+
+func (x *Report) GetEndUs() int64 {
+	if x != nil {
+		return x.EndUs
+	}
+	return 0
+}
+
+func (x *Report) GetMatches() int64 {
+	if x != nil {
+		return x.Matches
+	}
+	return 0
+}
+
+func (x *Report) GetMutual() int64 {
+	if x != nil {
+		return x.Mutual
+	}
+	return 0
+}
+
+func (x *Report) GetNoMatch() int64 {
+	if x != nil {
+		return x.NoMatch
+	}
+	return 0
+}
+
+func (x *Report) GetSuccessRate() float64 {
+	if x != nil {
+		return x.SuccessRate
+	}
+	return 0
+}
+
+func (x *Report) GetAvgWaitS() map[string]float64 {
+	if x != nil {
+		return x.AvgWaitS
+	}
+	return nil
+}
+
+func (x *Report) GetP90WaitS() map[string]float64 {
+	if x != nil {
+		return x.P90WaitS
+	}
+	return nil
+}
+
+func (x *Report) GetAbandoned() map[string]int64 {
+	if x != nil {
+		return x.Abandoned
+	}
+	return nil
+}
+
+func (x *Report) GetPeakWaiting() int64 {
+	if x != nil {
+		return x.PeakWaiting
+	}
+	return 0
+}
+
+func (x *Report) GetAlertsFired() int64 {
+	if x != nil {
+		return x.AlertsFired
+	}
+	return 0
+}
+
+func (x *Report) GetComputedAtUs() int64 {
+	if x != nil {
+		return x.ComputedAtUs
+	}
+	return 0
+}
+
+func (x *Report) GetFinal() bool {
+	if x != nil {
+		return x.Final
+	}
+	return false
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -3440,7 +3690,40 @@ const file_messages_proto_rawDesc = "" +
 	"LeaseRenew\x12\x19\n" +
 	"\blease_id\x18\x01 \x01(\tR\aleaseId\")\n" +
 	"\fLeaseRelease\x12\x19\n" +
-	"\blease_id\x18\x01 \x01(\tR\aleaseIdB+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
+	"\blease_id\x18\x01 \x01(\tR\aleaseId\"#\n" +
+	"\tRunReport\x12\x16\n" +
+	"\x06period\x18\x01 \x01(\tR\x06period\"[\n" +
+	"\vReportReply\x12-\n" +
+	"\x06report\x18\x01 \x01(\v2\x15.spinmatch.msg.ReportR\x06report\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x02 \x01(\tR\terrorCode\"\xc6\x05\n" +
+	"\x06Report\x12\x16\n" +
+	"\x06period\x18\x01 \x01(\tR\x06period\x12\x19\n" +
+	"\bstart_us\x18\x02 \x01(\x03R\astartUs\x12\x15\n" +
+	"\x06end_us\x18\x03 \x01(\x03R\x05endUs\x12\x18\n" +
+	"\amatches\x18\x04 \x01(\x03R\amatches\x12\x16\n" +
+	"\x06mutual\x18\x05 \x01(\x03R\x06mutual\x12\x19\n" +
+	"\bno_match\x18\x06 \x01(\x03R\anoMatch\x12!\n" +
+	"\fsuccess_rate\x18\a \x01(\x01R\vsuccessRate\x12A\n" +
+	"\n" +
+	"avg_wait_s\x18\b \x03(\v2#.spinmatch.msg.Report.AvgWaitSEntryR\bavgWaitS\x12A\n" +
+	"\n" +
+	"p90_wait_s\x18\t \x03(\v2#.spinmatch.msg.Report.P90WaitSEntryR\bp90WaitS\x12B\n" +
+	"\tabandoned\x18\n" +
+	" \x03(\v2$.spinmatch.msg.Report.AbandonedEntryR\tabandoned\x12!\n" +
+	"\fpeak_waiting\x18\v \x01(\x03R\vpeakWaiting\x12!\n" +
+	"\falerts_fired\x18\f \x01(\x03R\valertsFired\x12$\n" +
+	"\x0ecomputed_at_us\x18\r \x01(\x03R\fcomputedAtUs\x12\x14\n" +
+	"\x05final\x18\x0e \x01(\bR\x05final\x1a;\n" +
+	"\rAvgWaitSEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a;\n" +
+	"\rP90WaitSEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a<\n" +
+	"\x0eAbandonedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
 
 var (
 	file_messages_proto_rawDescOnce sync.Once
@@ -3454,7 +3737,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_messages_proto_goTypes = []any{
 	(*Partner)(nil),          // 0: spinmatch.msg.Partner
 	(*MatchInfo)(nil),        // 1: spinmatch.msg.MatchInfo
@@ -3508,17 +3791,23 @@ var file_messages_proto_goTypes = []any{
 	(*LimitReply)(nil),       // 49: spinmatch.msg.LimitReply
 	(*LeaseRenew)(nil),       // 50: spinmatch.msg.LeaseRenew
 	(*LeaseRelease)(nil),     // 51: spinmatch.msg.LeaseRelease
-	nil,                      // 52: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                      // 53: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                      // 54: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                      // 55: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                      // 56: spinmatch.msg.PoolStats.EtaSEntry
-	(*actor.PID)(nil),        // 57: actor.PID
+	(*RunReport)(nil),        // 52: spinmatch.msg.RunReport
+	(*ReportReply)(nil),      // 53: spinmatch.msg.ReportReply
+	(*Report)(nil),           // 54: spinmatch.msg.Report
+	nil,                      // 55: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                      // 56: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                      // 57: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                      // 58: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                      // 59: spinmatch.msg.PoolStats.EtaSEntry
+	nil,                      // 60: spinmatch.msg.Report.AvgWaitSEntry
+	nil,                      // 61: spinmatch.msg.Report.P90WaitSEntry
+	nil,                      // 62: spinmatch.msg.Report.AbandonedEntry
+	(*actor.PID)(nil),        // 63: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	52, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	55, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -3536,9 +3825,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	57, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	57, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	57, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	63, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	63, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	63, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -3547,25 +3836,29 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	57, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	63, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
-	53, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	54, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	55, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	56, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	56, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	57, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	58, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	59, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
 	1,  // 41: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 42: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
 	4,  // 43: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
 	1,  // 44: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	54, // 45: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
+	60, // 46: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
+	61, // 47: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
+	62, // 48: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -3597,7 +3890,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   57,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
