@@ -29,9 +29,17 @@ type PeriodSummary struct {
 	Abandoned map[string]int
 	// PeakWaiting is the most users waiting at once during the period,
 	// from the finished waits (each one an interval ending at its sample's
-	// time) and the queue places still held.
+	// time; a wait that ended more than PeakWaitBound after the period is
+	// left out) and the queue places still held.
 	PeakWaiting int
 }
+
+// PeakWaitBound bounds how long after a period a finished wait may have
+// ended and still count in the period's PeakWaiting: it bounds the
+// samples a summary reads to the period plus this. Only a wait longer
+// than this could be missed, and a place held that long is still in
+// the queue places, which always count.
+const PeakWaitBound = 24 * time.Hour
 
 // Report is one stored report: the summary of a period plus what the
 // reports grain adds. One per (Period, Start).

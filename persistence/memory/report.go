@@ -50,7 +50,7 @@ func (s *Store) SummarizePeriod(ctx context.Context, start, end, asOf time.Time)
 	for _, w := range s.waits {
 		at := w.At.Truncate(time.Microsecond)
 		us := w.Wait.Microseconds()
-		if from := at.Add(-time.Duration(us) * time.Microsecond); !at.Before(start) && from.Before(end) {
+		if from := at.Add(-time.Duration(us) * time.Microsecond); !at.Before(start) && at.Before(end.Add(persistence.PeakWaitBound)) && from.Before(end) {
 			addInterval(from, at)
 		}
 		if !in(at) {

@@ -32,14 +32,15 @@ select gender,
  group by gender`
 
 // summaryPeakQuery is the most users waiting at once in [$1, $2): every
-// finished wait overlapping the period and every queue place held before
-// its end is an interval clipped to the period; a sweep over their ends
-// (an end before a start at the same instant) finds the peak.
+// finished wait overlapping the period (and ending before $3, the end
+// plus persistence.PeakWaitBound) and every queue place held before its
+// end is an interval clipped to the period; a sweep over their ends (an
+// end before a start at the same instant) finds the peak.
 const summaryPeakQuery = `
 with iv as (
   select greatest(at - wait_us * interval '1 microsecond', $1) as s, least(at, $2) as e
     from wait_samples
-   where at >= $1 and at - wait_us * interval '1 microsecond' < $2
+   where at >= $1 and at < $3 and at - wait_us * interval '1 microsecond' < $2
   union all
   select greatest(enqueued_at, $1), $2 from queue_entries where enqueued_at < $2
 ), ev as (
@@ -76,7 +77,7 @@ func (s *Store) SummarizePeriod(ctx context.Context, start, end, asOf time.Time)
 			}); err != nil {
 				return err
 			}
-			return tx.QueryRow(ctx, summaryPeakQuery, start, end).Scan(&sum.PeakWaiting)
+			return tx.QueryRow(ctx, summaryPeakQuery, start, end, end.Add(persistence.PeakWaitBound)).Scan(&sum.PeakWaiting)
 		})
 	})
 	if err != nil {

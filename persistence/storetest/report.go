@@ -70,6 +70,8 @@ func testSummarizePeriod(t *testing.T, f *fixture) {
 	sample("male", "cancelled", 30*time.Minute, 5*time.Minute)
 	sample("nonbinary", "expired", 40*time.Minute, time.Minute)
 	sample("female", "matched", 61*time.Minute, time.Second) // next hour
+	// Spans the whole hour but ended more than PeakWaitBound after it: left out.
+	sample("male", "cancelled", 26*time.Hour, 26*time.Hour)
 	// Still queued: one since 9:45 into the hour, one only after it.
 	f.mustPut(persistence.QueueEntry{UserID: f.id("q1"), Pool: f.id("pool"), DisplayName: "q1", Gender: "male", Seeking: []string{"female"}, EnqueuedAt: at(9*time.Minute + 45*time.Second)})
 	f.mustPut(persistence.QueueEntry{UserID: f.id("q2"), Pool: f.id("pool"), DisplayName: "q2", Gender: "male", Seeking: []string{"female"}, EnqueuedAt: at(2 * time.Hour)})
