@@ -31,7 +31,7 @@ type PoolStats struct {
 // statTables are the tables Stats counts.
 var statTables = []string{
 	"profiles", "matches", "votes", "match_results", "match_members",
-	"queue_entries", "wait_samples", "audit_log", "reports",
+	"queue_entries", "wait_samples", "audit_log",
 }
 
 // statsQuery counts every table of statTables in one statement, one column
