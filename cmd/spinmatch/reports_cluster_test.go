@@ -20,6 +20,9 @@ import (
 // node that holds the Reports grain stops, and the grain's new activation
 // on the survivor writes a finished hour that was missing.
 func TestReportsOncePerClusterAndMove(t *testing.T) {
+	if testing.Short() {
+		t.Skip("PostgreSQL test: not in -short")
+	}
 	dbURL := pgtest.NewDatabase(t)
 	waitFor(t, 3*time.Minute, "not the end of an hour", func() bool { return time.Now().UTC().Minute() < 58 })
 	hour := time.Now().UTC().Truncate(time.Hour)

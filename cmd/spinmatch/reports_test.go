@@ -37,6 +37,9 @@ func adminCall(t *testing.T, base, key, method, path string) (int, frame) {
 // hour (a mutual date, a no_match date, a cancel), forces the hour's
 // report, and reads the row back from PostgreSQL itself.
 func TestReportsPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("PostgreSQL test: not in -short")
+	}
 	dbURL := pgtest.NewDatabase(t)
 	// The counts must all fall in one UTC hour (and day): not in the last
 	// two minutes of one.
