@@ -29,7 +29,9 @@ type Deps struct {
 	// Samples writes wait samples; nil means they are not stored.
 	Samples *SampleWriter
 	// AlertsFired, when set, counts the alerts that fired in [start, end)
-	// for the reports; nil means 0 (the hook the alerts work wires).
+	// for the reports; nil means 0 (the hook the alerts work wires). Set
+	// it before the cluster starts, like every field: the Reports grain
+	// may activate at once.
 	AlertsFired func(ctx context.Context, start, end time.Time) (int, error)
 	// Now is the clock; zero means time.Now.
 	Now func() time.Time

@@ -206,3 +206,33 @@ func queryRow(t *testing.T, dbURL, q string, args []any, dest ...any) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// TestReportsMemoryStore: with the embedded store the reports are kept in
+// memory, and the routes are open in development without a key.
+func TestReportsMemoryStore(t *testing.T) {
+	waitFor(t, 3*time.Minute, "not the end of an hour", func() bool { return time.Now().UTC().Minute() < 58 })
+	n := startNode(t, testConfig(t))
+	base := "http://" + n.Addr()
+	eve := newUser(t, base, "Eve", "nonbinary", "memreports", "female")
+	ce, _ := eve.dial(t)
+	ce.spin()
+	ce.send("cancel", nil)
+	ce.expect("cancelled")
+	var rep frame
+	waitFor(t, 10*time.Second, "the cancel in the hour's report", func() bool {
+		var status int
+		status, rep = adminCall(t, base, "", "POST", "/api/admin/reports/run?period=hour")
+		return status == 200 && rep.obj("abandoned").num("nonbinary") == 1
+	})
+	if rep.num("matches") != 0 || rep.num("peak_waiting") != 1 || rep.num("success_rate") != 0 {
+		t.Fatalf("hour report: %v", rep)
+	}
+	status, list := adminCall(t, base, "", "GET", "/api/admin/reports?period=hour")
+	reports, _ := list["reports"].([]any)
+	if status != 200 || len(reports) < 2 || frame(reports[0].(map[string]any)).obj("abandoned").num("nonbinary") != 1 {
+		t.Fatalf("listing: %d %v", status, list)
+	}
+	if status, body := adminCall(t, base, "", "GET", "/api/admin/reports?period="); status != 400 || body.obj("error").str("code") != "bad_request" {
+		t.Fatalf("empty period: %d %v", status, body)
+	}
+}
