@@ -2177,8 +2177,12 @@ type PoolStats struct {
 	ImbalanceRatio   float64                `protobuf:"fixed64,8,opt,name=imbalance_ratio,json=imbalanceRatio,proto3" json:"imbalance_ratio,omitempty"`
 	Scarce           string                 `protobuf:"bytes,9,opt,name=scarce,proto3" json:"scarce,omitempty"`
 	Recommendations  []string               `protobuf:"bytes,10,rep,name=recommendations,proto3" json:"recommendations,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// alert_p90_wait_s is the 90th percentile wait by gender over the
+	// finished (matched) waits in the window and the current waits of those
+	// still queued: the wait_p90 alert rule's figure.
+	AlertP90WaitS map[string]float64 `protobuf:"bytes,11,rep,name=alert_p90_wait_s,json=alertP90WaitS,proto3" json:"alert_p90_wait_s,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PoolStats) Reset() {
@@ -2277,6 +2281,13 @@ func (x *PoolStats) GetScarce() string {
 func (x *PoolStats) GetRecommendations() []string {
 	if x != nil {
 		return x.Recommendations
+	}
+	return nil
+}
+
+func (x *PoolStats) GetAlertP90WaitS() map[string]float64 {
+	if x != nil {
+		return x.AlertP90WaitS
 	}
 	return nil
 }
@@ -3454,6 +3465,396 @@ func (x *Report) GetFinal() bool {
 	return false
 }
 
+// AlertMsg is one alert state change (actors.Alert on the wire).
+type AlertMsg struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	State         string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Severity      string                 `protobuf:"bytes,3,opt,name=severity,proto3" json:"severity,omitempty"`
+	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Pool          string                 `protobuf:"bytes,5,opt,name=pool,proto3" json:"pool,omitempty"`
+	Gender        string                 `protobuf:"bytes,6,opt,name=gender,proto3" json:"gender,omitempty"`
+	Node          string                 `protobuf:"bytes,7,opt,name=node,proto3" json:"node,omitempty"`
+	AtMs          int64                  `protobuf:"varint,8,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	Seq           int64                  `protobuf:"varint,9,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertMsg) Reset() {
+	*x = AlertMsg{}
+	mi := &file_messages_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertMsg) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertMsg) ProtoMessage() {}
+
+func (x *AlertMsg) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertMsg.ProtoReflect.Descriptor instead.
+func (*AlertMsg) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *AlertMsg) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *AlertMsg) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *AlertMsg) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *AlertMsg) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AlertMsg) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *AlertMsg) GetGender() string {
+	if x != nil {
+		return x.Gender
+	}
+	return ""
+}
+
+func (x *AlertMsg) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *AlertMsg) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+func (x *AlertMsg) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// LostMember is a cluster member a node saw leave without a graceful leave.
+type LostMember struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	AtMs          int64                  `protobuf:"varint,3,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LostMember) Reset() {
+	*x = LostMember{}
+	mi := &file_messages_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LostMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LostMember) ProtoMessage() {}
+
+func (x *LostMember) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LostMember.ProtoReflect.Descriptor instead.
+func (*LostMember) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *LostMember) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LostMember) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *LostMember) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
+// AlertReport is a node's periodic report to the Alerts grain: its store
+// error count, the members it saw lost, the members it sees, and what it
+// knows of the alert state (so a fresh activation adopts it instead of
+// announcing everything again). Reply: AlertState.
+type AlertReport struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Node             string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"` // member id
+	Address          string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	StoreErrorsTotal int64                  `protobuf:"varint,3,opt,name=store_errors_total,json=storeErrorsTotal,proto3" json:"store_errors_total,omitempty"`
+	Lost             []*LostMember          `protobuf:"bytes,4,rep,name=lost,proto3" json:"lost,omitempty"`
+	Members          []string               `protobuf:"bytes,5,rep,name=members,proto3" json:"members,omitempty"` // addresses in this node's topology
+	KnownSeq         int64                  `protobuf:"varint,6,opt,name=known_seq,json=knownSeq,proto3" json:"known_seq,omitempty"`
+	Firing           []*AlertMsg            `protobuf:"bytes,7,rep,name=firing,proto3" json:"firing,omitempty"` // the firing set as of known_seq
+	Recent           []*AlertMsg            `protobuf:"bytes,8,rep,name=recent,proto3" json:"recent,omitempty"` // the recent changes as of known_seq, newest first
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *AlertReport) Reset() {
+	*x = AlertReport{}
+	mi := &file_messages_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertReport) ProtoMessage() {}
+
+func (x *AlertReport) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertReport.ProtoReflect.Descriptor instead.
+func (*AlertReport) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *AlertReport) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *AlertReport) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *AlertReport) GetStoreErrorsTotal() int64 {
+	if x != nil {
+		return x.StoreErrorsTotal
+	}
+	return 0
+}
+
+func (x *AlertReport) GetLost() []*LostMember {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+func (x *AlertReport) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *AlertReport) GetKnownSeq() int64 {
+	if x != nil {
+		return x.KnownSeq
+	}
+	return 0
+}
+
+func (x *AlertReport) GetFiring() []*AlertMsg {
+	if x != nil {
+		return x.Firing
+	}
+	return nil
+}
+
+func (x *AlertReport) GetRecent() []*AlertMsg {
+	if x != nil {
+		return x.Recent
+	}
+	return nil
+}
+
+// AlertState is the Alerts grain's answer: the firing set, the changes
+// after the asker's known seq (newest first, bounded), and the newest seq.
+type AlertState struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Firing  []*AlertMsg            `protobuf:"bytes,1,rep,name=firing,proto3" json:"firing,omitempty"`
+	Changes []*AlertMsg            `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	Seq     int64                  `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// fresh is set while the grain is adopting state after an activation.
+	Fresh         bool `protobuf:"varint,4,opt,name=fresh,proto3" json:"fresh,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertState) Reset() {
+	*x = AlertState{}
+	mi := &file_messages_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertState) ProtoMessage() {}
+
+func (x *AlertState) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertState.ProtoReflect.Descriptor instead.
+func (*AlertState) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *AlertState) GetFiring() []*AlertMsg {
+	if x != nil {
+		return x.Firing
+	}
+	return nil
+}
+
+func (x *AlertState) GetChanges() []*AlertMsg {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *AlertState) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *AlertState) GetFresh() bool {
+	if x != nil {
+		return x.Fresh
+	}
+	return false
+}
+
+// AlertQuery asks the Alerts grain for its state. Reply: AlertState.
+type AlertQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Since         int64                  `protobuf:"varint,1,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertQuery) Reset() {
+	*x = AlertQuery{}
+	mi := &file_messages_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertQuery) ProtoMessage() {}
+
+func (x *AlertQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertQuery.ProtoReflect.Descriptor instead.
+func (*AlertQuery) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *AlertQuery) GetSince() int64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
 var File_messages_proto protoreflect.FileDescriptor
 
 const file_messages_proto_rawDesc = "" +
@@ -3612,7 +4013,7 @@ const file_messages_proto_rawDesc = "" +
 	"\x05match\x18\x02 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"&\n" +
 	"\vQueueStatus\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x12\n" +
-	"\x10PoolStatsRequest\"\xd5\x05\n" +
+	"\x10PoolStatsRequest\"\xed\x06\n" +
 	"\tPoolStats\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12?\n" +
 	"\awaiting\x18\x02 \x03(\v2%.spinmatch.msg.PoolStats.WaitingEntryR\awaiting\x12D\n" +
@@ -3626,7 +4027,8 @@ const file_messages_proto_rawDesc = "" +
 	"\x0fimbalance_ratio\x18\b \x01(\x01R\x0eimbalanceRatio\x12\x16\n" +
 	"\x06scarce\x18\t \x01(\tR\x06scarce\x12(\n" +
 	"\x0frecommendations\x18\n" +
-	" \x03(\tR\x0frecommendations\x1a:\n" +
+	" \x03(\tR\x0frecommendations\x12T\n" +
+	"\x10alert_p90_wait_s\x18\v \x03(\v2+.spinmatch.msg.PoolStats.AlertP90WaitSEntryR\ralertP90WaitS\x1a:\n" +
 	"\fWaitingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a;\n" +
@@ -3637,6 +4039,9 @@ const file_messages_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a7\n" +
 	"\tEtaSEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a@\n" +
+	"\x12AlertP90WaitSEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"<\n" +
 	"\n" +
@@ -3723,7 +4128,40 @@ const file_messages_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a<\n" +
 	"\x0eAbandonedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xd1\x01\n" +
+	"\bAlertMsg\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +
+	"\bseverity\x18\x03 \x01(\tR\bseverity\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x12\n" +
+	"\x04pool\x18\x05 \x01(\tR\x04pool\x12\x16\n" +
+	"\x06gender\x18\x06 \x01(\tR\x06gender\x12\x12\n" +
+	"\x04node\x18\a \x01(\tR\x04node\x12\x13\n" +
+	"\x05at_ms\x18\b \x01(\x03R\x04atMs\x12\x10\n" +
+	"\x03seq\x18\t \x01(\x03R\x03seq\"K\n" +
+	"\n" +
+	"LostMember\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x13\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"\xb1\x02\n" +
+	"\vAlertReport\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12,\n" +
+	"\x12store_errors_total\x18\x03 \x01(\x03R\x10storeErrorsTotal\x12-\n" +
+	"\x04lost\x18\x04 \x03(\v2\x19.spinmatch.msg.LostMemberR\x04lost\x12\x18\n" +
+	"\amembers\x18\x05 \x03(\tR\amembers\x12\x1b\n" +
+	"\tknown_seq\x18\x06 \x01(\x03R\bknownSeq\x12/\n" +
+	"\x06firing\x18\a \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06firing\x12/\n" +
+	"\x06recent\x18\b \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06recent\"\x98\x01\n" +
+	"\n" +
+	"AlertState\x12/\n" +
+	"\x06firing\x18\x01 \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06firing\x121\n" +
+	"\achanges\x18\x02 \x03(\v2\x17.spinmatch.msg.AlertMsgR\achanges\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x03R\x03seq\x12\x14\n" +
+	"\x05fresh\x18\x04 \x01(\bR\x05fresh\"\"\n" +
+	"\n" +
+	"AlertQuery\x12\x14\n" +
+	"\x05since\x18\x01 \x01(\x03R\x05sinceB+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
 
 var (
 	file_messages_proto_rawDescOnce sync.Once
@@ -3737,7 +4175,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_messages_proto_goTypes = []any{
 	(*Partner)(nil),          // 0: spinmatch.msg.Partner
 	(*MatchInfo)(nil),        // 1: spinmatch.msg.MatchInfo
@@ -3794,20 +4232,26 @@ var file_messages_proto_goTypes = []any{
 	(*RunReport)(nil),        // 52: spinmatch.msg.RunReport
 	(*ReportReply)(nil),      // 53: spinmatch.msg.ReportReply
 	(*Report)(nil),           // 54: spinmatch.msg.Report
-	nil,                      // 55: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                      // 56: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                      // 57: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                      // 58: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                      // 59: spinmatch.msg.PoolStats.EtaSEntry
-	nil,                      // 60: spinmatch.msg.Report.AvgWaitSEntry
-	nil,                      // 61: spinmatch.msg.Report.P90WaitSEntry
-	nil,                      // 62: spinmatch.msg.Report.AbandonedEntry
-	(*actor.PID)(nil),        // 63: actor.PID
+	(*AlertMsg)(nil),         // 55: spinmatch.msg.AlertMsg
+	(*LostMember)(nil),       // 56: spinmatch.msg.LostMember
+	(*AlertReport)(nil),      // 57: spinmatch.msg.AlertReport
+	(*AlertState)(nil),       // 58: spinmatch.msg.AlertState
+	(*AlertQuery)(nil),       // 59: spinmatch.msg.AlertQuery
+	nil,                      // 60: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                      // 61: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                      // 62: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                      // 63: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                      // 64: spinmatch.msg.PoolStats.EtaSEntry
+	nil,                      // 65: spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	nil,                      // 66: spinmatch.msg.Report.AvgWaitSEntry
+	nil,                      // 67: spinmatch.msg.Report.P90WaitSEntry
+	nil,                      // 68: spinmatch.msg.Report.AbandonedEntry
+	(*actor.PID)(nil),        // 69: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	55, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	60, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -3825,9 +4269,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	63, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	63, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	63, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	69, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	69, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	69, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -3836,29 +4280,35 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	63, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	69, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
-	56, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	57, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	58, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	59, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
-	1,  // 41: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
-	1,  // 42: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
-	4,  // 43: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
-	1,  // 44: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
-	54, // 45: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
-	60, // 46: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
-	61, // 47: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
-	62, // 48: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	61, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	62, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	63, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	64, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	65, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	1,  // 42: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
+	1,  // 43: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
+	4,  // 44: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
+	1,  // 45: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
+	54, // 46: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
+	66, // 47: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
+	67, // 48: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
+	68, // 49: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
+	56, // 50: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.LostMember
+	55, // 51: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
+	55, // 52: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
+	55, // 53: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
+	55, // 54: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -3890,7 +4340,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   63,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
