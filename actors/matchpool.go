@@ -514,6 +514,10 @@ func (p *matchPool) stats() *msg.PoolStats {
 		out.P90WaitS[g.String()] = st.P90Wait[g].Seconds()
 		out.EtaS[g.String()] = st.ETA[g].Seconds()
 	}
+	out.AlertP90WaitS = map[string]float64{}
+	for g, w := range p.est.AlertP90Wait(p.q, p.d.now()) {
+		out.AlertP90WaitS[g.String()] = w.Seconds()
+	}
 	return out
 }
 
