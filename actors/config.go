@@ -49,6 +49,8 @@ type Config struct {
 	// Zero means the estimator's window (15 minutes by default): by then
 	// the pool's statistics hold nothing a new activation would miss.
 	PoolIdle time.Duration
+	// Alerts configures the alert rules (alerts.go).
+	Alerts AlertConfig
 }
 
 // DefaultConfig returns the production defaults of PROTOCOL.md.

@@ -43,6 +43,10 @@ type Deps struct {
 	// OnPanic, when set, is told of a grain panic (for Sentry) before the
 	// supervisor restarts the grain.
 	OnPanic func(recovered any)
+	// Alerts, when set, is told of each alert change on the node hosting
+	// the Alerts grain; AlertMetrics, when set, counts the firing alerts.
+	Alerts       AlertSink
+	AlertMetrics *AlertMetrics
 
 	hooks *testHooks // tests only; nil otherwise
 }
@@ -64,6 +68,7 @@ func Kinds(d *Deps) []*cluster.Kind {
 		cluster.NewKind(KindPoolDirectory, actor.PropsFromProducer(func() actor.Actor { return newDirectory(d) }, mw)),
 		cluster.NewKind(KindLimiter, actor.PropsFromProducer(func() actor.Actor { return newLimiter(d) }, mw)),
 		cluster.NewKind(KindReports, actor.PropsFromProducer(func() actor.Actor { return newReportsGrain(d) }, mw)),
+		cluster.NewKind(KindAlerts, actor.PropsFromProducer(func() actor.Actor { return newAlertsGrain(d) }, mw)),
 	}
 }
 

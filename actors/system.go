@@ -38,6 +38,8 @@ type System struct {
 	limiterWarned atomic.Int64
 	downMu        sync.Mutex
 	limiterFailed map[string]time.Time // node address -> last failed check; guarded by downMu
+
+	alerts atomic.Pointer[alertReporter] // set by StartAlerts
 }
 
 // poolNote is what System knows of one pool.
@@ -243,8 +245,13 @@ func (s *System) PoolStatsAnswers(ctx context.Context) PoolStatsAnswer {
 }
 
 func (s *System) fetchPoolStats(ctx context.Context) PoolStatsAnswer {
-	names := s.Pools(ctx)
-	timeout := min(poolStatsTimeout, s.d.Config.RequestTimeout)
+	return fetchPoolStatsOf(ctx, s.d, s.Pools(ctx))
+}
+
+// fetchPoolStatsOf asks the named pools for their statistics (see
+// PoolStatsAnswers).
+func fetchPoolStatsOf(ctx context.Context, d *Deps, names []string) PoolStatsAnswer {
+	timeout := min(poolStatsTimeout, d.Config.RequestTimeout)
 	got := make([]*msg.PoolStats, len(names))
 	sem := make(chan struct{}, poolStatsWorkers)
 	var wg sync.WaitGroup
@@ -255,9 +262,9 @@ func (s *System) fetchPoolStats(ctx context.Context) PoolStatsAnswer {
 			defer func() { <-sem; wg.Done() }()
 			c, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			st, err := ask[*msg.PoolStats](c, s.d, name, KindMatchPool, &msg.PoolStatsRequest{}, timeout)
+			st, err := ask[*msg.PoolStats](c, d, name, KindMatchPool, &msg.PoolStatsRequest{}, timeout)
 			if err != nil {
-				s.d.Logger.Warn("pool stats unavailable", "pool", name, "err", err)
+				d.Logger.Warn("pool stats unavailable", "pool", name, "err", err)
 				return
 			}
 			got[i] = st

@@ -3477,6 +3477,7 @@ type AlertMsg struct {
 	Node          string                 `protobuf:"bytes,7,opt,name=node,proto3" json:"node,omitempty"`
 	AtMs          int64                  `protobuf:"varint,8,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
 	Seq           int64                  `protobuf:"varint,9,opt,name=seq,proto3" json:"seq,omitempty"`
+	Member        string                 `protobuf:"bytes,10,opt,name=member,proto3" json:"member,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3574,8 +3575,16 @@ func (x *AlertMsg) GetSeq() int64 {
 	return 0
 }
 
-// LostMember is a cluster member a node saw leave without a graceful leave.
-type LostMember struct {
+func (x *AlertMsg) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+// MemberRef names a cluster member; at_ms, for a lost one, is when it was
+// seen leaving without a graceful leave.
+type MemberRef struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
@@ -3584,20 +3593,20 @@ type LostMember struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *LostMember) Reset() {
-	*x = LostMember{}
+func (x *MemberRef) Reset() {
+	*x = MemberRef{}
 	mi := &file_messages_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *LostMember) String() string {
+func (x *MemberRef) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*LostMember) ProtoMessage() {}
+func (*MemberRef) ProtoMessage() {}
 
-func (x *LostMember) ProtoReflect() protoreflect.Message {
+func (x *MemberRef) ProtoReflect() protoreflect.Message {
 	mi := &file_messages_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -3609,26 +3618,26 @@ func (x *LostMember) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use LostMember.ProtoReflect.Descriptor instead.
-func (*LostMember) Descriptor() ([]byte, []int) {
+// Deprecated: Use MemberRef.ProtoReflect.Descriptor instead.
+func (*MemberRef) Descriptor() ([]byte, []int) {
 	return file_messages_proto_rawDescGZIP(), []int{56}
 }
 
-func (x *LostMember) GetId() string {
+func (x *MemberRef) GetId() string {
 	if x != nil {
 		return x.Id
 	}
 	return ""
 }
 
-func (x *LostMember) GetAddress() string {
+func (x *MemberRef) GetAddress() string {
 	if x != nil {
 		return x.Address
 	}
 	return ""
 }
 
-func (x *LostMember) GetAtMs() int64 {
+func (x *MemberRef) GetAtMs() int64 {
 	if x != nil {
 		return x.AtMs
 	}
@@ -3644,8 +3653,8 @@ type AlertReport struct {
 	Node             string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"` // member id
 	Address          string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
 	StoreErrorsTotal int64                  `protobuf:"varint,3,opt,name=store_errors_total,json=storeErrorsTotal,proto3" json:"store_errors_total,omitempty"`
-	Lost             []*LostMember          `protobuf:"bytes,4,rep,name=lost,proto3" json:"lost,omitempty"`
-	Members          []string               `protobuf:"bytes,5,rep,name=members,proto3" json:"members,omitempty"` // addresses in this node's topology
+	Lost             []*MemberRef           `protobuf:"bytes,4,rep,name=lost,proto3" json:"lost,omitempty"`
+	Members          []*MemberRef           `protobuf:"bytes,5,rep,name=members,proto3" json:"members,omitempty"` // this node's topology
 	KnownSeq         int64                  `protobuf:"varint,6,opt,name=known_seq,json=knownSeq,proto3" json:"known_seq,omitempty"`
 	Firing           []*AlertMsg            `protobuf:"bytes,7,rep,name=firing,proto3" json:"firing,omitempty"` // the firing set as of known_seq
 	Recent           []*AlertMsg            `protobuf:"bytes,8,rep,name=recent,proto3" json:"recent,omitempty"` // the recent changes as of known_seq, newest first
@@ -3704,14 +3713,14 @@ func (x *AlertReport) GetStoreErrorsTotal() int64 {
 	return 0
 }
 
-func (x *AlertReport) GetLost() []*LostMember {
+func (x *AlertReport) GetLost() []*MemberRef {
 	if x != nil {
 		return x.Lost
 	}
 	return nil
 }
 
-func (x *AlertReport) GetMembers() []string {
+func (x *AlertReport) GetMembers() []*MemberRef {
 	if x != nil {
 		return x.Members
 	}
@@ -4128,7 +4137,7 @@ const file_messages_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a<\n" +
 	"\x0eAbandonedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xd1\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xe9\x01\n" +
 	"\bAlertMsg\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +
@@ -4138,18 +4147,19 @@ const file_messages_proto_rawDesc = "" +
 	"\x06gender\x18\x06 \x01(\tR\x06gender\x12\x12\n" +
 	"\x04node\x18\a \x01(\tR\x04node\x12\x13\n" +
 	"\x05at_ms\x18\b \x01(\x03R\x04atMs\x12\x10\n" +
-	"\x03seq\x18\t \x01(\x03R\x03seq\"K\n" +
-	"\n" +
-	"LostMember\x12\x0e\n" +
+	"\x03seq\x18\t \x01(\x03R\x03seq\x12\x16\n" +
+	"\x06member\x18\n" +
+	" \x01(\tR\x06member\"J\n" +
+	"\tMemberRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x13\n" +
-	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"\xb1\x02\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"\xca\x02\n" +
 	"\vAlertReport\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12,\n" +
-	"\x12store_errors_total\x18\x03 \x01(\x03R\x10storeErrorsTotal\x12-\n" +
-	"\x04lost\x18\x04 \x03(\v2\x19.spinmatch.msg.LostMemberR\x04lost\x12\x18\n" +
-	"\amembers\x18\x05 \x03(\tR\amembers\x12\x1b\n" +
+	"\x12store_errors_total\x18\x03 \x01(\x03R\x10storeErrorsTotal\x12,\n" +
+	"\x04lost\x18\x04 \x03(\v2\x18.spinmatch.msg.MemberRefR\x04lost\x122\n" +
+	"\amembers\x18\x05 \x03(\v2\x18.spinmatch.msg.MemberRefR\amembers\x12\x1b\n" +
 	"\tknown_seq\x18\x06 \x01(\x03R\bknownSeq\x12/\n" +
 	"\x06firing\x18\a \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06firing\x12/\n" +
 	"\x06recent\x18\b \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06recent\"\x98\x01\n" +
@@ -4233,7 +4243,7 @@ var file_messages_proto_goTypes = []any{
 	(*ReportReply)(nil),      // 53: spinmatch.msg.ReportReply
 	(*Report)(nil),           // 54: spinmatch.msg.Report
 	(*AlertMsg)(nil),         // 55: spinmatch.msg.AlertMsg
-	(*LostMember)(nil),       // 56: spinmatch.msg.LostMember
+	(*MemberRef)(nil),        // 56: spinmatch.msg.MemberRef
 	(*AlertReport)(nil),      // 57: spinmatch.msg.AlertReport
 	(*AlertState)(nil),       // 58: spinmatch.msg.AlertState
 	(*AlertQuery)(nil),       // 59: spinmatch.msg.AlertQuery
@@ -4299,16 +4309,17 @@ var file_messages_proto_depIdxs = []int32{
 	66, // 47: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
 	67, // 48: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
 	68, // 49: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
-	56, // 50: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.LostMember
-	55, // 51: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
-	55, // 52: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
-	55, // 53: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
-	55, // 54: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	56, // 50: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
+	56, // 51: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
+	55, // 52: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
+	55, // 53: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
+	55, // 54: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
+	55, // 55: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
