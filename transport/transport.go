@@ -72,6 +72,7 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	admin := keys.Admin(cfg.AdminKey, cfg.Development, false, api.WriteError)
 	api.RegisterReports(mux, sys, admin, log)
+	mux.Handle("GET /api/admin/alerts", admin.Wrap(api.Alerts(sys)))
 	mux.Handle("/debug/pprof/", admin.Wrap(http.HandlerFunc(pprof.Index)))
 	mux.Handle("/debug/pprof/cmdline", admin.Wrap(http.HandlerFunc(pprof.Cmdline)))
 	mux.Handle("/debug/pprof/profile", admin.Wrap(http.HandlerFunc(pprof.Profile)))

@@ -32,6 +32,7 @@ type Config struct {
 	SentryTraces   float64
 	LogLevel       string
 	Limits         limitsConfig
+	Alerts         alertsConfig
 	// wrapStore, when set, wraps the store the node opens (tests inject
 	// faults with it).
 	wrapStore func(actors.Store) actors.Store
@@ -147,6 +148,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if err := loadPage(getenv, &c); err != nil {
+		return c, err
+	}
+	if err := loadAlerts(getenv, &c); err != nil {
 		return c, err
 	}
 	return c, nil

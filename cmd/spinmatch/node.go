@@ -25,6 +25,7 @@ import (
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/clientip"
 	"github.com/spinmatch/spinmatch/transport/web"
+	"github.com/spinmatch/spinmatch/transport/webhook"
 	"github.com/spinmatch/spinmatch/transport/ws"
 )
 
@@ -42,6 +43,8 @@ type Node struct {
 	served     chan error
 	edge       *transport.Edge
 	samples    *actors.SampleWriter
+	webhook    *webhook.Sender // nil without ALERT_WEBHOOK_URL
+	stopAlerts func()
 	// front serves HTTP from the start: until the node has joined, it
 	// answers /healthz, and 503 elsewhere (startingHandler); then the edge.
 	front *frontHandler
@@ -131,6 +134,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	if cfg.SentryDSN != "" {
 		deps.OnPanic = func(v any) { actors.CapturePanic(sentry.CurrentHub(), v, "grain") }
 	}
+	n.wireAlerts(cfg, deps, reg)
 	cc := cfg.Cluster
 	cc.Kinds = actors.Kinds(deps)
 	cc.Logger = log.With("component", "cluster")
@@ -156,6 +160,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	}, func() float64 { return float64(member.FalseSuspicions()) }))
 	deps.Router.SetDepartures(member.LeftGracefully)
 	n.sys = actors.NewSystem(member.Cluster(), deps)
+	n.stopAlerts = n.sys.StartAlerts()
 
 	edge := transport.NewHandler(transport.Config{
 		API: api.Config{
@@ -276,12 +281,16 @@ func (n *Node) shutdown(ctx context.Context) error {
 		_ = n.srv.Close()
 		err = nil // in-flight requests were cut; clients retry
 	}
+	n.stopAlerts()
 	cctx, cancel := context.WithTimeout(ctx, clusterStop)
 	err = errors.Join(err, n.member.Shutdown(cctx))
 	cancel()
 	n.sys.Router().Detach()
 	sctx, cancel := context.WithTimeout(ctx, samplesFlush)
 	err = errors.Join(err, n.samples.Shutdown(sctx))
+	if n.webhook != nil {
+		err = errors.Join(err, n.webhook.Shutdown(sctx))
+	}
 	cancel()
 	n.closeStore()
 	n.verifier.Close()
