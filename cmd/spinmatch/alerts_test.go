@@ -156,3 +156,45 @@ func TestAlertFiresAndResolvesOnce(t *testing.T) {
 		t.Fatalf("recent (newest first) = %v", body["recent"])
 	}
 }
+
+// TestAdminAlertsNeedsTheKey: GET /api/admin/alerts is an admin route: 404
+// in production without ADMIN_API_KEY, 401 without the key or with a
+// wrong one, 200 with it.
+func TestAdminAlertsNeedsTheKey(t *testing.T) {
+	get := func(base string, h http.Header) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/admin/alerts", nil)
+		req.Header = h
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	t.Run("production, no key configured", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Development = false
+		if code := get("http://"+startNode(t, cfg).Addr(), http.Header{"X-Admin-Key": {"guess"}}); code != 404 {
+			t.Fatalf("%d, want 404", code)
+		}
+	})
+	t.Run("production, key configured", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Development, cfg.AdminKey = false, "alerts-admin-key"
+		base := "http://" + startNode(t, cfg).Addr()
+		for _, tc := range []struct {
+			name string
+			h    http.Header
+			want int
+		}{
+			{"no key", http.Header{}, 401},
+			{"wrong key", http.Header{"X-Admin-Key": {"alerts-admin-kez"}}, 401},
+			{"key", http.Header{"X-Admin-Key": {"alerts-admin-key"}}, 200},
+		} {
+			if code := get(base, tc.h); code != tc.want {
+				t.Errorf("%s: %d, want %d", tc.name, code, tc.want)
+			}
+		}
+	})
+}
