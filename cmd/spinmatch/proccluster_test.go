@@ -304,7 +304,7 @@ func (c *procCluster) owner(kind, id string, live ...int) int {
 		n := c.nodes[i]
 		members = append(members, &protocluster.Member{
 			Id: n.name, Host: n.host, Port: int32(n.remote),
-			Kinds: []string{actors.KindUserSession, actors.KindMatchPool, actors.KindMatch, actors.KindPoolDirectory, actors.KindLimiter},
+			Kinds: []string{actors.KindUserSession, actors.KindMatchPool, actors.KindMatch, actors.KindPoolDirectory, actors.KindLimiter, actors.KindAlerts},
 		})
 	}
 	r := protocluster.NewRendezvous()
