@@ -119,6 +119,11 @@ func (s *Sender) Send(v any) bool {
 	}
 	select {
 	case <-s.stop:
+		s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Inc()
+		return false // shutting down
+	default:
+	}
+	select {
 	case s.queue <- body:
 		return true
 	default:
@@ -155,6 +160,10 @@ func (s *Sender) run() {
 				}
 			}
 		case body := <-s.queue:
+			if s.stopping() {
+				s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Inc()
+				continue // the stop case drains the rest
+			}
 			s.deliver(body)
 		}
 	}
@@ -172,6 +181,10 @@ func (s *Sender) deliver(body []byte) {
 			return
 		}
 		s.cfg.Metrics.Attempts.WithLabelValues("error").Inc()
+		if s.stopping() {
+			s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Inc()
+			return
+		}
 		if attempt >= s.cfg.Attempts {
 			s.cfg.Metrics.Deliveries.WithLabelValues(Failed).Inc()
 			s.cfg.Logger.Error("webhook: giving up on an alert", "attempts", attempt, "err", err)
@@ -187,6 +200,15 @@ func (s *Sender) deliver(body []byte) {
 		case <-t.C:
 		}
 		wait = min(2*wait, s.cfg.MaxRetry)
+	}
+}
+
+func (s *Sender) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
 	}
 }
 
