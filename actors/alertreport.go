@@ -31,6 +31,7 @@ type alertReporter struct {
 	seq     int64             // guarded by mu: the newest change heard of
 	firing  []*msg.AlertMsg   // guarded by mu: the firing set as of seq
 	recent  []*msg.AlertMsg   // guarded by mu: newest first, at most alertRecent
+	fired   map[int64]int32   // guarded by mu: firings by UTC hour, as of seq
 }
 
 // StartAlerts starts this node's reports to the cluster's Alerts grain
@@ -73,7 +74,7 @@ func (r *alertReporter) report() *msg.AlertReport {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rep := &msg.AlertReport{Node: r.id, Address: r.addr, StoreErrorsTotal: counterVecTotal(r.d.Metrics.StoreErrors),
-		Lost: slices.Clone(r.lost), KnownSeq: r.seq, Firing: r.firing, Recent: r.recent}
+		Lost: slices.Clone(r.lost), KnownSeq: r.seq, Firing: r.firing, Recent: r.recent, FiredHours: r.fired}
 	for addr, id := range r.members {
 		rep.Members = append(rep.Members, &msg.MemberRef{Id: id, Address: addr})
 	}
@@ -92,7 +93,7 @@ func (r *alertReporter) take(st *msg.AlertState) {
 	if st.Fresh && st.Seq < r.seq {
 		return // a fresh activation that has not adopted yet: keep ours for it
 	}
-	r.firing = st.Firing
+	r.firing, r.fired = st.Firing, st.FiredHours
 	if st.Seq < r.seq {
 		r.recent = nil // a grain that started over (the whole state was lost)
 	}

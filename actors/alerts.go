@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -57,6 +58,7 @@ const (
 	alertRecent    = 100  // changes kept for AlertsSince and /api/admin/alerts
 	alertMaxFiring = 1000 // firing alerts sent in one answer
 	alertMaxLost   = 256  // lost members remembered (dedup by member id)
+	firedHours     = 48   // hours of firing counts kept for the reports
 	// poolFiguresTTL is how long a pool's last figures stand in when it
 	// does not answer (or drops out of the directory).
 	poolFiguresTTL = 30 * time.Second
@@ -89,6 +91,9 @@ type alertsGrain struct {
 	seq     int64
 	firing  map[alert.Key]Alert
 	recent  []Alert // newest first, at most alertRecent
+	// fired counts the firings by UTC hour (Unix seconds), the last
+	// firedHours hours, for the reports' alerts_fired.
+	fired map[int64]int32
 }
 
 type lostNote struct {
@@ -119,7 +124,8 @@ type poolFiguresDone struct {
 func newAlertsGrain(d *Deps) actor.Actor {
 	cfg := d.Config.Alerts.withDefaults()
 	return &alertsGrain{d: d, cfg: cfg, ev: alert.NewEvaluator(cfg.Thresholds.For), rate: alert.NewErrorRate(time.Minute),
-		lost: map[string]lostNote{}, alive: map[string]aliveNote{}, pools: map[string]poolFigure{}, firing: map[alert.Key]Alert{}}
+		lost: map[string]lostNote{}, alive: map[string]aliveNote{}, pools: map[string]poolFigure{}, firing: map[alert.Key]Alert{},
+		fired: map[int64]int32{}}
 }
 
 // warmUp is how long a fresh activation listens to the reports before it
@@ -153,6 +159,8 @@ func (g *alertsGrain) Receive(ctx actor.Context) {
 		ctx.Respond(g.state(m.KnownSeq))
 	case *msg.AlertQuery:
 		ctx.Respond(g.state(m.Since))
+	case *msg.AlertsFiredQuery:
+		ctx.Respond(&msg.AlertsFiredReply{Count: g.firedIn(m.StartMs, m.EndMs)})
 	case *actor.Stopping:
 		if g.stopTick != nil {
 			g.stopTick()
@@ -283,6 +291,12 @@ func (g *alertsGrain) adopt(m *msg.AlertReport) {
 		g.ev.Adopt(c)
 		g.firing[c.Key] = a
 	}
+	g.fired = map[int64]int32{}
+	for h, c := range m.FiredHours {
+		if len(g.fired) < 2*firedHours {
+			g.fired[h] = c
+		}
+	}
 	g.recent = g.recent[:0]
 	for _, am := range m.Recent {
 		if len(g.recent) < alertRecent {
@@ -290,6 +304,17 @@ func (g *alertsGrain) adopt(m *msg.AlertReport) {
 		}
 	}
 	g.setGauges(g.firing)
+}
+
+// firedIn counts the firings of the hours starting in [startMS, endMS).
+func (g *alertsGrain) firedIn(startMS, endMS int64) int64 {
+	var n int64
+	for h, c := range g.fired {
+		if at := h * 1000; at >= startMS && at < endMS {
+			n += int64(c)
+		}
+	}
+	return n
 }
 
 // announce records one change and tells the node's sink.
@@ -302,6 +327,13 @@ func (g *alertsGrain) announce(c alert.Change) {
 		delete(g.firing, c.Key)
 	} else {
 		g.firing[c.Key] = a
+		hour := c.At.UTC().Truncate(time.Hour).Unix()
+		g.fired[hour]++
+		for h := range g.fired {
+			if h <= hour-firedHours*3600 {
+				delete(g.fired, h)
+			}
+		}
 	}
 	g.recent = append([]Alert{a}, g.recent[:min(len(g.recent), alertRecent-1)]...)
 	g.log.Info("alert", "rule", a.Rule, "state", a.State, "pool", a.Pool, "gender", a.Gender, "node", a.Node, "seq", a.Seq)
@@ -312,7 +344,7 @@ func (g *alertsGrain) announce(c alert.Change) {
 
 // state is the answer to a report or query from one that knows up to since.
 func (g *alertsGrain) state(since int64) *msg.AlertState {
-	out := &msg.AlertState{Seq: g.seq, Fresh: !g.warm}
+	out := &msg.AlertState{Seq: g.seq, Fresh: !g.warm, FiredHours: maps.Clone(g.fired)} // a copy: a local asker gets the message itself
 	for _, a := range sortedFiring(g.firing) {
 		if len(out.Firing) >= alertMaxFiring {
 			break
@@ -369,4 +401,17 @@ func sortedFiring(f map[alert.Key]Alert) []Alert {
 // sortAlertsNewestFirst sorts by Seq, newest first.
 func sortAlertsNewestFirst(as []Alert) {
 	slices.SortFunc(as, func(a, b Alert) int { return cmp.Compare(b.Seq, a.Seq) })
+}
+
+// AlertsFiredCounter returns the reports' Deps.AlertsFired: it asks the
+// cluster's Alerts grain how many alerts fired in [start, end), counted by
+// UTC hour for the last 48 hours (older hours count 0).
+func AlertsFiredCounter(d *Deps) func(ctx context.Context, start, end time.Time) (int, error) {
+	return func(ctx context.Context, start, end time.Time) (int, error) {
+		r, err := ask[*msg.AlertsFiredReply](ctx, d, AlertsID, KindAlerts, &msg.AlertsFiredQuery{StartMs: ms(start), EndMs: ms(end)}, min(alertsTimeout, d.Config.RequestTimeout))
+		if err != nil {
+			return 0, fmt.Errorf("alerts fired: %w", err)
+		}
+		return int(r.Count), nil
+	}
 }

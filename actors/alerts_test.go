@@ -107,3 +107,41 @@ func TestAlertsGrainAdoptsWithoutAnnouncing(t *testing.T) {
 		t.Fatalf("changes after 41 = %+v", st.Changes)
 	}
 }
+
+func TestAlertsGrainCountsFiringsByHour(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 59, 50, 0, time.UTC)
+	g, _ := alertsAt(t, &now)
+	fire := func(pool string) {
+		g.announce(alert.Change{Condition: alert.Condition{Key: alert.Key{Rule: alert.Imbalance, Pool: pool}, Severity: alert.Warning}, State: alert.Firing, At: now})
+	}
+	fire("a")
+	fire("b")
+	g.announce(alert.Change{Condition: alert.Condition{Key: alert.Key{Rule: alert.Imbalance, Pool: "a"}}, State: alert.Resolved, At: now})
+	now = now.Add(20 * time.Second) // 13:00:10
+	fire("a")
+	h12, h13 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 13, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name       string
+		start, end time.Time
+		want       int64
+	}{
+		{"12:00 hour: two firings, a resolve is not one", h12, h13, 2},
+		{"13:00 hour", h13, h13.Add(time.Hour), 1},
+		{"the day", h12.Add(-12 * time.Hour), h12.Add(12 * time.Hour), 3},
+		{"before", h12.Add(-time.Hour), h12, 0},
+	} {
+		if got := g.firedIn(ms(tc.start), ms(tc.end)); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	// Hours older than 48 are forgotten at the next firing.
+	now = now.Add(49 * time.Hour)
+	fire("c")
+	if got := g.firedIn(ms(h12), ms(h13.Add(time.Hour))); got != 0 {
+		t.Errorf("old hours kept: %d", got)
+	}
+	// The counts travel with the state a fresh activation adopts.
+	if st := g.state(0); len(st.FiredHours) != 1 {
+		t.Errorf("state fired hours = %v", st.FiredHours)
+	}
+}

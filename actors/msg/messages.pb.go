@@ -3656,8 +3656,9 @@ type AlertReport struct {
 	Lost             []*MemberRef           `protobuf:"bytes,4,rep,name=lost,proto3" json:"lost,omitempty"`
 	Members          []*MemberRef           `protobuf:"bytes,5,rep,name=members,proto3" json:"members,omitempty"` // this node's topology
 	KnownSeq         int64                  `protobuf:"varint,6,opt,name=known_seq,json=knownSeq,proto3" json:"known_seq,omitempty"`
-	Firing           []*AlertMsg            `protobuf:"bytes,7,rep,name=firing,proto3" json:"firing,omitempty"` // the firing set as of known_seq
-	Recent           []*AlertMsg            `protobuf:"bytes,8,rep,name=recent,proto3" json:"recent,omitempty"` // the recent changes as of known_seq, newest first
+	Firing           []*AlertMsg            `protobuf:"bytes,7,rep,name=firing,proto3" json:"firing,omitempty"`                                                                                                       // the firing set as of known_seq
+	Recent           []*AlertMsg            `protobuf:"bytes,8,rep,name=recent,proto3" json:"recent,omitempty"`                                                                                                       // the recent changes as of known_seq, newest first
+	FiredHours       map[int64]int32        `protobuf:"bytes,9,rep,name=fired_hours,json=firedHours,proto3" json:"fired_hours,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // firings by UTC hour (Unix seconds), as of known_seq
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -3748,6 +3749,13 @@ func (x *AlertReport) GetRecent() []*AlertMsg {
 	return nil
 }
 
+func (x *AlertReport) GetFiredHours() map[int64]int32 {
+	if x != nil {
+		return x.FiredHours
+	}
+	return nil
+}
+
 // AlertState is the Alerts grain's answer: the firing set, the changes
 // after the asker's known seq (newest first, bounded), and the newest seq.
 type AlertState struct {
@@ -3756,7 +3764,8 @@ type AlertState struct {
 	Changes []*AlertMsg            `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
 	Seq     int64                  `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
 	// fresh is set while the grain is adopting state after an activation.
-	Fresh         bool `protobuf:"varint,4,opt,name=fresh,proto3" json:"fresh,omitempty"`
+	Fresh         bool            `protobuf:"varint,4,opt,name=fresh,proto3" json:"fresh,omitempty"`
+	FiredHours    map[int64]int32 `protobuf:"bytes,5,rep,name=fired_hours,json=firedHours,proto3" json:"fired_hours,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // firings by UTC hour (Unix seconds), the last 48 hours
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3819,6 +3828,111 @@ func (x *AlertState) GetFresh() bool {
 	return false
 }
 
+func (x *AlertState) GetFiredHours() map[int64]int32 {
+	if x != nil {
+		return x.FiredHours
+	}
+	return nil
+}
+
+// AlertsFiredQuery asks the Alerts grain how many alerts fired in
+// [start_ms, end_ms) (whole UTC hours). Reply: AlertsFiredReply.
+type AlertsFiredQuery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StartMs       int64                  `protobuf:"varint,1,opt,name=start_ms,json=startMs,proto3" json:"start_ms,omitempty"`
+	EndMs         int64                  `protobuf:"varint,2,opt,name=end_ms,json=endMs,proto3" json:"end_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertsFiredQuery) Reset() {
+	*x = AlertsFiredQuery{}
+	mi := &file_messages_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertsFiredQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertsFiredQuery) ProtoMessage() {}
+
+func (x *AlertsFiredQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertsFiredQuery.ProtoReflect.Descriptor instead.
+func (*AlertsFiredQuery) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *AlertsFiredQuery) GetStartMs() int64 {
+	if x != nil {
+		return x.StartMs
+	}
+	return 0
+}
+
+func (x *AlertsFiredQuery) GetEndMs() int64 {
+	if x != nil {
+		return x.EndMs
+	}
+	return 0
+}
+
+type AlertsFiredReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertsFiredReply) Reset() {
+	*x = AlertsFiredReply{}
+	mi := &file_messages_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertsFiredReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertsFiredReply) ProtoMessage() {}
+
+func (x *AlertsFiredReply) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertsFiredReply.ProtoReflect.Descriptor instead.
+func (*AlertsFiredReply) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *AlertsFiredReply) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // AlertQuery asks the Alerts grain for its state. Reply: AlertState.
 type AlertQuery struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3829,7 +3943,7 @@ type AlertQuery struct {
 
 func (x *AlertQuery) Reset() {
 	*x = AlertQuery{}
-	mi := &file_messages_proto_msgTypes[59]
+	mi := &file_messages_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3841,7 +3955,7 @@ func (x *AlertQuery) String() string {
 func (*AlertQuery) ProtoMessage() {}
 
 func (x *AlertQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[59]
+	mi := &file_messages_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3854,7 +3968,7 @@ func (x *AlertQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertQuery.ProtoReflect.Descriptor instead.
 func (*AlertQuery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{59}
+	return file_messages_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AlertQuery) GetSince() int64 {
@@ -4153,7 +4267,7 @@ const file_messages_proto_rawDesc = "" +
 	"\tMemberRef\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x13\n" +
-	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"\xca\x02\n" +
+	"\x05at_ms\x18\x03 \x01(\x03R\x04atMs\"\xd6\x03\n" +
 	"\vAlertReport\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12,\n" +
@@ -4162,13 +4276,28 @@ const file_messages_proto_rawDesc = "" +
 	"\amembers\x18\x05 \x03(\v2\x18.spinmatch.msg.MemberRefR\amembers\x12\x1b\n" +
 	"\tknown_seq\x18\x06 \x01(\x03R\bknownSeq\x12/\n" +
 	"\x06firing\x18\a \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06firing\x12/\n" +
-	"\x06recent\x18\b \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06recent\"\x98\x01\n" +
+	"\x06recent\x18\b \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06recent\x12K\n" +
+	"\vfired_hours\x18\t \x03(\v2*.spinmatch.msg.AlertReport.FiredHoursEntryR\n" +
+	"firedHours\x1a=\n" +
+	"\x0fFiredHoursEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xa3\x02\n" +
 	"\n" +
 	"AlertState\x12/\n" +
 	"\x06firing\x18\x01 \x03(\v2\x17.spinmatch.msg.AlertMsgR\x06firing\x121\n" +
 	"\achanges\x18\x02 \x03(\v2\x17.spinmatch.msg.AlertMsgR\achanges\x12\x10\n" +
 	"\x03seq\x18\x03 \x01(\x03R\x03seq\x12\x14\n" +
-	"\x05fresh\x18\x04 \x01(\bR\x05fresh\"\"\n" +
+	"\x05fresh\x18\x04 \x01(\bR\x05fresh\x12J\n" +
+	"\vfired_hours\x18\x05 \x03(\v2).spinmatch.msg.AlertState.FiredHoursEntryR\n" +
+	"firedHours\x1a=\n" +
+	"\x0fFiredHoursEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"D\n" +
+	"\x10AlertsFiredQuery\x12\x19\n" +
+	"\bstart_ms\x18\x01 \x01(\x03R\astartMs\x12\x15\n" +
+	"\x06end_ms\x18\x02 \x01(\x03R\x05endMs\"(\n" +
+	"\x10AlertsFiredReply\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\"\"\n" +
 	"\n" +
 	"AlertQuery\x12\x14\n" +
 	"\x05since\x18\x01 \x01(\x03R\x05sinceB+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
@@ -4185,7 +4314,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_messages_proto_goTypes = []any{
 	(*Partner)(nil),          // 0: spinmatch.msg.Partner
 	(*MatchInfo)(nil),        // 1: spinmatch.msg.MatchInfo
@@ -4246,22 +4375,26 @@ var file_messages_proto_goTypes = []any{
 	(*MemberRef)(nil),        // 56: spinmatch.msg.MemberRef
 	(*AlertReport)(nil),      // 57: spinmatch.msg.AlertReport
 	(*AlertState)(nil),       // 58: spinmatch.msg.AlertState
-	(*AlertQuery)(nil),       // 59: spinmatch.msg.AlertQuery
-	nil,                      // 60: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                      // 61: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                      // 62: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                      // 63: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                      // 64: spinmatch.msg.PoolStats.EtaSEntry
-	nil,                      // 65: spinmatch.msg.PoolStats.AlertP90WaitSEntry
-	nil,                      // 66: spinmatch.msg.Report.AvgWaitSEntry
-	nil,                      // 67: spinmatch.msg.Report.P90WaitSEntry
-	nil,                      // 68: spinmatch.msg.Report.AbandonedEntry
-	(*actor.PID)(nil),        // 69: actor.PID
+	(*AlertsFiredQuery)(nil), // 59: spinmatch.msg.AlertsFiredQuery
+	(*AlertsFiredReply)(nil), // 60: spinmatch.msg.AlertsFiredReply
+	(*AlertQuery)(nil),       // 61: spinmatch.msg.AlertQuery
+	nil,                      // 62: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                      // 63: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                      // 64: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                      // 65: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                      // 66: spinmatch.msg.PoolStats.EtaSEntry
+	nil,                      // 67: spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	nil,                      // 68: spinmatch.msg.Report.AvgWaitSEntry
+	nil,                      // 69: spinmatch.msg.Report.P90WaitSEntry
+	nil,                      // 70: spinmatch.msg.Report.AbandonedEntry
+	nil,                      // 71: spinmatch.msg.AlertReport.FiredHoursEntry
+	nil,                      // 72: spinmatch.msg.AlertState.FiredHoursEntry
+	(*actor.PID)(nil),        // 73: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	60, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	62, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -4279,9 +4412,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	69, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	69, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	69, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	73, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	73, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	73, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -4290,36 +4423,38 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	69, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	73, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
-	61, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	62, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	63, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	64, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
-	65, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	63, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	64, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	65, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	66, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	67, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
 	1,  // 42: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 43: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
 	4,  // 44: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
 	1,  // 45: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
 	54, // 46: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
-	66, // 47: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
-	67, // 48: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
-	68, // 49: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
+	68, // 47: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
+	69, // 48: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
+	70, // 49: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
 	56, // 50: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
 	56, // 51: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
 	55, // 52: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
 	55, // 53: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
-	55, // 54: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
-	55, // 55: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
-	56, // [56:56] is the sub-list for method output_type
-	56, // [56:56] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	71, // 54: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
+	55, // 55: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
+	55, // 56: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
+	72, // 57: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -4351,7 +4486,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   69,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -64,5 +64,6 @@ func (n *Node) wireAlerts(cfg Config, deps *actors.Deps, reg prometheus.Register
 		sink.webhook = n.webhook
 	}
 	deps.Alerts = sink
+	deps.AlertsFired = actors.AlertsFiredCounter(deps)
 	deps.AlertMetrics = actors.NewAlertMetrics(reg)
 }

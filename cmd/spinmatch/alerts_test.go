@@ -155,6 +155,10 @@ func TestAlertFiresAndResolvesOnce(t *testing.T) {
 	if len(recent) < 2 || frame(recent[0].(map[string]any)).str("state") != "resolved" {
 		t.Fatalf("recent (newest first) = %v", body["recent"])
 	}
+	// The hour's report counts the firing (not the resolve).
+	if st, body := rest(t, base, nil, http.MethodPost, "/api/admin/reports/run?period=hour", nil); st != http.StatusOK || body.num("alerts_fired") < 1 {
+		t.Fatalf("report: %d %v", st, body)
+	}
 }
 
 // TestAdminAlertsNeedsTheKey: GET /api/admin/alerts is an admin route: 404
