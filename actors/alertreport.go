@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -41,12 +42,31 @@ func (s *System) StartAlerts() (stop func()) {
 		stop: make(chan struct{}), done: make(chan struct{}), members: s.d.Router.memberIDs()}
 	s.alerts.Store(r)
 	s.d.Router.OnChange(r.topology)
+	// The grain pushes every change here at once (see alertsGrain.push).
+	pid, err := s.cl.ActorSystem.Root.SpawnNamed(actor.PropsFromFunc(func(c actor.Context) {
+		if st, ok := c.Message().(*msg.AlertState); ok {
+			r.take(st)
+		}
+	}), alertReporterName)
+	if err != nil {
+		s.d.Logger.Error("alerts: cannot spawn the reporter actor; changes arrive with the reports only", "err", err)
+	}
 	go r.run()
 	var once sync.Once
 	return func() {
-		once.Do(func() { close(r.stop); <-r.done })
+		once.Do(func() {
+			close(r.stop)
+			<-r.done
+			if pid != nil {
+				s.cl.ActorSystem.Root.Stop(pid)
+			}
+		})
 	}
 }
+
+// alertReporterName is the name of every node's actor that takes the
+// Alerts grain's pushed state.
+const alertReporterName = "alerts-reporter"
 
 func (r *alertReporter) run() {
 	defer close(r.done)
@@ -90,14 +110,21 @@ func (r *alertReporter) report() *msg.AlertReport {
 func (r *alertReporter) take(st *msg.AlertState) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if st.Fresh && st.Seq < r.seq {
-		return // a fresh activation that has not adopted yet: keep ours for it
+	if st.Seq < r.seq {
+		// Older than what this node holds: a fresh activation that has not
+		// adopted yet (keep ours for it), or a push overtaken by a reply.
+		// (A grain that lost everything starts at the current time in µs,
+		// above any older seq.)
+		return
 	}
 	r.firing, r.fired = st.Firing, st.FiredHours
-	if st.Seq < r.seq {
-		r.recent = nil // a grain that started over (the whole state was lost)
+	var news []*msg.AlertMsg
+	for _, c := range st.Changes { // newest first
+		if c.Seq > r.seq {
+			news = append(news, c)
+		}
 	}
-	r.recent = append(slices.Clone(st.Changes), r.recent...)
+	r.recent = append(news, r.recent...)
 	r.recent = r.recent[:min(len(r.recent), alertRecent)]
 	r.seq = st.Seq
 }

@@ -192,11 +192,27 @@ func (g *alertsGrain) tick(ctx actor.Context) {
 		g.log.Info("alerts: warm", "adopted_firing", len(g.firing), "seq", g.seq)
 	}
 	changes := g.ev.Step(now, alert.Conditions(g.cfg.Thresholds, g.figures(now)))
-	for _, c := range changes {
-		g.announce(c)
+	if len(changes) == 0 {
+		return
 	}
-	if len(changes) > 0 {
-		g.setGauges(g.firing)
+	var out []Alert
+	for _, c := range changes {
+		out = append(out, g.record(c))
+	}
+	g.setGauges(g.firing)
+	// Every node holds the new state before anyone is told, so a node
+	// death right after an announcement does not repeat it.
+	g.push(ctx)
+	for _, a := range out {
+		g.tell(a)
+	}
+}
+
+// push sends the whole state to every member's reporter actor (one-way).
+func (g *alertsGrain) push(ctx actor.Context) {
+	st := g.state(0)
+	for addr := range g.d.Router.memberIDs() {
+		ctx.Send(actor.NewPID(addr, alertReporterName), st)
 	}
 }
 
@@ -318,7 +334,18 @@ func (g *alertsGrain) firedIn(startMS, endMS int64) int64 {
 }
 
 // announce records one change and tells the node's sink.
-func (g *alertsGrain) announce(c alert.Change) {
+func (g *alertsGrain) announce(c alert.Change) { g.tell(g.record(c)) }
+
+// tell gives one change to the node's sink.
+func (g *alertsGrain) tell(a Alert) {
+	g.log.Info("alert", "rule", a.Rule, "state", a.State, "pool", a.Pool, "gender", a.Gender, "node", a.Node, "seq", a.Seq)
+	if g.d.Alerts != nil {
+		g.d.Alerts.Announce(a)
+	}
+}
+
+// record applies one change to the state and returns its alert.
+func (g *alertsGrain) record(c alert.Change) Alert {
 	g.seq = max(g.seq+1, c.At.UnixMicro())
 	a := Alert{Type: "alert", Rule: string(c.Key.Rule), State: string(c.State), Severity: string(c.Severity), Message: c.Message,
 		Pool: c.Key.Pool, Gender: c.Key.Gender, Node: c.Address, Member: c.Key.Node, At: c.At.UTC(), Seq: g.seq}
@@ -336,10 +363,7 @@ func (g *alertsGrain) announce(c alert.Change) {
 		}
 	}
 	g.recent = append([]Alert{a}, g.recent[:min(len(g.recent), alertRecent-1)]...)
-	g.log.Info("alert", "rule", a.Rule, "state", a.State, "pool", a.Pool, "gender", a.Gender, "node", a.Node, "seq", a.Seq)
-	if g.d.Alerts != nil {
-		g.d.Alerts.Announce(a)
-	}
+	return a
 }
 
 // state is the answer to a report or query from one that knows up to since.
