@@ -9,10 +9,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -230,6 +232,12 @@ func (s *Sender) post(body []byte) error {
 	req.Header.Set("User-Agent", "spinmatch-alerts")
 	res, err := s.cfg.Client.Do(req)
 	if err != nil {
+		// Not the URL: a webhook URL often carries its own secret, and
+		// these errors are logged (and, at error level, sent to Sentry).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("webhook: post: %w", err)
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))

@@ -1,12 +1,15 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,9 +107,10 @@ func TestGivesUpOnADownWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + ln.Addr().String() + "/hook"
+	url := "http://" + ln.Addr().String() + "/hook/secret-path-token"
 	_ = ln.Close() // nothing listens there now: connection refused
-	s, m := newSender(t, url, Config{Attempts: 3})
+	var logs syncBuf
+	s, m := newSender(t, url, Config{Attempts: 3, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	start := time.Now()
 	s.Send("x")
 	eventually(t, 5*time.Second, "giving up", func() bool { return testutil.ToFloat64(m.Deliveries.WithLabelValues(Failed)) == 1 })
@@ -116,6 +120,27 @@ func TestGivesUpOnADownWebhook(t *testing.T) {
 	if n := testutil.ToFloat64(m.Attempts.WithLabelValues("error")); n != 3 {
 		t.Fatalf("attempts = %v, want 3", n)
 	}
+	if out := logs.String(); !strings.Contains(out, "giving up") || strings.Contains(out, "secret-path-token") {
+		t.Fatalf("logs must say it gave up and never name the URL:\n%s", out)
+	}
+}
+
+// syncBuf is a bytes.Buffer safe for the sender's goroutine and the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestSlowWebhookIsRetriedAndNeverBlocksSend(t *testing.T) {
