@@ -1,3 +1,8 @@
+//go:build !race
+
+// Two nodes in one process (and a latency comparison, which -race would
+// distort): without -race, like the other multi-node tests.
+
 package main
 
 import (
