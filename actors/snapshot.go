@@ -68,22 +68,23 @@ type NowThen struct {
 
 // Alert is one alert state change (PROTOCOL.md, Alerts).
 type Alert struct {
-	Type     string `json:"type"` // always "alert"
-	Rule     string `json:"rule"`
-	State    string `json:"state"`    // firing, resolved
-	Severity string `json:"severity"` // warning, critical
-	Message  string `json:"message"`
-	Pool     string `json:"pool,omitempty"`
-	// Gender is wait_p90's gender; Node and Member are node_lost's lost
-	// member address and id (extensions).
-	Gender string    `json:"gender,omitempty"`
-	Node   string    `json:"node,omitempty"`
-	Member string    `json:"member,omitempty"`
-	At     time.Time `json:"at"`
+	Type     string    `json:"type"` // always "alert"
+	Rule     string    `json:"rule"`
+	State    string    `json:"state"`    // firing, resolved
+	Severity string    `json:"severity"` // warning, critical
+	Message  string    `json:"message"`
+	Pool     string    `json:"pool,omitempty"`
+	At       time.Time `json:"at"`
 	// Seq orders the cluster's alert changes (extension): the /admin/ws
 	// stream announces each change once by asking for those after the last
 	// Seq it sent.
 	Seq int64 `json:"seq"`
+
+	// Gender is wait_p90's gender; Node and Member are node_lost's lost
+	// member's address and id (extensions).
+	Gender string `json:"gender,omitempty"`
+	Node   string `json:"node,omitempty"`
+	Member string `json:"member,omitempty"`
 }
 
 // Snapshot computes the cluster's snapshot: the pools (as
