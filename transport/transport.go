@@ -1,10 +1,12 @@
 // Package transport is Spinmatch's HTTP and WebSocket edge. It assembles the
-// routes of the sub-packages (api: REST; ws: the user socket; web: the
-// pages) into one handler with panic recovery and security headers. It holds
+// routes of the sub-packages (api: REST; ws: the user socket; statusws:
+// the public status stream; web: the pages) into one handler with panic recovery and security headers. It holds
 // no state of its own.
 package transport
 
 import (
+	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -17,6 +19,7 @@ import (
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/clientip"
 	"github.com/spinmatch/spinmatch/transport/keys"
+	"github.com/spinmatch/spinmatch/transport/statusws"
 	"github.com/spinmatch/spinmatch/transport/web"
 	"github.com/spinmatch/spinmatch/transport/ws"
 )
@@ -42,18 +45,22 @@ type Config struct {
 	// ClientIP resolves client addresses (trusted proxies, exemptions) for
 	// the per-address limits; zero: the peer address, nothing exempt.
 	ClientIP *clientip.Resolver
+	// Status configures GET /status/ws (its origins and client addresses
+	// are WS's and ClientIP).
+	Status statusws.Config
 }
 
 // Edge is the node's whole HTTP surface.
 type Edge struct {
 	http.Handler
 	sockets *ws.Handler
+	status  *statusws.Hub
 }
 
 // CloseSockets closes every user socket with 1001 and refuses new ones;
 // call it when shutting down (http.Server.Shutdown leaves hijacked
 // connections alone).
-func (e *Edge) CloseSockets() { e.sockets.CloseAll() }
+func (e *Edge) CloseSockets() { e.sockets.CloseAll(); e.status.Close() }
 
 // NewHandler returns the node's whole HTTP surface.
 func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logger) *Edge {
@@ -69,6 +76,11 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	api.New(cfg.API, sys, v, log).Register(mux)
 	sockets := ws.NewHandler(cfg.WS, sys, v, cfg.WSMetrics, api.WriteError, log)
 	mux.Handle("GET /ws", sockets)
+	cfg.Status.AllowedOrigins, cfg.Status.ClientIP = cfg.WS.AllowedOrigins, cfg.ClientIP
+	status := statusws.New(cfg.Status, func(ctx context.Context) ([]byte, error) {
+		return json.Marshal(api.QueueStatus(ctx, sys))
+	}, sys.CountQueueFull, api.WriteError, log)
+	mux.Handle("GET /status/ws", status)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	admin := keys.Admin(cfg.AdminKey, cfg.Development, false, api.WriteError)
 	api.RegisterReports(mux, sys, admin, log)
@@ -78,14 +90,24 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	mux.Handle("/debug/pprof/profile", admin.Wrap(http.HandlerFunc(pprof.Profile)))
 	mux.Handle("/debug/pprof/symbol", admin.Wrap(http.HandlerFunc(pprof.Symbol)))
 	mux.Handle("/debug/pprof/trace", admin.Wrap(http.HandlerFunc(pprof.Trace)))
+	switch {
+	case admin.Open():
+		cfg.Web.Admin = web.AdminOpen
+	case cfg.AdminKey != "":
+		cfg.Web.Admin = web.AdminKey
+	default:
+		cfg.Web.Admin = web.AdminOff
+	}
 	pages := web.Handler(cfg.Web)
 	mux.Handle("GET /{$}", pages)
+	mux.Handle("GET /status", pages)
+	mux.Handle("GET /admin", pages)
 	mux.Handle("GET /api/config", pages)
 	mux.Handle("GET /static/", pages)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, actors.CodeNotFound, "There's nothing here.")
 	})
-	return &Edge{Handler: recoverer(log, cfg.OnPanic, secure(limits.Wrap(mux))), sockets: sockets}
+	return &Edge{Handler: recoverer(log, cfg.OnPanic, secure(limits.Wrap(mux))), sockets: sockets, status: status}
 }
 
 // secure sets conservative security headers on every response.

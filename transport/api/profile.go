@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"html"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/spinmatch/spinmatch/actors"
@@ -125,24 +127,41 @@ type poolStatus struct {
 	EtaS    map[string]float64 `json:"eta_s"`
 }
 
-// queueStatus is public: per pool, who waits and the ETA per gender. A
-// pool that does not answer in time is left out and named in
-// "unavailable" (an extension of PROTOCOL.md's body), never a 503 for all.
+// queueStatus is public: per pool, who waits and the ETA per gender
+// (QueueStatus).
 func (a *API) queueStatus(w http.ResponseWriter, r *http.Request) {
-	ans := a.sys.PoolStatsAnswers(r.Context())
-	out := make([]poolStatus, 0, len(ans.Stats))
+	writeJSON(w, http.StatusOK, QueueStatus(r.Context(), a.sys))
+}
+
+// QueueStatusBody is the public /api/queue/status body, also the frame of
+// /status/ws. A pool that does not answer in time is left out and named in
+// Unavailable (an extension of PROTOCOL.md's body), never a 503 for all.
+type QueueStatusBody struct {
+	Pools       []PoolStatus `json:"pools"`
+	Unavailable []string     `json:"unavailable,omitempty"`
+}
+
+// PoolStatus is one pool in QueueStatusBody.
+type PoolStatus struct {
+	Pool    string             `json:"pool"`
+	Waiting map[string]int32   `json:"waiting"`
+	EtaS    map[string]float64 `json:"eta_s"`
+}
+
+// QueueStatus computes the public queue status: pools by name, ETAs to a
+// tenth of a second (so an unchanged queue encodes to the same bytes).
+func QueueStatus(ctx context.Context, sys *actors.System) QueueStatusBody {
+	ans := sys.PoolStatsAnswers(ctx)
+	out := QueueStatusBody{Pools: make([]PoolStatus, 0, len(ans.Stats)), Unavailable: ans.Unavailable}
 	for _, s := range ans.Stats {
 		eta := make(map[string]float64, len(s.EtaS))
 		for g, v := range s.EtaS {
 			eta[g] = float64(int64(v*10+0.5)) / 10
 		}
-		out = append(out, poolStatus{Pool: s.Pool, Waiting: s.Waiting, EtaS: eta})
+		out.Pools = append(out.Pools, PoolStatus{Pool: s.Pool, Waiting: s.Waiting, EtaS: eta})
 	}
-	body := map[string]any{"pools": out}
-	if len(ans.Unavailable) > 0 {
-		body["unavailable"] = ans.Unavailable
-	}
-	writeJSON(w, http.StatusOK, body)
+	slices.SortFunc(out.Pools, func(a, b PoolStatus) int { return strings.Compare(a.Pool, b.Pool) })
+	return out
 }
 
 // helpPage lists every error code with its explanation; help_url links here.

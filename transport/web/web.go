@@ -55,7 +55,7 @@ import (
 	"strings"
 )
 
-//go:embed index.html static
+//go:embed index.html status.html admin.html static
 var files embed.FS
 
 // Cache policies. The page is always revalidated so a deploy is picked up at
@@ -104,7 +104,24 @@ type Config struct {
 	// SignInURL is where the page sends users to sign in when it cannot
 	// itself; empty: the page only says that signing in happens in the main app.
 	SignInURL string
+	// Admin is how the admin routes answer (AdminOpen, AdminKey, AdminOff),
+	// so the /admin page can say it; written into that page only. Zero
+	// value: AdminOff.
+	Admin string
 }
+
+// How the admin routes answer, for the /admin page.
+const (
+	// AdminOff: production without ADMIN_API_KEY, the routes answer 404.
+	AdminOff = "off"
+	// AdminKey: the routes need ADMIN_API_KEY.
+	AdminKey = "key"
+	// AdminOpen: development without a key, the routes are open.
+	AdminOpen = "open"
+)
+
+// pages maps each page's path to its embedded file.
+var pages = map[string]string{"/": "index.html", "/status": "status.html", "/admin": "admin.html"}
 
 // pageConfig is the wire form of Config (GET /api/config).
 type pageConfig struct {
@@ -112,6 +129,7 @@ type pageConfig struct {
 	SupabaseURL     string `json:"supabase_url,omitempty"`
 	SupabaseAnonKey string `json:"supabase_anon_key,omitempty"`
 	SignInURL       string `json:"signin_url,omitempty"`
+	Admin           string `json:"admin,omitempty"` // the /admin page's only
 }
 
 func (c Config) wire() pageConfig {
@@ -135,7 +153,7 @@ type asset struct {
 
 // site is the immutable set of files behind Handler.
 type site struct {
-	index  asset
+	pages  map[string]asset // keyed by path: "/", "/status", "/admin"
 	config asset            // GET /api/config
 	csp    string           // the page's Content-Security-Policy
 	assets map[string]asset // keyed by the path under /static/, e.g. "app.js" or "vendor/supabase.js"
@@ -180,15 +198,30 @@ func load(fsys fs.FS, cfg Config) (*site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load assets: %w", err)
 	}
-	page, err := fs.ReadFile(fsys, "index.html")
+	admin := cfg.wire()
+	admin.Admin = cfg.Admin
+	if admin.Admin == "" {
+		admin.Admin = AdminOff
+	}
+	adminConf, err := json.Marshal(admin)
 	if err != nil {
-		return nil, fmt.Errorf("load index: %w", err)
+		return nil, fmt.Errorf("encode admin config: %w", err)
 	}
-	if !bytes.Contains(page, []byte(configMarker)) {
-		return nil, fmt.Errorf("index.html lacks the config marker %s", configMarker)
+	s.pages = make(map[string]asset, len(pages))
+	for route, file := range pages {
+		page, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", file, err)
+		}
+		if !bytes.Contains(page, []byte(configMarker)) {
+			return nil, fmt.Errorf("%s lacks the config marker %s", file, configMarker)
+		}
+		c := conf
+		if route == "/admin" {
+			c = adminConf
+		}
+		s.pages[route] = newAsset(bytes.Replace(s.fingerprint(page), []byte(configMarker), c, 1), ".html")
 	}
-	page = bytes.Replace(s.fingerprint(page), []byte(configMarker), conf, 1)
-	s.index = newAsset(page, ".html")
 	return s, nil
 }
 
@@ -234,11 +267,11 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serve(w, r, s.config, cacheNoCache)
 		return
 	}
-	if r.URL.Path == "/" {
+	if page, ok := s.pages[r.URL.Path]; ok {
 		w.Header().Set("Content-Security-Policy", s.csp)
 		w.Header().Set("Referrer-Policy", "same-origin")
 		w.Header().Set("X-Frame-Options", "DENY")
-		serve(w, r, s.index, cacheNoCache)
+		serve(w, r, page, cacheNoCache)
 		return
 	}
 	name, ok := strings.CutPrefix(r.URL.Path, "/static/")

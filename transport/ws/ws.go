@@ -10,8 +10,6 @@ package ws
 import (
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -171,23 +169,8 @@ func (h *Handler) untrack(c *conn) {
 	h.mu.Unlock()
 }
 
-// originAllowed applies the allow-list. No Origin (a non-browser client) is allowed.
-func (h *Handler) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	if len(h.cfg.AllowedOrigins) == 0 {
-		u, err := url.Parse(origin)
-		return err == nil && strings.EqualFold(u.Host, r.Host)
-	}
-	for _, o := range h.cfg.AllowedOrigins {
-		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
-			return true
-		}
-	}
-	return false
-}
+// originAllowed applies the allow-list (OriginAllowed).
+func (h *Handler) originAllowed(r *http.Request) bool { return OriginAllowed(h.cfg.AllowedOrigins, r) }
 
 // ServeHTTP authenticates, checks the Origin, upgrades, and runs the socket
 // until it closes.
