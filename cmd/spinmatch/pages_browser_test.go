@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
+
+	"github.com/spinmatch/spinmatch/actors"
+)
+
+// artifactDir is where browser tests write their screenshots:
+// SPIN_ARTIFACTS when set (kept after the run), else a temporary directory.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("SPIN_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatalf("artifacts dir: %v", err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// screenshot writes the tab's full page as name.png into the artifacts
+// directory and logs the path.
+func screenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatalf("viewport: %v", err)
+	}
+	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)) // quality 100: PNG
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(artifactDir(t), name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatalf("write screenshot: %v", err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
+// pollDOM waits until the JavaScript expression is true in tab.
+func pollDOM(t *testing.T, tab context.Context, d time.Duration, what, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(d))); err != nil {
+		t.Fatalf("%s: %v (expression %s)", what, err, expr)
+	}
+}
+
+// domText returns the trimmed text of the first element matching sel.
+func domText(t *testing.T, tab context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(tab, chromedp.Evaluate[string](`(document.querySelector(`+strconv.Quote(sel)+`)||{}).textContent||''`))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// standInAdmin serves the node's pages and routes through a reverse proxy,
+// with a stand-in /admin/ws of the documented frame format (PROTOCOL.md,
+// Admin) fed from the node's own System.Snapshot every 500 ms, for as long
+// as the node has no /admin/ws of its own. frames, when set, replaces the
+// feed (the stale test's silent stream). With the real stream in the node,
+// it returns the node's base unchanged.
+func standInAdmin(t *testing.T, n *Node, frames func(ws *websocket.Conn)) string {
+	t.Helper()
+	base := "http://" + n.Addr()
+	if frames == nil {
+		if res, err := http.Get(base + "/api/admin/queue-stats"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				t.Log("using the node's own /admin/ws")
+				return base
+			}
+		}
+	}
+	t.Log("the node has no /admin/ws yet: using a stand-in stream of the documented frames")
+	target, _ := url.Parse(base)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	up := websocket.Upgrader{}
+	if frames == nil {
+		frames = func(ws *websocket.Conn) {
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				snap, err := n.sys.Snapshot(ctx)
+				cancel()
+				if err != nil {
+					return
+				}
+				if len(snap.Nodes) == 0 { // the snapshot's nodes are not filled in yet (adminapi)
+					snap.Nodes = append(snap.Nodes, actors.NodeStats{ID: "this-node", Address: n.Addr()})
+				}
+				b, _ := json.Marshal(snap)
+				var m map[string]any
+				_ = json.Unmarshal(b, &m)
+				m["type"] = "stats"
+				if err := ws.WriteJSON(m); err != nil {
+					return
+				}
+				time.Sleep(500 * time.Millisecond) // the stream's own cadence, not a wait for a condition
+			}
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/admin/ws" {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		go func() { // read, so the close is noticed
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					ws.Close()
+					return
+				}
+			}
+		}()
+		frames(ws)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestBrowserAdminDashboard: the dashboard shows live numbers that change
+// when users spin over real sockets: 3 men seeking women wait in pool
+// "dash", then a woman spins and is matched with one of them.
+func TestBrowserAdminDashboard(t *testing.T) {
+	ctx := startBrowser(t, 90*time.Second)
+	cfg := testConfig(t)
+	cfg.Development = true // no ADMIN_API_KEY: the admin routes are open, and the page says so
+	n := startNode(t, cfg)
+	nodeBase := "http://" + n.Addr()
+	base := standInAdmin(t, n, nil)
+	tab := newTab(t, ctx)
+
+	if err := chromedp.Do(tab, chromedp.Navigate(base+"/admin")); err != nil {
+		t.Fatalf("open dashboard: %v", err)
+	}
+	pollDOM(t, tab, 10*time.Second, "dashboard connected", `document.body.dataset.connected === 'true' && document.querySelector('[data-testid=admin-live]').dataset.live === 'live'`)
+	if m := domText(t, tab, `[data-testid=admin-mode]`); !strings.Contains(m, "open") {
+		t.Fatalf("development without a key: mode notice %q, want it to say the routes are open", m)
+	}
+	before := domText(t, tab, `[data-testid=kpi-waiting]`)
+
+	var men []*client
+	for i := range 3 {
+		u := newUser(t, nodeBase, "Man"+strconv.Itoa(i), "male", "dash", "female")
+		c, _ := u.dial(t)
+		c.spin()
+		men = append(men, c)
+	}
+	male := `document.querySelector('[data-testid=admin-pool][data-pool=dash] [data-testid=pool-waiting][data-gender=male]')`
+	pollDOM(t, tab, 10*time.Second, "three men waiting in dash", male+`?.textContent === '3'`)
+	if after := domText(t, tab, `[data-testid=kpi-waiting]`); after == before {
+		t.Fatalf("waiting KPI still %q after three spins", after)
+	}
+	if imb := domText(t, tab, `[data-testid=admin-pool][data-pool=dash] [data-testid=pool-imbalance]`); !strings.Contains(imb, "women scarce") && !strings.Contains(imb, "balanced") {
+		t.Fatalf("imbalance cell %q", imb)
+	}
+
+	w := newUser(t, nodeBase, "Woman", "female", "dash", "male")
+	cw, _ := w.dial(t)
+	cw.spin()
+	cw.expect("match_found")
+	pollDOM(t, tab, 10*time.Second, "two men left after the match", male+`?.textContent === '2'`)
+	pollDOM(t, tab, 10*time.Second, "the trend chart has points", `Number(document.querySelector('[data-testid=chart-matches]').dataset.points) >= 3`)
+	if nodes := domText(t, tab, `[data-testid=kpi-nodes]`); nodes != "1" {
+		t.Errorf("nodes KPI %q, want 1", nodes)
+	}
+	screenshot(t, tab, "admin-dashboard")
+	_ = men
+}
+
+// TestBrowserAdminStale: a stream that goes silent is called stale within
+// a few seconds, and a dropped stream reconnects by itself.
+func TestBrowserAdminStale(t *testing.T) {
+	ctx := startBrowser(t, 60*time.Second)
+	cfg := testConfig(t)
+	n := startNode(t, cfg)
+	var conns atomic.Int32
+	base := standInAdmin(t, n, func(ws *websocket.Conn) {
+		k := conns.Add(1)
+		snap := map[string]any{"type": "stats", "at": time.Now().UTC().Format(time.RFC3339Nano), "nodes": []any{map[string]any{"id": "n1", "address": "127.0.0.1:1", "sessions": 4, "connections": 5}},
+			"pools": []any{map[string]any{"pool": "p", "waiting": map[string]int{"male": 4, "female": 1}, "avg_wait_s": map[string]float64{"male": 120}, "p90_wait_s": map[string]float64{"male": 300}, "eta_s": map[string]float64{"male": 240, "female": 5},
+				"matches_per_min": 1.5, "match_success_rate": 0.4, "imbalance": map[string]any{"ratio": 4, "scarce": "female"}, "abandoned": map[string]int{"male": 1}, "recommendations": []string{"Invite more women to pool p."}, "what_if": []any{}}},
+			"alerts": []any{map[string]any{"type": "alert", "rule": "imbalance", "state": "firing", "severity": "warning", "message": "Pool p: 4 men per woman.", "pool": "p", "at": time.Now().UTC().Format(time.RFC3339), "seq": 1}}}
+		_ = ws.WriteJSON(snap)
+		_ = ws.WriteJSON(map[string]any{"type": "alert", "rule": "imbalance", "state": "firing", "severity": "warning", "message": "Pool p: 4 men per woman.", "pool": "p", "at": time.Now().UTC().Format(time.RFC3339), "seq": 1})
+		if k == 1 {
+			time.Sleep(4500 * time.Millisecond) // silent past the page's 3 s staleness, then drop
+			return
+		}
+		for ws.WriteJSON(snap) == nil { // the second connection stays live
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	tab := newTab(t, ctx)
+	if err := chromedp.Do(tab, chromedp.Navigate(base+"/admin")); err != nil {
+		t.Fatalf("open dashboard: %v", err)
+	}
+	pollDOM(t, tab, 5*time.Second, "first frame shown", `document.querySelector('[data-testid=kpi-waiting]').textContent === '5'`)
+	if got := domText(t, tab, `[data-testid=alerts-firing]`); !strings.Contains(got, "4 men per woman") {
+		t.Fatalf("firing alerts %q", got)
+	}
+	if got := domText(t, tab, `[data-testid=admin-recommendations]`); !strings.Contains(got, "Invite more women") {
+		t.Fatalf("recommendations %q", got)
+	}
+	pollDOM(t, tab, 6*time.Second, "stale after silence", `document.body.dataset.stale === 'true' && !document.querySelector('[data-testid=admin-stale]').hidden`)
+	if s := domText(t, tab, `[data-testid=admin-stale]`); !strings.Contains(s, "Stale") {
+		t.Fatalf("stale notice %q", s)
+	}
+	screenshot(t, tab, "admin-stale")
+	pollDOM(t, tab, 10*time.Second, "reconnected and live again", `document.body.dataset.stale === 'false' && document.querySelector('[data-testid=admin-live]').dataset.live === 'live'`)
+	if conns.Load() < 2 {
+		t.Fatalf("the page did not reconnect (%d connections)", conns.Load())
+	}
+}
+
+// TestBrowserStatusPage: the public status page shows the pools, who waits
+// by gender and the typical wait, and follows /status/ws live.
+func TestBrowserStatusPage(t *testing.T) {
+	ctx := startBrowser(t, 60*time.Second)
+	cfg := testConfig(t)
+	n := startNode(t, cfg)
+	base := "http://" + n.Addr()
+	tab := newTab(t, ctx)
+	if err := chromedp.Do(tab, chromedp.Navigate(base+"/status")); err != nil {
+		t.Fatalf("open status: %v", err)
+	}
+	pollDOM(t, tab, 10*time.Second, "status page live", `document.body.dataset.connected === 'true'`)
+
+	for i := range 2 {
+		u := newUser(t, base, "Sam"+strconv.Itoa(i), "male", "stat", "female")
+		c, _ := u.dial(t)
+		c.spin()
+	}
+	pool := `document.querySelector('[data-testid=status-pool][data-pool=stat]')`
+	pollDOM(t, tab, 10*time.Second, "pool stat shows two men", pool+`?.querySelector('[data-testid=status-waiting][data-gender=male]')?.textContent === '2'`)
+	if eta := domText(t, tab, `[data-testid=status-pool][data-pool=stat] [data-testid=status-eta][data-gender=male]`); eta == "" || eta == "—" {
+		t.Fatalf("typical wait of men %q", eta)
+	}
+	u := newUser(t, base, "Ada", "female", "stat", "male")
+	c, _ := u.dial(t)
+	c.spin()
+	c.expect("match_found")
+	pollDOM(t, tab, 10*time.Second, "live update after a match", pool+`?.querySelector('[data-testid=status-waiting][data-gender=male]')?.textContent === '1'`)
+	screenshot(t, tab, "status")
+}
