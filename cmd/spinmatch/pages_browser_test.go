@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
@@ -263,4 +265,100 @@ func TestBrowserStatusPage(t *testing.T) {
 	c.expect("match_found")
 	pollDOM(t, tab, 10*time.Second, "live update after a match", pool+`?.querySelector('[data-testid=status-waiting][data-gender=male]')?.textContent === '1'`)
 	screenshot(t, tab, "status")
+}
+
+// notificationStub replaces window.Notification (granting permission when
+// asked, recording what is shown in window.__notes) and lets the test put
+// the tab in the background (window.__setVisible), before the page loads.
+const notificationStub = `(() => {
+  window.__notes = [];
+  let vis = 'visible';
+  class FakeNotification {
+    constructor(title, opts) { window.__notes.push({ title, body: (opts && opts.body) || '' }); }
+    close() {}
+    static requestPermission() { FakeNotification.permission = 'granted'; return Promise.resolve('granted'); }
+  }
+  FakeNotification.permission = 'default';
+  window.Notification = FakeNotification;
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => vis });
+  Object.defineProperty(document, 'hidden', { configurable: true, get: () => vis !== 'visible' });
+  window.__setVisible = (v) => { vis = v ? 'visible' : 'hidden'; document.dispatchEvent(new Event('visibilitychange')); };
+})()`
+
+// TestBrowserWaitNotifications: a man queued third in pool "nt" turns on
+// "tell me when the wait drops under 2 minutes" and puts the tab in the
+// background; two women take the men ahead of him, his estimate drops, and
+// he gets one notification; then a third woman is matched with him: a
+// "Match found" notification and the tab title, restored when he comes back.
+func TestBrowserWaitNotifications(t *testing.T) {
+	ctx := startBrowser(t, 90*time.Second)
+	cfg := testConfig(t)
+	n := startNode(t, cfg)
+	base := "http://" + n.Addr()
+	for i := range 2 {
+		u := newUser(t, base, "Ahead"+strconv.Itoa(i), "male", "nt", "female")
+		c, _ := u.dial(t)
+		c.spin()
+	}
+	tab := newTab(t, ctx)
+	addScript := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdpage.AddScriptToEvaluateOnNewDocument, cdpage.AddScriptToEvaluateOnNewDocumentParams{Source: notificationStub})
+		return err
+	})
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	if err := chromedp.Do(tab, addScript,
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(css(`[data-testid=onboard-name]`)),
+		chromedp.SendKeys(css(`[data-testid=onboard-name]`), "Noah"),
+		chromedp.Click(css(`[data-testid=onboard-gender-male]`)),
+		chromedp.Click(css(`[data-testid=onboard-seeking-female]`)),
+		chromedp.SetValue(css(`[data-testid=onboard-pool]`), "nt"),
+		chromedp.Click(css(`[data-testid=onboard-submit]`)),
+		chromedp.WaitVisible(css(`body[data-state=idle] [data-testid=spin-button]`)),
+		chromedp.Click(css(`[data-testid=spin-button]`)),
+		chromedp.WaitVisible(css(`body[data-state=queued] [data-testid=waiting-view]`)),
+	); err != nil {
+		t.Fatalf("sign up and spin: %v", err)
+	}
+	// The spin asked for permission (granted by the stub): the match toggle is on.
+	pollDOM(t, tab, 5*time.Second, "match notifications on after the spin", `document.querySelector('[data-testid=notify-match]').checked`)
+	if pos := domText(t, tab, `[data-testid=queue-position]`); pos != "#3" {
+		t.Fatalf("position %q, want #3", pos)
+	}
+	if err := chromedp.Do(tab,
+		chromedp.SetValue(css(`[data-testid=notify-under-min]`), "2"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=notify-under-min]').dispatchEvent(new Event('change'))`),
+		chromedp.Click(css(`[data-testid=notify-under]`)),
+	); err != nil {
+		t.Fatalf("turn on the wait alert: %v", err)
+	}
+	pollDOM(t, tab, 5*time.Second, "wait alert armed (third in line: well over 2 min)", `document.body.dataset.waitArmed === 'true'`)
+	screenshot(t, tab, "wait-notifications")
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.__setVisible(false)`)); err != nil {
+		t.Fatalf("background: %v", err)
+	}
+
+	for i := range 2 {
+		u := newUser(t, base, "Woman"+strconv.Itoa(i), "female", "nt", "male")
+		c, _ := u.dial(t)
+		c.spin()
+		c.expect("match_found")
+	}
+	pollDOM(t, tab, 15*time.Second, "one wait notification", `window.__notes.some(n => n.title.includes('Under 2 min'))`)
+	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.__notes.filter(n => n.title.includes('Under 2 min')).length`)); err != nil || n != 1 {
+		t.Fatalf("wait notifications %d (%v), want exactly 1", n, err)
+	}
+
+	u := newUser(t, base, "Zoe", "female", "nt", "male")
+	c, _ := u.dial(t)
+	c.spin()
+	c.expect("match_found")
+	pollDOM(t, tab, 10*time.Second, "match notification and title", `window.__notes.some(n => n.title.includes('Match found') && n.body.includes('Zoe')) && document.title === '💘 Match found!' && document.body.dataset.matchAlert === 'title'`)
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.__setVisible(true)`)); err != nil {
+		t.Fatalf("foreground: %v", err)
+	}
+	pollDOM(t, tab, 5*time.Second, "title restored when visible", `document.title !== '💘 Match found!' && !document.body.dataset.matchAlert`)
+	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.__notes.length`)); err != nil || n != 2 {
+		t.Fatalf("%d notifications (%v), want 2 (one wait, one match)", n, err)
+	}
 }

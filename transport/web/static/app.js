@@ -864,6 +864,7 @@
     if (msg.queue) app.queue = msg.queue;
     if (msg.eta) app.eta = msg.eta;
     renderQueue();
+    window.SpinNotify.waitUpdate(msg.eta);
   }
 
   function onCancelled() {
@@ -877,7 +878,9 @@
   }
 
   function onMatchFound(msg) {
+    const fresh = !app.match || app.match.match_id !== msg.match_id;
     enterMatch(msg, false);
+    if (fresh) window.SpinNotify.matchFound(msg.partner && msg.partner.display_name);
   }
 
   function onVoteRecorded(msg) {
@@ -971,6 +974,7 @@
   function spin() {
     if (app.spinBusy || Date.now() < app.spinBlockedUntil) return;
     if (!send('spin')) return;
+    window.SpinNotify.onSpin();
     app.spinBusy = true;
     renderControls();
   }
@@ -1012,6 +1016,7 @@
 
   function enterQueued(queue, eta) {
     if (app.view !== 'queued') {
+      window.SpinNotify.queued(eta);
       const stored = Number(readJSON(sessionStorage, KEY_QUEUED)) || 0;
       app.queuedSince = stored && Date.now() - stored < 3600e3 ? stored : Date.now();
       writeJSON(sessionStorage, KEY_QUEUED, app.queuedSince);
@@ -1023,6 +1028,7 @@
   }
 
   function clearQueued() {
+    window.SpinNotify.left();
     app.queue = null;
     app.eta = null;
     writeJSON(sessionStorage, KEY_QUEUED, null);
@@ -1336,6 +1342,7 @@
     $('signin-magic').addEventListener('click', sendMagicLink);
     $('sign-out').addEventListener('click', signOut);
     $('signin-again-button').addEventListener('click', signInAgain);
+    window.SpinNotify.init({ toast });
 
     window.addEventListener('online', reconnectNow);
     document.addEventListener('visibilitychange', () => {
