@@ -153,7 +153,10 @@ func (h *Hub) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		h.writeErr(rw, actors.CodeForbidden, "This site isn't allowed to connect.")
 		return
 	}
-	addr := clientip.FromContext(r.Context())
+	addr := clientip.FromContext(r.Context()) // the edge's limits middleware put it there
+	if !addr.IsValid() {
+		addr = h.cfg.ClientIP.Addr(r)
+	}
 	key := ""
 	if !h.cfg.ClientIP.Exempt(addr) {
 		key = clientip.Key(addr)
