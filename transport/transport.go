@@ -62,6 +62,9 @@ type Edge struct {
 // connections alone).
 func (e *Edge) CloseSockets() { e.sockets.CloseAll(); e.status.Close() }
 
+// StatusWatchers reports how many /status/ws watchers the node has.
+func (e *Edge) StatusWatchers() int { return e.status.Watchers() }
+
 // NewHandler returns the node's whole HTTP surface.
 func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logger) *Edge {
 	if cfg.Gatherer == nil {

@@ -33,6 +33,7 @@ type Config struct {
 	LogLevel       string
 	Limits         limitsConfig
 	Alerts         alertsConfig
+	Status         statusConfig // the /status/ws caps (config_status.go)
 	// wrapStore, when set, wraps the store the node opens (tests inject
 	// faults with it).
 	wrapStore func(actors.Store) actors.Store
@@ -151,6 +152,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if err := loadAlerts(getenv, &c); err != nil {
+		return c, err
+	}
+	if err := loadStatus(getenv, &c); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -24,6 +24,7 @@ import (
 	"github.com/spinmatch/spinmatch/transport/api"
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/clientip"
+	"github.com/spinmatch/spinmatch/transport/statusws"
 	"github.com/spinmatch/spinmatch/transport/web"
 	"github.com/spinmatch/spinmatch/transport/webhook"
 	"github.com/spinmatch/spinmatch/transport/ws"
@@ -175,6 +176,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		AdminKey:    cfg.AdminKey,
 		Development: cfg.Development,
 		ClientIP:    clientip.New(cfg.Limits.TrustedProxies, cfg.Limits.LimitExempt),
+		Status:      statusws.Config{MaxWatchers: cfg.Status.Watchers, MaxPerAddress: cfg.Status.WatchersPerAddress},
 		Web:         web.Config{Development: cfg.Development, SupabaseURL: cfg.SupabaseURL, SupabaseAnonKey: cfg.SupabaseAnonKey, SignInURL: cfg.SignInURL},
 		OnPanic: func(r *http.Request, v any) {
 			actors.CapturePanic(sentry.GetHubFromContext(r.Context()), v, "http")
