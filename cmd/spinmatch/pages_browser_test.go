@@ -76,13 +76,17 @@ func domText(t *testing.T, tab context.Context, sel string) string {
 // with a stand-in /admin/ws of the documented frame format (PROTOCOL.md,
 // Admin) fed from the node's own System.Snapshot every 500 ms, for as long
 // as the node has no /admin/ws of its own. frames, when set, replaces the
-// feed (the stale test's silent stream). With the real stream in the node,
-// it returns the node's base unchanged.
-func standInAdmin(t *testing.T, n *Node, frames func(ws *websocket.Conn)) string {
+// feed (the stale test's silent stream). key, when set, is the admin key
+// the stand-in asks for (?admin_key= on the socket, X-Admin-Key on its
+// stand-in /api/admin/queue-stats), as the real routes do. With the real
+// stream in the node, it returns the node's base unchanged.
+func standInAdmin(t *testing.T, n *Node, key string, frames func(ws *websocket.Conn)) string {
 	t.Helper()
 	base := "http://" + n.Addr()
 	if frames == nil {
-		if res, err := http.Get(base + "/api/admin/queue-stats"); err == nil {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/admin/queue-stats", nil)
+		req.Header.Set("X-Admin-Key", key)
+		if res, err := http.DefaultClient.Do(req); err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
 				t.Log("using the node's own /admin/ws")
@@ -118,8 +122,19 @@ func standInAdmin(t *testing.T, n *Node, frames func(ws *websocket.Conn)) string
 		}
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/admin/ws" {
+		switch {
+		case r.URL.Path == "/api/admin/queue-stats" && key != "":
+			if r.Header.Get("X-Admin-Key") != key {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+			return
+		case r.URL.Path != "/admin/ws":
 			proxy.ServeHTTP(w, r)
+			return
+		case key != "" && r.URL.Query().Get("admin_key") != key:
+			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		ws, err := up.Upgrade(w, r, nil)
@@ -150,7 +165,7 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	cfg.Development = true // no ADMIN_API_KEY: the admin routes are open, and the page says so
 	n := startNode(t, cfg)
 	nodeBase := "http://" + n.Addr()
-	base := standInAdmin(t, n, nil)
+	base := standInAdmin(t, n, "", nil)
 	tab := newTab(t, ctx)
 
 	if err := chromedp.Do(tab, chromedp.Navigate(base+"/admin")); err != nil {
@@ -198,7 +213,7 @@ func TestBrowserAdminStale(t *testing.T) {
 	cfg := testConfig(t)
 	n := startNode(t, cfg)
 	var conns atomic.Int32
-	base := standInAdmin(t, n, func(ws *websocket.Conn) {
+	base := standInAdmin(t, n, "", func(ws *websocket.Conn) {
 		k := conns.Add(1)
 		snap := map[string]any{"type": "stats", "at": time.Now().UTC().Format(time.RFC3339Nano), "nodes": []any{map[string]any{"id": "n1", "address": "127.0.0.1:1", "sessions": 4, "connections": 5}},
 			"pools": []any{map[string]any{"pool": "p", "waiting": map[string]int{"male": 4, "female": 1}, "avg_wait_s": map[string]float64{"male": 120}, "p90_wait_s": map[string]float64{"male": 300}, "eta_s": map[string]float64{"male": 240, "female": 5},
@@ -361,4 +376,43 @@ func TestBrowserWaitNotifications(t *testing.T) {
 	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.__notes.length`)); err != nil || n != 2 {
 		t.Fatalf("%d notifications (%v), want 2 (one wait, one match)", n, err)
 	}
+}
+
+// TestBrowserAdminKey: with ADMIN_API_KEY set the page asks for the key,
+// refuses a wrong one, connects with the right one, keeps it in session
+// storage (never in the address bar) and does not ask again on a reload.
+func TestBrowserAdminKey(t *testing.T) {
+	ctx := startBrowser(t, 60*time.Second)
+	cfg := testConfig(t)
+	cfg.AdminKey = "admin-key-for-the-browser-test"
+	n := startNode(t, cfg)
+	base := standInAdmin(t, n, cfg.AdminKey, nil)
+	tab := newTab(t, ctx)
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	if err := chromedp.Do(tab,
+		chromedp.Navigate(base+"/admin"),
+		chromedp.WaitVisible(css(`[data-testid=admin-key-input]`)),
+		chromedp.SendKeys(css(`[data-testid=admin-key-input]`), "wrong-key"),
+		chromedp.Click(css(`[data-testid=admin-key-submit]`)),
+	); err != nil {
+		t.Fatalf("wrong key: %v", err)
+	}
+	pollDOM(t, tab, 5*time.Second, "wrong key refused", `document.querySelector('[data-testid=admin-key-error]').textContent.includes('not accepted')`)
+	if err := chromedp.Do(tab,
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=admin-key-input]').value = ''`),
+		chromedp.SendKeys(css(`[data-testid=admin-key-input]`), cfg.AdminKey),
+		chromedp.Click(css(`[data-testid=admin-key-submit]`)),
+	); err != nil {
+		t.Fatalf("right key: %v", err)
+	}
+	live := `document.body.dataset.connected === 'true' && document.querySelector('[data-testid=admin-live]').dataset.live === 'live'`
+	pollDOM(t, tab, 10*time.Second, "live with the key", live)
+	where, err := chromedp.Run(tab, chromedp.Evaluate[string](`location.href`))
+	if err != nil || strings.Contains(where, "admin-key") || strings.Contains(where, cfg.AdminKey) {
+		t.Fatalf("address bar %q (%v) carries the key", where, err)
+	}
+	if err := chromedp.Do(tab, chromedp.Reload()); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	pollDOM(t, tab, 10*time.Second, "live again after a reload, without asking", live+` && document.querySelector('[data-testid=admin-keybox]').hidden`)
 }
