@@ -43,6 +43,9 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 	if err := chromedp.Do(tab, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatalf("viewport: %v", err)
 	}
+	// Let the page lay itself out at the new width (the charts resize on
+	// the next frame); a page that never fits is still captured.
+	_, _ = chromedp.Run(tab, chromedp.Poll[bool](`document.documentElement.scrollWidth <= innerWidth`, chromedp.WithPollingTimeout(3*time.Second)))
 	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

@@ -91,7 +91,7 @@
   ], [{ ...axis, scale: 'mpm' }, { ...axis, scale: 'n', side: 1, grid: { show: false } }]);
   makeChart($('chart-success'), [
     { idx: 3, label: 'Success rate', stroke: color('--ok', '#059669'), width: 2, fill: 'rgba(5,150,105,.08)', scale: '%', value: (u, v) => (v == null ? '—' : `${v.toFixed(0)} %`) },
-  ], [{ ...axis, scale: '%', values: (u, vs) => vs.map((v) => `${v} %`) }]);
+  ], [{ ...axis, scale: '%', size: 56, values: (u, vs) => vs.map((v) => `${v} %`) }]);
 
   // ---- rendering ----
   const pct = (r) => (r == null || !isFinite(r) ? '—' : `${Math.round(r * 100)} %`);
