@@ -1,6 +1,11 @@
-// Package web owns the user-facing Spinmatch page: index.html and its static
-// assets (CSS, JavaScript, icons), embedded in the binary and served without a
-// build step.
+// Package web owns Spinmatch's pages: the user page (index.html, at /), the
+// public queue status (status.html, at /status, live over /status/ws) and
+// the operators' dashboard (admin.html, at /admin, live over /admin/ws),
+// with their static assets (CSS, JavaScript, icons, vendored libraries),
+// embedded in the binary and served without a build step. The status page
+// and the dashboard are described in static/status.js and static/admin.js
+// (their test hooks there); the wait notifications of the user page in
+// static/notify.js.
 //
 // The page speaks the user WebSocket protocol (docs: PROTOCOL.md) from
 // static/app.js, and runs the date chat over a WebRTC data channel from
@@ -34,7 +39,8 @@
 // "supabase_url", "supabase_anon_key", "signin_url"} (the last three only
 // when set). In production with an anon key the page signs users in through
 // Supabase Auth with the vendored supabase-js (static/vendor/: its
-// version, licence and update steps in README.txt there); without one it takes a token handed over in the URL
+// version, licence and update steps in README.txt there, as for uPlot, the
+// dashboard's charts); without one it takes a token handed over in the URL
 // fragment, or says that signing in happens in the main app.
 //
 // Concurrency: everything is computed once in Handler and read-only afterwards,
@@ -159,8 +165,9 @@ type site struct {
 	assets map[string]asset // keyed by the path under /static/, e.g. "app.js" or "vendor/supabase.js"
 }
 
-// Handler returns the handler for the user page: GET or HEAD "/" answers
-// index.html with cfg written into it (never cached without revalidation),
+// Handler returns the handler for the pages: GET or HEAD "/", "/status" and
+// "/admin" answer their page with cfg written into it (never cached
+// without revalidation; only /admin's says how the admin routes answer),
 // "/api/config" answers cfg as JSON, "/static/<file>" answers an embedded
 // asset with its content type and caching headers, and every other path
 // answers 404.
