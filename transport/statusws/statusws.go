@@ -149,7 +149,7 @@ func (h *Hub) Close() {
 // ServeHTTP checks the Origin and the caps, upgrades, and hands the socket
 // to its goroutines; it returns at once (the socket outlives the request).
 func (h *Hub) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	if !ws.OriginAllowed(h.cfg.AllowedOrigins, r) {
+	if !ws.OriginAllowed(r, h.cfg.AllowedOrigins) {
 		h.writeErr(rw, actors.CodeForbidden, "This site isn't allowed to connect.")
 		return
 	}

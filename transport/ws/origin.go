@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// OriginAllowed applies a socket Origin allow-list to an upgrade request: no
-// Origin (a non-browser client) is allowed; an empty list allows only the
-// server's own origin (the request's Host); "*" allows any. Every socket
-// route of the node (/ws, /status/ws, /admin/ws) uses it.
-func OriginAllowed(allowed []string, r *http.Request) bool {
+// OriginAllowed applies an Origin allow-list to a socket upgrade (every
+// socket of the node uses it: /ws and /admin/ws). No Origin (a non-browser
+// client) is allowed; an empty list allows only the server's own origin
+// (the request's Host); "*" allows any.
+func OriginAllowed(r *http.Request, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true

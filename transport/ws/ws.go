@@ -170,7 +170,7 @@ func (h *Handler) untrack(c *conn) {
 }
 
 // originAllowed applies the allow-list (OriginAllowed).
-func (h *Handler) originAllowed(r *http.Request) bool { return OriginAllowed(h.cfg.AllowedOrigins, r) }
+func (h *Handler) originAllowed(r *http.Request) bool { return OriginAllowed(r, h.cfg.AllowedOrigins) }
 
 // ServeHTTP authenticates, checks the Origin, upgrades, and runs the socket
 // until it closes.
