@@ -171,6 +171,7 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	n := startNode(t, cfg)
 	nodeBase := "http://" + n.Addr()
 	base := standInAdmin(t, n, "", nil)
+	real := base == nodeBase // the node's own stream fills in the node table
 	tab := newTab(t, ctx)
 
 	if err := chromedp.Do(tab, chromedp.Navigate(base+"/admin")); err != nil {
@@ -206,6 +207,9 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	pollDOM(t, tab, 10*time.Second, "the trend chart has points", `Number(document.querySelector('[data-testid=chart-matches]').dataset.points) >= 3`)
 	if nodes := domText(t, tab, `[data-testid=kpi-nodes]`); nodes != "1" {
 		t.Errorf("nodes KPI %q, want 1", nodes)
+	}
+	if real { // four sockets are open on the one node: three men and the woman
+		pollDOM(t, tab, 10*time.Second, "the node row counts the sockets", `Number(document.querySelector('[data-testid=node-connections]')?.textContent) >= 4`)
 	}
 	screenshot(t, tab, "admin-dashboard")
 	_ = men

@@ -11,7 +11,8 @@
  * [data-testid=admin-live][data-live], kpi-waiting, kpi-matches,
  * kpi-success, kpi-alerts, kpi-nodes, admin-pool[data-pool] with
  * pool-waiting[data-gender], admin-nodes, alerts-firing, alerts-recent,
- * admin-recommendations, chart-matches[data-points].
+ * admin-recommendations, chart-matches[data-points], and per node row
+ * (tr[data-node]) node-sessions and node-connections.
  */
 'use strict';
 
@@ -156,7 +157,8 @@
   function renderNodes(nodes) {
     const rows = nodes.slice().sort((a, b) => String(a.id).localeCompare(String(b.id))).map((n) => h('tr', { dataset: { node: n.id } },
       h('td', {}, h('span', { class: 'pool-name' }, n.id)), h('td', { class: 'muted' }, n.address || ''),
-      h('td', { class: 'num' }, String(n.sessions ?? 0)), h('td', { class: 'num' }, String(n.connections ?? 0))));
+      h('td', { class: 'num', dataset: { testid: 'node-sessions' } }, String(n.sessions ?? 0)),
+      h('td', { class: 'num', dataset: { testid: 'node-connections' } }, String(n.connections ?? 0))));
     $('nodes').replaceChildren(...(rows.length ? rows : [h('tr', {}, h('td', { colspan: '4', class: 'empty' }, 'No node has reported yet.'))]));
   }
 
