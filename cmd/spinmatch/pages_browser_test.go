@@ -57,11 +57,21 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 	t.Logf("screenshot: %s", p)
 }
 
-// pollDOM waits until the JavaScript expression is true in tab.
+// pollDOM waits until the JavaScript expression is true in tab. A poll
+// that lost its document (a navigation that committed after Navigate
+// returned) is started again in the new one, within the same deadline.
 func pollDOM(t *testing.T, tab context.Context, d time.Duration, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(tab, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(d))); err != nil {
-		t.Fatalf("%s: %v (expression %s)", what, err, expr)
+	deadline := time.Now().Add(d)
+	for {
+		_, err := chromedp.Run(tab, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		lost := strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "context was destroyed")
+		if !lost || time.Until(deadline) < 100*time.Millisecond {
+			t.Fatalf("%s: %v (expression %s)", what, err, expr)
+		}
 	}
 }
 
