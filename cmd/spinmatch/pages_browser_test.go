@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -320,7 +321,7 @@ const notificationStub = `(() => {
 })()`
 
 // TestBrowserWaitNotifications: a man queued third in pool "nt" turns on
-// "tell me when the wait drops under 2 minutes" and puts the tab in the
+// "tell me when the wait drops under N minutes" and puts the tab in the
 // background; two women take the men ahead of him, his estimate drops, and
 // he gets one notification; then a third woman is matched with him: a
 // "Match found" notification and the tab title, restored when he comes back.
@@ -359,14 +360,27 @@ func TestBrowserWaitNotifications(t *testing.T) {
 	if pos := domText(t, tab, `[data-testid=queue-position]`); pos != "#3" {
 		t.Fatalf("position %q, want #3", pos)
 	}
+	// A threshold the estimate of the third in line is clearly above
+	// (armed) and the first in line's is below: "about N min" now.
+	eta := domText(t, tab, `[data-testid=eta-text]`)
+	mins := 3
+	if _, err := fmt.Sscanf(eta, "about %d min", &mins); err != nil || mins < 2 {
+		t.Fatalf("third in line: estimate %q, want several minutes", eta)
+	}
+	threshold := mins - 1
+	if mins > 6 {
+		threshold = mins / 2
+	}
+	t.Logf("estimate %q: alert under %d min", eta, threshold)
+	under := fmt.Sprintf("Under %d min", threshold)
 	if err := chromedp.Do(tab,
-		chromedp.SetValue(css(`[data-testid=notify-under-min]`), "2"),
+		chromedp.SetValue(css(`[data-testid=notify-under-min]`), strconv.Itoa(threshold)),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=notify-under-min]').dispatchEvent(new Event('change'))`),
 		chromedp.Click(css(`[data-testid=notify-under]`)),
 	); err != nil {
 		t.Fatalf("turn on the wait alert: %v", err)
 	}
-	pollDOM(t, tab, 5*time.Second, "wait alert armed (third in line: well over 2 min)", `document.body.dataset.waitArmed === 'true'`)
+	pollDOM(t, tab, 5*time.Second, "wait alert armed (third in line: well over the threshold)", `document.body.dataset.waitArmed === 'true'`)
 	screenshot(t, tab, "wait-notifications")
 	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.__setVisible(false)`)); err != nil {
 		t.Fatalf("background: %v", err)
@@ -378,8 +392,8 @@ func TestBrowserWaitNotifications(t *testing.T) {
 		c.spin()
 		c.expect("match_found")
 	}
-	pollDOM(t, tab, 15*time.Second, "one wait notification", `window.__notes.some(n => n.title.includes('Under 2 min'))`)
-	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.__notes.filter(n => n.title.includes('Under 2 min')).length`)); err != nil || n != 1 {
+	pollDOM(t, tab, 15*time.Second, "one wait notification", `window.__notes.some(n => n.title.includes(`+strconv.Quote(under)+`))`)
+	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`window.__notes.filter(n => n.title.includes(`+strconv.Quote(under)+`)).length`)); err != nil || n != 1 {
 		t.Fatalf("wait notifications %d (%v), want exactly 1", n, err)
 	}
 
