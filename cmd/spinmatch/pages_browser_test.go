@@ -357,6 +357,9 @@ func TestBrowserWaitNotifications(t *testing.T) {
 	}
 	// The spin asked for permission (granted by the stub): the match toggle is on.
 	pollDOM(t, tab, 5*time.Second, "match notifications on after the spin", `document.querySelector('[data-testid=notify-match]').checked`)
+	if on, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.querySelector('[data-testid=notify-sound]').checked || document.querySelector('[data-testid=notify-under]').checked`)); err != nil || on {
+		t.Fatalf("the sound or the wait alert is on by default (%v)", err)
+	}
 	if pos := domText(t, tab, `[data-testid=queue-position]`); pos != "#3" {
 		t.Fatalf("position %q, want #3", pos)
 	}
