@@ -496,7 +496,7 @@ func (p *matchPool) pushWaitUpdates() {
 }
 
 func (p *matchPool) stats() *msg.PoolStats {
-	st := p.est.Stats(p.q.Waiting(), p.d.now())
+	st := p.est.QueueStats(p.q, p.d.now())
 	out := &msg.PoolStats{
 		Pool:             p.name,
 		Waiting:          waitingMsg(st.Waiting),
@@ -508,14 +508,16 @@ func (p *matchPool) stats() *msg.PoolStats {
 		ImbalanceRatio:   st.ImbalanceRatio,
 		Scarce:           st.Scarce,
 		Recommendations:  st.Recommendations,
+		Abandoned:        map[string]int32{},
 	}
 	for _, g := range pool.Genders {
 		out.AvgWaitS[g.String()] = st.AvgWait[g].Seconds()
 		out.P90WaitS[g.String()] = st.P90Wait[g].Seconds()
+		out.Abandoned[g.String()] = int32(st.Abandoned[g])
 		out.EtaS[g.String()] = st.ETA[g].Seconds()
 	}
 	out.AlertP90WaitS = map[string]float64{}
-	for g, w := range p.est.AlertP90Wait(p.q, p.d.now()) {
+	for g, w := range st.P90WaitNow {
 		out.AlertP90WaitS[g.String()] = w.Seconds()
 	}
 	return out

@@ -2181,6 +2181,9 @@ type PoolStats struct {
 	// finished (matched) waits in the window and the current waits of those
 	// still queued: the wait_p90 alert rule's figure.
 	AlertP90WaitS map[string]float64 `protobuf:"bytes,11,rep,name=alert_p90_wait_s,json=alertP90WaitS,proto3" json:"alert_p90_wait_s,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// Waits that ended unmatched (cancel, reconnect grace ran out) in the
+	// window, by gender.
+	Abandoned     map[string]int32 `protobuf:"bytes,12,rep,name=abandoned,proto3" json:"abandoned,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2292,6 +2295,127 @@ func (x *PoolStats) GetAlertP90WaitS() map[string]float64 {
 	return nil
 }
 
+func (x *PoolStats) GetAbandoned() map[string]int32 {
+	if x != nil {
+		return x.Abandoned
+	}
+	return nil
+}
+
+// NodeStatsRequest asks a node's stats actor (NodeStatsActor, a plain
+// named actor on every node, not a grain) for its load. Reply: NodeStats.
+type NodeStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeStatsRequest) Reset() {
+	*x = NodeStatsRequest{}
+	mi := &file_messages_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStatsRequest) ProtoMessage() {}
+
+func (x *NodeStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStatsRequest.ProtoReflect.Descriptor instead.
+func (*NodeStatsRequest) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{34}
+}
+
+type NodeStats struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`                         // SPIN_NODE_NAME
+	MemberId      string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"` // actor system id
+	Address       string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`                   // actor system address
+	Sessions      int32                  `protobuf:"varint,4,opt,name=sessions,proto3" json:"sessions,omitempty"`                // UserSession activations
+	Connections   int32                  `protobuf:"varint,5,opt,name=connections,proto3" json:"connections,omitempty"`          // open user sockets
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeStats) Reset() {
+	*x = NodeStats{}
+	mi := &file_messages_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStats) ProtoMessage() {}
+
+func (x *NodeStats) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
+func (*NodeStats) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *NodeStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *NodeStats) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *NodeStats) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *NodeStats) GetSessions() int32 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+func (x *NodeStats) GetConnections() int32 {
+	if x != nil {
+		return x.Connections
+	}
+	return 0
+}
+
 // StartMatch tells a Match grain that its pair formed.
 type StartMatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2302,7 +2426,7 @@ type StartMatch struct {
 
 func (x *StartMatch) Reset() {
 	*x = StartMatch{}
-	mi := &file_messages_proto_msgTypes[34]
+	mi := &file_messages_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2438,7 @@ func (x *StartMatch) String() string {
 func (*StartMatch) ProtoMessage() {}
 
 func (x *StartMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[34]
+	mi := &file_messages_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2451,7 @@ func (x *StartMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartMatch.ProtoReflect.Descriptor instead.
 func (*StartMatch) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{34}
+	return file_messages_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *StartMatch) GetMatch() *MatchInfo {
@@ -2350,7 +2474,7 @@ type CastVote struct {
 
 func (x *CastVote) Reset() {
 	*x = CastVote{}
-	mi := &file_messages_proto_msgTypes[35]
+	mi := &file_messages_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +2486,7 @@ func (x *CastVote) String() string {
 func (*CastVote) ProtoMessage() {}
 
 func (x *CastVote) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[35]
+	mi := &file_messages_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +2499,7 @@ func (x *CastVote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CastVote.ProtoReflect.Descriptor instead.
 func (*CastVote) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{35}
+	return file_messages_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CastVote) GetMatch() *MatchInfo {
@@ -2409,7 +2533,7 @@ type VoteReply struct {
 
 func (x *VoteReply) Reset() {
 	*x = VoteReply{}
-	mi := &file_messages_proto_msgTypes[36]
+	mi := &file_messages_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2421,7 +2545,7 @@ func (x *VoteReply) String() string {
 func (*VoteReply) ProtoMessage() {}
 
 func (x *VoteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[36]
+	mi := &file_messages_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2434,7 +2558,7 @@ func (x *VoteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoteReply.ProtoReflect.Descriptor instead.
 func (*VoteReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{36}
+	return file_messages_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *VoteReply) GetChoice() string {
@@ -2462,7 +2586,7 @@ type Finalize struct {
 
 func (x *Finalize) Reset() {
 	*x = Finalize{}
-	mi := &file_messages_proto_msgTypes[37]
+	mi := &file_messages_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2598,7 @@ func (x *Finalize) String() string {
 func (*Finalize) ProtoMessage() {}
 
 func (x *Finalize) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[37]
+	mi := &file_messages_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2611,7 @@ func (x *Finalize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finalize.ProtoReflect.Descriptor instead.
 func (*Finalize) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{37}
+	return file_messages_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Finalize) GetMatch() *MatchInfo {
@@ -2512,7 +2636,7 @@ type MatchOutcome struct {
 
 func (x *MatchOutcome) Reset() {
 	*x = MatchOutcome{}
-	mi := &file_messages_proto_msgTypes[38]
+	mi := &file_messages_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2524,7 +2648,7 @@ func (x *MatchOutcome) String() string {
 func (*MatchOutcome) ProtoMessage() {}
 
 func (x *MatchOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[38]
+	mi := &file_messages_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2537,7 +2661,7 @@ func (x *MatchOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchOutcome.ProtoReflect.Descriptor instead.
 func (*MatchOutcome) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{38}
+	return file_messages_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MatchOutcome) GetMatchId() string {
@@ -2581,7 +2705,7 @@ type StartReply struct {
 
 func (x *StartReply) Reset() {
 	*x = StartReply{}
-	mi := &file_messages_proto_msgTypes[39]
+	mi := &file_messages_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2593,7 +2717,7 @@ func (x *StartReply) String() string {
 func (*StartReply) ProtoMessage() {}
 
 func (x *StartReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[39]
+	mi := &file_messages_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2606,7 +2730,7 @@ func (x *StartReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReply.ProtoReflect.Descriptor instead.
 func (*StartReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{39}
+	return file_messages_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *StartReply) GetOk() bool {
@@ -2634,7 +2758,7 @@ type MatchAborted struct {
 
 func (x *MatchAborted) Reset() {
 	*x = MatchAborted{}
-	mi := &file_messages_proto_msgTypes[40]
+	mi := &file_messages_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2646,7 +2770,7 @@ func (x *MatchAborted) String() string {
 func (*MatchAborted) ProtoMessage() {}
 
 func (x *MatchAborted) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[40]
+	mi := &file_messages_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2659,7 +2783,7 @@ func (x *MatchAborted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAborted.ProtoReflect.Descriptor instead.
 func (*MatchAborted) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{40}
+	return file_messages_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MatchAborted) GetMatchId() string {
@@ -2685,7 +2809,7 @@ type Resume struct {
 
 func (x *Resume) Reset() {
 	*x = Resume{}
-	mi := &file_messages_proto_msgTypes[41]
+	mi := &file_messages_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2821,7 @@ func (x *Resume) String() string {
 func (*Resume) ProtoMessage() {}
 
 func (x *Resume) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[41]
+	mi := &file_messages_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2834,7 @@ func (x *Resume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resume.ProtoReflect.Descriptor instead.
 func (*Resume) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{41}
+	return file_messages_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Resume) GetPool() string {
@@ -2737,7 +2861,7 @@ type Wake struct {
 
 func (x *Wake) Reset() {
 	*x = Wake{}
-	mi := &file_messages_proto_msgTypes[42]
+	mi := &file_messages_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +2873,7 @@ func (x *Wake) String() string {
 func (*Wake) ProtoMessage() {}
 
 func (x *Wake) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[42]
+	mi := &file_messages_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +2886,7 @@ func (x *Wake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Wake.ProtoReflect.Descriptor instead.
 func (*Wake) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{42}
+	return file_messages_proto_rawDescGZIP(), []int{44}
 }
 
 // Ack confirms that a grain processed a one-way message (see actors/route.go).
@@ -2774,7 +2898,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_messages_proto_msgTypes[43]
+	mi := &file_messages_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2786,7 +2910,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[43]
+	mi := &file_messages_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2799,7 +2923,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{43}
+	return file_messages_proto_rawDescGZIP(), []int{45}
 }
 
 // RelaySignal is a signal from one partner's session to the other's.
@@ -2814,7 +2938,7 @@ type RelaySignal struct {
 
 func (x *RelaySignal) Reset() {
 	*x = RelaySignal{}
-	mi := &file_messages_proto_msgTypes[44]
+	mi := &file_messages_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +2950,7 @@ func (x *RelaySignal) String() string {
 func (*RelaySignal) ProtoMessage() {}
 
 func (x *RelaySignal) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[44]
+	mi := &file_messages_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +2963,7 @@ func (x *RelaySignal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelaySignal.ProtoReflect.Descriptor instead.
 func (*RelaySignal) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{44}
+	return file_messages_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RelaySignal) GetMatchId() string {
@@ -2873,7 +2997,7 @@ type PoolAlive struct {
 
 func (x *PoolAlive) Reset() {
 	*x = PoolAlive{}
-	mi := &file_messages_proto_msgTypes[45]
+	mi := &file_messages_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +3009,7 @@ func (x *PoolAlive) String() string {
 func (*PoolAlive) ProtoMessage() {}
 
 func (x *PoolAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[45]
+	mi := &file_messages_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +3022,7 @@ func (x *PoolAlive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolAlive.ProtoReflect.Descriptor instead.
 func (*PoolAlive) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{45}
+	return file_messages_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PoolAlive) GetPool() string {
@@ -2917,7 +3041,7 @@ type ListPools struct {
 
 func (x *ListPools) Reset() {
 	*x = ListPools{}
-	mi := &file_messages_proto_msgTypes[46]
+	mi := &file_messages_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2929,7 +3053,7 @@ func (x *ListPools) String() string {
 func (*ListPools) ProtoMessage() {}
 
 func (x *ListPools) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[46]
+	mi := &file_messages_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2942,7 +3066,7 @@ func (x *ListPools) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPools.ProtoReflect.Descriptor instead.
 func (*ListPools) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{46}
+	return file_messages_proto_rawDescGZIP(), []int{48}
 }
 
 type PoolList struct {
@@ -2954,7 +3078,7 @@ type PoolList struct {
 
 func (x *PoolList) Reset() {
 	*x = PoolList{}
-	mi := &file_messages_proto_msgTypes[47]
+	mi := &file_messages_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2966,7 +3090,7 @@ func (x *PoolList) String() string {
 func (*PoolList) ProtoMessage() {}
 
 func (x *PoolList) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[47]
+	mi := &file_messages_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2979,7 +3103,7 @@ func (x *PoolList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolList.ProtoReflect.Descriptor instead.
 func (*PoolList) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{47}
+	return file_messages_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PoolList) GetPools() []string {
@@ -3004,7 +3128,7 @@ type LimitTake struct {
 
 func (x *LimitTake) Reset() {
 	*x = LimitTake{}
-	mi := &file_messages_proto_msgTypes[48]
+	mi := &file_messages_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3016,7 +3140,7 @@ func (x *LimitTake) String() string {
 func (*LimitTake) ProtoMessage() {}
 
 func (x *LimitTake) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[48]
+	mi := &file_messages_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3029,7 +3153,7 @@ func (x *LimitTake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitTake.ProtoReflect.Descriptor instead.
 func (*LimitTake) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{48}
+	return file_messages_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LimitTake) GetAction() string {
@@ -3061,7 +3185,7 @@ type LimitReply struct {
 
 func (x *LimitReply) Reset() {
 	*x = LimitReply{}
-	mi := &file_messages_proto_msgTypes[49]
+	mi := &file_messages_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3073,7 +3197,7 @@ func (x *LimitReply) String() string {
 func (*LimitReply) ProtoMessage() {}
 
 func (x *LimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[49]
+	mi := &file_messages_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3086,7 +3210,7 @@ func (x *LimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitReply.ProtoReflect.Descriptor instead.
 func (*LimitReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{49}
+	return file_messages_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *LimitReply) GetAllowed() bool {
@@ -3135,7 +3259,7 @@ type LeaseRenew struct {
 
 func (x *LeaseRenew) Reset() {
 	*x = LeaseRenew{}
-	mi := &file_messages_proto_msgTypes[50]
+	mi := &file_messages_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3147,7 +3271,7 @@ func (x *LeaseRenew) String() string {
 func (*LeaseRenew) ProtoMessage() {}
 
 func (x *LeaseRenew) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[50]
+	mi := &file_messages_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3160,7 +3284,7 @@ func (x *LeaseRenew) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRenew.ProtoReflect.Descriptor instead.
 func (*LeaseRenew) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{50}
+	return file_messages_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *LeaseRenew) GetLeaseId() string {
@@ -3180,7 +3304,7 @@ type LeaseRelease struct {
 
 func (x *LeaseRelease) Reset() {
 	*x = LeaseRelease{}
-	mi := &file_messages_proto_msgTypes[51]
+	mi := &file_messages_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3192,7 +3316,7 @@ func (x *LeaseRelease) String() string {
 func (*LeaseRelease) ProtoMessage() {}
 
 func (x *LeaseRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[51]
+	mi := &file_messages_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3205,7 +3329,7 @@ func (x *LeaseRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRelease.ProtoReflect.Descriptor instead.
 func (*LeaseRelease) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{51}
+	return file_messages_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LeaseRelease) GetLeaseId() string {
@@ -3226,7 +3350,7 @@ type RunReport struct {
 
 func (x *RunReport) Reset() {
 	*x = RunReport{}
-	mi := &file_messages_proto_msgTypes[52]
+	mi := &file_messages_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3238,7 +3362,7 @@ func (x *RunReport) String() string {
 func (*RunReport) ProtoMessage() {}
 
 func (x *RunReport) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[52]
+	mi := &file_messages_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3251,7 +3375,7 @@ func (x *RunReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReport.ProtoReflect.Descriptor instead.
 func (*RunReport) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{52}
+	return file_messages_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RunReport) GetPeriod() string {
@@ -3273,7 +3397,7 @@ type ReportReply struct {
 
 func (x *ReportReply) Reset() {
 	*x = ReportReply{}
-	mi := &file_messages_proto_msgTypes[53]
+	mi := &file_messages_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3285,7 +3409,7 @@ func (x *ReportReply) String() string {
 func (*ReportReply) ProtoMessage() {}
 
 func (x *ReportReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[53]
+	mi := &file_messages_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3298,7 +3422,7 @@ func (x *ReportReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportReply.ProtoReflect.Descriptor instead.
 func (*ReportReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{53}
+	return file_messages_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ReportReply) GetReport() *Report {
@@ -3339,7 +3463,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_messages_proto_msgTypes[54]
+	mi := &file_messages_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3351,7 +3475,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[54]
+	mi := &file_messages_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3364,7 +3488,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{54}
+	return file_messages_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Report) GetPeriod() string {
@@ -3484,7 +3608,7 @@ type AlertMsg struct {
 
 func (x *AlertMsg) Reset() {
 	*x = AlertMsg{}
-	mi := &file_messages_proto_msgTypes[55]
+	mi := &file_messages_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3496,7 +3620,7 @@ func (x *AlertMsg) String() string {
 func (*AlertMsg) ProtoMessage() {}
 
 func (x *AlertMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[55]
+	mi := &file_messages_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3509,7 +3633,7 @@ func (x *AlertMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertMsg.ProtoReflect.Descriptor instead.
 func (*AlertMsg) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{55}
+	return file_messages_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AlertMsg) GetRule() string {
@@ -3595,7 +3719,7 @@ type MemberRef struct {
 
 func (x *MemberRef) Reset() {
 	*x = MemberRef{}
-	mi := &file_messages_proto_msgTypes[56]
+	mi := &file_messages_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3607,7 +3731,7 @@ func (x *MemberRef) String() string {
 func (*MemberRef) ProtoMessage() {}
 
 func (x *MemberRef) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[56]
+	mi := &file_messages_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3620,7 +3744,7 @@ func (x *MemberRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRef.ProtoReflect.Descriptor instead.
 func (*MemberRef) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{56}
+	return file_messages_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *MemberRef) GetId() string {
@@ -3665,7 +3789,7 @@ type AlertReport struct {
 
 func (x *AlertReport) Reset() {
 	*x = AlertReport{}
-	mi := &file_messages_proto_msgTypes[57]
+	mi := &file_messages_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3677,7 +3801,7 @@ func (x *AlertReport) String() string {
 func (*AlertReport) ProtoMessage() {}
 
 func (x *AlertReport) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[57]
+	mi := &file_messages_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3690,7 +3814,7 @@ func (x *AlertReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertReport.ProtoReflect.Descriptor instead.
 func (*AlertReport) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{57}
+	return file_messages_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AlertReport) GetNode() string {
@@ -3772,7 +3896,7 @@ type AlertState struct {
 
 func (x *AlertState) Reset() {
 	*x = AlertState{}
-	mi := &file_messages_proto_msgTypes[58]
+	mi := &file_messages_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3784,7 +3908,7 @@ func (x *AlertState) String() string {
 func (*AlertState) ProtoMessage() {}
 
 func (x *AlertState) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[58]
+	mi := &file_messages_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3797,7 +3921,7 @@ func (x *AlertState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertState.ProtoReflect.Descriptor instead.
 func (*AlertState) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{58}
+	return file_messages_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *AlertState) GetFiring() []*AlertMsg {
@@ -3847,7 +3971,7 @@ type AlertsFiredQuery struct {
 
 func (x *AlertsFiredQuery) Reset() {
 	*x = AlertsFiredQuery{}
-	mi := &file_messages_proto_msgTypes[59]
+	mi := &file_messages_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3859,7 +3983,7 @@ func (x *AlertsFiredQuery) String() string {
 func (*AlertsFiredQuery) ProtoMessage() {}
 
 func (x *AlertsFiredQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[59]
+	mi := &file_messages_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3872,7 +3996,7 @@ func (x *AlertsFiredQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertsFiredQuery.ProtoReflect.Descriptor instead.
 func (*AlertsFiredQuery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{59}
+	return file_messages_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AlertsFiredQuery) GetStartMs() int64 {
@@ -3898,7 +4022,7 @@ type AlertsFiredReply struct {
 
 func (x *AlertsFiredReply) Reset() {
 	*x = AlertsFiredReply{}
-	mi := &file_messages_proto_msgTypes[60]
+	mi := &file_messages_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3910,7 +4034,7 @@ func (x *AlertsFiredReply) String() string {
 func (*AlertsFiredReply) ProtoMessage() {}
 
 func (x *AlertsFiredReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[60]
+	mi := &file_messages_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3923,7 +4047,7 @@ func (x *AlertsFiredReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertsFiredReply.ProtoReflect.Descriptor instead.
 func (*AlertsFiredReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{60}
+	return file_messages_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AlertsFiredReply) GetCount() int64 {
@@ -3943,7 +4067,7 @@ type AlertQuery struct {
 
 func (x *AlertQuery) Reset() {
 	*x = AlertQuery{}
-	mi := &file_messages_proto_msgTypes[61]
+	mi := &file_messages_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3955,7 +4079,7 @@ func (x *AlertQuery) String() string {
 func (*AlertQuery) ProtoMessage() {}
 
 func (x *AlertQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[61]
+	mi := &file_messages_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3968,7 +4092,7 @@ func (x *AlertQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertQuery.ProtoReflect.Descriptor instead.
 func (*AlertQuery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{61}
+	return file_messages_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AlertQuery) GetSince() int64 {
@@ -4136,7 +4260,7 @@ const file_messages_proto_rawDesc = "" +
 	"\x05match\x18\x02 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"&\n" +
 	"\vQueueStatus\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x12\n" +
-	"\x10PoolStatsRequest\"\xed\x06\n" +
+	"\x10PoolStatsRequest\"\xf2\a\n" +
 	"\tPoolStats\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12?\n" +
 	"\awaiting\x18\x02 \x03(\v2%.spinmatch.msg.PoolStats.WaitingEntryR\awaiting\x12D\n" +
@@ -4151,7 +4275,8 @@ const file_messages_proto_rawDesc = "" +
 	"\x06scarce\x18\t \x01(\tR\x06scarce\x12(\n" +
 	"\x0frecommendations\x18\n" +
 	" \x03(\tR\x0frecommendations\x12T\n" +
-	"\x10alert_p90_wait_s\x18\v \x03(\v2+.spinmatch.msg.PoolStats.AlertP90WaitSEntryR\ralertP90WaitS\x1a:\n" +
+	"\x10alert_p90_wait_s\x18\v \x03(\v2+.spinmatch.msg.PoolStats.AlertP90WaitSEntryR\ralertP90WaitS\x12E\n" +
+	"\tabandoned\x18\f \x03(\v2'.spinmatch.msg.PoolStats.AbandonedEntryR\tabandoned\x1a:\n" +
 	"\fWaitingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a;\n" +
@@ -4166,7 +4291,17 @@ const file_messages_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a@\n" +
 	"\x12AlertP90WaitSEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"<\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a<\n" +
+	"\x0eAbandonedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x12\n" +
+	"\x10NodeStatsRequest\"\x94\x01\n" +
+	"\tNodeStats\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x18\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x1a\n" +
+	"\bsessions\x18\x04 \x01(\x05R\bsessions\x12 \n" +
+	"\vconnections\x18\x05 \x01(\x05R\vconnections\"<\n" +
 	"\n" +
 	"StartMatch\x12.\n" +
 	"\x05match\x18\x01 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"h\n" +
@@ -4314,7 +4449,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_messages_proto_goTypes = []any{
 	(*Partner)(nil),          // 0: spinmatch.msg.Partner
 	(*MatchInfo)(nil),        // 1: spinmatch.msg.MatchInfo
@@ -4350,51 +4485,54 @@ var file_messages_proto_goTypes = []any{
 	(*QueueStatus)(nil),      // 31: spinmatch.msg.QueueStatus
 	(*PoolStatsRequest)(nil), // 32: spinmatch.msg.PoolStatsRequest
 	(*PoolStats)(nil),        // 33: spinmatch.msg.PoolStats
-	(*StartMatch)(nil),       // 34: spinmatch.msg.StartMatch
-	(*CastVote)(nil),         // 35: spinmatch.msg.CastVote
-	(*VoteReply)(nil),        // 36: spinmatch.msg.VoteReply
-	(*Finalize)(nil),         // 37: spinmatch.msg.Finalize
-	(*MatchOutcome)(nil),     // 38: spinmatch.msg.MatchOutcome
-	(*StartReply)(nil),       // 39: spinmatch.msg.StartReply
-	(*MatchAborted)(nil),     // 40: spinmatch.msg.MatchAborted
-	(*Resume)(nil),           // 41: spinmatch.msg.Resume
-	(*Wake)(nil),             // 42: spinmatch.msg.Wake
-	(*Ack)(nil),              // 43: spinmatch.msg.Ack
-	(*RelaySignal)(nil),      // 44: spinmatch.msg.RelaySignal
-	(*PoolAlive)(nil),        // 45: spinmatch.msg.PoolAlive
-	(*ListPools)(nil),        // 46: spinmatch.msg.ListPools
-	(*PoolList)(nil),         // 47: spinmatch.msg.PoolList
-	(*LimitTake)(nil),        // 48: spinmatch.msg.LimitTake
-	(*LimitReply)(nil),       // 49: spinmatch.msg.LimitReply
-	(*LeaseRenew)(nil),       // 50: spinmatch.msg.LeaseRenew
-	(*LeaseRelease)(nil),     // 51: spinmatch.msg.LeaseRelease
-	(*RunReport)(nil),        // 52: spinmatch.msg.RunReport
-	(*ReportReply)(nil),      // 53: spinmatch.msg.ReportReply
-	(*Report)(nil),           // 54: spinmatch.msg.Report
-	(*AlertMsg)(nil),         // 55: spinmatch.msg.AlertMsg
-	(*MemberRef)(nil),        // 56: spinmatch.msg.MemberRef
-	(*AlertReport)(nil),      // 57: spinmatch.msg.AlertReport
-	(*AlertState)(nil),       // 58: spinmatch.msg.AlertState
-	(*AlertsFiredQuery)(nil), // 59: spinmatch.msg.AlertsFiredQuery
-	(*AlertsFiredReply)(nil), // 60: spinmatch.msg.AlertsFiredReply
-	(*AlertQuery)(nil),       // 61: spinmatch.msg.AlertQuery
-	nil,                      // 62: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                      // 63: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                      // 64: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                      // 65: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                      // 66: spinmatch.msg.PoolStats.EtaSEntry
-	nil,                      // 67: spinmatch.msg.PoolStats.AlertP90WaitSEntry
-	nil,                      // 68: spinmatch.msg.Report.AvgWaitSEntry
-	nil,                      // 69: spinmatch.msg.Report.P90WaitSEntry
-	nil,                      // 70: spinmatch.msg.Report.AbandonedEntry
-	nil,                      // 71: spinmatch.msg.AlertReport.FiredHoursEntry
-	nil,                      // 72: spinmatch.msg.AlertState.FiredHoursEntry
-	(*actor.PID)(nil),        // 73: actor.PID
+	(*NodeStatsRequest)(nil), // 34: spinmatch.msg.NodeStatsRequest
+	(*NodeStats)(nil),        // 35: spinmatch.msg.NodeStats
+	(*StartMatch)(nil),       // 36: spinmatch.msg.StartMatch
+	(*CastVote)(nil),         // 37: spinmatch.msg.CastVote
+	(*VoteReply)(nil),        // 38: spinmatch.msg.VoteReply
+	(*Finalize)(nil),         // 39: spinmatch.msg.Finalize
+	(*MatchOutcome)(nil),     // 40: spinmatch.msg.MatchOutcome
+	(*StartReply)(nil),       // 41: spinmatch.msg.StartReply
+	(*MatchAborted)(nil),     // 42: spinmatch.msg.MatchAborted
+	(*Resume)(nil),           // 43: spinmatch.msg.Resume
+	(*Wake)(nil),             // 44: spinmatch.msg.Wake
+	(*Ack)(nil),              // 45: spinmatch.msg.Ack
+	(*RelaySignal)(nil),      // 46: spinmatch.msg.RelaySignal
+	(*PoolAlive)(nil),        // 47: spinmatch.msg.PoolAlive
+	(*ListPools)(nil),        // 48: spinmatch.msg.ListPools
+	(*PoolList)(nil),         // 49: spinmatch.msg.PoolList
+	(*LimitTake)(nil),        // 50: spinmatch.msg.LimitTake
+	(*LimitReply)(nil),       // 51: spinmatch.msg.LimitReply
+	(*LeaseRenew)(nil),       // 52: spinmatch.msg.LeaseRenew
+	(*LeaseRelease)(nil),     // 53: spinmatch.msg.LeaseRelease
+	(*RunReport)(nil),        // 54: spinmatch.msg.RunReport
+	(*ReportReply)(nil),      // 55: spinmatch.msg.ReportReply
+	(*Report)(nil),           // 56: spinmatch.msg.Report
+	(*AlertMsg)(nil),         // 57: spinmatch.msg.AlertMsg
+	(*MemberRef)(nil),        // 58: spinmatch.msg.MemberRef
+	(*AlertReport)(nil),      // 59: spinmatch.msg.AlertReport
+	(*AlertState)(nil),       // 60: spinmatch.msg.AlertState
+	(*AlertsFiredQuery)(nil), // 61: spinmatch.msg.AlertsFiredQuery
+	(*AlertsFiredReply)(nil), // 62: spinmatch.msg.AlertsFiredReply
+	(*AlertQuery)(nil),       // 63: spinmatch.msg.AlertQuery
+	nil,                      // 64: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                      // 65: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                      // 66: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                      // 67: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                      // 68: spinmatch.msg.PoolStats.EtaSEntry
+	nil,                      // 69: spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	nil,                      // 70: spinmatch.msg.PoolStats.AbandonedEntry
+	nil,                      // 71: spinmatch.msg.Report.AvgWaitSEntry
+	nil,                      // 72: spinmatch.msg.Report.P90WaitSEntry
+	nil,                      // 73: spinmatch.msg.Report.AbandonedEntry
+	nil,                      // 74: spinmatch.msg.AlertReport.FiredHoursEntry
+	nil,                      // 75: spinmatch.msg.AlertState.FiredHoursEntry
+	(*actor.PID)(nil),        // 76: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	62, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	64, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -4412,9 +4550,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	73, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	73, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	73, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	76, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	76, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	76, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -4423,38 +4561,39 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	73, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	76, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
-	63, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	64, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	65, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	66, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
-	67, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
-	1,  // 42: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
-	1,  // 43: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
-	4,  // 44: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
-	1,  // 45: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
-	54, // 46: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
-	68, // 47: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
-	69, // 48: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
-	70, // 49: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
-	56, // 50: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
-	56, // 51: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
-	55, // 52: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
-	55, // 53: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
-	71, // 54: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
-	55, // 55: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
-	55, // 56: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
-	72, // 57: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	65, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	66, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	67, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	68, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	69, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	70, // 42: spinmatch.msg.PoolStats.abandoned:type_name -> spinmatch.msg.PoolStats.AbandonedEntry
+	1,  // 43: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
+	1,  // 44: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
+	4,  // 45: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
+	1,  // 46: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
+	56, // 47: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
+	71, // 48: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
+	72, // 49: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
+	73, // 50: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
+	58, // 51: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
+	58, // 52: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
+	57, // 53: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
+	57, // 54: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
+	74, // 55: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
+	57, // 56: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
+	57, // 57: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
+	75, // 58: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
+	59, // [59:59] is the sub-list for method output_type
+	59, // [59:59] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -4486,7 +4625,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   73,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

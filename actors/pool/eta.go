@@ -207,6 +207,12 @@ func (e *Estimator) Finished(g Gender, wait time.Duration, matched bool, at time
 	}
 	e.win.advance(k)
 	e.waits[g].push(waitSample{at: k, wait: max(wait, 0), matched: matched})
+	if !matched {
+		if sl := e.win.at(k); sl != nil {
+			sl.abandoned[g]++
+			e.win.total.abandoned[g]++
+		}
+	}
 }
 
 // MatchFormed records that a pair was formed at at.

@@ -26,9 +26,18 @@ type Stats struct {
 	// window; waits that ended by leaving are cut short and would pull them
 	// down, so they are counted in AbandonRate instead.
 	AvgWait, P90Wait map[Gender]time.Duration
+	// P90WaitNow is the 90th percentile over the matched waits in the
+	// window and the current waits of those still queued (the wait_p90
+	// alert rule): a pool where nobody is matched still shows how long its
+	// waiters wait. Absent for a gender with neither.
+	P90WaitNow map[Gender]time.Duration
 	// AbandonRate is the share of finished waits in the window that ended by
 	// leaving the queue rather than in a match.
 	AbandonRate map[Gender]float64
+	// Abandoned counts, by gender, the waits that ended by leaving the
+	// queue unmatched (a cancel, or the reconnect grace ran out) in the
+	// window (every gender present).
+	Abandoned map[Gender]int
 	// ETA is EstimateFor(g).P50 for every gender.
 	ETA map[Gender]time.Duration
 	// MatchesPerMin is the rate of pairs formed over the observed window.
@@ -47,15 +56,30 @@ type Stats struct {
 	Recommendations []string
 }
 
-// Stats returns the pool's statistics at now, given its waiting counts.
+// Stats returns the pool's statistics at now, given its waiting counts
+// (P90WaitNow then knows no current waits: see QueueStats).
 func (e *Estimator) Stats(waiting map[Gender]int, now time.Time) Stats {
+	return e.stats(waiting, nil, now)
+}
+
+// QueueStats returns the statistics of the pool whose queue is q at now,
+// the current waits of q's waiters included in P90WaitNow (AlertP90Wait).
+// O(q.Len()).
+func (e *Estimator) QueueStats(q *Queue, now time.Time) Stats {
+	return e.stats(q.Waiting(), e.AlertP90Wait(q, now), now)
+}
+
+// stats computes Stats; p90Now is P90WaitNow, nil for P90Wait's figures.
+func (e *Estimator) stats(waiting map[Gender]int, p90Now map[Gender]time.Duration, now time.Time) Stats {
 	span := e.observe(now)
 	nowKey := timeKey(now)
 	st := Stats{
 		Waiting:     make(map[Gender]int, numGenders),
 		AvgWait:     make(map[Gender]time.Duration, numGenders),
 		P90Wait:     make(map[Gender]time.Duration, numGenders),
+		P90WaitNow:  make(map[Gender]time.Duration, numGenders),
 		AbandonRate: make(map[Gender]float64, numGenders),
+		Abandoned:   make(map[Gender]int, numGenders),
 		ETA:         make(map[Gender]time.Duration, numGenders),
 	}
 	var sums [numGenders + 1]waitSummary
@@ -68,6 +92,12 @@ func (e *Estimator) Stats(waiting map[Gender]int, now time.Time) Stats {
 		if s := sums[g]; s.matched+s.left > 0 {
 			st.AbandonRate[g] = float64(s.left) / float64(s.matched+s.left)
 		}
+		if p90Now == nil && sums[g].matched > 0 {
+			st.P90WaitNow[g] = sums[g].p90
+		} else if p, ok := p90Now[g]; ok {
+			st.P90WaitNow[g] = p
+		}
+		st.Abandoned[g] = int(e.win.total.abandoned[g])
 		st.ETA[g] = e.EstimateFor(g, waiting, now).P50
 	}
 	tot := &e.win.total
@@ -91,9 +121,9 @@ func (e *Estimator) Stats(waiting map[Gender]int, now time.Time) Stats {
 		}
 	}
 	for _, g := range Genders {
-		if p := st.P90Wait[g]; p >= longP90 {
+		if p := st.P90WaitNow[g]; p >= longP90 {
 			st.Recommendations = append(st.Recommendations, fmt.Sprintf(
-				"%s wait long: 1 in 10 matched %s waited %s or more in the last %s.",
+				"%s wait long: 1 in 10 %s waited %s or more (matched in the last %s, or still waiting).",
 				capitalize(g.Plural()), g.Plural(), human(p), human(e.cfg.Window)))
 		}
 	}

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -40,6 +41,9 @@ func TestStats(t *testing.T) {
 	if _, ok := st.AvgWait[Nonbinary]; ok {
 		t.Error("nonbinary has an average wait without data")
 	}
+	if st.Abandoned[Male] != 8 || st.Abandoned[Female] != 0 || st.P90WaitNow[Male] != 6*time.Minute {
+		t.Errorf("Abandoned = %v, P90WaitNow = %v", st.Abandoned, st.P90WaitNow)
+	}
 	if got := st.AbandonRate[Male]; math.Abs(got-8.0/14) > 1e-9 {
 		t.Errorf("AbandonRate[male] = %v, want 8/14", got)
 	}
@@ -59,7 +63,7 @@ func TestStats(t *testing.T) {
 	want := []string{
 		"Invite more women: 12 men wait for each woman.",
 		"Many men give up before a match: 8 of 14 waits (57%) in the last 15m ended without one.",
-		"Men wait long: 1 in 10 matched men waited 6m or more in the last 15m.",
+		"Men wait long: 1 in 10 men waited 6m or more (matched in the last 15m, or still waiting).",
 		"Few dates end in a mutual yes: 1 of 10 (10%) in the last 15m; review how partners are matched or the date length.",
 	}
 	if !slices.Equal(st.Recommendations, want) {
@@ -170,5 +174,44 @@ func TestHuman(t *testing.T) {
 		if got := human(d); got != want {
 			t.Errorf("human(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestQueueStats: the p90 of the wait_p90 rule counts those still queued,
+// and abandonment is counted over the whole window (not only the waits the
+// bounded ring still holds).
+func TestQueueStats(t *testing.T) {
+	e := NewEstimator(EstimatorConfig{WaitSamples: 4})
+	q := NewQueue()
+	// Nine men have waited 1..9 minutes; nobody was matched.
+	for i := range 9 {
+		q.Add(&Waiter{UserID: fmt.Sprint("m", i), Gender: Male, Seeking: sF, EnqueuedAt: t0.Add(-time.Duration(i+1) * time.Minute)})
+	}
+	// One woman was matched after 10s; six women and a man gave up.
+	for range 6 {
+		e.Finished(Female, 30*time.Second, false, t0.Add(-2*time.Minute))
+	}
+	e.Finished(Female, 10*time.Second, true, t0.Add(-time.Minute))
+	e.Finished(Male, time.Second, false, t0.Add(-20*time.Minute)) // outside the window
+	st := e.QueueStats(q, t0)
+	if st.Waiting[Male] != 9 {
+		t.Fatalf("Waiting = %v", st.Waiting)
+	}
+	if _, ok := st.P90Wait[Male]; ok {
+		t.Errorf("P90Wait[male] = %v without a matched wait", st.P90Wait[Male])
+	}
+	// Nearest rank over 1..9 minutes: the 9th.
+	if st.P90WaitNow[Male] != 9*time.Minute || st.P90WaitNow[Female] != 10*time.Second {
+		t.Errorf("P90WaitNow = %v, want male 9m, female 10s", st.P90WaitNow)
+	}
+	if _, ok := st.P90WaitNow[Nonbinary]; ok {
+		t.Error("P90WaitNow[nonbinary] without data")
+	}
+	// The ring holds 4 waits per gender; the window count is exact.
+	if st.Abandoned[Female] != 6 || st.Abandoned[Male] != 0 || st.Abandoned[Nonbinary] != 0 {
+		t.Errorf("Abandoned = %v, want female 6", st.Abandoned)
+	}
+	if !slices.Contains(st.Recommendations, "Men wait long: 1 in 10 men waited 9m or more (matched in the last 15m, or still waiting).") {
+		t.Errorf("Recommendations = %q", st.Recommendations)
 	}
 }

@@ -17,6 +17,9 @@ type slot struct {
 	matches  uint32
 	decided  uint32
 	mutual   uint32
+	// abandoned counts, by gender, the waits that ended by leaving the
+	// queue (a cancel, or the reconnect grace ran out); index 0 unused.
+	abandoned [numGenders + 1]uint32
 }
 
 // sub takes o's counts out of s (o is a slot s was summed from).
@@ -27,6 +30,9 @@ func (s *slot) sub(o *slot) {
 	s.matches -= o.matches
 	s.decided -= o.decided
 	s.mutual -= o.mutual
+	for i := range s.abandoned {
+		s.abandoned[i] -= o.abandoned[i]
+	}
 }
 
 // window is a sliding window of event counts: a ring of numSlots slots and
