@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -48,7 +49,14 @@ type Deps struct {
 	Alerts       AlertSink
 	AlertMetrics *AlertMetrics
 
+	// NodeName is this node's name in the cluster (SPIN_NODE_NAME), as the
+	// admin snapshot lists it; empty: the actor system id.
+	NodeName string
+
 	hooks *testHooks // tests only; nil otherwise
+	// sessions counts this node's UserSession activations (for the admin
+	// snapshot; the Sessions gauge is the metric).
+	sessions atomic.Int64
 }
 
 func (d *Deps) now() time.Time {

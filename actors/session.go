@@ -110,11 +110,13 @@ func (s *session) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		s.stopTimers()
 		s.d.Metrics.Sessions.Dec()
+		s.d.sessions.Add(-1)
 	case *actor.Restarting:
 		// The supervisor replaces this instance with a fresh one, which
 		// counts itself again (Started) and restores from the store.
 		s.stopTimers()
 		s.d.Metrics.Sessions.Dec()
+		s.d.sessions.Add(-1)
 	case *actor.ReceiveTimeout:
 		if s.state == StateIdle && len(s.conns) == 0 {
 			ctx.Poison(ctx.Self())
@@ -213,6 +215,7 @@ func (s *session) init(ctx actor.Context) {
 	s.self = ctx.Self()
 	s.log = s.d.Logger.With("grain", KindUserSession, "user", s.userID)
 	s.d.Metrics.Sessions.Inc()
+	s.d.sessions.Add(1)
 	ctx.SetReceiveTimeout(s.d.Config.SessionIdle)
 }
 

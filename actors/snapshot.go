@@ -26,6 +26,11 @@ type NodeStats struct {
 	Address     string `json:"address"`
 	Sessions    int    `json:"sessions"`
 	Connections int    `json:"connections"`
+	// MemberID is the member's actor system id (extension).
+	MemberID string `json:"member_id,omitempty"`
+	// Unavailable marks a member that did not answer in time: its
+	// sessions and connections are unknown (0) (extension).
+	Unavailable bool `json:"unavailable,omitempty"`
 }
 
 // PoolSnapshot is one pool's statistics over the sliding window
@@ -87,25 +92,81 @@ type Alert struct {
 	Member string `json:"member,omitempty"`
 }
 
-// Snapshot computes the cluster's snapshot: the pools (as
-// PoolStatsAnswers), every member's load, and the alerts firing.
+// snapshotTTL is how old a shared snapshot may be (PROTOCOL: stats at
+// least once a second).
+const snapshotTTL = time.Second
+
+// Snapshot returns the cluster's snapshot, at most snapshotTTL old: one
+// cache per node whatever the number of callers (REST, the admin stream,
+// the test endpoints). The snapshot is shared: read it, never modify it.
+// The error is always nil today (a pool or node that does not answer is
+// named in the snapshot instead); callers keep checking it.
 func (s *System) Snapshot(ctx context.Context) (*Snapshot, error) {
-	a := s.PoolStatsAnswers(ctx)
-	out := &Snapshot{At: s.d.now().UTC(), Nodes: []NodeStats{}, Pools: make([]PoolSnapshot, 0, len(a.Stats)), Alerts: []Alert{}, Unavailable: a.Unavailable}
+	return s.SnapshotWithin(ctx, snapshotTTL)
+}
+
+// SnapshotWithin is Snapshot with the cached one reused only when it is
+// younger than maxAge (the admin stream asks for a fresh one each tick).
+// Callers that come while one is computed wait for it and share it. The
+// computation does not run on ctx: one caller hanging up must not spoil
+// the answer the others share.
+func (s *System) SnapshotWithin(ctx context.Context, maxAge time.Duration) (*Snapshot, error) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if s.snap != nil && s.d.now().Sub(s.snap.At) < maxAge {
+		return s.snap, nil
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.d.Config.RequestTimeout+poolStatsTimeout)
+	defer cancel()
+	s.snap = s.computeSnapshot(c)
+	return s.snap, nil
+}
+
+// computeSnapshot asks every pool and every member at once (pools through
+// the shared pool-stats cache, which it refreshes).
+func (s *System) computeSnapshot(ctx context.Context) *Snapshot {
+	at := s.d.now()
+	var nodes []NodeStats
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		nodes = s.nodeStats(ctx)
+	}()
+	s.statsMu.Lock()
+	a := s.fetchPoolStats(ctx)
+	s.stats, s.statsAt = a, s.d.now()
+	s.statsMu.Unlock()
+	<-done
+	out := buildSnapshot(at, a)
+	out.Nodes = nodes
+	out.Alerts = s.firingAlerts()
+	return out
+}
+
+// firingAlerts returns the alerts firing now.
+// TODO(alerts): System.AlertsFiring() once the alert rules land.
+func (s *System) firingAlerts() []Alert { return []Alert{} }
+
+// buildSnapshot turns the pools' answers into a snapshot (no nodes, no alerts).
+func buildSnapshot(at time.Time, a PoolStatsAnswer) *Snapshot {
+	out := &Snapshot{At: at.UTC(), Nodes: []NodeStats{}, Pools: make([]PoolSnapshot, 0, len(a.Stats)), Alerts: []Alert{}, Unavailable: a.Unavailable}
 	for _, st := range a.Stats {
 		p := PoolSnapshot{
-			Pool: st.Pool, Waiting: map[string]int{}, AvgWaitS: st.AvgWaitS, P90WaitS: st.P90WaitS, EtaS: st.EtaS,
+			Pool: st.Pool, Waiting: make(map[string]int, len(st.Waiting)), AvgWaitS: st.AvgWaitS, P90WaitS: st.P90WaitS, EtaS: st.EtaS,
 			MatchesPerMin: st.MatchesPerMin, MatchSuccessRate: st.MatchSuccessRate,
 			Imbalance: Imbalance{Ratio: st.ImbalanceRatio, Scarce: st.Scarce},
-			Abandoned: map[string]int{}, Recommendations: st.Recommendations, WhatIf: []WhatIf{},
+			Abandoned: make(map[string]int, len(st.Abandoned)), Recommendations: st.Recommendations, WhatIf: []WhatIf{},
 		}
 		for g, n := range st.Waiting {
 			p.Waiting[g] = int(n)
+		}
+		for g, n := range st.Abandoned {
+			p.Abandoned[g] = int(n)
 		}
 		if p.Recommendations == nil {
 			p.Recommendations = []string{}
 		}
 		out.Pools = append(out.Pools, p)
 	}
-	return out, nil
+	return out
 }

@@ -67,6 +67,9 @@ type Store interface {
 	RecordWaitSample(ctx context.Context, s persistence.WaitSample) error
 	// Audit appends one line to the audit log.
 	Audit(ctx context.Context, e persistence.AuditEntry) error
+	// AuditLog returns the newest audit lines, newest first (by At, then
+	// the later written first), at most limit.
+	AuditLog(ctx context.Context, limit int) ([]persistence.AuditEntry, error)
 
 	// SummarizePeriod summarizes the period [start, end) from the stored
 	// matches, results, wait samples and queue places, as of asOf (see

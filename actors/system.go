@@ -34,6 +34,19 @@ type System struct {
 	stats   PoolStatsAnswer // last answer; guarded by statsMu
 	statsAt time.Time       // when stats was fetched; guarded by statsMu
 
+	// snapMu serializes snapshot computations (snapshot.go); snap is the
+	// last one, shared by every caller; guarded by snapMu.
+	snapMu sync.Mutex
+	snap   *Snapshot
+
+	// conns counts the node's open user sockets (SetConnections); nil: 0.
+	conns atomic.Pointer[func() int]
+	// names remembers the node name each member gave last (address ->
+	// name), for a member that does not answer; pruned to the current
+	// members; guarded by namesMu.
+	namesMu sync.Mutex
+	names   map[string]string
+
 	// limiterWarned is when the last fail-open warning was logged (unix ns).
 	limiterWarned atomic.Int64
 	downMu        sync.Mutex
@@ -69,7 +82,7 @@ func NewSystem(cl *cluster.Cluster, d *Deps) *System {
 		d.Router = NewRouter(d.Config, d.Logger, d.Metrics)
 	}
 	d.Router.Attach(cl)
-	s := &System{cl: cl, d: d, pools: map[string]*poolNote{defaultPoolIn(d.Config.Pools): {}}}
+	s := &System{cl: cl, d: d, pools: map[string]*poolNote{defaultPoolIn(d.Config.Pools): {}}, names: map[string]string{}}
 	for _, name := range d.Config.Pools {
 		s.pools[name] = &poolNote{}
 	}
@@ -77,6 +90,7 @@ func NewSystem(cl *cluster.Cluster, d *Deps) *System {
 	s.wakePools()
 	d.Router.OnChange(s.wakeReports)
 	s.wakeReports()
+	s.spawnNodeStats()
 	return s
 }
 

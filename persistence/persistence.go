@@ -103,5 +103,9 @@ type AuditEntry struct {
 	At     time.Time
 	Actor  string // user id, "admin", "test" or "system"
 	Action string
+	// Target is what the action was about (a user id, a pool), or "".
+	Target string
+	// IP is the client address the action came from, or "".
+	IP     string
 	Detail string
 }

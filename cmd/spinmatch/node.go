@@ -122,10 +122,11 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	deps := &actors.Deps{
-		Config:  cfg.Actors,
-		Store:   grainStore(cfg, n.store),
-		Logger:  log.With("component", "actors"),
-		Metrics: actors.NewMetrics(reg),
+		Config:   cfg.Actors,
+		Store:    grainStore(cfg, n.store),
+		Logger:   log.With("component", "actors"),
+		Metrics:  actors.NewMetrics(reg),
+		NodeName: nodeName(cfg.Cluster.NodeName),
 	}
 	// The router exists before the cluster starts: other nodes may reach this
 	// node's grains while it is still joining; they wait for Attach.

@@ -46,11 +46,25 @@ func (s *Store) WaitSamples() []persistence.WaitSample {
 	return slices.Clone(s.waits)
 }
 
-// AuditLog returns a copy of the stored audit entries, oldest first.
-func (s *Store) AuditLog() []persistence.AuditEntry {
+// AuditEntries returns a copy of the stored audit entries, oldest first.
+func (s *Store) AuditEntries() []persistence.AuditEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.audit)
+}
+
+// AuditLog returns the newest audit lines, newest first (by At, then the
+// later written first), at most limit.
+func (s *Store) AuditLog(ctx context.Context, limit int) ([]persistence.AuditEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory: audit log: %w", err)
+	}
+	s.mu.Lock()
+	out := slices.Clone(s.audit)
+	s.mu.Unlock()
+	slices.Reverse(out) // the later written first among equal times
+	slices.SortStableFunc(out, func(a, b persistence.AuditEntry) int { return b.At.Compare(a.At) })
+	return out[:min(max(limit, 0), len(out))], nil
 }
 
 // appendBounded appends v to list. When list already holds limit entries it

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/spinmatch/spinmatch/persistence"
 )
 
@@ -29,8 +31,27 @@ func (s *Store) Audit(ctx context.Context, e persistence.AuditEntry) error {
 	}
 	return s.retry(ctx, "pg: audit", func(ctx context.Context) error {
 		_, err := s.pool.Exec(ctx,
-			`insert into audit_log (at, actor, action, detail) values ($1, $2, $3, $4)`,
-			e.At, e.Actor, e.Action, e.Detail)
+			`insert into audit_log (at, actor, action, target, ip, detail) values ($1, $2, $3, $4, $5, $6)`,
+			e.At, e.Actor, e.Action, e.Target, e.IP, e.Detail)
 		return err
 	})
+}
+
+// AuditLog returns the newest audit lines, newest first, at most limit.
+func (s *Store) AuditLog(ctx context.Context, limit int) ([]persistence.AuditEntry, error) {
+	var out []persistence.AuditEntry
+	err := s.retry(ctx, "pg: audit log", func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx,
+			`select at, actor, action, target, ip, detail from audit_log order by at desc, id desc limit $1`, max(limit, 0))
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (persistence.AuditEntry, error) {
+			var e persistence.AuditEntry
+			err := row.Scan(&e.At, &e.Actor, &e.Action, &e.Target, &e.IP, &e.Detail)
+			return e, err
+		})
+		return err
+	})
+	return out, err
 }

@@ -145,3 +145,38 @@ func testAppendOnly(t *testing.T, f *fixture) {
 		}
 	}
 }
+
+// testAuditLog: the audit log reads back newest first (ties: the later
+// written first), every field kept, at most limit lines.
+func testAuditLog(t *testing.T, f *fixture) {
+	// Far in the future, so these are the store's newest lines.
+	at := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := []persistence.AuditEntry{
+		{At: at, Actor: "test-key", Action: "POST /api/test/spin", Target: f.id("u1"), IP: "127.0.0.1", Detail: f.id("1")},
+		{At: at.Add(time.Second), Actor: "admin-key", Action: "POST /api/admin/reports/run", Detail: f.id("2")},
+		{At: at.Add(time.Second), Actor: "development", Action: "POST /api/test/vote", Target: f.id("u2"), IP: "::1", Detail: f.id("3")},
+		{At: at.Add(-time.Second), Actor: "test-key", Action: "GET /api/test/db-stats", IP: "10.0.0.7", Detail: f.id("4")},
+	}
+	for _, e := range write {
+		if err := f.store.Audit(f.ctx(), e); err != nil {
+			t.Fatalf("Audit: %v", err)
+		}
+	}
+	got, err := f.store.AuditLog(f.ctx(), 3)
+	if err != nil {
+		t.Fatalf("AuditLog: %v", err)
+	}
+	want := []persistence.AuditEntry{write[2], write[1], write[0]}
+	if len(got) != len(want) {
+		t.Fatalf("AuditLog(3) = %d lines %+v, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if !got[i].At.Equal(want[i].At) || got[i].Actor != want[i].Actor || got[i].Action != want[i].Action ||
+			got[i].Target != want[i].Target || got[i].IP != want[i].IP || got[i].Detail != want[i].Detail {
+			t.Errorf("line %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if got, err := f.store.AuditLog(f.ctx(), 0); err != nil || len(got) != 0 {
+		t.Errorf("AuditLog(0) = %v, %v; want none", got, err)
+	}
+}

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"MatchHistory", testMatchHistory},
 		{"RecentPartners", testRecentPartners},
 		{"WaitSamplesAndAudit", testAppendOnly},
+		{"AuditLogNewestFirst", testAuditLog},
 		{"QueueEntryRoundTrip", testQueueEntryRoundTrip},
 		{"QueueEntryReplace", testQueueEntryReplace},
 		{"QueueEntryNotFound", testQueueEntryNotFound},

@@ -1,4 +1,6 @@
--- Placeholder for version 3, which the audit branch owns (003_audit.sql):
--- tern refuses a gap in the sequence, and 004_reports.sql follows it.
--- When the audit branch lands, its file replaces this one.
-select 1;
+-- Spinmatch schema, version 3: the audit log says what an action was
+-- about and where it came from (PROTOCOL.md, GET /api/admin/audit).
+
+alter table audit_log
+	add column if not exists target text not null default '',
+	add column if not exists ip text not null default '';
