@@ -311,3 +311,8 @@ func (s *System) Audit(ctx context.Context, e persistence.AuditEntry) error {
 
 // StoreReady reports whether the store answers.
 func (s *System) StoreReady(ctx context.Context) error { return s.d.Store.Ping(ctx) }
+
+// AuditLog returns the newest audit lines, newest first, at most limit.
+func (s *System) AuditLog(ctx context.Context, limit int) ([]persistence.AuditEntry, error) {
+	return s.d.Store.AuditLog(ctx, limit)
+}

@@ -1,7 +1,8 @@
 // Package transport is Spinmatch's HTTP and WebSocket edge. It assembles the
 // routes of the sub-packages (api: REST; ws: the user socket; statusws:
-// the public status stream; web: the pages) into one handler with panic recovery and security headers. It holds
-// no state of its own.
+// the public status stream; adminws: the admin stream; web: the pages)
+// into one handler with panic recovery and security headers. It holds no
+// state of its own.
 package transport
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/transport/adminws"
 	"github.com/spinmatch/spinmatch/transport/api"
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/clientip"
@@ -36,6 +38,10 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// WSMetrics are the sockets' instruments; zero: unregistered ones.
 	WSMetrics *ws.Metrics
+	// AdminStream configures /admin/ws (its Origins default to WS's).
+	AdminStream adminws.Config
+	// AdminMetrics are the admin stream's instruments; zero: unregistered ones.
+	AdminMetrics *adminws.Metrics
 	// OnPanic, when set, is told of a handler panic (for Sentry).
 	OnPanic func(r *http.Request, recovered any)
 	// AdminKey guards the operators' routes (package keys); Development
@@ -55,12 +61,13 @@ type Edge struct {
 	http.Handler
 	sockets *ws.Handler
 	status  *statusws.Hub
+	admins  *adminws.Hub
 }
 
 // CloseSockets closes every user socket with 1001 and refuses new ones;
 // call it when shutting down (http.Server.Shutdown leaves hijacked
 // connections alone).
-func (e *Edge) CloseSockets() { e.sockets.CloseAll(); e.status.Close() }
+func (e *Edge) CloseSockets() { e.sockets.CloseAll(); e.status.Close(); e.admins.CloseAll() }
 
 // StatusWatchers reports how many /status/ws watchers the node has.
 func (e *Edge) StatusWatchers() int { return e.status.Watchers() }
@@ -76,8 +83,10 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	cfg.WS.ClientIP = cfg.ClientIP
 	limits := api.NewLimits(sys, cfg.ClientIP)
 	mux := http.NewServeMux()
-	api.New(cfg.API, sys, v, log).Register(mux)
+	rest := api.New(cfg.API, sys, v, log)
+	rest.Register(mux)
 	sockets := ws.NewHandler(cfg.WS, sys, v, cfg.WSMetrics, api.WriteError, log)
+	sys.SetConnections(sockets.Count)
 	mux.Handle("GET /ws", sockets)
 	cfg.Status.AllowedOrigins, cfg.Status.ClientIP = cfg.WS.AllowedOrigins, cfg.ClientIP
 	status := statusws.New(cfg.Status, func(ctx context.Context) ([]byte, error) {
@@ -88,6 +97,13 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	admin := keys.Admin(cfg.AdminKey, cfg.Development, false, api.WriteError)
 	api.RegisterReports(mux, sys, admin, log)
 	mux.Handle("GET /api/admin/alerts", admin.Wrap(api.Alerts(sys)))
+	rest.RegisterAdmin(mux, admin)
+	if cfg.AdminStream.AllowedOrigins == nil {
+		cfg.AdminStream.AllowedOrigins = cfg.WS.AllowedOrigins
+	}
+	// TODO(alerts): sys.AlertsSince as the feed once the alert rules land.
+	admins := adminws.NewHub(cfg.AdminStream, sys, nil, cfg.AdminMetrics, log.With("component", "adminws"))
+	mux.Handle("GET /admin/ws", adminws.NewHandler(admins, keys.Admin(cfg.AdminKey, cfg.Development, true, api.WriteError), api.WriteError))
 	mux.Handle("/debug/pprof/", admin.Wrap(http.HandlerFunc(pprof.Index)))
 	mux.Handle("/debug/pprof/cmdline", admin.Wrap(http.HandlerFunc(pprof.Cmdline)))
 	mux.Handle("/debug/pprof/profile", admin.Wrap(http.HandlerFunc(pprof.Profile)))
@@ -110,7 +126,7 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, actors.CodeNotFound, "There's nothing here.")
 	})
-	return &Edge{Handler: recoverer(log, cfg.OnPanic, secure(limits.Wrap(mux))), sockets: sockets, status: status}
+	return &Edge{Handler: recoverer(log, cfg.OnPanic, secure(limits.Wrap(mux))), sockets: sockets, status: status, admins: admins}
 }
 
 // secure sets conservative security headers on every response.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/cluster"
+	"github.com/spinmatch/spinmatch/transport/adminws"
 )
 
 // Config is the whole node configuration, from the environment
@@ -52,6 +53,8 @@ type Config struct {
 	// SignInURL is where the page sends users to sign in when it cannot
 	// itself (production without SupabaseAnonKey); empty: no link.
 	SignInURL string
+	// AdminStream tunes /admin/ws (no variables; tests shorten it).
+	AdminStream adminws.Config
 }
 
 // configError names the variable that stopped the start.

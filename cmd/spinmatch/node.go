@@ -21,6 +21,7 @@ import (
 	"github.com/spinmatch/spinmatch/persistence/memory"
 	"github.com/spinmatch/spinmatch/persistence/pg"
 	"github.com/spinmatch/spinmatch/transport"
+	"github.com/spinmatch/spinmatch/transport/adminws"
 	"github.com/spinmatch/spinmatch/transport/api"
 	"github.com/spinmatch/spinmatch/transport/auth"
 	"github.com/spinmatch/spinmatch/transport/clientip"
@@ -182,6 +183,8 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		OnPanic: func(r *http.Request, v any) {
 			actors.CapturePanic(sentry.GetHubFromContext(r.Context()), v, "http")
 		},
+		AdminStream:  cfg.AdminStream,
+		AdminMetrics: adminws.NewMetrics(reg),
 	}, n.sys, n.verifier, log.With("component", "http"))
 	n.edge = edge
 	n.front.state.Store(&frontState{next: edge})

@@ -1,0 +1,316 @@
+// Package adminws serves the admin stream, GET /admin/ws (PROTOCOL.md,
+// Admin): {"type": "stats", ...snapshot} at least once a second, and
+// {"type": "alert", ...} for every alert change.
+//
+// Its cost is flat in the number of admins watching: one Hub per node runs
+// one ticker (only while somebody watches) that takes the System's shared
+// snapshot, encodes the frame once and hands the same bytes to every admin
+// socket's bounded send queue. A socket whose queue is full (it stopped
+// reading) is dropped at once; the others never wait for it. The number of
+// admin sockets per node is capped.
+//
+// Concurrency: a Hub is safe for concurrent use; its ticker goroutine owns
+// the in-flight snapshot and the last alert sequence sent; the client set
+// is guarded by Hub.mu. Each socket has one writer goroutine (the only one
+// that writes) and one reader (the HTTP handler's goroutine).
+package adminws
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spinmatch/spinmatch/actors"
+)
+
+// Config tunes the stream. Zero values mean the documented defaults.
+type Config struct {
+	// Interval is how often a stats frame is sent. Zero: 900ms, so that a
+	// frame comes at least once a second despite the time one takes.
+	Interval time.Duration
+	// SendQueue is how many frames may wait for one admin socket; a socket
+	// whose queue is full is dropped. Zero: 8.
+	SendQueue int
+	// MaxClients caps the admin sockets of one node; more are refused with
+	// 503. Zero: 64.
+	MaxClients int
+	// WriteWait bounds one write. Zero: 10s.
+	WriteWait time.Duration
+	// PongWait is how long an admin socket may stay silent (pings are sent
+	// at 9/10 of it). Zero: 60s.
+	PongWait time.Duration
+	// AllowedOrigins is the Origin allow-list (as /ws's). Zero value: the
+	// server's own origin only.
+	AllowedOrigins []string
+	// SocketBuffer, when positive, sets the kernel send buffer of each
+	// admin socket, so a stalled reader fills its queue (and is dropped)
+	// sooner and holds less memory. Zero: the system default.
+	SocketBuffer int
+}
+
+func (c *Config) defaults() {
+	if c.Interval <= 0 {
+		c.Interval = 900 * time.Millisecond
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 8
+	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = 64
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = 10 * time.Second
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = 60 * time.Second
+	}
+}
+
+// Metrics are the stream's instruments.
+type Metrics struct {
+	Clients prometheus.Gauge   // admin sockets open on this node
+	Dropped prometheus.Counter // admin sockets dropped because their send queue was full
+}
+
+// NewMetrics creates the instruments and registers them with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_admin_stream_clients", Help: "Admin stream (/admin/ws) sockets open on this node."}),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_admin_stream_dropped_total", Help: "Admin stream sockets dropped because their bounded send queue was full (the client stopped reading)."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Clients, m.Dropped)
+	}
+	return m
+}
+
+// Source is where the stream's data comes from (actors.System).
+type Source interface {
+	// SnapshotWithin returns the cluster snapshot, at most maxAge old.
+	SnapshotWithin(ctx context.Context, maxAge time.Duration) (*actors.Snapshot, error)
+}
+
+// AlertFeed returns the alert changes after seq, oldest first (the
+// System's AlertsSince); nil means no alerts are announced.
+type AlertFeed func(seq int64) []actors.Alert
+
+// Hub fans the stream out to the node's admin sockets.
+type Hub struct {
+	cfg     Config // static after NewHub
+	src     Source
+	alerts  AlertFeed
+	log     *slog.Logger
+	metrics *Metrics
+
+	mu      sync.Mutex
+	clients map[*client]struct{} // guarded by mu
+	stop    chan struct{}        // guarded by mu: closed to stop the ticker; nil while none runs
+	last    []byte               // guarded by mu: the last stats frame sent
+	closing bool                 // guarded by mu: set by CloseAll
+}
+
+// NewHub returns a hub; its ticker runs only while an admin socket is open.
+func NewHub(cfg Config, src Source, alerts AlertFeed, m *Metrics, log *slog.Logger) *Hub {
+	cfg.defaults()
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Hub{cfg: cfg, src: src, alerts: alerts, log: log, metrics: m, clients: map[*client]struct{}{}}
+}
+
+// client is one admin socket as the hub sees it.
+type client struct {
+	send chan []byte   // bounded (Config.SendQueue); the socket's writer drains it
+	gone chan struct{} // closed once, by drop (the socket then closes)
+	once sync.Once
+	// kill closes the connection at once (nil in tests of the hub alone):
+	// a writer stuck on a stalled reader is freed without waiting for its
+	// write deadline. Static after construction.
+	kill func()
+}
+
+func (c *client) drop() {
+	c.once.Do(func() {
+		close(c.gone)
+		if c.kill != nil {
+			c.kill()
+		}
+	})
+}
+
+// join adds c; false when the node already has MaxClients admin sockets.
+// A newcomer gets the last stats frame at once.
+func (h *Hub) join(c *client) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing || len(h.clients) >= h.cfg.MaxClients {
+		return false
+	}
+	h.clients[c] = struct{}{}
+	h.metrics.Clients.Inc()
+	if h.stop == nil {
+		h.stop = make(chan struct{})
+		go h.run(h.stop)
+	} else if h.last != nil {
+		c.send <- h.last // an empty queue: never blocks
+	}
+	return true
+}
+
+// leave removes c, and stops the ticker when nobody watches any more.
+func (h *Hub) leave(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[c]; !ok {
+		return
+	}
+	delete(h.clients, c)
+	h.metrics.Clients.Dec()
+	if len(h.clients) == 0 && h.stop != nil {
+		close(h.stop)
+		h.stop, h.last = nil, nil
+	}
+}
+
+// CloseAll drops every admin socket and refuses new ones (shutdown).
+func (h *Hub) CloseAll() {
+	h.mu.Lock()
+	h.closing = true
+	open := make([]*client, 0, len(h.clients))
+	for c := range h.clients {
+		open = append(open, c)
+	}
+	h.mu.Unlock()
+	for _, c := range open {
+		c.drop()
+	}
+}
+
+// Clients returns how many admin sockets are open.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// broadcast hands frame to every client; a client whose queue is full is
+// dropped (its socket closes), never waited for.
+func (h *Hub) broadcast(frame []byte, stats bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if stats {
+		h.last = frame
+	}
+	for c := range h.clients {
+		select {
+		case c.send <- frame:
+		default:
+			delete(h.clients, c)
+			h.metrics.Clients.Dec()
+			h.metrics.Dropped.Inc()
+			c.drop()
+		}
+	}
+}
+
+// run is the ticker: every Interval a stats frame (a fresh snapshot, or
+// the last frame again while one is still being computed, so the cadence
+// holds when a pool or node is slow to answer) and the alert changes.
+func (h *Hub) run(stop <-chan struct{}) {
+	tick := time.NewTicker(h.cfg.Interval)
+	defer tick.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	frames := make(chan []byte, 1)
+	inFlight := false
+	refresh := func() {
+		inFlight = true
+		go func() { frames <- h.statsFrame(ctx) }()
+	}
+	last := h.startSeq()
+	refresh()
+	for {
+		select {
+		case <-stop:
+			return
+		case f := <-frames:
+			inFlight = false
+			if f != nil {
+				h.broadcast(f, true)
+			}
+		case <-tick.C:
+			last = h.sendAlerts(last)
+			if !inFlight {
+				refresh()
+				continue
+			}
+			h.mu.Lock()
+			f := h.last
+			h.mu.Unlock()
+			if f != nil {
+				h.broadcast(f, true)
+			}
+		}
+	}
+}
+
+// statsFrame encodes {"type": "stats", ...snapshot}; nil on failure.
+func (h *Hub) statsFrame(ctx context.Context) []byte {
+	snap, err := h.src.SnapshotWithin(ctx, h.cfg.Interval/2)
+	if err != nil {
+		h.log.Warn("admin stream: no snapshot", "err", err)
+		return nil
+	}
+	return StatsFrame(snap)
+}
+
+// StatsFrame encodes a snapshot as the stream's stats frame.
+func StatsFrame(snap *actors.Snapshot) []byte {
+	b, err := json.Marshal(snap)
+	if err != nil || len(b) < 2 {
+		return nil
+	}
+	out := make([]byte, 0, len(b)+16)
+	out = append(out, `{"type":"stats"`...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, b[1:]...)
+}
+
+// startSeq is the newest alert change when the ticker starts: those
+// before are history (GET /api/admin/alerts), not announced again.
+func (h *Hub) startSeq() int64 {
+	var last int64
+	if h.alerts != nil {
+		for _, a := range h.alerts(0) {
+			last = max(last, a.Seq)
+		}
+	}
+	return last
+}
+
+// sendAlerts announces the alert changes after seq and returns the newest
+// sequence sent.
+func (h *Hub) sendAlerts(seq int64) int64 {
+	if h.alerts == nil {
+		return seq
+	}
+	for _, a := range h.alerts(seq) {
+		if a.Seq <= seq {
+			continue
+		}
+		seq = a.Seq
+		a.Type = "alert"
+		b, err := json.Marshal(a)
+		if err != nil {
+			continue
+		}
+		h.broadcast(b, false)
+	}
+	return seq
+}
