@@ -58,7 +58,7 @@ test: deps-pg deps-chromium ## Run every test (-race), PostgreSQL and browser te
 	@# itself when several nodes share a process (see cluster/multinode_test.go),
 	@# and the multi-process tests (failover, rolling restart) run one
 	@# cluster member per process.
-	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart|TestNoFalseSuspicionUnderLoad|TestReadyWhileJoining|TestClusterKeyAdmission|TestClusterKeyProcesses|TestSentryTraceAcrossNodes|TestClusterSharesAddressLimit|TestReportsOncePerClusterAndMove|TestNodeLostOnceAcrossTheCluster|TestSpinLatencyWithFailingWebhook' ./cluster/ ./cmd/spinmatch/
+	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart|TestNoFalseSuspicionUnderLoad|TestReadyWhileJoining|TestClusterKeyAdmission|TestClusterKeyProcesses|TestSentryTraceAcrossNodes|TestClusterSharesAddressLimit|TestReportsOncePerClusterAndMove|TestNodeLostOnceAcrossTheCluster|TestSpinLatencyWithFailingWebhook|TestAdminTwoNodes' ./cluster/ ./cmd/spinmatch/
 	$(MAKE) --no-print-directory fuzz-short
 
 fuzz: ## Run every fuzz target for FUZZ_TIME each (the seed corpora are committed under testdata/fuzz)
