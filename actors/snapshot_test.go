@@ -1,0 +1,94 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spinmatch/spinmatch/actors/msg"
+	"github.com/spinmatch/spinmatch/cluster/clustertest"
+	"github.com/spinmatch/spinmatch/persistence/memory"
+)
+
+// snapshotNode starts a one-node cluster whose pools hold waiters
+// enqueued directly (no sessions); the pools never tick, so nothing is
+// pushed to sessions that do not exist.
+func snapshotNode(tb testing.TB, pools, perPool int) *System {
+	tb.Helper()
+	cfg := TestConfig()
+	cfg.WaitTick, cfg.Refresh, cfg.WaitUpdateMax = time.Hour, time.Hour, time.Hour
+	d := &Deps{Config: cfg, Store: memory.New(), Logger: clustertest.Logger(), Metrics: NewMetrics(prometheus.NewRegistry()), NodeName: "bench"}
+	sys := NewSystem(clustertest.Local(tb, Kinds(d)...).Cluster(), d)
+	ctx := context.Background()
+	now := time.Now()
+	for p := range pools {
+		name := fmt.Sprintf("pool-%03d", p)
+		for i := range perPool {
+			w := &msg.Waiter{UserId: fmt.Sprintf("%s-u%d", name, i), DisplayName: "W", Gender: "male", Seeking: []string{"female"},
+				EnqueuedAtMs: ms(now.Add(-time.Duration(perPool-i) * time.Second))}
+			if _, err := ask[*msg.EnqueueReply](ctx, d, name, KindMatchPool, &msg.Enqueue{Waiter: w}, 5*time.Second); err != nil {
+				tb.Fatalf("enqueue: %v", err)
+			}
+		}
+	}
+	clustertest.Eventually(tb, 10*time.Second, "the directory lists every pool", func() bool {
+		return len(sys.Pools(ctx)) >= pools
+	})
+	return sys
+}
+
+// BenchmarkSnapshot computes one cluster snapshot (every pool's
+// statistics, every node's load) of 100 pools holding 10k waiters.
+func BenchmarkSnapshot(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts a cluster node")
+	}
+	sys := snapshotNode(b, 100, 100)
+	ctx := context.Background()
+	s := sys.computeSnapshot(ctx)
+	if len(s.Pools) < 100 || len(s.Unavailable) > 0 {
+		b.Fatalf("%d pools, unavailable %v", len(s.Pools), s.Unavailable)
+	}
+	n := 0
+	for _, p := range s.Pools {
+		n += p.Waiting["male"]
+	}
+	if n != 10000 {
+		b.Fatalf("%d waiting, want 10000", n)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		sys.computeSnapshot(ctx)
+	}
+}
+
+// TestSnapshotShared: callers within a second share one snapshot; a fresh
+// one is computed after that, and SnapshotWithin asks for a younger one.
+func TestSnapshotShared(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster node")
+	}
+	sys := snapshotNode(t, 2, 3)
+	ctx := context.Background()
+	a, _ := sys.Snapshot(ctx)
+	b, _ := sys.Snapshot(ctx)
+	if a != b {
+		t.Fatal("two calls within a second computed two snapshots")
+	}
+	// The two pools and the default one.
+	if len(a.Pools) != 3 || a.Pools[1].Pool != "pool-000" || a.Pools[1].Waiting["male"] != 3 || len(a.Nodes) != 1 || a.Nodes[0].ID != "bench" {
+		t.Fatalf("snapshot %+v", a)
+	}
+	clustertest.Eventually(t, 3*time.Second, "a fresh snapshot after a second", func() bool {
+		c, _ := sys.Snapshot(ctx)
+		return c != a
+	})
+	c, _ := sys.SnapshotWithin(ctx, time.Nanosecond)
+	if d, _ := sys.SnapshotWithin(ctx, time.Nanosecond); c == d || d.At.Before(c.At) {
+		t.Fatal("SnapshotWithin reused an older snapshot")
+	}
+}
