@@ -1,0 +1,112 @@
+package adminws
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/spinmatch/spinmatch/actors"
+)
+
+// fakeSource counts the snapshots asked for.
+type fakeSource struct{ calls atomic.Int64 }
+
+func (f *fakeSource) SnapshotWithin(context.Context, time.Duration) (*actors.Snapshot, error) {
+	f.calls.Add(1)
+	return &actors.Snapshot{At: time.Now().UTC(), Nodes: []actors.NodeStats{}, Pools: []actors.PoolSnapshot{}, Alerts: []actors.Alert{}}, nil
+}
+
+func newClient(queue int) *client {
+	return &client{send: make(chan []byte, queue), gone: make(chan struct{})}
+}
+
+func recv(t *testing.T, c *client) []byte {
+	t.Helper()
+	select {
+	case f := <-c.send:
+		return f
+	case <-time.After(2 * time.Second):
+		t.Fatal("no frame")
+		return nil
+	}
+}
+
+// TestHubFansOutOneFrame: every client gets the very same bytes of one
+// snapshot; a client whose queue is full is dropped and the others go on;
+// the cap holds; the ticker stops with the last client.
+func TestHubFansOutOneFrame(t *testing.T) {
+	src := &fakeSource{}
+	var seq atomic.Int64
+	alerts := func(since int64) []actors.Alert {
+		if n := seq.Load(); n > since {
+			return []actors.Alert{{Rule: "imbalance", State: "firing", Severity: "warning", Seq: n}}
+		}
+		return nil
+	}
+	m := NewMetrics(nil)
+	h := NewHub(Config{Interval: 20 * time.Millisecond, SendQueue: 2, MaxClients: 3}, src, alerts, m, slog.New(slog.DiscardHandler))
+	a, b, slow := newClient(64), newClient(64), newClient(1)
+	for _, c := range []*client{a, b, slow} {
+		if !h.join(c) {
+			t.Fatal("join refused under the cap")
+		}
+	}
+	if h.join(newClient(1)) {
+		t.Fatal("a fourth client joined past the cap of 3")
+	}
+	fa, fb := recv(t, a), recv(t, b)
+	if &fa[0] != &fb[0] {
+		t.Error("two clients got two encodings of one frame")
+	}
+	if string(fa[:16]) != `{"type":"stats",` {
+		t.Errorf("frame %s", fa)
+	}
+	select {
+	case <-slow.gone: // never read: dropped when its one slot stayed full
+	case <-time.After(2 * time.Second):
+		t.Fatal("the slow client was not dropped")
+	}
+	if got := value(t, m.Dropped); got != 1 {
+		t.Errorf("dropped %v, want 1", got)
+	}
+	seq.Store(7)
+	deadline := time.After(2 * time.Second)
+	for alert := false; !alert; {
+		select {
+		case f := <-a.send:
+			alert = string(f[:16]) == `{"type":"alert",`
+		case <-deadline:
+			t.Fatal("no alert frame")
+		}
+	}
+	h.leave(a)
+	h.leave(b)
+	if got := value(t, m.Clients); got != 0 {
+		t.Errorf("clients gauge %v, want 0", got)
+	}
+	h.mu.Lock()
+	running := h.stop != nil
+	h.mu.Unlock()
+	if running {
+		t.Error("the ticker still runs with nobody watching")
+	}
+}
+
+func value(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1)
+	c.Collect(ch)
+	var m dto.Metric
+	if err := (<-ch).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Gauge != nil {
+		return m.GetGauge().GetValue()
+	}
+	return m.GetCounter().GetValue()
+}
