@@ -3,9 +3,11 @@ package actors
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spinmatch/spinmatch/actors/msg"
@@ -90,5 +92,51 @@ func TestSnapshotShared(t *testing.T) {
 	c, _ := sys.SnapshotWithin(ctx, time.Nanosecond)
 	if d, _ := sys.SnapshotWithin(ctx, time.Nanosecond); c == d || d.At.Before(c.At) {
 		t.Fatal("SnapshotWithin reused an older snapshot")
+	}
+}
+
+// TestSnapshotMemberNotAnswering: a member that does not answer in time is
+// listed with what is known and marked, and the others are still there.
+func TestSnapshotMemberNotAnswering(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster node")
+	}
+	sys := snapshotNode(t, 1, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never speaks gRPC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	self, selfPort, err := sys.cl.ActorSystem.GetHostPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A member that hosts no grain kind, so nothing else is routed to it.
+	sys.d.Router.setMembers([]*cluster.Member{
+		{Id: sys.cl.ActorSystem.ID, Host: self, Port: int32(selfPort), Kinds: sys.cl.GetClusterKinds()},
+		{Id: "ghost-member", Host: "127.0.0.1", Port: int32(port)},
+	}, true)
+	start := time.Now()
+	s, _ := sys.SnapshotWithin(context.Background(), time.Nanosecond)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("the snapshot took %v with one member silent", took)
+	}
+	if len(s.Nodes) != 2 {
+		t.Fatalf("nodes %+v, want 2", s.Nodes)
+	}
+	var ghost, me NodeStats
+	for _, n := range s.Nodes {
+		if n.MemberID == "ghost-member" {
+			ghost = n
+		} else {
+			me = n
+		}
+	}
+	if !ghost.Unavailable || ghost.Address != fmt.Sprintf("127.0.0.1:%d", port) || ghost.ID != "ghost-member" {
+		t.Errorf("silent member %+v, want it marked unavailable with its address and id", ghost)
+	}
+	if me.Unavailable || me.ID != "bench" || len(s.Pools) == 0 {
+		t.Errorf("this node %+v, pools %d", me, len(s.Pools))
 	}
 }
