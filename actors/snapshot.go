@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -127,25 +128,30 @@ func (s *System) SnapshotWithin(ctx context.Context, maxAge time.Duration) (*Sna
 func (s *System) computeSnapshot(ctx context.Context) *Snapshot {
 	at := s.d.now()
 	var nodes []NodeStats
-	done := make(chan struct{})
+	var alerts []Alert
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		nodes = s.nodeStats(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		alerts = s.firingAlerts(ctx)
 	}()
 	s.statsMu.Lock()
 	a := s.fetchPoolStats(ctx)
 	s.stats, s.statsAt = a, s.d.now()
 	s.statsMu.Unlock()
-	<-done
+	wg.Wait()
 	out := buildSnapshot(at, a)
-	out.Nodes = nodes
-	out.Alerts = s.firingAlerts()
+	out.Nodes, out.Alerts = nodes, alerts
 	return out
 }
 
-// firingAlerts returns the alerts firing now.
-// TODO(alerts): System.AlertsFiring() once the alert rules land.
-func (s *System) firingAlerts() []Alert { return []Alert{} }
+// firingAlerts returns the alerts firing now (never nil).
+// TODO(alerts): System.AlertsFiring(ctx) once the alert rules land.
+func (s *System) firingAlerts(ctx context.Context) []Alert { return []Alert{} }
 
 // buildSnapshot turns the pools' answers into a snapshot (no nodes, no alerts).
 func buildSnapshot(at time.Time, a PoolStatsAnswer) *Snapshot {

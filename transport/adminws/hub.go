@@ -94,9 +94,11 @@ type Source interface {
 	SnapshotWithin(ctx context.Context, maxAge time.Duration) (*actors.Snapshot, error)
 }
 
-// AlertFeed returns the alert changes after seq, oldest first (the
-// System's AlertsSince); nil means no alerts are announced.
-type AlertFeed func(seq int64) []actors.Alert
+// AlertFeed returns the cluster's alert changes after seq, oldest first
+// (the System's AlertsSince; seq 0: all it keeps); nil means no alerts are
+// announced. It may block (it asks a grain): the hub calls it off its
+// ticker.
+type AlertFeed func(ctx context.Context, seq int64) []actors.Alert
 
 // Hub fans the stream out to the node's admin sockets.
 type Hub struct {
@@ -217,35 +219,51 @@ func (h *Hub) broadcast(frame []byte, stats bool) {
 	}
 }
 
-// run is the ticker: every Interval a stats frame (a fresh snapshot, or
-// the last frame again while one is still being computed, so the cadence
-// holds when a pool or node is slow to answer) and the alert changes.
+// update is one refresh of the ticker: the stats frame (nil when there
+// is no snapshot), and the alert frames with the newest sequence sent.
+type update struct {
+	stats  []byte
+	alerts [][]byte
+	seq    int64
+}
+
+// run is the ticker: every Interval a refresh (a fresh snapshot and the
+// alert changes since the last sent), computed off the ticker goroutine;
+// while one is still under way (a pool, a node or the Alerts grain slow to
+// answer) the last stats frame is sent again, so the cadence holds.
 func (h *Hub) run(stop <-chan struct{}) {
 	tick := time.NewTicker(h.cfg.Interval)
 	defer tick.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	frames := make(chan []byte, 1)
+	updates := make(chan update, 1)
 	inFlight := false
-	refresh := func() {
+	var seq int64
+	refresh := func(first bool) {
 		inFlight = true
-		go func() { frames <- h.statsFrame(ctx) }()
+		go func(seq int64) {
+			if first {
+				seq = h.startSeq(ctx)
+			}
+			updates <- h.refresh(ctx, seq)
+		}(seq)
 	}
-	last := h.startSeq()
-	refresh()
+	refresh(true)
 	for {
 		select {
 		case <-stop:
 			return
-		case f := <-frames:
-			inFlight = false
-			if f != nil {
-				h.broadcast(f, true)
+		case u := <-updates:
+			inFlight, seq = false, u.seq
+			for _, a := range u.alerts {
+				h.broadcast(a, false)
+			}
+			if u.stats != nil {
+				h.broadcast(u.stats, true)
 			}
 		case <-tick.C:
-			last = h.sendAlerts(last)
 			if !inFlight {
-				refresh()
+				refresh(false)
 				continue
 			}
 			h.mu.Lock()
@@ -256,6 +274,25 @@ func (h *Hub) run(stop <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// refresh computes one update: the alert changes after seq, and the stats frame.
+func (h *Hub) refresh(ctx context.Context, seq int64) update {
+	u := update{seq: seq}
+	if h.alerts != nil {
+		for _, a := range h.alerts(ctx, seq) {
+			if a.Seq <= u.seq {
+				continue
+			}
+			u.seq = a.Seq
+			a.Type = "alert"
+			if b, err := json.Marshal(a); err == nil {
+				u.alerts = append(u.alerts, b)
+			}
+		}
+	}
+	u.stats = h.statsFrame(ctx)
+	return u
 }
 
 // statsFrame encodes {"type": "stats", ...snapshot}; nil on failure.
@@ -284,33 +321,12 @@ func StatsFrame(snap *actors.Snapshot) []byte {
 
 // startSeq is the newest alert change when the ticker starts: those
 // before are history (GET /api/admin/alerts), not announced again.
-func (h *Hub) startSeq() int64 {
+func (h *Hub) startSeq(ctx context.Context) int64 {
 	var last int64
 	if h.alerts != nil {
-		for _, a := range h.alerts(0) {
+		for _, a := range h.alerts(ctx, 0) {
 			last = max(last, a.Seq)
 		}
 	}
 	return last
-}
-
-// sendAlerts announces the alert changes after seq and returns the newest
-// sequence sent.
-func (h *Hub) sendAlerts(seq int64) int64 {
-	if h.alerts == nil {
-		return seq
-	}
-	for _, a := range h.alerts(seq) {
-		if a.Seq <= seq {
-			continue
-		}
-		seq = a.Seq
-		a.Type = "alert"
-		b, err := json.Marshal(a)
-		if err != nil {
-			continue
-		}
-		h.broadcast(b, false)
-	}
-	return seq
 }

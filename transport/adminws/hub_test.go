@@ -13,11 +13,15 @@ import (
 	"github.com/spinmatch/spinmatch/actors"
 )
 
-// fakeSource counts the snapshots asked for.
-type fakeSource struct{ calls atomic.Int64 }
+// fakeSource counts the snapshots asked for; each takes delay.
+type fakeSource struct {
+	calls atomic.Int64
+	delay time.Duration
+}
 
 func (f *fakeSource) SnapshotWithin(context.Context, time.Duration) (*actors.Snapshot, error) {
 	f.calls.Add(1)
+	time.Sleep(f.delay) // a pool slow to answer
 	return &actors.Snapshot{At: time.Now().UTC(), Nodes: []actors.NodeStats{}, Pools: []actors.PoolSnapshot{}, Alerts: []actors.Alert{}}, nil
 }
 
@@ -42,7 +46,7 @@ func recv(t *testing.T, c *client) []byte {
 func TestHubFansOutOneFrame(t *testing.T) {
 	src := &fakeSource{}
 	var seq atomic.Int64
-	alerts := func(since int64) []actors.Alert {
+	alerts := func(_ context.Context, since int64) []actors.Alert {
 		if n := seq.Load(); n > since {
 			return []actors.Alert{{Rule: "imbalance", State: "firing", Severity: "warning", Seq: n}}
 		}
@@ -109,4 +113,25 @@ func value(t *testing.T, c prometheus.Collector) float64 {
 		return m.GetGauge().GetValue()
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestHubCadenceWithSlowSnapshot: while a snapshot takes ten intervals,
+// the last frame is sent again every interval.
+func TestHubCadenceWithSlowSnapshot(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	src := &fakeSource{delay: 10 * interval}
+	h := NewHub(Config{Interval: interval, SendQueue: 64}, src, nil, nil, slog.New(slog.DiscardHandler))
+	c := newClient(64)
+	h.join(c)
+	defer h.leave(c)
+	first := recv(t, c)
+	start := time.Now()
+	for range 5 {
+		if f := recv(t, c); &f[0] != &first[0] {
+			t.Fatal("a second snapshot came before the slow one finished")
+		}
+	}
+	if took := time.Since(start); took >= src.delay {
+		t.Errorf("5 frames took %v: the ticker waited for the slow snapshot", took)
+	}
 }
