@@ -1,9 +1,11 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,19 +127,7 @@ func (s *System) nodeStats(ctx context.Context) []NodeStats {
 		}
 	}
 	slices.SortFunc(out, func(a, b NodeStats) int {
-		if a.ID != b.ID {
-			if a.ID < b.ID {
-				return -1
-			}
-			return 1
-		}
-		if a.Address < b.Address {
-			return -1
-		}
-		if a.Address > b.Address {
-			return 1
-		}
-		return 0
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Address, b.Address))
 	})
 	return out
 }
