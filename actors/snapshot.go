@@ -150,15 +150,19 @@ func (s *System) computeSnapshot(ctx context.Context) *Snapshot {
 }
 
 // firingAlerts returns the alerts firing now (never nil).
-// TODO(alerts): System.AlertsFiring(ctx) once the alert rules land.
-func (s *System) firingAlerts(ctx context.Context) []Alert { return []Alert{} }
+func (s *System) firingAlerts(ctx context.Context) []Alert {
+	if a := s.AlertsFiring(ctx); a != nil {
+		return a
+	}
+	return []Alert{}
+}
 
 // buildSnapshot turns the pools' answers into a snapshot (no nodes, no alerts).
 func buildSnapshot(at time.Time, a PoolStatsAnswer) *Snapshot {
 	out := &Snapshot{At: at.UTC(), Nodes: []NodeStats{}, Pools: make([]PoolSnapshot, 0, len(a.Stats)), Alerts: []Alert{}, Unavailable: a.Unavailable}
 	for _, st := range a.Stats {
 		p := PoolSnapshot{
-			Pool: st.Pool, Waiting: make(map[string]int, len(st.Waiting)), AvgWaitS: st.AvgWaitS, P90WaitS: st.P90WaitS, EtaS: st.EtaS,
+			Pool: st.Pool, Waiting: make(map[string]int, len(st.Waiting)), AvgWaitS: st.AvgWaitS, P90WaitS: make(map[string]float64, len(st.P90WaitS)), EtaS: st.EtaS,
 			MatchesPerMin: st.MatchesPerMin, MatchSuccessRate: st.MatchSuccessRate,
 			Imbalance: Imbalance{Ratio: st.ImbalanceRatio, Scarce: st.Scarce},
 			Abandoned: make(map[string]int, len(st.Abandoned)), Recommendations: st.Recommendations, WhatIf: []WhatIf{},
@@ -168,6 +172,11 @@ func buildSnapshot(at time.Time, a PoolStatsAnswer) *Snapshot {
 		}
 		for g, n := range st.Abandoned {
 			p.Abandoned[g] = int(n)
+		}
+		// The p90 counts the current waits of those still queued (the
+		// wait_p90 rule's figure); every gender is a key.
+		for g := range st.P90WaitS {
+			p.P90WaitS[g] = st.AlertP90WaitS[g]
 		}
 		if p.Recommendations == nil {
 			p.Recommendations = []string{}

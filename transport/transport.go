@@ -101,8 +101,7 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	if cfg.AdminStream.AllowedOrigins == nil {
 		cfg.AdminStream.AllowedOrigins = cfg.WS.AllowedOrigins
 	}
-	// TODO(alerts): sys.AlertsSince as the feed once the alert rules land.
-	admins := adminws.NewHub(cfg.AdminStream, sys, nil, cfg.AdminMetrics, log.With("component", "adminws"))
+	admins := adminws.NewHub(cfg.AdminStream, sys, sys.AlertsSince, cfg.AdminMetrics, log.With("component", "adminws"))
 	mux.Handle("GET /admin/ws", adminws.NewHandler(admins, keys.Admin(cfg.AdminKey, cfg.Development, true, api.WriteError), api.WriteError))
 	mux.Handle("/debug/pprof/", admin.Wrap(http.HandlerFunc(pprof.Index)))
 	mux.Handle("/debug/pprof/cmdline", admin.Wrap(http.HandlerFunc(pprof.Cmdline)))

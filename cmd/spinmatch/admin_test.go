@@ -67,7 +67,8 @@ func restSnapshot(t testing.TB, base string) actors.Snapshot {
 type streamFrame struct {
 	Type string `json:"type"`
 	actors.Snapshot
-	got time.Time
+	alert actors.Alert // an alert frame's fields
+	got   time.Time
 }
 
 // adminStream is a real /admin/ws client; a reader goroutine feeds its
@@ -117,6 +118,9 @@ func dialAdmin(t testing.TB, base string, read bool) *adminStream {
 				f := streamFrame{got: time.Now()}
 				if err := json.Unmarshal(data, &f); err != nil {
 					f.Type = "undecodable: " + string(data)
+				}
+				if f.Type == "alert" {
+					_ = json.Unmarshal(data, &f.alert)
 				}
 				s.frames <- f
 			}
@@ -484,5 +488,64 @@ func TestAdminStalledSocketDropped(t *testing.T) {
 	t.Logf("longest gap of the reading dashboard: %v (interval %v)", maxGap, interval)
 	if maxGap > 500*time.Millisecond {
 		t.Errorf("the reading dashboard waited %v for a frame while the other stalled", maxGap)
+	}
+}
+
+// TestAdminStreamAlerts: an alert that fires and resolves is announced on
+// the stream exactly once each, and the stats frames list it while it fires.
+func TestAdminStreamAlerts(t *testing.T) {
+	cfg := alertTestConfig(t, "")
+	cfg.AdminKey = testAdminKey
+	base := "http://" + startNode(t, cfg).Addr()
+	pool := fmt.Sprintf("streamalerts%d", userSeq.Add(1))
+	stream := dialAdmin(t, base, true)
+	stream.next(t, 3*time.Second)
+
+	var changes []actors.Alert
+	firingInStats := false
+	// read takes frames for d, or until cond holds, keeping the pool's alerts.
+	read := func(d time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.After(d)
+		for cond == nil || !cond() {
+			select {
+			case f, ok := <-stream.frames:
+				if !ok {
+					t.Fatal("admin stream closed")
+				}
+				if f.Type == "alert" && f.alert.Rule == "imbalance" && f.alert.Pool == pool {
+					changes = append(changes, f.alert)
+				}
+				for _, a := range f.Alerts {
+					firingInStats = firingInStats || (a.Rule == "imbalance" && a.Pool == pool && a.State == "firing")
+				}
+			case <-deadline:
+				if cond != nil {
+					t.Fatalf("stream: %d alert changes of %s within %v: %+v", len(changes), pool, d, changes)
+				}
+				return
+			}
+		}
+	}
+	var men []*user
+	for i := range 3 {
+		u := newUser(t, base, fmt.Sprintf("M%d", i), "male", pool, "female")
+		c, _ := u.dial(t)
+		c.spin()
+		men = append(men, u)
+	}
+	read(10*time.Second, func() bool { return len(changes) >= 1 && firingInStats })
+	if a := changes[0]; a.State != "firing" || a.Severity != "warning" || a.Type != "alert" || a.Message == "" || a.Seq == 0 {
+		t.Fatalf("firing alert on the stream = %+v", a)
+	}
+	for _, u := range men {
+		if st, body := rest(t, base, u, http.MethodDelete, "/api/spin", nil); st != http.StatusOK {
+			t.Fatalf("cancel: %d %v", st, body)
+		}
+	}
+	read(10*time.Second, func() bool { return len(changes) >= 2 })
+	read(2*time.Second, nil) // several evaluations and frames later
+	if len(changes) != 2 || changes[1].State != "resolved" || changes[1].Seq <= changes[0].Seq {
+		t.Fatalf("stream alert changes = %+v, want one firing and one resolved", changes)
 	}
 }
