@@ -136,6 +136,8 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		ctx.Respond(p.status(m.UserId))
 	case *msg.PoolStatsRequest:
 		ctx.Respond(p.stats())
+	case *msg.PoolWaitersRequest:
+		ctx.Respond(p.waiters(m))
 	case *msg.MatchOutcome:
 		p.outcome(m)
 	case waitTick:

@@ -82,4 +82,8 @@ type Store interface {
 	// Reports returns the reports of period whose start is at or after
 	// since, newest first, at most limit.
 	Reports(ctx context.Context, period string, since time.Time, limit int) ([]persistence.Report, error)
+
+	// Stats returns the store's row counts and connection state (cheap:
+	// a large table's count may be an estimate, marked as such).
+	Stats(ctx context.Context) (persistence.StoreStats, error)
 }

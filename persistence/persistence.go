@@ -109,3 +109,18 @@ type AuditEntry struct {
 	IP     string
 	Detail string
 }
+
+// StoreStats is a store's size and connection state, for diagnostics
+// (GET /api/test/db-stats).
+type StoreStats struct {
+	// Store names the implementation: "postgres" or "memory".
+	Store string
+	// Rows is the number of rows (records) of each table, by table name.
+	Rows map[string]int64
+	// Estimated lists the tables whose Rows figure is an estimate (a table
+	// too large to count cheaply); the others are exact.
+	Estimated []string
+	// Connections is the connection pool's state (empty for a store
+	// without connections).
+	Connections map[string]int64
+}

@@ -2416,6 +2416,199 @@ func (x *NodeStats) GetConnections() int32 {
 	return 0
 }
 
+// PoolWaitersRequest asks a pool for its waiting line, oldest first, at
+// most limit entries (the test endpoints' user-pool). Reply: PoolWaiters.
+type PoolWaitersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolWaitersRequest) Reset() {
+	*x = PoolWaitersRequest{}
+	mi := &file_messages_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolWaitersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolWaitersRequest) ProtoMessage() {}
+
+func (x *PoolWaitersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolWaitersRequest.ProtoReflect.Descriptor instead.
+func (*PoolWaitersRequest) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *PoolWaitersRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type PoolWaiters struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Pool    string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Waiters []*PoolWaiter          `protobuf:"bytes,2,rep,name=waiters,proto3" json:"waiters,omitempty"`
+	// truncated is set when the line is longer than the limit.
+	Truncated     bool  `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	Total         int32 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolWaiters) Reset() {
+	*x = PoolWaiters{}
+	mi := &file_messages_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolWaiters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolWaiters) ProtoMessage() {}
+
+func (x *PoolWaiters) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolWaiters.ProtoReflect.Descriptor instead.
+func (*PoolWaiters) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *PoolWaiters) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *PoolWaiters) GetWaiters() []*PoolWaiter {
+	if x != nil {
+		return x.Waiters
+	}
+	return nil
+}
+
+func (x *PoolWaiters) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *PoolWaiters) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// PoolWaiter is one place in a pool's line; position is the waiter's
+// queue.position.
+type PoolWaiter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Gender        string                 `protobuf:"bytes,2,opt,name=gender,proto3" json:"gender,omitempty"`
+	Seeking       []string               `protobuf:"bytes,3,rep,name=seeking,proto3" json:"seeking,omitempty"`
+	Position      int32                  `protobuf:"varint,4,opt,name=position,proto3" json:"position,omitempty"`
+	EnqueuedAtMs  int64                  `protobuf:"varint,5,opt,name=enqueued_at_ms,json=enqueuedAtMs,proto3" json:"enqueued_at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolWaiter) Reset() {
+	*x = PoolWaiter{}
+	mi := &file_messages_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolWaiter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolWaiter) ProtoMessage() {}
+
+func (x *PoolWaiter) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolWaiter.ProtoReflect.Descriptor instead.
+func (*PoolWaiter) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *PoolWaiter) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *PoolWaiter) GetGender() string {
+	if x != nil {
+		return x.Gender
+	}
+	return ""
+}
+
+func (x *PoolWaiter) GetSeeking() []string {
+	if x != nil {
+		return x.Seeking
+	}
+	return nil
+}
+
+func (x *PoolWaiter) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *PoolWaiter) GetEnqueuedAtMs() int64 {
+	if x != nil {
+		return x.EnqueuedAtMs
+	}
+	return 0
+}
+
 // StartMatch tells a Match grain that its pair formed.
 type StartMatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2426,7 +2619,7 @@ type StartMatch struct {
 
 func (x *StartMatch) Reset() {
 	*x = StartMatch{}
-	mi := &file_messages_proto_msgTypes[36]
+	mi := &file_messages_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2631,7 @@ func (x *StartMatch) String() string {
 func (*StartMatch) ProtoMessage() {}
 
 func (x *StartMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[36]
+	mi := &file_messages_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2644,7 @@ func (x *StartMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartMatch.ProtoReflect.Descriptor instead.
 func (*StartMatch) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{36}
+	return file_messages_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StartMatch) GetMatch() *MatchInfo {
@@ -2474,7 +2667,7 @@ type CastVote struct {
 
 func (x *CastVote) Reset() {
 	*x = CastVote{}
-	mi := &file_messages_proto_msgTypes[37]
+	mi := &file_messages_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2486,7 +2679,7 @@ func (x *CastVote) String() string {
 func (*CastVote) ProtoMessage() {}
 
 func (x *CastVote) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[37]
+	mi := &file_messages_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2499,7 +2692,7 @@ func (x *CastVote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CastVote.ProtoReflect.Descriptor instead.
 func (*CastVote) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{37}
+	return file_messages_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CastVote) GetMatch() *MatchInfo {
@@ -2533,7 +2726,7 @@ type VoteReply struct {
 
 func (x *VoteReply) Reset() {
 	*x = VoteReply{}
-	mi := &file_messages_proto_msgTypes[38]
+	mi := &file_messages_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2738,7 @@ func (x *VoteReply) String() string {
 func (*VoteReply) ProtoMessage() {}
 
 func (x *VoteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[38]
+	mi := &file_messages_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2751,7 @@ func (x *VoteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoteReply.ProtoReflect.Descriptor instead.
 func (*VoteReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{38}
+	return file_messages_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VoteReply) GetChoice() string {
@@ -2586,7 +2779,7 @@ type Finalize struct {
 
 func (x *Finalize) Reset() {
 	*x = Finalize{}
-	mi := &file_messages_proto_msgTypes[39]
+	mi := &file_messages_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +2791,7 @@ func (x *Finalize) String() string {
 func (*Finalize) ProtoMessage() {}
 
 func (x *Finalize) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[39]
+	mi := &file_messages_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +2804,7 @@ func (x *Finalize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finalize.ProtoReflect.Descriptor instead.
 func (*Finalize) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{39}
+	return file_messages_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Finalize) GetMatch() *MatchInfo {
@@ -2636,7 +2829,7 @@ type MatchOutcome struct {
 
 func (x *MatchOutcome) Reset() {
 	*x = MatchOutcome{}
-	mi := &file_messages_proto_msgTypes[40]
+	mi := &file_messages_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2841,7 @@ func (x *MatchOutcome) String() string {
 func (*MatchOutcome) ProtoMessage() {}
 
 func (x *MatchOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[40]
+	mi := &file_messages_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2854,7 @@ func (x *MatchOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchOutcome.ProtoReflect.Descriptor instead.
 func (*MatchOutcome) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{40}
+	return file_messages_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MatchOutcome) GetMatchId() string {
@@ -2705,7 +2898,7 @@ type StartReply struct {
 
 func (x *StartReply) Reset() {
 	*x = StartReply{}
-	mi := &file_messages_proto_msgTypes[41]
+	mi := &file_messages_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2717,7 +2910,7 @@ func (x *StartReply) String() string {
 func (*StartReply) ProtoMessage() {}
 
 func (x *StartReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[41]
+	mi := &file_messages_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2730,7 +2923,7 @@ func (x *StartReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReply.ProtoReflect.Descriptor instead.
 func (*StartReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{41}
+	return file_messages_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *StartReply) GetOk() bool {
@@ -2758,7 +2951,7 @@ type MatchAborted struct {
 
 func (x *MatchAborted) Reset() {
 	*x = MatchAborted{}
-	mi := &file_messages_proto_msgTypes[42]
+	mi := &file_messages_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +2963,7 @@ func (x *MatchAborted) String() string {
 func (*MatchAborted) ProtoMessage() {}
 
 func (x *MatchAborted) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[42]
+	mi := &file_messages_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +2976,7 @@ func (x *MatchAborted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAborted.ProtoReflect.Descriptor instead.
 func (*MatchAborted) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{42}
+	return file_messages_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *MatchAborted) GetMatchId() string {
@@ -2809,7 +3002,7 @@ type Resume struct {
 
 func (x *Resume) Reset() {
 	*x = Resume{}
-	mi := &file_messages_proto_msgTypes[43]
+	mi := &file_messages_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2821,7 +3014,7 @@ func (x *Resume) String() string {
 func (*Resume) ProtoMessage() {}
 
 func (x *Resume) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[43]
+	mi := &file_messages_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2834,7 +3027,7 @@ func (x *Resume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resume.ProtoReflect.Descriptor instead.
 func (*Resume) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{43}
+	return file_messages_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Resume) GetPool() string {
@@ -2861,7 +3054,7 @@ type Wake struct {
 
 func (x *Wake) Reset() {
 	*x = Wake{}
-	mi := &file_messages_proto_msgTypes[44]
+	mi := &file_messages_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +3066,7 @@ func (x *Wake) String() string {
 func (*Wake) ProtoMessage() {}
 
 func (x *Wake) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[44]
+	mi := &file_messages_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +3079,7 @@ func (x *Wake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Wake.ProtoReflect.Descriptor instead.
 func (*Wake) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{44}
+	return file_messages_proto_rawDescGZIP(), []int{47}
 }
 
 // Ack confirms that a grain processed a one-way message (see actors/route.go).
@@ -2898,7 +3091,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_messages_proto_msgTypes[45]
+	mi := &file_messages_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +3103,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[45]
+	mi := &file_messages_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +3116,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{45}
+	return file_messages_proto_rawDescGZIP(), []int{48}
 }
 
 // RelaySignal is a signal from one partner's session to the other's.
@@ -2938,7 +3131,7 @@ type RelaySignal struct {
 
 func (x *RelaySignal) Reset() {
 	*x = RelaySignal{}
-	mi := &file_messages_proto_msgTypes[46]
+	mi := &file_messages_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2950,7 +3143,7 @@ func (x *RelaySignal) String() string {
 func (*RelaySignal) ProtoMessage() {}
 
 func (x *RelaySignal) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[46]
+	mi := &file_messages_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2963,7 +3156,7 @@ func (x *RelaySignal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelaySignal.ProtoReflect.Descriptor instead.
 func (*RelaySignal) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{46}
+	return file_messages_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RelaySignal) GetMatchId() string {
@@ -2997,7 +3190,7 @@ type PoolAlive struct {
 
 func (x *PoolAlive) Reset() {
 	*x = PoolAlive{}
-	mi := &file_messages_proto_msgTypes[47]
+	mi := &file_messages_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3009,7 +3202,7 @@ func (x *PoolAlive) String() string {
 func (*PoolAlive) ProtoMessage() {}
 
 func (x *PoolAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[47]
+	mi := &file_messages_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3022,7 +3215,7 @@ func (x *PoolAlive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolAlive.ProtoReflect.Descriptor instead.
 func (*PoolAlive) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{47}
+	return file_messages_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PoolAlive) GetPool() string {
@@ -3041,7 +3234,7 @@ type ListPools struct {
 
 func (x *ListPools) Reset() {
 	*x = ListPools{}
-	mi := &file_messages_proto_msgTypes[48]
+	mi := &file_messages_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3053,7 +3246,7 @@ func (x *ListPools) String() string {
 func (*ListPools) ProtoMessage() {}
 
 func (x *ListPools) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[48]
+	mi := &file_messages_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3066,7 +3259,7 @@ func (x *ListPools) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPools.ProtoReflect.Descriptor instead.
 func (*ListPools) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{48}
+	return file_messages_proto_rawDescGZIP(), []int{51}
 }
 
 type PoolList struct {
@@ -3078,7 +3271,7 @@ type PoolList struct {
 
 func (x *PoolList) Reset() {
 	*x = PoolList{}
-	mi := &file_messages_proto_msgTypes[49]
+	mi := &file_messages_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3090,7 +3283,7 @@ func (x *PoolList) String() string {
 func (*PoolList) ProtoMessage() {}
 
 func (x *PoolList) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[49]
+	mi := &file_messages_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3103,7 +3296,7 @@ func (x *PoolList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolList.ProtoReflect.Descriptor instead.
 func (*PoolList) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{49}
+	return file_messages_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *PoolList) GetPools() []string {
@@ -3128,7 +3321,7 @@ type LimitTake struct {
 
 func (x *LimitTake) Reset() {
 	*x = LimitTake{}
-	mi := &file_messages_proto_msgTypes[50]
+	mi := &file_messages_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3140,7 +3333,7 @@ func (x *LimitTake) String() string {
 func (*LimitTake) ProtoMessage() {}
 
 func (x *LimitTake) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[50]
+	mi := &file_messages_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3153,7 +3346,7 @@ func (x *LimitTake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitTake.ProtoReflect.Descriptor instead.
 func (*LimitTake) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{50}
+	return file_messages_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LimitTake) GetAction() string {
@@ -3185,7 +3378,7 @@ type LimitReply struct {
 
 func (x *LimitReply) Reset() {
 	*x = LimitReply{}
-	mi := &file_messages_proto_msgTypes[51]
+	mi := &file_messages_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3390,7 @@ func (x *LimitReply) String() string {
 func (*LimitReply) ProtoMessage() {}
 
 func (x *LimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[51]
+	mi := &file_messages_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3403,7 @@ func (x *LimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitReply.ProtoReflect.Descriptor instead.
 func (*LimitReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{51}
+	return file_messages_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LimitReply) GetAllowed() bool {
@@ -3259,7 +3452,7 @@ type LeaseRenew struct {
 
 func (x *LeaseRenew) Reset() {
 	*x = LeaseRenew{}
-	mi := &file_messages_proto_msgTypes[52]
+	mi := &file_messages_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3271,7 +3464,7 @@ func (x *LeaseRenew) String() string {
 func (*LeaseRenew) ProtoMessage() {}
 
 func (x *LeaseRenew) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[52]
+	mi := &file_messages_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3284,7 +3477,7 @@ func (x *LeaseRenew) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRenew.ProtoReflect.Descriptor instead.
 func (*LeaseRenew) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{52}
+	return file_messages_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *LeaseRenew) GetLeaseId() string {
@@ -3304,7 +3497,7 @@ type LeaseRelease struct {
 
 func (x *LeaseRelease) Reset() {
 	*x = LeaseRelease{}
-	mi := &file_messages_proto_msgTypes[53]
+	mi := &file_messages_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3316,7 +3509,7 @@ func (x *LeaseRelease) String() string {
 func (*LeaseRelease) ProtoMessage() {}
 
 func (x *LeaseRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[53]
+	mi := &file_messages_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3329,7 +3522,7 @@ func (x *LeaseRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRelease.ProtoReflect.Descriptor instead.
 func (*LeaseRelease) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{53}
+	return file_messages_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LeaseRelease) GetLeaseId() string {
@@ -3350,7 +3543,7 @@ type RunReport struct {
 
 func (x *RunReport) Reset() {
 	*x = RunReport{}
-	mi := &file_messages_proto_msgTypes[54]
+	mi := &file_messages_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3362,7 +3555,7 @@ func (x *RunReport) String() string {
 func (*RunReport) ProtoMessage() {}
 
 func (x *RunReport) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[54]
+	mi := &file_messages_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3375,7 +3568,7 @@ func (x *RunReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReport.ProtoReflect.Descriptor instead.
 func (*RunReport) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{54}
+	return file_messages_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RunReport) GetPeriod() string {
@@ -3397,7 +3590,7 @@ type ReportReply struct {
 
 func (x *ReportReply) Reset() {
 	*x = ReportReply{}
-	mi := &file_messages_proto_msgTypes[55]
+	mi := &file_messages_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3409,7 +3602,7 @@ func (x *ReportReply) String() string {
 func (*ReportReply) ProtoMessage() {}
 
 func (x *ReportReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[55]
+	mi := &file_messages_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3422,7 +3615,7 @@ func (x *ReportReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportReply.ProtoReflect.Descriptor instead.
 func (*ReportReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{55}
+	return file_messages_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ReportReply) GetReport() *Report {
@@ -3463,7 +3656,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_messages_proto_msgTypes[56]
+	mi := &file_messages_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3475,7 +3668,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[56]
+	mi := &file_messages_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3488,7 +3681,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{56}
+	return file_messages_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Report) GetPeriod() string {
@@ -3608,7 +3801,7 @@ type AlertMsg struct {
 
 func (x *AlertMsg) Reset() {
 	*x = AlertMsg{}
-	mi := &file_messages_proto_msgTypes[57]
+	mi := &file_messages_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +3813,7 @@ func (x *AlertMsg) String() string {
 func (*AlertMsg) ProtoMessage() {}
 
 func (x *AlertMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[57]
+	mi := &file_messages_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +3826,7 @@ func (x *AlertMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertMsg.ProtoReflect.Descriptor instead.
 func (*AlertMsg) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{57}
+	return file_messages_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *AlertMsg) GetRule() string {
@@ -3719,7 +3912,7 @@ type MemberRef struct {
 
 func (x *MemberRef) Reset() {
 	*x = MemberRef{}
-	mi := &file_messages_proto_msgTypes[58]
+	mi := &file_messages_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +3924,7 @@ func (x *MemberRef) String() string {
 func (*MemberRef) ProtoMessage() {}
 
 func (x *MemberRef) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[58]
+	mi := &file_messages_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +3937,7 @@ func (x *MemberRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRef.ProtoReflect.Descriptor instead.
 func (*MemberRef) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{58}
+	return file_messages_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *MemberRef) GetId() string {
@@ -3789,7 +3982,7 @@ type AlertReport struct {
 
 func (x *AlertReport) Reset() {
 	*x = AlertReport{}
-	mi := &file_messages_proto_msgTypes[59]
+	mi := &file_messages_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +3994,7 @@ func (x *AlertReport) String() string {
 func (*AlertReport) ProtoMessage() {}
 
 func (x *AlertReport) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[59]
+	mi := &file_messages_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +4007,7 @@ func (x *AlertReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertReport.ProtoReflect.Descriptor instead.
 func (*AlertReport) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{59}
+	return file_messages_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AlertReport) GetNode() string {
@@ -3896,7 +4089,7 @@ type AlertState struct {
 
 func (x *AlertState) Reset() {
 	*x = AlertState{}
-	mi := &file_messages_proto_msgTypes[60]
+	mi := &file_messages_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3908,7 +4101,7 @@ func (x *AlertState) String() string {
 func (*AlertState) ProtoMessage() {}
 
 func (x *AlertState) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[60]
+	mi := &file_messages_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3921,7 +4114,7 @@ func (x *AlertState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertState.ProtoReflect.Descriptor instead.
 func (*AlertState) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{60}
+	return file_messages_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AlertState) GetFiring() []*AlertMsg {
@@ -3971,7 +4164,7 @@ type AlertsFiredQuery struct {
 
 func (x *AlertsFiredQuery) Reset() {
 	*x = AlertsFiredQuery{}
-	mi := &file_messages_proto_msgTypes[61]
+	mi := &file_messages_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3983,7 +4176,7 @@ func (x *AlertsFiredQuery) String() string {
 func (*AlertsFiredQuery) ProtoMessage() {}
 
 func (x *AlertsFiredQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[61]
+	mi := &file_messages_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3996,7 +4189,7 @@ func (x *AlertsFiredQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertsFiredQuery.ProtoReflect.Descriptor instead.
 func (*AlertsFiredQuery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{61}
+	return file_messages_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AlertsFiredQuery) GetStartMs() int64 {
@@ -4022,7 +4215,7 @@ type AlertsFiredReply struct {
 
 func (x *AlertsFiredReply) Reset() {
 	*x = AlertsFiredReply{}
-	mi := &file_messages_proto_msgTypes[62]
+	mi := &file_messages_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4034,7 +4227,7 @@ func (x *AlertsFiredReply) String() string {
 func (*AlertsFiredReply) ProtoMessage() {}
 
 func (x *AlertsFiredReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[62]
+	mi := &file_messages_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4047,7 +4240,7 @@ func (x *AlertsFiredReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertsFiredReply.ProtoReflect.Descriptor instead.
 func (*AlertsFiredReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{62}
+	return file_messages_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AlertsFiredReply) GetCount() int64 {
@@ -4067,7 +4260,7 @@ type AlertQuery struct {
 
 func (x *AlertQuery) Reset() {
 	*x = AlertQuery{}
-	mi := &file_messages_proto_msgTypes[63]
+	mi := &file_messages_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4079,7 +4272,7 @@ func (x *AlertQuery) String() string {
 func (*AlertQuery) ProtoMessage() {}
 
 func (x *AlertQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[63]
+	mi := &file_messages_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4092,7 +4285,7 @@ func (x *AlertQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertQuery.ProtoReflect.Descriptor instead.
 func (*AlertQuery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{63}
+	return file_messages_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *AlertQuery) GetSince() int64 {
@@ -4301,7 +4494,21 @@ const file_messages_proto_rawDesc = "" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x1a\n" +
 	"\bsessions\x18\x04 \x01(\x05R\bsessions\x12 \n" +
-	"\vconnections\x18\x05 \x01(\x05R\vconnections\"<\n" +
+	"\vconnections\x18\x05 \x01(\x05R\vconnections\"*\n" +
+	"\x12PoolWaitersRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\"\x8a\x01\n" +
+	"\vPoolWaiters\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
+	"\awaiters\x18\x02 \x03(\v2\x19.spinmatch.msg.PoolWaiterR\awaiters\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\x05R\x05total\"\x99\x01\n" +
+	"\n" +
+	"PoolWaiter\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
+	"\x06gender\x18\x02 \x01(\tR\x06gender\x12\x18\n" +
+	"\aseeking\x18\x03 \x03(\tR\aseeking\x12\x1a\n" +
+	"\bposition\x18\x04 \x01(\x05R\bposition\x12$\n" +
+	"\x0eenqueued_at_ms\x18\x05 \x01(\x03R\fenqueuedAtMs\"<\n" +
 	"\n" +
 	"StartMatch\x12.\n" +
 	"\x05match\x18\x01 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"h\n" +
@@ -4449,90 +4656,93 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 79)
 var file_messages_proto_goTypes = []any{
-	(*Partner)(nil),          // 0: spinmatch.msg.Partner
-	(*MatchInfo)(nil),        // 1: spinmatch.msg.MatchInfo
-	(*Eta)(nil),              // 2: spinmatch.msg.Eta
-	(*QueueInfo)(nil),        // 3: spinmatch.msg.QueueInfo
-	(*Error)(nil),            // 4: spinmatch.msg.Error
-	(*State)(nil),            // 5: spinmatch.msg.State
-	(*Queued)(nil),           // 6: spinmatch.msg.Queued
-	(*WaitUpdate)(nil),       // 7: spinmatch.msg.WaitUpdate
-	(*MatchFound)(nil),       // 8: spinmatch.msg.MatchFound
-	(*VoteRecorded)(nil),     // 9: spinmatch.msg.VoteRecorded
-	(*MatchResult)(nil),      // 10: spinmatch.msg.MatchResult
-	(*Signal)(nil),           // 11: spinmatch.msg.Signal
-	(*Cancelled)(nil),        // 12: spinmatch.msg.Cancelled
-	(*Event)(nil),            // 13: spinmatch.msg.Event
-	(*Attach)(nil),           // 14: spinmatch.msg.Attach
-	(*Detach)(nil),           // 15: spinmatch.msg.Detach
-	(*Vote)(nil),             // 16: spinmatch.msg.Vote
-	(*SignalOut)(nil),        // 17: spinmatch.msg.SignalOut
-	(*Command)(nil),          // 18: spinmatch.msg.Command
-	(*SpinCmd)(nil),          // 19: spinmatch.msg.SpinCmd
-	(*CancelCmd)(nil),        // 20: spinmatch.msg.CancelCmd
-	(*StatusCmd)(nil),        // 21: spinmatch.msg.StatusCmd
-	(*GetProfile)(nil),       // 22: spinmatch.msg.GetProfile
-	(*PutProfile)(nil),       // 23: spinmatch.msg.PutProfile
-	(*ProfileData)(nil),      // 24: spinmatch.msg.ProfileData
-	(*ProfileReply)(nil),     // 25: spinmatch.msg.ProfileReply
-	(*Waiter)(nil),           // 26: spinmatch.msg.Waiter
-	(*Enqueue)(nil),          // 27: spinmatch.msg.Enqueue
-	(*EnqueueReply)(nil),     // 28: spinmatch.msg.EnqueueReply
-	(*Dequeue)(nil),          // 29: spinmatch.msg.Dequeue
-	(*DequeueReply)(nil),     // 30: spinmatch.msg.DequeueReply
-	(*QueueStatus)(nil),      // 31: spinmatch.msg.QueueStatus
-	(*PoolStatsRequest)(nil), // 32: spinmatch.msg.PoolStatsRequest
-	(*PoolStats)(nil),        // 33: spinmatch.msg.PoolStats
-	(*NodeStatsRequest)(nil), // 34: spinmatch.msg.NodeStatsRequest
-	(*NodeStats)(nil),        // 35: spinmatch.msg.NodeStats
-	(*StartMatch)(nil),       // 36: spinmatch.msg.StartMatch
-	(*CastVote)(nil),         // 37: spinmatch.msg.CastVote
-	(*VoteReply)(nil),        // 38: spinmatch.msg.VoteReply
-	(*Finalize)(nil),         // 39: spinmatch.msg.Finalize
-	(*MatchOutcome)(nil),     // 40: spinmatch.msg.MatchOutcome
-	(*StartReply)(nil),       // 41: spinmatch.msg.StartReply
-	(*MatchAborted)(nil),     // 42: spinmatch.msg.MatchAborted
-	(*Resume)(nil),           // 43: spinmatch.msg.Resume
-	(*Wake)(nil),             // 44: spinmatch.msg.Wake
-	(*Ack)(nil),              // 45: spinmatch.msg.Ack
-	(*RelaySignal)(nil),      // 46: spinmatch.msg.RelaySignal
-	(*PoolAlive)(nil),        // 47: spinmatch.msg.PoolAlive
-	(*ListPools)(nil),        // 48: spinmatch.msg.ListPools
-	(*PoolList)(nil),         // 49: spinmatch.msg.PoolList
-	(*LimitTake)(nil),        // 50: spinmatch.msg.LimitTake
-	(*LimitReply)(nil),       // 51: spinmatch.msg.LimitReply
-	(*LeaseRenew)(nil),       // 52: spinmatch.msg.LeaseRenew
-	(*LeaseRelease)(nil),     // 53: spinmatch.msg.LeaseRelease
-	(*RunReport)(nil),        // 54: spinmatch.msg.RunReport
-	(*ReportReply)(nil),      // 55: spinmatch.msg.ReportReply
-	(*Report)(nil),           // 56: spinmatch.msg.Report
-	(*AlertMsg)(nil),         // 57: spinmatch.msg.AlertMsg
-	(*MemberRef)(nil),        // 58: spinmatch.msg.MemberRef
-	(*AlertReport)(nil),      // 59: spinmatch.msg.AlertReport
-	(*AlertState)(nil),       // 60: spinmatch.msg.AlertState
-	(*AlertsFiredQuery)(nil), // 61: spinmatch.msg.AlertsFiredQuery
-	(*AlertsFiredReply)(nil), // 62: spinmatch.msg.AlertsFiredReply
-	(*AlertQuery)(nil),       // 63: spinmatch.msg.AlertQuery
-	nil,                      // 64: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                      // 65: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                      // 66: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                      // 67: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                      // 68: spinmatch.msg.PoolStats.EtaSEntry
-	nil,                      // 69: spinmatch.msg.PoolStats.AlertP90WaitSEntry
-	nil,                      // 70: spinmatch.msg.PoolStats.AbandonedEntry
-	nil,                      // 71: spinmatch.msg.Report.AvgWaitSEntry
-	nil,                      // 72: spinmatch.msg.Report.P90WaitSEntry
-	nil,                      // 73: spinmatch.msg.Report.AbandonedEntry
-	nil,                      // 74: spinmatch.msg.AlertReport.FiredHoursEntry
-	nil,                      // 75: spinmatch.msg.AlertState.FiredHoursEntry
-	(*actor.PID)(nil),        // 76: actor.PID
+	(*Partner)(nil),            // 0: spinmatch.msg.Partner
+	(*MatchInfo)(nil),          // 1: spinmatch.msg.MatchInfo
+	(*Eta)(nil),                // 2: spinmatch.msg.Eta
+	(*QueueInfo)(nil),          // 3: spinmatch.msg.QueueInfo
+	(*Error)(nil),              // 4: spinmatch.msg.Error
+	(*State)(nil),              // 5: spinmatch.msg.State
+	(*Queued)(nil),             // 6: spinmatch.msg.Queued
+	(*WaitUpdate)(nil),         // 7: spinmatch.msg.WaitUpdate
+	(*MatchFound)(nil),         // 8: spinmatch.msg.MatchFound
+	(*VoteRecorded)(nil),       // 9: spinmatch.msg.VoteRecorded
+	(*MatchResult)(nil),        // 10: spinmatch.msg.MatchResult
+	(*Signal)(nil),             // 11: spinmatch.msg.Signal
+	(*Cancelled)(nil),          // 12: spinmatch.msg.Cancelled
+	(*Event)(nil),              // 13: spinmatch.msg.Event
+	(*Attach)(nil),             // 14: spinmatch.msg.Attach
+	(*Detach)(nil),             // 15: spinmatch.msg.Detach
+	(*Vote)(nil),               // 16: spinmatch.msg.Vote
+	(*SignalOut)(nil),          // 17: spinmatch.msg.SignalOut
+	(*Command)(nil),            // 18: spinmatch.msg.Command
+	(*SpinCmd)(nil),            // 19: spinmatch.msg.SpinCmd
+	(*CancelCmd)(nil),          // 20: spinmatch.msg.CancelCmd
+	(*StatusCmd)(nil),          // 21: spinmatch.msg.StatusCmd
+	(*GetProfile)(nil),         // 22: spinmatch.msg.GetProfile
+	(*PutProfile)(nil),         // 23: spinmatch.msg.PutProfile
+	(*ProfileData)(nil),        // 24: spinmatch.msg.ProfileData
+	(*ProfileReply)(nil),       // 25: spinmatch.msg.ProfileReply
+	(*Waiter)(nil),             // 26: spinmatch.msg.Waiter
+	(*Enqueue)(nil),            // 27: spinmatch.msg.Enqueue
+	(*EnqueueReply)(nil),       // 28: spinmatch.msg.EnqueueReply
+	(*Dequeue)(nil),            // 29: spinmatch.msg.Dequeue
+	(*DequeueReply)(nil),       // 30: spinmatch.msg.DequeueReply
+	(*QueueStatus)(nil),        // 31: spinmatch.msg.QueueStatus
+	(*PoolStatsRequest)(nil),   // 32: spinmatch.msg.PoolStatsRequest
+	(*PoolStats)(nil),          // 33: spinmatch.msg.PoolStats
+	(*NodeStatsRequest)(nil),   // 34: spinmatch.msg.NodeStatsRequest
+	(*NodeStats)(nil),          // 35: spinmatch.msg.NodeStats
+	(*PoolWaitersRequest)(nil), // 36: spinmatch.msg.PoolWaitersRequest
+	(*PoolWaiters)(nil),        // 37: spinmatch.msg.PoolWaiters
+	(*PoolWaiter)(nil),         // 38: spinmatch.msg.PoolWaiter
+	(*StartMatch)(nil),         // 39: spinmatch.msg.StartMatch
+	(*CastVote)(nil),           // 40: spinmatch.msg.CastVote
+	(*VoteReply)(nil),          // 41: spinmatch.msg.VoteReply
+	(*Finalize)(nil),           // 42: spinmatch.msg.Finalize
+	(*MatchOutcome)(nil),       // 43: spinmatch.msg.MatchOutcome
+	(*StartReply)(nil),         // 44: spinmatch.msg.StartReply
+	(*MatchAborted)(nil),       // 45: spinmatch.msg.MatchAborted
+	(*Resume)(nil),             // 46: spinmatch.msg.Resume
+	(*Wake)(nil),               // 47: spinmatch.msg.Wake
+	(*Ack)(nil),                // 48: spinmatch.msg.Ack
+	(*RelaySignal)(nil),        // 49: spinmatch.msg.RelaySignal
+	(*PoolAlive)(nil),          // 50: spinmatch.msg.PoolAlive
+	(*ListPools)(nil),          // 51: spinmatch.msg.ListPools
+	(*PoolList)(nil),           // 52: spinmatch.msg.PoolList
+	(*LimitTake)(nil),          // 53: spinmatch.msg.LimitTake
+	(*LimitReply)(nil),         // 54: spinmatch.msg.LimitReply
+	(*LeaseRenew)(nil),         // 55: spinmatch.msg.LeaseRenew
+	(*LeaseRelease)(nil),       // 56: spinmatch.msg.LeaseRelease
+	(*RunReport)(nil),          // 57: spinmatch.msg.RunReport
+	(*ReportReply)(nil),        // 58: spinmatch.msg.ReportReply
+	(*Report)(nil),             // 59: spinmatch.msg.Report
+	(*AlertMsg)(nil),           // 60: spinmatch.msg.AlertMsg
+	(*MemberRef)(nil),          // 61: spinmatch.msg.MemberRef
+	(*AlertReport)(nil),        // 62: spinmatch.msg.AlertReport
+	(*AlertState)(nil),         // 63: spinmatch.msg.AlertState
+	(*AlertsFiredQuery)(nil),   // 64: spinmatch.msg.AlertsFiredQuery
+	(*AlertsFiredReply)(nil),   // 65: spinmatch.msg.AlertsFiredReply
+	(*AlertQuery)(nil),         // 66: spinmatch.msg.AlertQuery
+	nil,                        // 67: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                        // 68: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                        // 69: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                        // 70: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                        // 71: spinmatch.msg.PoolStats.EtaSEntry
+	nil,                        // 72: spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	nil,                        // 73: spinmatch.msg.PoolStats.AbandonedEntry
+	nil,                        // 74: spinmatch.msg.Report.AvgWaitSEntry
+	nil,                        // 75: spinmatch.msg.Report.P90WaitSEntry
+	nil,                        // 76: spinmatch.msg.Report.AbandonedEntry
+	nil,                        // 77: spinmatch.msg.AlertReport.FiredHoursEntry
+	nil,                        // 78: spinmatch.msg.AlertState.FiredHoursEntry
+	(*actor.PID)(nil),          // 79: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	64, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	67, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -4550,9 +4760,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	76, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	76, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	76, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	79, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	79, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	79, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -4561,39 +4771,40 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	76, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	79, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
-	65, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	66, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	67, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	68, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
-	69, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
-	70, // 42: spinmatch.msg.PoolStats.abandoned:type_name -> spinmatch.msg.PoolStats.AbandonedEntry
-	1,  // 43: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
-	1,  // 44: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
-	4,  // 45: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
-	1,  // 46: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
-	56, // 47: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
-	71, // 48: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
-	72, // 49: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
-	73, // 50: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
-	58, // 51: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
-	58, // 52: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
-	57, // 53: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
-	57, // 54: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
-	74, // 55: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
-	57, // 56: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
-	57, // 57: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
-	75, // 58: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
-	59, // [59:59] is the sub-list for method output_type
-	59, // [59:59] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	68, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	69, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	70, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	71, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	72, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	73, // 42: spinmatch.msg.PoolStats.abandoned:type_name -> spinmatch.msg.PoolStats.AbandonedEntry
+	38, // 43: spinmatch.msg.PoolWaiters.waiters:type_name -> spinmatch.msg.PoolWaiter
+	1,  // 44: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
+	1,  // 45: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
+	4,  // 46: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
+	1,  // 47: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
+	59, // 48: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
+	74, // 49: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
+	75, // 50: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
+	76, // 51: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
+	61, // 52: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
+	61, // 53: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
+	60, // 54: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
+	60, // 55: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
+	77, // 56: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
+	60, // 57: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
+	60, // 58: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
+	78, // 59: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
+	60, // [60:60] is the sub-list for method output_type
+	60, // [60:60] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -4625,7 +4836,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   76,
+			NumMessages:   79,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

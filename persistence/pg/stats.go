@@ -2,74 +2,93 @@ package pg
 
 import (
 	"context"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/spinmatch/spinmatch/persistence"
 )
 
-// DBStats is a snapshot of the database's size and the pool's state, for
-// diagnostics such as /api/test/db-stats.
-type DBStats struct {
-	// Rows is the exact row count of each table, by table name.
-	Rows map[string]int64 `json:"rows"`
-	// Pool is the connection pool's state.
-	Pool PoolStats `json:"pool"`
-}
+// Stats counts rows cheaply: the tables of the current schema (at most
+// maxStatTables, the migration bookkeeping left out) are listed with their
+// size on disk and the statistics collector's live-row estimate in one
+// query; those of at most exactCountBytes (tens of thousands of rows) are
+// then counted exactly with count(*), all in a second query. A larger
+// table keeps the estimate and is named in Estimated, so a diagnostics call
+// never scans a big append-only log.
+const (
+	maxStatTables   = 64
+	exactCountBytes = 16 << 20
+)
 
-// PoolStats is a snapshot of the connection pool.
-type PoolStats struct {
-	MaxConns        int32         `json:"max_conns"`
-	TotalConns      int32         `json:"total_conns"`
-	AcquiredConns   int32         `json:"acquired_conns"`
-	IdleConns       int32         `json:"idle_conns"`
-	AcquireCount    int64         `json:"acquire_count"`
-	AcquireDuration time.Duration `json:"acquire_duration_ns"`
-	NewConnsCount   int64         `json:"new_conns_count"`
-}
+var tablesQuery = `
+select c.relname, pg_total_relation_size(c.oid), coalesce(s.n_live_tup, 0)
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+left join pg_stat_user_tables s on s.relid = c.oid
+where n.nspname = current_schema() and c.relkind in ('r', 'p')
+  and c.relname <> 'spin_schema_version'
+order by c.relname
+limit ` + strconv.Itoa(maxStatTables)
 
-// statTables are the tables Stats counts.
-var statTables = []string{
-	"profiles", "matches", "votes", "match_results", "match_members",
-	"queue_entries", "wait_samples", "audit_log",
-}
-
-// statsQuery counts every table of statTables in one statement, one column
-// per table in that order.
-var statsQuery = func() string {
-	cols := make([]string, len(statTables))
-	for i, table := range statTables {
-		cols[i] = "(select count(*) from " + pgx.Identifier{table}.Sanitize() + ")"
-	}
-	return "select " + strings.Join(cols, ", ")
-}()
-
-// Stats returns the row count of every table and the pool's state.
-func (s *Store) Stats(ctx context.Context) (DBStats, error) {
-	counts := make([]int64, len(statTables))
-	dest := make([]any, len(counts))
-	for i := range counts {
-		dest[i] = &counts[i]
-	}
+// Stats returns the row count of every table (exact for the small ones,
+// see exactCountBytes) and the connection pool's state.
+func (s *Store) Stats(ctx context.Context) (persistence.StoreStats, error) {
+	st := persistence.StoreStats{Store: "postgres", Rows: map[string]int64{}, Estimated: []string{}}
+	var exact []string
 	err := s.retry(ctx, "pg: stats", func(ctx context.Context) error {
-		return s.pool.QueryRow(ctx, statsQuery).Scan(dest...)
+		clear(st.Rows)
+		st.Estimated, exact = st.Estimated[:0], exact[:0]
+		rows, err := s.pool.Query(ctx, tablesQuery)
+		if err != nil {
+			return err
+		}
+		var (
+			name       string
+			size, live int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&name, &size, &live}, func() error {
+			if size <= exactCountBytes {
+				exact = append(exact, name)
+			} else {
+				st.Rows[name] = live
+				st.Estimated = append(st.Estimated, name)
+			}
+			return nil
+		})
+		if err != nil || len(exact) == 0 {
+			return err
+		}
+		counts := make([]int64, len(exact))
+		dest := make([]any, len(exact))
+		cols := make([]string, len(exact))
+		for i, table := range exact {
+			dest[i] = &counts[i]
+			cols[i] = "(select count(*) from " + pgx.Identifier{table}.Sanitize() + ")"
+		}
+		if err := s.pool.QueryRow(ctx, "select "+strings.Join(cols, ", ")).Scan(dest...); err != nil {
+			return err
+		}
+		for i, table := range exact {
+			st.Rows[table] = counts[i]
+		}
+		return nil
 	})
 	if err != nil {
-		return DBStats{}, err
-	}
-	st := DBStats{Rows: make(map[string]int64, len(statTables))}
-	for i, table := range statTables {
-		st.Rows[table] = counts[i]
+		return persistence.StoreStats{}, err
 	}
 	ps := s.pool.Stat()
-	st.Pool = PoolStats{
-		MaxConns:        ps.MaxConns(),
-		TotalConns:      ps.TotalConns(),
-		AcquiredConns:   ps.AcquiredConns(),
-		IdleConns:       ps.IdleConns(),
-		AcquireCount:    ps.AcquireCount(),
-		AcquireDuration: ps.AcquireDuration(),
-		NewConnsCount:   ps.NewConnsCount(),
+	st.Connections = map[string]int64{
+		"max":                 int64(ps.MaxConns()),
+		"total":               int64(ps.TotalConns()),
+		"acquired":            int64(ps.AcquiredConns()),
+		"idle":                int64(ps.IdleConns()),
+		"constructing":        int64(ps.ConstructingConns()),
+		"acquire_count":       ps.AcquireCount(),
+		"empty_acquire_count": ps.EmptyAcquireCount(),
+		"acquire_duration_ms": ps.AcquireDuration().Milliseconds(),
+		"new_conns_count":     ps.NewConnsCount(),
 	}
 	return st, nil
 }

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) actors.Store) {
 		{"SummarizePeriod", testSummarizePeriod},
 		{"ReportUpsert", testReportUpsert},
 		{"RacingPutReport", testRacingPutReport},
+		{"Stats", testStats},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,38 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spinmatch/spinmatch/persistence"
+)
+
+// Stats returns the number of records of each kind, under the names of
+// the PostgreSQL store's tables; every count is exact, and there are no
+// connections.
+func (s *Store) Stats(ctx context.Context) (persistence.StoreStats, error) {
+	if err := ctx.Err(); err != nil {
+		return persistence.StoreStats{}, fmt.Errorf("memory: stats: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	votes := 0
+	for _, v := range s.votes {
+		votes += len(v)
+	}
+	return persistence.StoreStats{
+		Store: "memory",
+		Rows: map[string]int64{
+			"profiles":      int64(len(s.profiles)),
+			"matches":       int64(len(s.matches)),
+			"votes":         int64(votes),
+			"match_results": int64(len(s.results)),
+			"match_members": int64(len(s.claims)),
+			"queue_entries": int64(len(s.queue)),
+			"wait_samples":  int64(len(s.waits)),
+			"audit_log":     int64(len(s.audit)),
+		},
+		Estimated:   []string{},
+		Connections: map[string]int64{},
+	}, nil
+}
