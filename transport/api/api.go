@@ -36,6 +36,13 @@ type Config struct {
 	// Members, when set, reports how many cluster members this node sees;
 	// /readyz includes it.
 	Members func() int
+	// TestKey is TEST_API_KEY, the key of the test endpoints (testapi.go);
+	// zero value: open in development, 404 in production.
+	TestKey string
+	// NodeName, when set, names this node (GET /api/test/monitoring).
+	NodeName func() string
+	// Sentry reports whether errors go to Sentry (GET /api/test/monitoring).
+	Sentry bool
 }
 
 // API is the REST surface.
@@ -66,6 +73,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/me", a.user(a.putMe))
 	mux.HandleFunc("GET /api/queue/status", a.queueStatus)
 	mux.HandleFunc("POST /api/dev/token", a.devToken)
+	a.registerTest(mux)
 	mux.Handle("POST /api/client-errors", newClientErrors())
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, actors.CodeNotFound, "There's no such API route.")
@@ -157,6 +165,12 @@ func (a *API) spin(w http.ResponseWriter, r *http.Request, userID string) {
 		writeMsgError(w, e)
 		return
 	}
+	a.spinFor(w, r, userID)
+}
+
+// spinFor runs a spin for userID and writes its answer (POST /api/spin,
+// POST /api/test/spin).
+func (a *API) spinFor(w http.ResponseWriter, r *http.Request, userID string) {
 	ev := a.command(w, r, userID, &msg.Command{Kind: &msg.Command_Spin{Spin: &msg.SpinCmd{}}})
 	if ev == nil {
 		return
@@ -193,6 +207,12 @@ func (a *API) vote(w http.ResponseWriter, r *http.Request, userID string) {
 		writeMsgError(w, e)
 		return
 	}
+	a.voteFor(w, r, userID, matchID, choice)
+}
+
+// voteFor casts userID's vote and writes its answer (POST /api/vote,
+// POST /api/test/vote).
+func (a *API) voteFor(w http.ResponseWriter, r *http.Request, userID, matchID, choice string) {
 	cmd := &msg.Command{Kind: &msg.Command_Vote{Vote: &msg.Vote{MatchId: matchID, Choice: choice}}}
 	if ev := a.command(w, r, userID, cmd); ev != nil {
 		writeJSON(w, http.StatusOK, wire.FromEvent(ev))

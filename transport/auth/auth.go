@@ -244,6 +244,9 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
+// CanIssue reports whether the verifier can sign tokens (JWT_SECRET set).
+func (v *Verifier) CanIssue() bool { return len(v.secret) > 0 }
+
 // Issue signs an HS256 token for userID valid for ttl (development and
 // test tokens). It fails without a secret.
 func (v *Verifier) Issue(userID string, ttl time.Duration) (string, error) {
