@@ -51,7 +51,8 @@ type API struct {
 	sys      *actors.System
 	verifier *auth.Verifier
 	log      *slog.Logger
-	users    *inFlight // REST requests in flight per user (limits.go)
+	users    *inFlight     // REST requests in flight per user (limits.go)
+	batch    chan struct{} // batch-setup workers of the node (testbatch.go)
 }
 
 // New returns the REST surface.
@@ -59,7 +60,7 @@ func New(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logger) *AP
 	if cfg.DevTokenTTL == 0 {
 		cfg.DevTokenTTL = 24 * time.Hour
 	}
-	return &API{cfg: cfg, sys: sys, verifier: v, log: log, users: newInFlight()}
+	return &API{cfg: cfg, sys: sys, verifier: v, log: log, users: newInFlight(), batch: make(chan struct{}, batchWorkers)}
 }
 
 // Register mounts the routes on mux.

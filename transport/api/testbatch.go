@@ -20,10 +20,12 @@ import (
 // POST /api/test/batch-setup makes synthetic users for load tests: ids
 // "test-<batch>-<n>", each seeking the other binary gender (nonbinary
 // seeks all), with a token the node signs, optionally spinning. The work
-// is bounded: at most maxBatch users, set up batchWorkers at a time.
+// is bounded: at most maxBatch users per call, and at most batchWorkers
+// users being set up at a time on the node however many calls run (they
+// share API.batch).
 const (
 	maxBatch     = 1000
-	batchWorkers = 16
+	batchWorkers = 32
 )
 
 const batchUsage = `Send {"count": 1 to 1000, "pool": "...", "genders": {"male": 1, "female": 1}, "spin": true or false}.`
@@ -182,7 +184,7 @@ func (a *API) testBatchSetup(w http.ResponseWriter, r *http.Request, c *testCall
 	writeJSON(w, http.StatusCreated, map[string]any{"users": users})
 }
 
-// setUpBatch makes the batch's users, batchWorkers at a time, and returns
+// setUpBatch makes the batch's users, on the node's batchWorkers, and returns
 // them in order. On the first failure it starts no more and returns the
 // users made so far with the error.
 func (a *API) setUpBatch(ctx context.Context, prefix string, req batchRequest) ([]batchUser, error) {
@@ -195,18 +197,13 @@ func (a *API) setUpBatch(ctx context.Context, prefix string, req batchRequest) (
 		mu       sync.Mutex
 		firstErr error // guarded by mu
 	)
-	sem := make(chan struct{}, batchWorkers)
 	for i, g := range genders {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
+		if !a.takeBatchWorker(ctx) {
 			break
 		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-a.batch; wg.Done() }()
 			u, err := a.setUpUser(ctx, fmt.Sprintf("%s%04d", prefix, i+1), i+1, g, req)
 			if err != nil {
 				mu.Lock()
@@ -231,6 +228,21 @@ func (a *API) setUpBatch(ctx context.Context, prefix string, req batchRequest) (
 		firstErr = ctx.Err()
 	}
 	return out, firstErr
+}
+
+// takeBatchWorker waits for one of the node's batch workers; false: ctx
+// ended first (or the batch failed), and no worker is held.
+func (a *API) takeBatchWorker(ctx context.Context) bool {
+	select {
+	case a.batch <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	if ctx.Err() != nil {
+		<-a.batch
+		return false
+	}
+	return true
 }
 
 // setUpUser stores one synthetic user's profile through its session,

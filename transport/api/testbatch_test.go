@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"slices"
 	"testing"
 )
@@ -92,4 +93,22 @@ func FuzzParseBatch(f *testing.F) {
 			t.Fatalf("apportion gave %d genders for %d", len(got), r.count)
 		}
 	})
+}
+
+// TestBatchWorkers: a batch whose caller hung up holds no worker, so the
+// node's workers never leak.
+func TestBatchWorkers(t *testing.T) {
+	a := &API{batch: make(chan struct{}, 2)}
+	if !a.takeBatchWorker(t.Context()) || !a.takeBatchWorker(t.Context()) {
+		t.Fatal("free workers refused")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if a.takeBatchWorker(ctx) {
+		t.Fatal("a worker beyond the bound")
+	}
+	<-a.batch
+	if a.takeBatchWorker(ctx) || len(a.batch) != 1 {
+		t.Fatalf("an ended call took a worker (%d held, want 1)", len(a.batch))
+	}
 }
