@@ -16,9 +16,12 @@ func (s *Store) Stats(ctx context.Context) (persistence.StoreStats, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	votes := 0
+	votes, reports := 0, 0
 	for _, v := range s.votes {
 		votes += len(v)
+	}
+	for _, r := range s.reports {
+		reports += len(r)
 	}
 	return persistence.StoreStats{
 		Store: "memory",
@@ -31,6 +34,7 @@ func (s *Store) Stats(ctx context.Context) (persistence.StoreStats, error) {
 			"queue_entries": int64(len(s.queue)),
 			"wait_samples":  int64(len(s.waits)),
 			"audit_log":     int64(len(s.audit)),
+			"reports":       int64(reports),
 		},
 		Estimated:   []string{},
 		Connections: map[string]int64{},
