@@ -16,6 +16,7 @@ import (
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/persistence"
 	"github.com/spinmatch/spinmatch/persistence/pgtest"
+	"github.com/spinmatch/spinmatch/transport/auth/authtest"
 )
 
 const testAPIKey = "test-api-key-for-the-test"
@@ -389,5 +390,24 @@ func TestTestEndpointsDrive(t *testing.T) {
 		if r.actor != "development" || !strings.Contains(r.detail, "refused=") || len(r.detail) > 200 {
 			t.Errorf("audit row of a refused call: %+v", r)
 		}
+	}
+}
+
+// TestBatchSetupNeedsASigningSecret: a node that verifies Supabase tokens
+// only (no JWT_SECRET) cannot sign test users' tokens: batch-setup says
+// so (503 unavailable), audited, and makes nobody.
+func TestBatchSetupNeedsASigningSecret(t *testing.T) {
+	proj := authtest.NewProject(t)
+	cfg := testConfig(t)
+	cfg.Development, cfg.TestKey = false, testAPIKey
+	cfg.JWTSecret, cfg.SupabaseURL = nil, proj.URL
+	base := "http://" + startNode(t, cfg).Addr()
+	code, f := testAPI(t, base, testAPIKey, "POST", "/api/test/batch-setup", map[string]any{"count": 2})
+	if code != 503 || f.obj("error").str("code") != actors.CodeUnavailable || !strings.Contains(f.obj("error").str("message"), "JWT_SECRET") {
+		t.Fatalf("batch-setup without JWT_SECRET: %d %v, want 503 unavailable naming JWT_SECRET", code, f)
+	}
+	if code, db := testAPI(t, base, testAPIKey, "GET", "/api/test/db-stats", nil); code != 200 || db.str("store") != "memory" ||
+		db.obj("rows").num("profiles") != 0 || db.obj("rows").num("audit_log") != 2 {
+		t.Fatalf("db-stats after a refused batch: %d %v, want no profiles and two audit lines", code, db)
 	}
 }
