@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/actors/alert"
 	"github.com/spinmatch/spinmatch/persistence"
 	"github.com/spinmatch/spinmatch/persistence/pgtest"
 	"github.com/spinmatch/spinmatch/transport/auth/authtest"
@@ -229,6 +230,11 @@ func TestTestEndpointsDrive(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	cfg := testConfig(t)
 	cfg.DatabaseURL = dbURL
+	// The imbalance rule trips at once at 2 waiting on one side; the other
+	// rules stay quiet: the line below fires exactly one alert.
+	cfg.Actors.Alerts = actors.AlertConfig{Interval: 100 * time.Millisecond, Thresholds: alert.Thresholds{
+		WaitP90: time.Hour, Imbalance: 1, MinWaiting: 2, StoreErrorsPerMin: 1e6,
+	}}
 	base := "http://" + startNode(t, cfg).Addr()
 	call := func(method, path string, body any) (int, frame) {
 		t.Helper()
@@ -333,10 +339,14 @@ func TestTestEndpointsDrive(t *testing.T) {
 			t.Errorf("queue-status pool line: %v, want 3 men waiting", p)
 		}
 	}
-	code, mon := call("GET", "/api/test/monitoring", nil)
-	if code != 200 || mon.str("node") != cfg.Cluster.NodeName || mon["ready"] != true ||
-		mon.obj("cluster").num("members") != 1 || mon.obj("sentry")["enabled"] != false || mon.obj("alerts").num("firing") != 0 {
-		t.Fatalf("monitoring: %d %v (node %s)", code, mon, cfg.Cluster.NodeName)
+	var mon frame
+	waitFor(t, 5*time.Second, "the line's imbalance alert in monitoring", func() bool {
+		_, mon = call("GET", "/api/test/monitoring", nil)
+		return mon.obj("alerts").num("firing") == 1
+	})
+	if mon.str("node") != cfg.Cluster.NodeName || mon["ready"] != true ||
+		mon.obj("cluster").num("members") != 1 || mon.obj("sentry")["enabled"] != false {
+		t.Fatalf("monitoring: %v (node %s)", mon, cfg.Cluster.NodeName)
 	}
 	code, db := call("GET", "/api/test/db-stats", nil)
 	if code != 200 || db.str("store") != "postgres" || db.obj("connections").num("total") < 1 {

@@ -271,10 +271,7 @@ func (a *API) testMonitoring(w http.ResponseWriter, r *http.Request, c *testCall
 	if a.cfg.NodeName != nil {
 		node = a.cfg.NodeName()
 	}
-	firing := 0
-	if snap, err := a.sys.Snapshot(ctx); err == nil {
-		firing = len(snap.Alerts)
-	}
+	firing := len(a.sys.AlertsFiring(ctx))
 	writeJSON(w, http.StatusOK, map[string]any{
 		"node":    node,
 		"ready":   ready,
