@@ -59,24 +59,19 @@ func (a *API) registerTest(mux *http.ServeMux) {
 	route("GET /api/test/db-stats", "test.db_stats", a.testDBStats)
 }
 
-// audit writes the call's audit line: target is the user it acts on (""
-// for none), detail what else it names. On failure it answers 503 and
-// returns false: the call must then do nothing.
-//
-// Until the audit log has target and address columns, both lead Detail:
-// "target=<user> ip=<address> <detail>".
+// audit writes the call's audit line: target is the user (or batch) it
+// acts on ("" for none), detail what else it names, and the client
+// address. On failure it answers 503 and returns false: the call must
+// then do nothing.
 func (c *testCall) audit(w http.ResponseWriter, target, detail string) bool {
 	ip := ""
 	if addr := clientip.FromContext(c.r.Context()); addr.IsValid() {
 		ip = addr.String()
 	}
-	line := "target=" + target + " ip=" + ip
-	if detail != "" {
-		line += " " + detail
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), auditTimeout)
 	defer cancel()
-	if err := c.a.sys.Audit(ctx, persistence.AuditEntry{Actor: c.who, Action: c.action, Detail: line}); err != nil {
+	e := persistence.AuditEntry{Actor: c.who, Action: c.action, Target: target, IP: ip, Detail: detail}
+	if err := c.a.sys.Audit(ctx, e); err != nil {
 		c.a.log.Error("api: test call not audited; refused", "action", c.action, "err", err)
 		WriteError(w, actors.CodeUnavailable, "We can't record this test call in the audit log right now, so it was not run. Please try again in a moment.")
 		return false
@@ -220,7 +215,7 @@ func (a *API) testUserPool(w http.ResponseWriter, r *http.Request, c *testCall) 
 		c.refuse(w, "", e)
 		return
 	}
-	if !c.audit(w, "", "pool="+name) {
+	if !c.audit(w, name, "pool") {
 		return
 	}
 	line, err := a.sys.PoolWaiters(r.Context(), name)
