@@ -119,6 +119,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		p.stopTimers()
 		p.d.Metrics.PoolsActive.Dec()
+		p.d.Metrics.ForgetQueue(p.name)
 	case *actor.Restarting:
 		// The supervisor replaces this instance with a fresh one, which
 		// starts its own timers and counts itself again (Started); this
@@ -126,6 +127,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		// chain.
 		p.stopTimers()
 		p.d.Metrics.PoolsActive.Dec()
+		p.d.Metrics.ForgetQueue(p.name)
 	case *msg.Enqueue:
 		ctx.Respond(p.enqueue(m))
 		p.wake()
@@ -155,6 +157,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		p.expirePairings()
 		p.resumeStale()
 		p.pushWaitUpdates()
+		p.reportQueue()
 		if p.ticks++; time.Duration(p.ticks)*p.d.Config.WaitTick >= p.d.Config.Refresh {
 			p.announce()
 		}
@@ -218,6 +221,20 @@ func (p *matchPool) stopTimers() {
 		}
 	}
 	p.ticking, p.stopTick, p.stopIdle = false, nil, nil
+}
+
+// reportQueue hands the queue gauges this pool's waiting counts and
+// longest waits (poolgauges.go).
+func (p *matchPool) reportQueue() {
+	var r queueReading
+	now := p.d.now()
+	for i, g := range pool.Genders {
+		r.waiting[i] = p.q.Count(g)
+		if at, ok := p.q.Oldest(g); ok {
+			r.oldest[i] = max(now.Sub(at).Seconds(), 0)
+		}
+	}
+	p.d.Metrics.ReportQueue(p.d.Config.Pools, p.name, r)
 }
 
 // announce tells the directory this pool exists (soft state, refreshed

@@ -1,0 +1,85 @@
+package actors
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spinmatch/spinmatch/actors/pool"
+)
+
+// The per-pool gauges: spinmatch_queue_waiting and
+// spinmatch_queue_oldest_wait_seconds by pool and gender. Each MatchPool
+// activation reports its reading on its wait tick (ReportQueue) and
+// withdraws it when it stops (ForgetQueue); a scrape sums the readings of
+// the pools that share a label (the pools past the bound share "other"),
+// so the series stay bounded by the pool label bound times the genders,
+// and a pool that passivated leaves none behind.
+
+// queueReading is one pool's last report.
+type queueReading struct {
+	label   string
+	waiting [len(pool.Genders)]int
+	oldest  [len(pool.Genders)]float64 // seconds; 0 with nobody of that gender
+}
+
+// queueGauges is a prometheus.Collector over the active pools' readings.
+// Safe for concurrent use.
+type queueGauges struct {
+	waitingDesc, oldestDesc *prometheus.Desc
+
+	mu     sync.Mutex
+	byPool map[string]queueReading // guarded by mu: by pool name, one per active pool on this node
+}
+
+func newQueueGauges() *queueGauges {
+	labels := []string{"pool", "gender"}
+	return &queueGauges{
+		waitingDesc: prometheus.NewDesc("spinmatch_queue_waiting", "People waiting in a pool on this node, by pool and gender (reported on the pool's wait tick).", labels, nil),
+		oldestDesc:  prometheus.NewDesc("spinmatch_queue_oldest_wait_seconds", "The longest current wait in a pool on this node, by pool and gender; 0 with nobody waiting.", labels, nil),
+		byPool:      map[string]queueReading{},
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (g *queueGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- g.waitingDesc
+	ch <- g.oldestDesc
+}
+
+// Collect implements prometheus.Collector: waiting counts are summed over
+// the pools of a label, oldest waits are their maximum.
+func (g *queueGauges) Collect(ch chan<- prometheus.Metric) {
+	g.mu.Lock()
+	agg := make(map[string]queueReading, len(g.byPool))
+	for _, r := range g.byPool {
+		a := agg[r.label]
+		for i := range r.waiting {
+			a.waiting[i] += r.waiting[i]
+			a.oldest[i] = max(a.oldest[i], r.oldest[i])
+		}
+		agg[r.label] = a
+	}
+	g.mu.Unlock()
+	for label, a := range agg {
+		for i, gender := range pool.Genders {
+			ch <- prometheus.MustNewConstMetric(g.waitingDesc, prometheus.GaugeValue, float64(a.waiting[i]), label, gender.String())
+			ch <- prometheus.MustNewConstMetric(g.oldestDesc, prometheus.GaugeValue, a.oldest[i], label, gender.String())
+		}
+	}
+}
+
+// ReportQueue records pool name's current reading under its bounded label.
+func (m *Metrics) ReportQueue(allowed []string, name string, r queueReading) {
+	r.label = m.PoolLabel(allowed, name)
+	m.queue.mu.Lock()
+	m.queue.byPool[name] = r
+	m.queue.mu.Unlock()
+}
+
+// ForgetQueue drops pool name's reading (its activation stopped).
+func (m *Metrics) ForgetQueue(name string) {
+	m.queue.mu.Lock()
+	delete(m.queue.byPool, name)
+	m.queue.mu.Unlock()
+}
