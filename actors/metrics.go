@@ -24,10 +24,10 @@ type Metrics struct {
 	QueueWait          *prometheus.HistogramVec // by pool, gender
 	Sessions           prometheus.Gauge         // active UserSession activations on this node
 	SamplesDropped     prometheus.Counter
-	Resent             *prometheus.CounterVec // by grain kind: messages resent after a dead letter or a lost node
-	Undeliverable      *prometheus.CounterVec // by grain kind: messages given up after the delivery timeout
-	DoublePairs        prometheus.Counter     // pairings the store refused: a partner was in another match
-	PoolsActive        prometheus.Gauge       // MatchPool activations on this node
+	Resent             *prometheus.CounterVec   // by grain kind: messages resent after a dead letter or a lost node
+	Undeliverable      *prometheus.CounterVec   // by grain kind: messages given up after the delivery timeout
+	DoublePairs        prometheus.Counter       // pairings the store refused: a partner was in another match
+	PoolsActive        prometheus.Gauge         // MatchPool activations on this node
 	SpinToMatch        *prometheus.HistogramVec // by pool: spin to the match_found pushed to the spinner's sockets
 	StoreLatency       *prometheus.HistogramVec // by op: every store call (MeasureStore)
 	GrainLatency       *prometheus.HistogramVec // by kind: Router requests (Ask), failovers included
