@@ -234,6 +234,7 @@ func (p *matchPool) reportQueue() {
 			r.oldest[i] = max(now.Sub(at).Seconds(), 0)
 		}
 	}
+	r.imbalance = p.est.ImbalanceRatio(p.q.Waiting(), now)
 	p.d.Metrics.ReportQueue(p.d.Config.Pools, p.name, r)
 }
 

@@ -9,7 +9,8 @@ import (
 )
 
 // The per-pool gauges: spinmatch_queue_waiting and
-// spinmatch_queue_oldest_wait_seconds by pool and gender. Each MatchPool
+// spinmatch_queue_oldest_wait_seconds by pool and gender, and
+// spinmatch_queue_imbalance_ratio by pool. Each MatchPool
 // activation reports its reading on its wait tick (ReportQueue) and
 // withdraws it when it stops (ForgetQueue); a scrape sums the readings of
 // the pools that share a label (the pools past the bound share "other"),
@@ -21,12 +22,14 @@ type queueReading struct {
 	label   string
 	waiting [len(pool.Genders)]int
 	oldest  [len(pool.Genders)]float64 // seconds; 0 with nobody of that gender
+	// imbalance is the pool's imbalance ratio (pool.Stats.ImbalanceRatio).
+	imbalance float64
 }
 
 // queueGauges is a prometheus.Collector over the active pools' readings.
 // Safe for concurrent use.
 type queueGauges struct {
-	waitingDesc, oldestDesc *prometheus.Desc
+	waitingDesc, oldestDesc, imbalanceDesc *prometheus.Desc
 
 	mu     sync.Mutex
 	byPool map[string]queueReading // guarded by mu: by pool name, one per active pool on this node
@@ -35,9 +38,10 @@ type queueGauges struct {
 func newQueueGauges() *queueGauges {
 	labels := []string{"pool", "gender"}
 	return &queueGauges{
-		waitingDesc: prometheus.NewDesc("spinmatch_queue_waiting", "People waiting in a pool on this node, by pool and gender (reported on the pool's wait tick).", labels, nil),
-		oldestDesc:  prometheus.NewDesc("spinmatch_queue_oldest_wait_seconds", "The longest current wait in a pool on this node, by pool and gender; 0 with nobody waiting.", labels, nil),
-		byPool:      map[string]queueReading{},
+		waitingDesc:   prometheus.NewDesc("spinmatch_queue_waiting", "People waiting in a pool on this node, by pool and gender (reported on the pool's wait tick).", labels, nil),
+		oldestDesc:    prometheus.NewDesc("spinmatch_queue_oldest_wait_seconds", "The longest current wait in a pool on this node, by pool and gender; 0 with nobody waiting.", labels, nil),
+		imbalanceDesc: prometheus.NewDesc("spinmatch_queue_imbalance_ratio", "A pool's imbalance ratio (how many of the plentiful side wait per person of the scarce side, as in the admin snapshot), by pool; the largest of the pools labelled other.", []string{"pool"}, nil),
+		byPool:        map[string]queueReading{},
 	}
 }
 
@@ -45,10 +49,11 @@ func newQueueGauges() *queueGauges {
 func (g *queueGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- g.waitingDesc
 	ch <- g.oldestDesc
+	ch <- g.imbalanceDesc
 }
 
 // Collect implements prometheus.Collector: waiting counts are summed over
-// the pools of a label, oldest waits are their maximum.
+// the pools of a label, oldest waits and imbalance ratios are their maximum.
 func (g *queueGauges) Collect(ch chan<- prometheus.Metric) {
 	g.mu.Lock()
 	agg := make(map[string]queueReading, len(g.byPool))
@@ -58,10 +63,12 @@ func (g *queueGauges) Collect(ch chan<- prometheus.Metric) {
 			a.waiting[i] += r.waiting[i]
 			a.oldest[i] = max(a.oldest[i], r.oldest[i])
 		}
+		a.imbalance = max(a.imbalance, r.imbalance)
 		agg[r.label] = a
 	}
 	g.mu.Unlock()
 	for label, a := range agg {
+		ch <- prometheus.MustNewConstMetric(g.imbalanceDesc, prometheus.GaugeValue, a.imbalance, label)
 		for i, gender := range pool.Genders {
 			ch <- prometheus.MustNewConstMetric(g.waitingDesc, prometheus.GaugeValue, float64(a.waiting[i]), label, gender.String())
 			ch <- prometheus.MustNewConstMetric(g.oldestDesc, prometheus.GaugeValue, a.oldest[i], label, gender.String())
