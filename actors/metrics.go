@@ -120,6 +120,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	for _, k := range grainKinds {
 		m.grainObs[k] = m.GrainLatency.WithLabelValues(k)
+		m.Resent.WithLabelValues(k)
+		m.Undeliverable.WithLabelValues(k)
 	}
 	m.grainOther = m.GrainLatency.WithLabelValues("other")
 	for op := range numStoreOps {
