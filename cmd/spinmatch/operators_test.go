@@ -197,6 +197,8 @@ func TestOperatorFilesNameLiveSeries(t *testing.T) {
 		{`spinmatch_grain_request_seconds_count{kind="MatchPool"}`, func(v float64) bool { return v >= 3 }, "at least 3 (three enqueues)"},
 		{`spinmatch_http_request_seconds_count{class="rest_token"}`, func(v float64) bool { return v == 3 }, "3 (three dev tokens)"},
 		{`spinmatch_http_request_seconds_count{class="rest_user"}`, func(v float64) bool { return v == 1 }, "1 (GET /api/me)"},
+		{`spinmatch_http_request_seconds_count{class="page"}`, func(v float64) bool { return v == 0 }, "0 (the three socket upgrades are not measured)"},
+		{`spinmatch_http_request_seconds_count{class="probe"}`, func(v float64) bool { return v >= 1 }, "at least 1 (the scrapes)"},
 		{`spinmatch_cluster_members`, func(v float64) bool { return v == 1 }, "1"},
 	} {
 		v, ok := readMetric(t, base, tc.sample)
