@@ -119,7 +119,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		p.stopTimers()
 		p.d.Metrics.PoolsActive.Dec()
-		p.d.Metrics.ForgetQueue(p.name)
+		p.d.Metrics.forgetQueue(p.name)
 	case *actor.Restarting:
 		// The supervisor replaces this instance with a fresh one, which
 		// starts its own timers and counts itself again (Started); this
@@ -127,7 +127,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		// chain.
 		p.stopTimers()
 		p.d.Metrics.PoolsActive.Dec()
-		p.d.Metrics.ForgetQueue(p.name)
+		p.d.Metrics.forgetQueue(p.name)
 	case *msg.Enqueue:
 		ctx.Respond(p.enqueue(m))
 		p.wake()
@@ -235,7 +235,7 @@ func (p *matchPool) reportQueue() {
 		}
 	}
 	r.imbalance = p.est.ImbalanceRatio(p.q.Waiting(), now)
-	p.d.Metrics.ReportQueue(p.d.Config.Pools, p.name, r)
+	p.d.Metrics.reportQueue(p.d.Config.Pools, p.name, r)
 }
 
 // announce tells the directory this pool exists (soft state, refreshed

@@ -11,8 +11,8 @@ import (
 // The per-pool gauges: spinmatch_queue_waiting and
 // spinmatch_queue_oldest_wait_seconds by pool and gender, and
 // spinmatch_queue_imbalance_ratio by pool. Each MatchPool
-// activation reports its reading on its wait tick (ReportQueue) and
-// withdraws it when it stops (ForgetQueue); a scrape sums the readings of
+// activation reports its reading on its wait tick (reportQueue) and
+// withdraws it when it stops (forgetQueue); a scrape sums the readings of
 // the pools that share a label (the pools past the bound share "other"),
 // so the series stay bounded by the pool label bound times the genders,
 // and a pool that passivated leaves none behind.
@@ -76,16 +76,16 @@ func (g *queueGauges) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// ReportQueue records pool name's current reading under its bounded label.
-func (m *Metrics) ReportQueue(allowed []string, name string, r queueReading) {
+// reportQueue records pool name's current reading under its bounded label.
+func (m *Metrics) reportQueue(allowed []string, name string, r queueReading) {
 	r.label = m.PoolLabel(allowed, name)
 	m.queue.mu.Lock()
 	m.queue.byPool[name] = r
 	m.queue.mu.Unlock()
 }
 
-// ForgetQueue drops pool name's reading (its activation stopped).
-func (m *Metrics) ForgetQueue(name string) {
+// forgetQueue drops pool name's reading (its activation stopped).
+func (m *Metrics) forgetQueue(name string) {
 	m.queue.mu.Lock()
 	delete(m.queue.byPool, name)
 	m.queue.mu.Unlock()

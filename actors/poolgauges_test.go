@@ -40,10 +40,10 @@ func TestQueueGaugesBoundedSummedAndForgotten(t *testing.T) {
 	m := NewMetrics(reg)
 	// SPIN_POOLS unset: the first maxPoolLabels pools get their own label.
 	for i := range maxPoolLabels {
-		m.ReportQueue(nil, fmt.Sprintf("p%d", i), queueReading{waiting: [3]int{1, 0, 0}})
+		m.reportQueue(nil, fmt.Sprintf("p%d", i), queueReading{waiting: [3]int{1, 0, 0}})
 	}
-	m.ReportQueue(nil, "late-a", queueReading{waiting: [3]int{2, 1, 0}, oldest: [3]float64{30, 5, 0}})
-	m.ReportQueue(nil, "late-b", queueReading{waiting: [3]int{3, 0, 0}, oldest: [3]float64{10, 0, 0}})
+	m.reportQueue(nil, "late-a", queueReading{waiting: [3]int{2, 1, 0}, oldest: [3]float64{30, 5, 0}})
+	m.reportQueue(nil, "late-b", queueReading{waiting: [3]int{3, 0, 0}, oldest: [3]float64{10, 0, 0}})
 	w := queueSeries(t, reg, "spinmatch_queue_waiting")
 	if len(w) != (maxPoolLabels+1)*3 {
 		t.Errorf("%d waiting series; want %d (the bound plus other, by 3 genders)", len(w), (maxPoolLabels+1)*3)
@@ -55,9 +55,9 @@ func TestQueueGaugesBoundedSummedAndForgotten(t *testing.T) {
 		t.Errorf("other/male oldest wait %v; want 30 (the longest of the pools labelled other)", o["other/male"])
 	}
 	for i := range maxPoolLabels {
-		m.ForgetQueue(fmt.Sprintf("p%d", i))
+		m.forgetQueue(fmt.Sprintf("p%d", i))
 	}
-	m.ForgetQueue("late-a")
+	m.forgetQueue("late-a")
 	w = queueSeries(t, reg, "spinmatch_queue_waiting")
 	if len(w) != 3 || w["other/male"] != 3 {
 		t.Errorf("after the pools stopped: %v; want only other's 3 series, other/male 3", w)
