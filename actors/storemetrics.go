@@ -28,6 +28,9 @@ const (
 	storeQueueEntries
 	storeRecordWaitSample
 	storeAudit
+	storeSummarizePeriod
+	storePutReport
+	storeReports
 	numStoreOps
 )
 
@@ -35,7 +38,8 @@ const (
 var storeOpNames = [numStoreOps]string{
 	"ping", "profile", "put_profile", "create_match", "active_match", "record_vote", "votes",
 	"record_result", "match_history", "recent_partners", "put_queue_entry", "delete_queue_entry",
-	"queue_entry", "queue_entries", "record_wait_sample", "audit",
+	"queue_entry", "queue_entries", "record_wait_sample", "audit", "summarize_period", "put_report",
+	"reports",
 }
 
 // MeasureStore wraps s so that every call's latency (errors included) is
@@ -172,4 +176,25 @@ func (s *measuredStore) Audit(ctx context.Context, e persistence.AuditEntry) err
 	err := s.Store.Audit(ctx, e)
 	s.since(storeAudit, t0)
 	return err
+}
+
+func (s *measuredStore) SummarizePeriod(ctx context.Context, start, end, asOf time.Time) (persistence.PeriodSummary, error) {
+	t0 := time.Now()
+	sum, err := s.Store.SummarizePeriod(ctx, start, end, asOf)
+	s.since(storeSummarizePeriod, t0)
+	return sum, err
+}
+
+func (s *measuredStore) PutReport(ctx context.Context, r persistence.Report) (persistence.Report, error) {
+	t0 := time.Now()
+	out, err := s.Store.PutReport(ctx, r)
+	s.since(storePutReport, t0)
+	return out, err
+}
+
+func (s *measuredStore) Reports(ctx context.Context, period string, since time.Time, limit int) ([]persistence.Report, error) {
+	t0 := time.Now()
+	out, err := s.Store.Reports(ctx, period, since, limit)
+	s.since(storeReports, t0)
+	return out, err
 }
