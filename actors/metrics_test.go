@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,5 +64,16 @@ func TestSpinToMatchAndQueueGaugesOnTheGrainClock(t *testing.T) {
 	})
 	if h := histogram(t, d.Metrics.GrainLatency.WithLabelValues(KindMatchPool)); h.GetSampleCount() < 2 {
 		t.Errorf("grain requests to MatchPool observed %d; want at least the two enqueues", h.GetSampleCount())
+	}
+}
+
+// TestGrainKindsLabelEveryKind: every grain kind a node hosts has its own
+// label value in the grain metrics (none is lumped into "other").
+func TestGrainKindsLabelEveryKind(t *testing.T) {
+	d := &Deps{Config: TestConfig(), Metrics: NewMetrics(nil)}
+	for _, k := range Kinds(d) {
+		if !slices.Contains(grainKinds, k.Kind) {
+			t.Errorf("grain kind %s has no label in grainKinds", k.Kind)
+		}
 	}
 }
