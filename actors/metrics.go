@@ -132,7 +132,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // grainKinds are the kind label values of GrainLatency (any other kind is
 // "other").
-var grainKinds = []string{KindUserSession, KindMatchPool, KindMatch, KindPoolDirectory, KindLimiter, KindReports}
+var grainKinds = []string{KindUserSession, KindMatchPool, KindMatch, KindPoolDirectory, KindLimiter, KindReports, KindAlerts}
 
 // observeGrain records one Router request to kind that started at t0.
 func (m *Metrics) observeGrain(kind string, t0 time.Time) {
