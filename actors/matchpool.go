@@ -90,6 +90,11 @@ type matchPool struct {
 	// armed before the latest start is stale.
 	idleEpoch int
 	stopIdle  func() bool
+
+	// p90Now is the wait_p90 figure by gender (pool.Genders order) of the
+	// last stats, for the queue gauges: computed when the alerts or the
+	// snapshot ask (about once a second), not again on every tick.
+	p90Now [len(pool.Genders)]float64
 }
 
 func newMatchPool(d *Deps) actor.Actor {
@@ -235,6 +240,7 @@ func (p *matchPool) reportQueue() {
 		}
 	}
 	r.imbalance = p.est.ImbalanceRatio(p.q.Waiting(), now)
+	r.p90 = p.p90Now
 	p.d.Metrics.reportQueue(p.d.Config.Pools, p.name, r)
 }
 
@@ -537,6 +543,9 @@ func (p *matchPool) stats() *msg.PoolStats {
 	out.AlertP90WaitS = map[string]float64{}
 	for g, w := range st.P90WaitNow {
 		out.AlertP90WaitS[g.String()] = w.Seconds()
+	}
+	for i, g := range pool.Genders {
+		p.p90Now[i] = st.P90WaitNow[g].Seconds()
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/spinmatch/spinmatch/actors/msg"
 	"github.com/spinmatch/spinmatch/cluster/clustertest"
 )
 
@@ -46,6 +48,13 @@ func TestSpinToMatchAndQueueGaugesOnTheGrainClock(t *testing.T) {
 	clustertest.Eventually(t, 5*time.Second, "the pool to report Ann waiting 10 s", func() bool {
 		w, o := queueSeries(t, reg, "spinmatch_queue_waiting"), queueSeries(t, reg, "spinmatch_queue_oldest_wait_seconds")
 		return w["clocked/female"] == 1 && w["clocked/male"] == 0 && o["clocked/female"] == 10
+	})
+	// The wait_p90 figure is the one the pool's last statistics computed.
+	if _, err := ask[*msg.PoolStats](context.Background(), d, "clocked", KindMatchPool, &msg.PoolStatsRequest{}, 5*time.Second); err != nil {
+		t.Fatalf("pool stats: %v", err)
+	}
+	clustertest.Eventually(t, 5*time.Second, "the pool to report Ann's p90 wait of 10 s", func() bool {
+		return queueSeries(t, reg, "spinmatch_queue_wait_p90_seconds")["clocked/female"] == 10
 	})
 	clock.advance(32 * time.Second)
 	if ev := command(t, sys, "bob", spinCmd()); ev.GetQueued() == nil && ev.GetMatchFound() == nil {

@@ -158,6 +158,12 @@ func TestOperatorFilesNameLiveSeries(t *testing.T) {
 		return ok && v == 1
 	})
 
+	// The alerts' statistics (about once a second) feed the p90 gauge:
+	// Bo's instant match and Cy's current wait.
+	waitFor(t, 10*time.Second, "the pool to report Cy's p90 wait", func() bool {
+		v, ok := readMetric(t, base, fmt.Sprintf(`spinmatch_queue_wait_p90_seconds{gender="male",pool=%q}`, p))
+		return ok && v > 0
+	})
 	names, page := exported(t, base)
 	dash, rules := dashboardSeries(t), rulesSeries(t)
 	if len(dash) < 15 || len(rules) < 5 {
