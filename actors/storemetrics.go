@@ -28,6 +28,7 @@ const (
 	storeQueueEntries
 	storeRecordWaitSample
 	storeAudit
+	storeAuditLog
 	storeSummarizePeriod
 	storePutReport
 	storeReports
@@ -38,8 +39,8 @@ const (
 var storeOpNames = [numStoreOps]string{
 	"ping", "profile", "put_profile", "create_match", "active_match", "record_vote", "votes",
 	"record_result", "match_history", "recent_partners", "put_queue_entry", "delete_queue_entry",
-	"queue_entry", "queue_entries", "record_wait_sample", "audit", "summarize_period", "put_report",
-	"reports",
+	"queue_entry", "queue_entries", "record_wait_sample", "audit", "audit_log", "summarize_period",
+	"put_report", "reports",
 }
 
 // MeasureStore wraps s so that every call's latency (errors included) is
@@ -176,6 +177,13 @@ func (s *measuredStore) Audit(ctx context.Context, e persistence.AuditEntry) err
 	err := s.Store.Audit(ctx, e)
 	s.since(storeAudit, t0)
 	return err
+}
+
+func (s *measuredStore) AuditLog(ctx context.Context, limit int) ([]persistence.AuditEntry, error) {
+	t0 := time.Now()
+	out, err := s.Store.AuditLog(ctx, limit)
+	s.since(storeAuditLog, t0)
+	return out, err
 }
 
 func (s *measuredStore) SummarizePeriod(ctx context.Context, start, end, asOf time.Time) (persistence.PeriodSummary, error) {
