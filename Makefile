@@ -20,7 +20,7 @@ FAILOVER_KILLS ?= 12
 FUZZ_SHORT ?= 4s
 FUZZ_TIME ?= 2m
 
-.PHONY: help run build test test-unit bench fuzz fuzz-short proto lint deps-pg deps-chromium deps-protoc clean cluster failover suspicion
+.PHONY: help run build test test-unit bench fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ failover: deps-pg ## Time kill -9 failover over FAILOVER_KILLS rounds (three rea
 build: ## Build bin/spinmatch
 	$(GO) build -o bin/spinmatch ./cmd/spinmatch
 
-test: deps-pg deps-chromium ## Run every test (-race), PostgreSQL and browser tests included
+test: deps-pg deps-chromium deps-promtool ## Run every test (-race), PostgreSQL and browser tests included
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	@# Multi-node tests run without -race: the pinned protoactor-go races with
@@ -103,6 +103,9 @@ deps-pg: ## Start the local PostgreSQL when it is installed but down
 
 deps-chromium: ## Install Chromium for the browser tests when it is missing
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium || true; }
+
+deps-promtool: ## Install promtool (Debian's prometheus package) for the rules test when it is missing
+	@command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus || true; }
 
 clean:
 	rm -rf bin

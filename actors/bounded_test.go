@@ -26,7 +26,19 @@ func boundedNode(t *testing.T, cfg Config, hooks *testHooks) (*System, *Deps) {
 	if testing.Short() {
 		t.Skip("starts a cluster node")
 	}
-	d := &Deps{Config: cfg, Store: memory.New(), Logger: clustertest.Logger(), Metrics: NewMetrics(prometheus.NewRegistry()), hooks: hooks}
+	return boundedNodeWith(t, &Deps{Config: cfg, Logger: clustertest.Logger(), Metrics: NewMetrics(prometheus.NewRegistry()), hooks: hooks})
+}
+
+// boundedNodeWith is boundedNode with the caller's Deps (a nil Store is
+// a fresh memory store).
+func boundedNodeWith(t *testing.T, d *Deps) (*System, *Deps) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a cluster node")
+	}
+	if d.Store == nil {
+		d.Store = memory.New()
+	}
 	node := clustertest.Local(t, Kinds(d)...)
 	return NewSystem(node.Cluster(), d), d
 }

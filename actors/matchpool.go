@@ -90,6 +90,11 @@ type matchPool struct {
 	// armed before the latest start is stale.
 	idleEpoch int
 	stopIdle  func() bool
+
+	// p90Now is the wait_p90 figure by gender (pool.Genders order) of the
+	// last stats, for the queue gauges: computed when the alerts or the
+	// snapshot ask (about once a second), not again on every tick.
+	p90Now [len(pool.Genders)]float64
 }
 
 func newMatchPool(d *Deps) actor.Actor {
@@ -119,6 +124,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		p.stopTimers()
 		p.d.Metrics.PoolsActive.Dec()
+		p.d.Metrics.forgetQueue(p.name)
 	case *actor.Restarting:
 		// The supervisor replaces this instance with a fresh one, which
 		// starts its own timers and counts itself again (Started); this
@@ -126,6 +132,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		// chain.
 		p.stopTimers()
 		p.d.Metrics.PoolsActive.Dec()
+		p.d.Metrics.forgetQueue(p.name)
 	case *msg.Enqueue:
 		ctx.Respond(p.enqueue(m))
 		p.wake()
@@ -157,6 +164,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 		p.expirePairings()
 		p.resumeStale()
 		p.pushWaitUpdates()
+		p.reportQueue()
 		if p.ticks++; time.Duration(p.ticks)*p.d.Config.WaitTick >= p.d.Config.Refresh {
 			p.announce()
 		}
@@ -220,6 +228,22 @@ func (p *matchPool) stopTimers() {
 		}
 	}
 	p.ticking, p.stopTick, p.stopIdle = false, nil, nil
+}
+
+// reportQueue hands the queue gauges this pool's waiting counts and
+// longest waits (poolgauges.go).
+func (p *matchPool) reportQueue() {
+	var r queueReading
+	now := p.d.now()
+	for i, g := range pool.Genders {
+		r.waiting[i] = p.q.Count(g)
+		if at, ok := p.q.Oldest(g); ok {
+			r.oldest[i] = max(now.Sub(at).Seconds(), 0)
+		}
+	}
+	r.imbalance = p.est.ImbalanceRatio(p.q.Waiting(), now)
+	r.p90 = p.p90Now
+	p.d.Metrics.reportQueue(p.d.Config.Pools, p.name, r)
 }
 
 // announce tells the directory this pool exists (soft state, refreshed
@@ -521,6 +545,9 @@ func (p *matchPool) stats() *msg.PoolStats {
 	out.AlertP90WaitS = map[string]float64{}
 	for g, w := range st.P90WaitNow {
 		out.AlertP90WaitS[g.String()] = w.Seconds()
+	}
+	for i, g := range pool.Genders {
+		p.p90Now[i] = st.P90WaitNow[g].Seconds()
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package actors
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,19 +24,26 @@ type Metrics struct {
 	QueueWait          *prometheus.HistogramVec // by pool, gender
 	Sessions           prometheus.Gauge         // active UserSession activations on this node
 	SamplesDropped     prometheus.Counter
-	Resent             *prometheus.CounterVec // by grain kind: messages resent after a dead letter or a lost node
-	Undeliverable      *prometheus.CounterVec // by grain kind: messages given up after the delivery timeout
-	DoublePairs        prometheus.Counter     // pairings the store refused: a partner was in another match
-	PoolsActive        prometheus.Gauge       // MatchPool activations on this node
+	Resent             *prometheus.CounterVec   // by grain kind: messages resent after a dead letter or a lost node
+	Undeliverable      *prometheus.CounterVec   // by grain kind: messages given up after the delivery timeout
+	DoublePairs        prometheus.Counter       // pairings the store refused: a partner was in another match
+	PoolsActive        prometheus.Gauge         // MatchPool activations on this node
+	SpinToMatch        *prometheus.HistogramVec // by pool: spin to the match_found pushed to the spinner's sockets
+	StoreLatency       *prometheus.HistogramVec // by op: every store call (MeasureStore)
+	GrainLatency       *prometheus.HistogramVec // by kind: Router requests (Ask), failovers included
 
-	pools poolLabels
+	pools      poolLabels
+	grainObs   map[string]prometheus.Observer // by grain kind; static after NewMetrics
+	grainOther prometheus.Observer            // a kind not in grainKinds
+	// queue is the per-pool gauges' collector (poolgauges.go).
+	queue *queueGauges
 }
 
 // OtherPool is the pool label of every pool past the bound (PoolLabel).
 const OtherPool = "other"
 
 // maxPoolLabels bounds the pool label values when SPIN_POOLS is unset.
-const maxPoolLabels = 32
+const maxPoolLabels = 50
 
 // poolLabels remembers the first maxPoolLabels pool names seen, so that
 // user-chosen pool names cannot grow the metric series without bound.
@@ -45,7 +53,7 @@ type poolLabels struct {
 }
 
 // PoolLabel returns the label value of pool name for the pool-labelled
-// series (MatchesFormed, QueueWait): with SPIN_POOLS set (allowed), a
+// series (MatchesFormed, QueueWait, SpinToMatch, the queue gauges): with SPIN_POOLS set (allowed), a
 // listed name or OtherPool; otherwise the first maxPoolLabels distinct
 // names seen by this node, then OtherPool.
 func (m *Metrics) PoolLabel(allowed []string, name string) string {
@@ -89,12 +97,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Undeliverable:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spinmatch_grain_messages_undeliverable_total", Help: "Grain messages given up after the delivery timeout."}, []string{"kind"}),
 		DoublePairs:        prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_pairings_refused_total", Help: "Pairings the store refused because a partner was already in another match."}),
 		PoolsActive:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "spinmatch_pools_active", Help: "MatchPool activations on this node (a pool with nobody in it passivates after an idle period)."}),
+		SpinToMatch:        prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spinmatch_spin_to_match_seconds", Help: "Time from a spin to the match_found pushed to the spinner's sockets, by pool.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 16)}, []string{"pool"}),
+		StoreLatency:       prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spinmatch_store_call_seconds", Help: "Latency of store calls (failed ones included), by operation.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"op"}),
+		GrainLatency:       prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "spinmatch_grain_request_seconds", Help: "Latency of grain requests through the Router (failovers included), by grain kind.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"kind"}),
+		grainObs:           map[string]prometheus.Observer{},
 	}
+	m.queue = newQueueGauges()
 	if reg != nil {
 		reg.MustRegister(m.ProfileCacheHits, m.ProfileCacheMisses, m.MatchesFormed, m.MatchResults,
 			m.VotesRecorded, m.StoreErrors, m.RateLimited, m.QueueWait, m.Sessions, m.SamplesDropped,
 			m.Resent, m.Undeliverable, m.DoublePairs, m.LimiterUnavailable, m.QueueFull,
-			m.PoolsActive)
+			m.PoolsActive, m.SpinToMatch, m.StoreLatency, m.GrainLatency, m.queue)
 	}
 	// The label sets are fixed: every series exists from the start.
 	for a := limit.Action(0); a < limit.NumActions; a++ {
@@ -105,5 +118,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, q := range []string{QueueSocketCommands, QueueRESTAddress, QueueRESTUser} {
 		m.QueueFull.WithLabelValues(q)
 	}
+	for _, k := range grainKinds {
+		m.grainObs[k] = m.GrainLatency.WithLabelValues(k)
+		m.Resent.WithLabelValues(k)
+		m.Undeliverable.WithLabelValues(k)
+	}
+	m.grainOther = m.GrainLatency.WithLabelValues("other")
+	for op := range numStoreOps {
+		m.StoreLatency.WithLabelValues(storeOpNames[op])
+	}
 	return m
+}
+
+// grainKinds are the kind label values of GrainLatency (any other kind is
+// "other").
+var grainKinds = []string{KindUserSession, KindMatchPool, KindMatch, KindPoolDirectory, KindLimiter, KindReports, KindAlerts}
+
+// observeGrain records one Router request to kind that started at t0.
+func (m *Metrics) observeGrain(kind string, t0 time.Time) {
+	o, ok := m.grainObs[kind]
+	if !ok {
+		o = m.grainOther
+	}
+	o.Observe(time.Since(t0).Seconds())
 }

@@ -433,6 +433,7 @@ func deadlineOf(ctx context.Context) time.Time {
 // ctx bounds the whole call; without a deadline, timeout does.
 func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m proto.Message, timeout time.Duration) (R, error) {
 	var zero R
+	defer r.metrics.observeGrain(kind, time.Now())
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

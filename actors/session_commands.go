@@ -318,10 +318,16 @@ func (s *session) matchFound(ctx actor.Context, m *msg.MatchInfo) {
 		// its partners into another one.
 		s.log.Warn("session: new match replaces one past its deadline", "old", s.match.GetMatchId(), "new", m.MatchId)
 	}
+	spun := s.state == StateQueued && !s.enqueuedAt.IsZero()
+	spunAt := s.enqueuedAt
 	s.toIdle()
 	s.state, s.match = StateMatched, m
 	s.recent[s.partnerID()] = now
 	s.push(&msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: m}}})
+	if spun {
+		// Spin to match_found: both moments are the session's own.
+		s.d.Metrics.SpinToMatch.WithLabelValues(s.d.Metrics.PoolLabel(s.d.Config.Pools, m.Pool)).Observe(max(now.Sub(spunAt).Seconds(), 0))
+	}
 	s.crumb("match_found", "match_id", m.MatchId)
 	s.armBackstop(m, now)
 }

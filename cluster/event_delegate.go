@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -37,6 +38,8 @@ type eventDelegate struct {
 	// left holds the actor addresses of nodes that left gracefully (not
 	// declared dead), most recent last, at most maxLeft; guarded by mu.
 	left []string
+	// lost counts the nodes that left without announcing a graceful leave.
+	lost atomic.Int64
 }
 
 // maxLeft bounds eventDelegate.left.
@@ -58,6 +61,13 @@ func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { d.put(n) }
 // NotifyLeave forgets the node and signals a membership change.
 func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
 	d.mu.Lock()
+	meta := n.Meta
+	if known, ok := d.nodes[n.Name]; ok {
+		meta = known.meta
+	}
+	if m, err := decodeMeta(meta); err == nil && !m.Leaving {
+		d.lost.Add(1)
+	}
 	delete(d.nodes, n.Name)
 	d.mu.Unlock()
 	d.signal()

@@ -75,3 +75,29 @@ func TestEventDelegateRemembersGracefulLeaves(t *testing.T) {
 		t.Fatal("a restarted node still counts as having left gracefully")
 	}
 }
+
+func TestEventDelegateCountsLostMembers(t *testing.T) {
+	d := newEventDelegate(make(chan struct{}, 1))
+	meta := func(host string, leaving bool) []byte {
+		b, err := encodeMeta(nodeMeta{ID: "id-" + host, Host: host, Port: 7947, Leaving: leaving})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	dead := &memberlist.Node{Name: "dead", Addr: net.ParseIP("127.0.0.2"), Port: 7946, Meta: meta("127.0.0.2", false)}
+	left := &memberlist.Node{Name: "left", Addr: net.ParseIP("127.0.0.3"), Port: 7946, Meta: meta("127.0.0.3", false)}
+	d.NotifyJoin(dead)
+	d.NotifyJoin(left)
+	// The graceful one announces its leave before it goes; memberlist's
+	// leave event then passes the node as it last knew it.
+	d.NotifyUpdate(&memberlist.Node{Name: "left", Addr: left.Addr, Port: 7946, Meta: meta("127.0.0.3", true)})
+	d.NotifyLeave(left)
+	if n := d.lost.Load(); n != 0 {
+		t.Fatalf("lost = %d after a graceful leave; want 0", n)
+	}
+	d.NotifyLeave(dead)
+	if n := d.lost.Load(); n != 1 {
+		t.Fatalf("lost = %d after a death; want 1", n)
+	}
+}

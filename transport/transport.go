@@ -42,6 +42,8 @@ type Config struct {
 	AdminStream adminws.Config
 	// AdminMetrics are the admin stream's instruments; zero: unregistered ones.
 	AdminMetrics *adminws.Metrics
+	// Metrics are the HTTP instruments; zero: unregistered ones.
+	Metrics *Metrics
 	// OnPanic, when set, is told of a handler panic (for Sentry).
 	OnPanic func(r *http.Request, recovered any)
 	// AdminKey guards the operators' routes (package keys); Development
@@ -79,6 +81,9 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	}
 	if cfg.WSMetrics == nil {
 		cfg.WSMetrics = ws.NewMetrics(nil)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
 	}
 	cfg.WS.ClientIP = cfg.ClientIP
 	limits := api.NewLimits(sys, cfg.ClientIP)
@@ -125,7 +130,7 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, log *slog.Logg
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, actors.CodeNotFound, "There's nothing here.")
 	})
-	return &Edge{Handler: recoverer(log, cfg.OnPanic, secure(limits.Wrap(mux))), sockets: sockets, status: status, admins: admins}
+	return &Edge{Handler: recoverer(log, cfg.OnPanic, cfg.Metrics.measure(secure(limits.Wrap(mux)))), sockets: sockets, status: status, admins: admins}
 }
 
 // secure sets conservative security headers on every response.

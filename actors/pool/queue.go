@@ -1,5 +1,7 @@
 package pool
 
+import "time"
+
 // Queue is the waiting line of one pool. Waiters are bucketed by class
 // (gender x seeking: 3 x 7 classes), each bucket a FIFO ordered by
 // EnqueuedAt, so pairing a newcomer looks only at the heads of the buckets
@@ -211,4 +213,20 @@ func (q *Queue) Each(fn func(w *Waiter, position int) bool) {
 			return
 		}
 	}
+}
+
+// Oldest returns the enqueue time of the longest-waiting queued waiter of
+// gender g, and false when none is queued. Cost: one look at the head of
+// each class bucket.
+func (q *Queue) Oldest(g Gender) (time.Time, bool) {
+	var best *node
+	for c := range q.buckets {
+		if n := q.buckets[c].head; n != nil && n.w.Gender == g && (best == nil || n.before(best)) {
+			best = n
+		}
+	}
+	if best == nil {
+		return time.Time{}, false
+	}
+	return best.w.EnqueuedAt, true
 }

@@ -452,3 +452,32 @@ func TestQueueHeldIsNeverPicked(t *testing.T) {
 		t.Fatalf("the confirmed place paired with %v, want bob", p)
 	}
 }
+
+func TestQueueOldest(t *testing.T) {
+	q := NewQueue()
+	// Men in three buckets (by whom they seek); the oldest is not the
+	// head of the first bucket. Insert: nobody is paired.
+	q.Insert(wt("m-f", Male, sF, 30))
+	q.Insert(wt("m-m", Male, sM, 10))
+	q.Insert(wt("m-n", Male, sN, 20))
+	q.Insert(wt("n-m", Nonbinary, sM, 40))
+	tests := []struct {
+		g    Gender
+		ok   bool
+		want int // seconds after t0
+	}{
+		{Male, true, 10},
+		{Nonbinary, true, 40},
+		{Female, false, 0},
+	}
+	for _, tt := range tests {
+		at, ok := q.Oldest(tt.g)
+		if ok != tt.ok || (ok && !at.Equal(t0.Add(time.Duration(tt.want)*time.Second))) {
+			t.Errorf("Oldest(%v) = %v, %v; want t0+%ds, %v", tt.g, at, ok, tt.want, tt.ok)
+		}
+	}
+	q.Remove("m-m")
+	if at, _ := q.Oldest(Male); !at.Equal(t0.Add(20 * time.Second)) {
+		t.Errorf("after the oldest man left: Oldest(male) = %v; want t0+20s", at)
+	}
+}

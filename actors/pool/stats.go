@@ -56,6 +56,15 @@ type Stats struct {
 	Recommendations []string
 }
 
+// ImbalanceRatio is Stats(waiting, now).ImbalanceRatio without computing
+// the rest (the metrics' gauge reads it on every wait tick).
+func (e *Estimator) ImbalanceRatio(waiting map[Gender]int, now time.Time) float64 {
+	e.observe(now)
+	var st Stats
+	e.imbalance(waiting, &st)
+	return st.ImbalanceRatio
+}
+
 // Stats returns the pool's statistics at now, given its waiting counts
 // (P90WaitNow then knows no current waits: see QueueStats).
 func (e *Estimator) Stats(waiting map[Gender]int, now time.Time) Stats {

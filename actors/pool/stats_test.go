@@ -133,6 +133,9 @@ func TestStatsImbalance(t *testing.T) {
 			if !slices.Equal(st.Recommendations, advice) {
 				t.Errorf("Recommendations = %q, want %q", st.Recommendations, advice)
 			}
+			if r := e.ImbalanceRatio(tt.waiting, t0.Add(time.Second)); math.Abs(r-tt.ratio) > 1e-9 {
+				t.Errorf("ImbalanceRatio = %v; want %v (as Stats)", r, tt.ratio)
+			}
 		})
 	}
 }

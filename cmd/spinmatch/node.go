@@ -122,17 +122,19 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := actors.NewMetrics(reg)
+	measured := actors.MeasureStore(n.store, metrics) // the grains' and the samples' calls
 	deps := &actors.Deps{
 		Config:   cfg.Actors,
-		Store:    grainStore(cfg, n.store),
+		Store:    grainStore(cfg, measured),
 		Logger:   log.With("component", "actors"),
-		Metrics:  actors.NewMetrics(reg),
+		Metrics:  metrics,
 		NodeName: nodeName(cfg.Cluster.NodeName),
 	}
 	// The router exists before the cluster starts: other nodes may reach this
 	// node's grains while it is still joining; they wait for Attach.
 	deps.Router = actors.NewRouter(cfg.Actors, log.With("component", "router"), deps.Metrics)
-	deps.Samples = actors.NewSampleWriter(n.store, 4096, deps.Metrics, log.With("component", "samples"))
+	deps.Samples = actors.NewSampleWriter(measured, 4096, deps.Metrics, log.With("component", "samples"))
 	n.samples = deps.Samples
 	if cfg.SentryDSN != "" {
 		deps.OnPanic = func(v any) { actors.CapturePanic(sentry.CurrentHub(), v, "grain") }
@@ -157,10 +159,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		return clusterStartError(err)
 	}
 	n.member = member
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "spinmatch_cluster_false_suspicions_total",
-		Help: "Times another member suspected this live node (it refuted); see README, failure detection.",
-	}, func() float64 { return float64(member.FalseSuspicions()) }))
+	reg.MustRegister(member.Collectors()...)
 	deps.Router.SetDepartures(member.LeftGracefully)
 	n.sys = actors.NewSystem(member.Cluster(), deps)
 	n.stopAlerts = n.sys.StartAlerts()
@@ -178,6 +177,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 		WS:          ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh, AuthWait: cfg.WSAuthWait},
 		Gatherer:    reg,
 		WSMetrics:   ws.NewMetrics(reg),
+		Metrics:     transport.NewMetrics(reg),
 		AdminKey:    cfg.AdminKey,
 		Development: cfg.Development,
 		ClientIP:    clientip.New(cfg.Limits.TrustedProxies, cfg.Limits.LimitExempt),

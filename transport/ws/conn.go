@@ -156,7 +156,11 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			continue
 		}
 		tx, span := c.startCommand(cmd)
-		c.deliverThen(userID, cmd, m.Ref, c.lim.done)
+		measured := c.h.metrics.commands.start(cmd)
+		c.deliverThen(userID, cmd, m.Ref, func() {
+			c.lim.done()
+			measured()
+		})
 		endCommand(tx, span)
 	}
 }

@@ -75,6 +75,7 @@ type Metrics struct {
 	FramesIn    prometheus.Counter
 	FramesOut   prometheus.Counter
 	BadFrames   prometheus.Counter
+	commands    *commandLatency // nil: not measured
 }
 
 // NewMetrics creates the instruments and registers them with reg (nil: not registered).
@@ -85,9 +86,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		FramesIn:    prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_frames_in_total", Help: "Frames read from user sockets."}),
 		FramesOut:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_frames_out_total", Help: "Frames written to user sockets."}),
 		BadFrames:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_bad_frames_total", Help: "Client frames refused as invalid."}),
+		commands:    newCommandLatency(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.SlowClients, m.FramesIn, m.FramesOut, m.BadFrames)
+		reg.MustRegister(m.Connections, m.SlowClients, m.FramesIn, m.FramesOut, m.BadFrames, m.commands.vec)
 	}
 	return m
 }
