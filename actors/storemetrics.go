@@ -32,6 +32,7 @@ const (
 	storeSummarizePeriod
 	storePutReport
 	storeReports
+	storeStats
 	numStoreOps
 )
 
@@ -40,7 +41,7 @@ var storeOpNames = [numStoreOps]string{
 	"ping", "profile", "put_profile", "create_match", "active_match", "record_vote", "votes",
 	"record_result", "match_history", "recent_partners", "put_queue_entry", "delete_queue_entry",
 	"queue_entry", "queue_entries", "record_wait_sample", "audit", "audit_log", "summarize_period",
-	"put_report", "reports",
+	"put_report", "reports", "stats",
 }
 
 // MeasureStore wraps s so that every call's latency (errors included) is
@@ -205,4 +206,11 @@ func (s *measuredStore) Reports(ctx context.Context, period string, since time.T
 	out, err := s.Store.Reports(ctx, period, since, limit)
 	s.since(storeReports, t0)
 	return out, err
+}
+
+func (s *measuredStore) Stats(ctx context.Context) (persistence.StoreStats, error) {
+	t0 := time.Now()
+	st, err := s.Store.Stats(ctx)
+	s.since(storeStats, t0)
+	return st, err
 }
