@@ -325,14 +325,19 @@ type watcher struct {
 	once sync.Once
 }
 
-// close ends the watcher once: it leaves the Hub, sends a close frame and
-// closes the socket (which ends both loops).
+// close ends the watcher once: it leaves the Hub at once, then sends a
+// close frame and closes the socket (which ends both loops) on a goroutine
+// of its own. The frame can take its whole second: a watcher dropped as too
+// slow has a writer stuck in a write holding the socket's write lock, and
+// the fan-out (and shutdown) must not wait a second per such watcher.
 func (w *watcher) close(code int, reason string) {
 	w.once.Do(func() {
 		w.h.remove(w)
 		close(w.done)
-		_ = w.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
-		_ = w.ws.Close()
+		go func() {
+			_ = w.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+			_ = w.ws.Close()
+		}()
 	})
 }
 

@@ -194,6 +194,61 @@ func TestSlowWatcherDropped(t *testing.T) {
 	t.Logf("fast watcher read %d frames before the slow one was dropped", got)
 }
 
+// TestManySlowWatchers: several watchers that stop reading are dropped
+// without freezing the stream for the others (before, each drop waited up
+// to a second for its close frame), and shutdown with them is quick.
+func TestManySlowWatchers(t *testing.T) {
+	f := &feed{}
+	big := strings.Repeat("x", 256<<10)
+	var n atomic.Int64
+	f.set(`"0"`)
+	const interval = 20 * time.Millisecond
+	h, c, url := start(t, Config{Interval: interval, SendQueue: 2, WriteWait: 30 * time.Second}, f)
+	const slowOnes = 6
+	for range slowOnes {
+		if _, _, err := dial(t, url, nil); err != nil { // never read
+			t.Fatal(err)
+		}
+	}
+	fast, _, err := dial(t, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(interval):
+				f.set(fmt.Sprintf(`"%d%s"`, n.Add(1), big))
+			}
+		}
+	}()
+	var worst time.Duration
+	deadline := time.Now().Add(20 * time.Second)
+	for c.n(QueueSend) < slowOnes {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d slow watchers dropped", c.n(QueueSend), slowOnes)
+		}
+		t0 := time.Now()
+		if _, err := read(t, fast, 5*time.Second); err != nil {
+			t.Fatalf("the fast watcher stalled: %v", err)
+		}
+		worst = max(worst, time.Since(t0))
+	}
+	if worst > 1500*time.Millisecond {
+		t.Fatalf("the fast watcher waited %v for a frame while %d slow ones were dropped", worst, slowOnes)
+	}
+	t.Logf("longest gap for the fast watcher while %d slow ones were dropped: %v", slowOnes, worst)
+	t0 := time.Now()
+	h.Close()
+	if d := time.Since(t0); d > 500*time.Millisecond {
+		t.Fatalf("Close took %v", d)
+	}
+}
+
 // TestRefusals: Origin, the node cap and the per-address cap (exempt
 // addresses aside) are checked before the upgrade.
 func TestRefusals(t *testing.T) {
