@@ -108,19 +108,46 @@ func (s *System) Snapshot(ctx context.Context) (*Snapshot, error) {
 
 // SnapshotWithin is Snapshot with the cached one reused only when it is
 // younger than maxAge (the admin stream asks for a fresh one each tick).
-// Callers that come while one is computed wait for it and share it. The
-// computation does not run on ctx: one caller hanging up must not spoil
-// the answer the others share.
+// Callers that come while one is computed wait for it and share it, each
+// only as long as its own ctx allows (ctx.Err() then). The computation
+// runs on a context of its own: a caller hanging up must not spoil the
+// answer the others share.
 func (s *System) SnapshotWithin(ctx context.Context, maxAge time.Duration) (*Snapshot, error) {
 	s.snapMu.Lock()
-	defer s.snapMu.Unlock()
 	if s.snap != nil && s.d.now().Sub(s.snap.At) < maxAge {
-		return s.snap, nil
+		snap := s.snap
+		s.snapMu.Unlock()
+		return snap, nil
 	}
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.d.Config.RequestTimeout+poolStatsTimeout)
-	defer cancel()
-	s.snap = s.computeSnapshot(c)
-	return s.snap, nil
+	f := s.snapFlight
+	if f == nil {
+		f = &snapFlight{done: make(chan struct{})}
+		s.snapFlight = f
+		go func() {
+			c, cancel := context.WithTimeout(context.Background(), s.d.Config.RequestTimeout+poolStatsTimeout)
+			res := s.computeSnapshot(c)
+			cancel()
+			s.snapMu.Lock()
+			s.snap, s.snapFlight = res, nil
+			s.snapMu.Unlock()
+			f.res = res
+			close(f.done)
+		}()
+	}
+	s.snapMu.Unlock()
+	select {
+	case <-f.done:
+		return f.res, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// snapFlight is one snapshot computation under way; res is set before
+// done closes.
+type snapFlight struct {
+	done chan struct{}
+	res  *Snapshot
 }
 
 // computeSnapshot asks every pool and every member at once (pools through

@@ -34,10 +34,11 @@ type System struct {
 	stats   PoolStatsAnswer // last answer; guarded by statsMu
 	statsAt time.Time       // when stats was fetched; guarded by statsMu
 
-	// snapMu serializes snapshot computations (snapshot.go); snap is the
-	// last one, shared by every caller; guarded by snapMu.
-	snapMu sync.Mutex
-	snap   *Snapshot
+	// snapMu guards snap, the last snapshot (snapshot.go), shared by every
+	// caller, and snapFlight, the computation under way (at most one).
+	snapMu     sync.Mutex
+	snap       *Snapshot
+	snapFlight *snapFlight
 
 	// conns counts the node's open user sockets (SetConnections); nil: 0.
 	conns atomic.Pointer[func() int]

@@ -26,6 +26,9 @@ func (a *API) RegisterAdmin(mux *http.ServeMux, gate *keys.Gate) {
 // queueStats is the cluster snapshot (shared, at most a second old).
 func (a *API) queueStats(w http.ResponseWriter, r *http.Request) {
 	snap, err := a.sys.Snapshot(r.Context())
+	if err != nil && r.Context().Err() != nil {
+		return // the caller went away
+	}
 	if err != nil {
 		a.log.Error("api: snapshot", "err", err)
 		WriteError(w, actors.CodeUnavailable, "The statistics are unavailable right now. Please try again in a moment.")

@@ -243,6 +243,9 @@ func (a *API) testQueueStatus(w http.ResponseWriter, r *http.Request, c *testCal
 		return
 	}
 	snap, err := a.sys.Snapshot(r.Context())
+	if err != nil && r.Context().Err() != nil {
+		return // the caller went away
+	}
 	if err != nil {
 		a.log.Error("api: snapshot", "err", err)
 		WriteError(w, actors.CodeUnavailable, "The queue snapshot is unavailable right now. Please try again in a moment.")
