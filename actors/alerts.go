@@ -3,6 +3,7 @@ package actors
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -130,7 +131,12 @@ func newAlertsGrain(d *Deps) actor.Actor {
 
 // warmUp is how long a fresh activation listens to the reports before it
 // evaluates: every node reports at least twice by then.
-func (g *alertsGrain) warmUp() time.Duration { return 2*g.cfg.Interval + g.d.Config.RequestTimeout/5 }
+func (g *alertsGrain) warmUp() time.Duration { return alertsWarmUp(g.d.Config) }
+
+// alertsWarmUp is the Alerts grain's warm-up under cfg (see warmUp).
+func alertsWarmUp(cfg Config) time.Duration {
+	return 2*cfg.Alerts.withDefaults().Interval + cfg.RequestTimeout/5
+}
 
 // Receive handles one message.
 func (g *alertsGrain) Receive(ctx actor.Context) {
@@ -160,7 +166,7 @@ func (g *alertsGrain) Receive(ctx actor.Context) {
 	case *msg.AlertQuery:
 		ctx.Respond(g.state(m.Since))
 	case *msg.AlertsFiredQuery:
-		ctx.Respond(&msg.AlertsFiredReply{Count: g.firedIn(m.StartMs, m.EndMs)})
+		ctx.Respond(g.firedReply(m))
 	case *actor.Stopping:
 		if g.stopTick != nil {
 			g.stopTick()
@@ -322,6 +328,16 @@ func (g *alertsGrain) adopt(m *msg.AlertReport) {
 	g.setGauges(g.firing)
 }
 
+// firedReply answers a report's count. Until warm the grain refuses: a
+// fresh activation has not yet taken over the nodes' per-hour counts, and
+// a report written with its 0 would be final and never rewritten.
+func (g *alertsGrain) firedReply(m *msg.AlertsFiredQuery) *msg.AlertsFiredReply {
+	if !g.warm {
+		return &msg.AlertsFiredReply{NotReady: true}
+	}
+	return &msg.AlertsFiredReply{Count: g.firedIn(m.StartMs, m.EndMs)}
+}
+
 // firedIn counts the firings of the hours starting in [startMS, endMS).
 func (g *alertsGrain) firedIn(startMS, endMS int64) int64 {
 	var n int64
@@ -427,15 +443,27 @@ func sortAlertsNewestFirst(as []Alert) {
 	slices.SortFunc(as, func(a, b Alert) int { return cmp.Compare(b.Seq, a.Seq) })
 }
 
+// ErrAlertsNotReady is returned by AlertsFiredCounter while the Alerts
+// grain is a fresh activation still warming up (it cannot count yet).
+var ErrAlertsNotReady = errors.New("actors: the alerts grain is warming up")
+
 // AlertsFiredCounter returns the reports' Deps.AlertsFired: it asks the
 // cluster's Alerts grain how many alerts fired in [start, end), counted by
-// UTC hour for the last 48 hours (older hours count 0).
+// UTC hour for the last 48 hours (older hours count 0). It returns
+// ErrAlertsNotReady while the grain warms up.
 func AlertsFiredCounter(d *Deps) func(ctx context.Context, start, end time.Time) (int, error) {
 	return func(ctx context.Context, start, end time.Time) (int, error) {
 		r, err := ask[*msg.AlertsFiredReply](ctx, d, AlertsID, KindAlerts, &msg.AlertsFiredQuery{StartMs: ms(start), EndMs: ms(end)}, min(alertsTimeout, d.Config.RequestTimeout))
 		if err != nil {
 			return 0, fmt.Errorf("alerts fired: %w", err)
 		}
-		return int(r.Count), nil
+		return alertsFiredOf(r)
 	}
+}
+
+func alertsFiredOf(r *msg.AlertsFiredReply) (int, error) {
+	if r.NotReady {
+		return 0, ErrAlertsNotReady
+	}
+	return int(r.Count), nil
 }

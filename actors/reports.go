@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,6 +55,26 @@ type Report struct {
 // reportTick is the Reports grain's timer (local only).
 type reportTick struct{}
 
+// catchUpDone carries a finished catch-up job back to the grain (local
+// only): by period, the newest start known to have a final report, and
+// whether every due period was written.
+type catchUpDone struct {
+	from *reportsGrain
+	done map[string]time.Time
+	ok   bool
+}
+
+// runDone carries a finished forced run back to the grain (local only).
+type runDone struct {
+	from   *reportsGrain
+	period string
+	reply  *msg.ReportReply
+}
+
+// reportRunWaiters bounds the forced runs of one period that wait for the
+// one in flight; more are answered busy at once.
+const reportRunWaiters = 16
+
 // reportsGrain is the Reports grain: after each UTC hour and day (once the
 // votes of its last matches are in, reportSettle), it computes the
 // finished period's report from the store and upserts it; on activation
@@ -61,19 +82,33 @@ type reportTick struct{}
 // final report. It holds no state that matters: the store has the
 // reports, so a grain that moved (its node died) carries on where the
 // stored reports end, and two activations racing write one row per
-// period (the store keeps the later computation). All fields are owned
-// by Receive.
+// period (the store keeps the later computation).
+//
+// Receive never waits on the store or another grain: the store work runs
+// in jobs (a goroutine with a reportWriter, which holds no grain state)
+// that send their result back as a message. At most one catch-up job is
+// in flight, and at most one forced run per period, beside it: a forced
+// run never waits behind the catch-up. All fields are owned by Receive.
 type reportsGrain struct {
 	d    *Deps
 	log  *slog.Logger
+	self *actor.PID
 	stop func() bool // the pending timer; nil when none
 	// done is, by period, the start of the newest period known to have a
 	// final report, so a tick with nothing due costs no store call.
 	done map[string]time.Time
+	// jobs is the context of this activation's jobs, cancelled when it
+	// stops.
+	jobs     context.Context
+	cancel   context.CancelFunc
+	catching bool // a catch-up job is in flight
+	// runs is, by period, the askers waiting for the forced run in flight
+	// (a period is present while one is).
+	runs map[string][]*actor.PID
 }
 
 func newReportsGrain(d *Deps) actor.Actor {
-	return &reportsGrain{d: d, done: map[string]time.Time{}}
+	return &reportsGrain{d: d, done: map[string]time.Time{}, runs: map[string][]*actor.PID{}}
 }
 
 // Receive handles one message.
@@ -81,52 +116,175 @@ func (g *reportsGrain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.log = g.d.Logger.With("grain", KindReports)
+		g.self = actor.NewPID(ctx.Self().Address, ctx.Self().Id) // bare: a job may outlive the grain
+		g.jobs, g.cancel = context.WithCancel(context.Background())
 		g.tick(ctx)
 	case reportTick:
 		g.stop = nil
 		g.tick(ctx)
+	case catchUpDone:
+		if m.from != g {
+			return
+		}
+		g.catching = false
+		for kind, start := range m.done {
+			if start.After(g.done[kind]) {
+				g.done[kind] = start
+			}
+		}
+		if m.ok { // a period may have settled meanwhile; a failure waits for the tick
+			g.catchUp(ctx, g.d.now())
+		}
 	case *msg.RunReport:
-		ctx.Respond(g.run(m.Period))
+		g.runReport(ctx, m.Period)
+	case runDone:
+		if m.from != g {
+			return
+		}
+		for _, to := range g.runs[m.period] {
+			if to != nil {
+				ctx.Send(to, m.reply)
+			}
+		}
+		delete(g.runs, m.period)
 	case *msg.Wake:
 		// Activation only (see System.wakeReports).
 	case *actor.Stopping, *actor.Restarting:
-		if g.stop != nil {
-			g.stop()
-			g.stop = nil
-		}
+		g.halt(ctx)
 	case *actor.Stopped, *cluster.ClusterInit:
 	default:
 		g.log.Warn("reports: unknown message", "type", fmt.Sprintf("%T", m))
 	}
 }
 
-// tick writes the due periods and sets the timer for the next one.
+// halt stops the timer and the jobs, and answers the waiting runs.
+func (g *reportsGrain) halt(ctx actor.Context) {
+	if g.stop != nil {
+		g.stop()
+		g.stop = nil
+	}
+	if g.cancel != nil {
+		g.cancel()
+	}
+	for period, waiting := range g.runs {
+		for _, to := range waiting {
+			if to != nil {
+				ctx.Send(to, &msg.ReportReply{ErrorCode: CodeUnavailable})
+			}
+		}
+		delete(g.runs, period)
+	}
+}
+
+// writer is what a job may use.
+func (g *reportsGrain) writer() reportWriter { return reportWriter{d: g.d, log: g.log} }
+
+// tick starts a catch-up job when one is due and sets the timer for the
+// next due period.
 func (g *reportsGrain) tick(ctx actor.Context) {
 	settle := reportSettle(g.d.Config)
 	now := g.d.now()
+	g.catchUp(ctx, now)
 	next := now.Add(reportTickMax)
 	for _, kind := range reportPeriods {
-		g.catchUp(kind, now, settle)
 		if due := nextDue(kind, now, settle); due.Before(next) {
 			next = due
 		}
 	}
+	if g.stop != nil {
+		g.stop()
+	}
 	g.stop = after(ctx.ActorSystem(), ctx.Self(), max(next.Sub(g.d.now()), time.Second), reportTick{})
 }
 
-// catchUp writes the final report of every due period of kind that has none.
-func (g *reportsGrain) catchUp(kind string, now time.Time, settle time.Duration) {
-	due := duePeriods(kind, now, settle, ReportLookback)
-	if len(due) == 0 || !due[len(due)-1].After(g.done[kind]) {
+// catchUp starts a catch-up job if a settled period may lack its final
+// report and no job is in flight. The job gets copies; its result comes
+// back as catchUpDone.
+func (g *reportsGrain) catchUp(ctx actor.Context, now time.Time) {
+	settle := reportSettle(g.d.Config)
+	if g.catching || !g.behind(now, settle) {
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), reportCallTimeout)
-	stored, err := g.d.Store.Reports(c, kind, due[0], len(due)+1)
+	g.catching = true
+	w, jobs, done, sys, self, from := g.writer(), g.jobs, maps.Clone(g.done), ctx.ActorSystem(), g.self, g
+	go func() {
+		done, ok := w.catchUp(jobs, done, now, settle)
+		sys.Root.Send(self, catchUpDone{from: from, done: done, ok: ok})
+	}()
+}
+
+// behind reports whether some settled period of the lookback is newer than
+// the newest known to have a final report.
+func (g *reportsGrain) behind(now time.Time, settle time.Duration) bool {
+	for _, kind := range reportPeriods {
+		if due := duePeriods(kind, now, settle, ReportLookback); len(due) > 0 && due[len(due)-1].After(g.done[kind]) {
+			return true
+		}
+	}
+	return false
+}
+
+// runReport answers a forced run: the asker waits for the run of that
+// period in flight, or one is started.
+func (g *reportsGrain) runReport(ctx actor.Context, kind string) {
+	if !ValidReportPeriod(kind) {
+		ctx.Respond(&msg.ReportReply{ErrorCode: CodeBadRequest})
+		return
+	}
+	waiting, inFlight := g.runs[kind]
+	if len(waiting) >= reportRunWaiters {
+		ctx.Respond(&msg.ReportReply{ErrorCode: CodeBusy})
+		return
+	}
+	// The Router resends an ask whose first attempt timed out (half its
+	// budget): the resend joins the run in flight instead of queueing a
+	// second one behind it.
+	g.runs[kind] = append(waiting, ctx.Sender())
+	if inFlight {
+		return
+	}
+	w, jobs, sys, self, from := g.writer(), g.jobs, ctx.ActorSystem(), g.self, g
+	go func() {
+		sys.Root.Send(self, runDone{from: from, period: kind, reply: w.run(jobs, kind)})
+	}()
+}
+
+// reportWriter does the Reports grain's store work, on a job's goroutine.
+// It holds only what is safe to share (Deps is static after construction,
+// the logger is safe for concurrent use), never the grain's state.
+type reportWriter struct {
+	d   *Deps
+	log *slog.Logger
+}
+
+// catchUp writes the final report of every due period without one and
+// returns done (by period, the newest start known to have a final report)
+// updated; ok is false when a period could not be written (the next tick
+// retries).
+func (w reportWriter) catchUp(ctx context.Context, done map[string]time.Time, now time.Time, settle time.Duration) (map[string]time.Time, bool) {
+	ok := true
+	for _, kind := range reportPeriods {
+		var kindOK bool
+		done[kind], kindOK = w.catchUpPeriod(ctx, kind, done[kind], now, settle)
+		ok = ok && kindOK
+	}
+	return done, ok
+}
+
+// catchUpPeriod writes the final report of every due period of kind that
+// has none, and returns the newest start known to have one.
+func (w reportWriter) catchUpPeriod(ctx context.Context, kind string, done, now time.Time, settle time.Duration) (time.Time, bool) {
+	due := duePeriods(kind, now, settle, ReportLookback)
+	if len(due) == 0 || !due[len(due)-1].After(done) {
+		return done, true
+	}
+	c, cancel := context.WithTimeout(ctx, reportCallTimeout)
+	stored, err := w.d.Store.Reports(c, kind, due[0], len(due)+1)
 	cancel()
 	if err != nil {
-		g.d.Metrics.StoreErrors.WithLabelValues("reports").Inc()
-		g.log.Warn("reports: cannot read the stored reports; retrying at the next tick", "period", kind, "err", err)
-		return
+		w.d.Metrics.StoreErrors.WithLabelValues("reports").Inc()
+		w.log.Warn("reports: cannot read the stored reports; retrying at the next tick", "period", kind, "err", err)
+		return done, false
 	}
 	final := make(map[int64]bool, len(stored))
 	for _, r := range stored {
@@ -136,24 +294,22 @@ func (g *reportsGrain) catchUp(kind string, now time.Time, settle time.Duration)
 	}
 	for _, start := range due {
 		if !final[start.UnixMicro()] {
-			if _, err := g.write(kind, start, true); err != nil {
-				g.log.Warn("reports: period not written; retrying at the next tick", "period", kind, "start", start, "err", err)
-				return
+			if _, err := w.write(ctx, kind, start, true); err != nil {
+				w.log.Warn("reports: period not written; retrying at the next tick", "period", kind, "start", start, "err", err)
+				return done, false
 			}
-			g.log.Info("reports: period written", "period", kind, "start", start)
+			w.log.Info("reports: period written", "period", kind, "start", start)
 		}
-		g.done[kind] = start
+		done = start
 	}
+	return done, true
 }
 
 // run writes the report of the current period of kind so far.
-func (g *reportsGrain) run(kind string) *msg.ReportReply {
-	if !ValidReportPeriod(kind) {
-		return &msg.ReportReply{ErrorCode: CodeBadRequest}
-	}
-	r, err := g.write(kind, periodStart(kind, g.d.now()), false)
+func (w reportWriter) run(ctx context.Context, kind string) *msg.ReportReply {
+	r, err := w.write(ctx, kind, periodStart(kind, w.d.now()), false)
 	if err != nil {
-		g.log.Warn("reports: forced run failed", "period", kind, "err", err)
+		w.log.Warn("reports: forced run failed", "period", kind, "err", err)
 		return &msg.ReportReply{ErrorCode: CodeUnavailable}
 	}
 	return &msg.ReportReply{Report: reportMsg(r)}
@@ -161,14 +317,14 @@ func (g *reportsGrain) run(kind string) *msg.ReportReply {
 
 // write computes and stores the report of the period of kind starting at
 // start, and returns the stored one.
-func (g *reportsGrain) write(kind string, start time.Time, final bool) (persistence.Report, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), reportCallTimeout)
+func (w reportWriter) write(ctx context.Context, kind string, start time.Time, final bool) (persistence.Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, reportCallTimeout)
 	defer cancel()
 	end := periodEnd(kind, start)
-	now := g.d.now()
-	sum, err := g.d.Store.SummarizePeriod(ctx, start, end, now)
+	now := w.d.now()
+	sum, err := w.d.Store.SummarizePeriod(ctx, start, end, now)
 	if err != nil {
-		g.d.Metrics.StoreErrors.WithLabelValues("summarize_period").Inc()
+		w.d.Metrics.StoreErrors.WithLabelValues("summarize_period").Inc()
 		return persistence.Report{}, err
 	}
 	for _, gender := range pool.Genders {
@@ -180,18 +336,43 @@ func (g *reportsGrain) write(kind string, start time.Time, final bool) (persiste
 	if decided := sum.Mutual + sum.NoMatch; decided > 0 {
 		r.SuccessRate = float64(sum.Mutual) / float64(decided)
 	}
-	if g.d.AlertsFired != nil {
-		n, err := g.d.AlertsFired(ctx, start, end)
-		if err != nil {
-			return persistence.Report{}, fmt.Errorf("alerts fired: %w", err)
-		}
-		r.AlertsFired = n
+	if r.AlertsFired, err = w.alertsFired(ctx, start, end); err != nil {
+		return persistence.Report{}, fmt.Errorf("alerts fired: %w", err)
 	}
-	stored, err := g.d.Store.PutReport(ctx, r)
+	stored, err := w.d.Store.PutReport(ctx, r)
 	if err != nil {
-		g.d.Metrics.StoreErrors.WithLabelValues("put_report").Inc()
+		w.d.Metrics.StoreErrors.WithLabelValues("put_report").Inc()
 	}
 	return stored, err
+}
+
+// alertsFiredPoll is how often a report asks again while the Alerts grain
+// warms up.
+const alertsFiredPoll = 200 * time.Millisecond
+
+// alertsFired asks Deps.AlertsFired (nil: 0). While the Alerts grain
+// warms up (a fresh activation, say one that moved with this grain, has
+// not yet taken over the nodes' counts) it refuses; the report waits up
+// to two of its warm-ups and then fails, so no report records a count
+// that is too low (the caller retries at a later tick).
+func (w reportWriter) alertsFired(ctx context.Context, start, end time.Time) (int, error) {
+	if w.d.AlertsFired == nil {
+		return 0, nil
+	}
+	giveUp := time.Now().Add(2 * alertsWarmUp(w.d.Config))
+	for {
+		n, err := w.d.AlertsFired(ctx, start, end)
+		if !errors.Is(err, ErrAlertsNotReady) || time.Now().After(giveUp) {
+			return n, err
+		}
+		t := time.NewTimer(alertsFiredPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, err
+		case <-t.C:
+		}
+	}
 }
 
 func reportMsg(r persistence.Report) *msg.Report {
@@ -261,8 +442,9 @@ func (s *System) Reports(ctx context.Context, period string) ([]Report, error) {
 	return out, nil
 }
 
-// reportRunTimeout bounds a forced run (the grain may be writing late
-// periods first).
+// reportRunTimeout bounds a forced run (its summary and write, and the
+// alerts count: reportCallTimeout; the grain answers it beside any
+// catch-up in flight).
 const reportRunTimeout = 30 * time.Second
 
 // ErrBadReportPeriod is returned for a period other than hour or day.

@@ -35,14 +35,17 @@ func (s *countingStore) Reports(ctx context.Context, period string, since time.T
 	return s.Store.Reports(ctx, period, since, limit)
 }
 
-// reportsFixture is a Reports grain (without an actor system: catchUp and
-// run need none) on a memory store, with a clock the test moves.
+// reportsFixture is the Reports grain's job code (without an actor
+// system: its reportWriter needs none) on a memory store, with a clock the
+// test moves; done is what the grain would hold.
 type reportsFixture struct {
 	t     *testing.T
 	store *countingStore
 	mu    sync.Mutex
 	now   time.Time
-	g     *reportsGrain
+	d     *Deps
+	w     reportWriter
+	done  map[string]time.Time
 }
 
 func newReportsFixture(t *testing.T, now time.Time) *reportsFixture {
@@ -51,17 +54,14 @@ func newReportsFixture(t *testing.T, now time.Time) *reportsFixture {
 	cfg.DateLength, cfg.VoteWindow = 3*time.Minute, time.Minute // settle: 5 minutes
 	d := &Deps{Config: cfg, Store: f.store, Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(prometheus.NewRegistry()),
 		Now: func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }}
-	f.g = newReportsGrain(d).(*reportsGrain)
-	f.g.log = d.Logger
+	f.d, f.w, f.done = d, reportWriter{d: d, log: d.Logger}, map[string]time.Time{}
 	return f
 }
 
 func (f *reportsFixture) set(now time.Time) { f.mu.Lock(); f.now = now; f.mu.Unlock() }
 
 func (f *reportsFixture) catchUp() {
-	for _, kind := range reportPeriods {
-		f.g.catchUp(kind, f.g.d.now(), reportSettle(f.g.d.Config))
-	}
+	f.done, _ = f.w.catchUp(context.Background(), f.done, f.d.now(), reportSettle(f.d.Config))
 }
 
 func (f *reportsFixture) stored(kind string) map[time.Time]persistence.Report {
@@ -139,14 +139,11 @@ func TestReportsGrainRun(t *testing.T) {
 	now := time.Date(2026, 3, 10, 12, 30, 0, 0, time.UTC)
 	f := newReportsFixture(t, now)
 	var asked [2]time.Time
-	f.g.d.AlertsFired = func(_ context.Context, start, end time.Time) (int, error) {
+	f.d.AlertsFired = func(_ context.Context, start, end time.Time) (int, error) {
 		asked = [2]time.Time{start, end}
 		return 3, nil
 	}
-	if r := f.g.run("week"); r.ErrorCode != CodeBadRequest {
-		t.Fatalf("run(week) = %v, want bad_request", r)
-	}
-	r := f.g.run(persistence.PeriodHour)
+	r := f.w.run(context.Background(), persistence.PeriodHour)
 	if r.ErrorCode != "" || r.Report == nil {
 		t.Fatalf("run(hour) = %v", r)
 	}
@@ -157,7 +154,7 @@ func TestReportsGrainRun(t *testing.T) {
 		t.Fatalf("run(hour) = %+v (alerts asked for %v)", got, asked)
 	}
 	f.store.fail.Store(true)
-	if r := f.g.run(persistence.PeriodDay); r.ErrorCode != CodeUnavailable {
+	if r := f.w.run(context.Background(), persistence.PeriodDay); r.ErrorCode != CodeUnavailable {
 		t.Fatalf("run(day) with the store down = %v, want unavailable", r)
 	}
 }
@@ -169,7 +166,7 @@ func TestReportsTwoActivations(t *testing.T) {
 	now := time.Date(2026, 3, 10, 12, 30, 0, 0, time.UTC)
 	a := newReportsFixture(t, now)
 	b := newReportsFixture(t, now)
-	b.g.d.Store = a.store // one store for the cluster
+	b.d.Store = a.store // one store for the cluster
 	var wg sync.WaitGroup
 	wg.Go(a.catchUp)
 	wg.Go(b.catchUp)

@@ -4206,9 +4206,13 @@ func (x *AlertsFiredQuery) GetEndMs() int64 {
 	return 0
 }
 
+// AlertsFiredReply carries the count, or not_ready (and no count) while
+// the grain is a fresh activation that has not yet taken over the nodes'
+// firing counts (its warm-up): a report must not record 0 then.
 type AlertsFiredReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Count         int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	NotReady      bool                   `protobuf:"varint,2,opt,name=not_ready,json=notReady,proto3" json:"not_ready,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4248,6 +4252,13 @@ func (x *AlertsFiredReply) GetCount() int64 {
 		return x.Count
 	}
 	return 0
+}
+
+func (x *AlertsFiredReply) GetNotReady() bool {
+	if x != nil {
+		return x.NotReady
+	}
+	return false
 }
 
 // AlertQuery asks the Alerts grain for its state. Reply: AlertState.
@@ -4637,9 +4648,10 @@ const file_messages_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"D\n" +
 	"\x10AlertsFiredQuery\x12\x19\n" +
 	"\bstart_ms\x18\x01 \x01(\x03R\astartMs\x12\x15\n" +
-	"\x06end_ms\x18\x02 \x01(\x03R\x05endMs\"(\n" +
+	"\x06end_ms\x18\x02 \x01(\x03R\x05endMs\"E\n" +
 	"\x10AlertsFiredReply\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count\"\"\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x1b\n" +
+	"\tnot_ready\x18\x02 \x01(\bR\bnotReady\"\"\n" +
 	"\n" +
 	"AlertQuery\x12\x14\n" +
 	"\x05since\x18\x01 \x01(\x03R\x05sinceB+Z)github.com/spinmatch/spinmatch/actors/msgb\x06proto3"
