@@ -167,6 +167,13 @@ func (h *Hub) join(c *client) bool {
 func (h *Hub) leave(c *client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.removeLocked(c)
+}
+
+// removeLocked removes c if it is still in the set, and stops the ticker
+// when that empties the set: the one path for a socket that closed (leave)
+// and one dropped for a full queue (broadcast). h.mu must be held.
+func (h *Hub) removeLocked(c *client) {
 	if _, ok := h.clients[c]; !ok {
 		return
 	}
@@ -200,10 +207,16 @@ func (h *Hub) Clients() int {
 }
 
 // broadcast hands frame to every client; a client whose queue is full is
-// dropped (its socket closes), never waited for.
-func (h *Hub) broadcast(frame []byte, stats bool) {
+// dropped (its socket closes), never waited for; when that was the last
+// one the ticker stops, as when the last socket leaves. A ticker that was
+// stopped (stop is no longer the hub's) sends nothing: a newer one may
+// serve the clients that joined since.
+func (h *Hub) broadcast(stop chan struct{}, frame []byte, stats bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.stop != stop {
+		return
+	}
 	if stats {
 		h.last = frame
 	}
@@ -211,10 +224,9 @@ func (h *Hub) broadcast(frame []byte, stats bool) {
 		select {
 		case c.send <- frame:
 		default:
-			delete(h.clients, c)
-			h.metrics.Clients.Dec()
 			h.metrics.Dropped.Inc()
 			c.drop()
+			h.removeLocked(c)
 		}
 	}
 }
@@ -231,7 +243,7 @@ type update struct {
 // alert changes since the last sent), computed off the ticker goroutine;
 // while one is still under way (a pool, a node or the Alerts grain slow to
 // answer) the last stats frame is sent again, so the cadence holds.
-func (h *Hub) run(stop <-chan struct{}) {
+func (h *Hub) run(stop chan struct{}) {
 	tick := time.NewTicker(h.cfg.Interval)
 	defer tick.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -256,10 +268,10 @@ func (h *Hub) run(stop <-chan struct{}) {
 		case u := <-updates:
 			inFlight, seq = false, u.seq
 			for _, a := range u.alerts {
-				h.broadcast(a, false)
+				h.broadcast(stop, a, false)
 			}
 			if u.stats != nil {
-				h.broadcast(u.stats, true)
+				h.broadcast(stop, u.stats, true)
 			}
 		case <-tick.C:
 			if !inFlight {
@@ -270,7 +282,7 @@ func (h *Hub) run(stop <-chan struct{}) {
 			f := h.last
 			h.mu.Unlock()
 			if f != nil {
-				h.broadcast(f, true)
+				h.broadcast(stop, f, true)
 			}
 		}
 	}

@@ -135,3 +135,37 @@ func TestHubCadenceWithSlowSnapshot(t *testing.T) {
 		t.Errorf("5 frames took %v: the ticker waited for the slow snapshot", took)
 	}
 }
+
+// TestHubStopsWhenTheLastClientIsDropped: the only client never reads; it
+// is dropped when its queue is full, and with it the ticker stops: no
+// snapshot is computed any more.
+func TestHubStopsWhenTheLastClientIsDropped(t *testing.T) {
+	const interval = 10 * time.Millisecond
+	src := &fakeSource{}
+	m := NewMetrics(nil)
+	h := NewHub(Config{Interval: interval, SendQueue: 1}, src, nil, m, slog.New(slog.DiscardHandler))
+	slow := newClient(1)
+	h.join(slow)
+	select {
+	case <-slow.gone:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the slow client was not dropped")
+	}
+	h.mu.Lock()
+	running := h.stop != nil
+	h.mu.Unlock()
+	if running {
+		t.Error("the ticker still runs after its last client was dropped")
+	}
+	if got := value(t, m.Clients); got != 0 {
+		t.Errorf("clients gauge %v, want 0", got)
+	}
+	h.leave(slow) // the handler's deferred leave: a no-op now
+	// At most the one refresh already under way when it stopped; a ticker
+	// still running would compute one every interval.
+	n := src.calls.Load()
+	time.Sleep(30 * interval) // asserting that nothing happens takes a wait
+	if more := src.calls.Load() - n; more > 1 {
+		t.Errorf("%d snapshots computed with nobody watching", more)
+	}
+}
