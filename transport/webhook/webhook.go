@@ -1,8 +1,17 @@
 // Package webhook POSTs JSON documents (the alert changes) to one
 // configured URL, retrying with backoff, from its own goroutine: Send never
-// blocks its caller and never waits on HTTP. The queue is bounded; when it
-// is full a document is dropped and counted. A Sender is safe for
-// concurrent use; its delivery goroutine owns the documents it dequeued.
+// blocks its caller and never waits on HTTP.
+//
+// The queue is bounded (Config.Queue). So that a receiver still ends up
+// with each alert's latest state: a resolve queued while its firing (same
+// rule, pool, gender and member) is still undelivered replaces it; when the
+// queue is full the oldest firing (or other document) is dropped, a
+// resolve only when nothing else is left; a document older than MaxAge is
+// given up, so one slow or down receiver delays the later ones by MaxAge at
+// most. Redirects are refused: the POST goes to the configured URL only.
+//
+// A Sender is safe for concurrent use: the queue is guarded by its mu; the
+// delivery goroutine owns the document it dequeued.
 package webhook
 
 import (
@@ -15,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +45,9 @@ type Config struct {
 	Attempts int
 	// Queue bounds the documents waiting. Zero means 256.
 	Queue int
+	// MaxAge is how long a document may wait and be retried before it is
+	// given up (counted failed). Zero means 10 min.
+	MaxAge time.Duration
 	// Logger; nil means slog.Default.
 	Logger *slog.Logger
 	// Metrics; nil means unregistered instruments.
@@ -44,7 +57,8 @@ type Config struct {
 // Metrics are the Sender's instruments.
 type Metrics struct {
 	// Deliveries counts documents by result: delivered, failed (gave up
-	// after Attempts) or dropped (the queue was full, or shutdown).
+	// after Attempts, or older than MaxAge) or dropped (the queue was full,
+	// replaced by its resolve, or shutdown).
 	Deliveries *prometheus.CounterVec
 	// Attempts counts POSTs by result: ok or error.
 	Attempts *prometheus.CounterVec
@@ -76,17 +90,49 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Sender delivers documents to the webhook.
 type Sender struct {
-	cfg   Config // static after New
-	queue chan []byte
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	cfg  Config        // static after New
+	wake chan struct{} // capacity 1: something was queued
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	mu    sync.Mutex
+	queue []doc // guarded by mu: oldest first, at most cfg.Queue
+	now   func() time.Time
+}
+
+// doc is one queued document.
+type doc struct {
+	body    []byte
+	key     string // rule, pool, gender, member; "" when the document is no alert
+	resolve bool   // an alert whose state is resolved
+	at      time.Time
+}
+
+// alertKey reads what coalescing needs from an encoded alert.
+func alertKey(body []byte) (key string, resolve bool) {
+	var a struct {
+		Rule, State, Pool, Gender, Member string
+	}
+	if json.Unmarshal(body, &a) != nil || a.Rule == "" {
+		return "", false
+	}
+	return a.Rule + "\x00" + a.Pool + "\x00" + a.Gender + "\x00" + a.Member, a.State == "resolved"
 }
 
 // New starts a Sender.
 func New(cfg Config) *Sender {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	// A copy, so the caller's client is left as it was: the POST never
+	// follows a redirect (an operator's URL cannot bounce it elsewhere);
+	// a 3xx answer is a failed attempt.
+	c := *cfg.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cfg.Client = &c
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 10 * time.Minute
 	}
 	if cfg.FirstRetry <= 0 {
 		cfg.FirstRetry = time.Second
@@ -106,33 +152,71 @@ func New(cfg Config) *Sender {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
-	s := &Sender{cfg: cfg, queue: make(chan []byte, cfg.Queue), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Sender{cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), now: time.Now}
 	go s.run()
 	return s
 }
 
 // Send queues v (marshalled as JSON) for delivery and reports whether it
-// was queued; it never blocks.
+// was queued; it never blocks. A resolve replaces its firing when that is
+// still queued; a full queue drops its oldest firing (see the package doc).
 func (s *Sender) Send(v any) bool {
 	body, err := json.Marshal(v)
 	if err != nil {
 		s.cfg.Logger.Error("webhook: cannot encode", "err", err)
 		return false
 	}
-	select {
-	case <-s.stop:
+	if s.stopping() {
 		s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Inc()
 		return false // shutting down
-	default:
+	}
+	d := doc{body: body, at: s.now()}
+	d.key, d.resolve = alertKey(body)
+	dropped := 0
+	s.mu.Lock()
+	if d.resolve {
+		for i, q := range s.queue {
+			if q.key == d.key && !q.resolve {
+				// Its firing never left: the receiver learns the latest
+				// state (resolved) without a page for what is over.
+				s.queue = append(s.queue[:i], s.queue[i+1:]...)
+				dropped++
+				break
+			}
+		}
+	}
+	if len(s.queue) >= s.cfg.Queue {
+		i := slices.IndexFunc(s.queue, func(q doc) bool { return !q.resolve })
+		if i < 0 {
+			i = 0 // nothing but resolves: the oldest goes
+		}
+		s.queue = append(s.queue[:i], s.queue[i+1:]...)
+		dropped++
+	}
+	s.queue = append(s.queue, d)
+	s.mu.Unlock()
+	if dropped > 0 {
+		s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Add(float64(dropped))
+		s.cfg.Logger.Warn("webhook: queue full or a firing resolved before it was sent; older alert dropped", "dropped", dropped)
 	}
 	select {
-	case s.queue <- body:
-		return true
+	case s.wake <- struct{}{}:
 	default:
 	}
-	s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Inc()
-	s.cfg.Logger.Warn("webhook: queue full; alert dropped")
-	return false
+	return true
+}
+
+// next takes the oldest queued document; false when none is.
+func (s *Sender) next() (doc, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return doc{}, false
+	}
+	d := s.queue[0]
+	s.queue[0] = doc{}
+	s.queue = s.queue[1:]
+	return d, true
 }
 
 // Shutdown stops the deliveries: what is still queued is dropped (and
@@ -153,30 +237,40 @@ func (s *Sender) run() {
 	for {
 		select {
 		case <-s.stop:
-			for {
-				select {
-				case <-s.queue:
-					s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Inc()
-				default:
-					return
-				}
+			s.mu.Lock()
+			n := len(s.queue)
+			s.queue = nil
+			s.mu.Unlock()
+			s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Add(float64(n))
+			return
+		case <-s.wake:
+		}
+		for {
+			d, ok := s.next()
+			if !ok {
+				break
 			}
-		case body := <-s.queue:
 			if s.stopping() {
 				s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Inc()
-				continue // the stop case drains the rest
+				continue // the stop case drops the rest
 			}
-			s.deliver(body)
+			s.deliver(d)
 		}
 	}
 }
 
-// deliver tries body up to Attempts times, waiting FirstRetry, doubling to
-// MaxRetry, between tries.
-func (s *Sender) deliver(body []byte) {
+// deliver tries d up to Attempts times, waiting FirstRetry, doubling to
+// MaxRetry, between tries, until d is MaxAge old.
+func (s *Sender) deliver(d doc) {
 	wait := s.cfg.FirstRetry
+	deadline := d.at.Add(s.cfg.MaxAge)
 	for attempt := 1; ; attempt++ {
-		err := s.post(body)
+		if s.now().After(deadline) {
+			s.cfg.Metrics.Deliveries.WithLabelValues(Failed).Inc()
+			s.cfg.Logger.Error("webhook: giving up on an alert: too old", "max_age", s.cfg.MaxAge, "attempts", attempt-1)
+			return
+		}
+		err := s.post(d.body)
 		if err == nil {
 			s.cfg.Metrics.Attempts.WithLabelValues("ok").Inc()
 			s.cfg.Metrics.Deliveries.WithLabelValues(Delivered).Inc()
@@ -187,7 +281,7 @@ func (s *Sender) deliver(body []byte) {
 			s.cfg.Metrics.Deliveries.WithLabelValues(Dropped).Inc()
 			return
 		}
-		if attempt >= s.cfg.Attempts {
+		if attempt >= s.cfg.Attempts || s.now().Add(wait).After(deadline) {
 			s.cfg.Metrics.Deliveries.WithLabelValues(Failed).Inc()
 			s.cfg.Logger.Error("webhook: giving up on an alert", "attempts", attempt, "err", err)
 			return

@@ -149,27 +149,143 @@ func TestSlowWebhookIsRetriedAndNeverBlocksSend(t *testing.T) {
 	defer srv.Close()
 	s, m := newSender(t, srv.URL, Config{Client: &http.Client{Timeout: 150 * time.Millisecond}, Queue: 4, Attempts: 3})
 	start := time.Now()
-	queued := 0
 	for i := range 20 {
-		if s.Send(i) {
-			queued++
+		if !s.Send(i) {
+			t.Fatalf("Send %d refused", i)
 		}
 	}
 	if took := time.Since(start); took > 50*time.Millisecond {
 		t.Fatalf("20 Sends took %v while the webhook hangs", took)
 	}
-	if queued < 4 || queued > 5 {
-		t.Fatalf("queued %d, want the queue's 4 (+1 being delivered)", queued)
-	}
-	if d := testutil.ToFloat64(m.Deliveries.WithLabelValues(Dropped)); int(d) != 20-queued {
-		t.Fatalf("dropped = %v, want %d", d, 20-queued)
+	// The queue keeps the newest 4 (+1 possibly taken already): the oldest go.
+	dropped := int(testutil.ToFloat64(m.Deliveries.WithLabelValues(Dropped)))
+	if dropped < 15 || dropped > 16 {
+		t.Fatalf("dropped = %d, want 16 (15 with the first in flight)", dropped)
 	}
 	// The hanging first POST times out and is retried; then all go through.
 	eventually(t, 5*time.Second, "deliveries", func() bool {
-		return int(testutil.ToFloat64(m.Deliveries.WithLabelValues(Delivered))) == queued
+		return int(testutil.ToFloat64(m.Deliveries.WithLabelValues(Delivered))) == 20-dropped
 	})
-	if len(h.arrivals()) != queued+1 {
-		t.Fatalf("POSTs = %d, want %d (one retry)", len(h.arrivals()), queued+1)
+	if len(h.arrivals()) != 20-dropped+1 {
+		t.Fatalf("POSTs = %d, want %d (one retry)", len(h.arrivals()), 20-dropped+1)
+	}
+	h.mu.Lock()
+	last := h.bodies[len(h.bodies)-4:]
+	h.mu.Unlock()
+	if strings.Join(last, ",") != "16,17,18,19" {
+		t.Fatalf("the last POSTs carried %v, want the newest 16..19 in order", last)
+	}
+}
+
+// alertDoc is an alert change as the node sends it.
+func alertDoc(rule, pool, state string) map[string]string {
+	return map[string]string{"type": "alert", "rule": rule, "pool": pool, "state": state}
+}
+
+// TestResolveReplacesItsQueuedFiring: while the receiver is slow, a firing
+// still queued is replaced by its resolve (the receiver ends with the
+// latest state), another alert's firing stays, and a full queue drops its
+// oldest firing, never a resolve while a firing is left to drop.
+func TestResolveReplacesItsQueuedFiring(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []map[string]string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&a)
+		mu.Lock()
+		got = append(got, a)
+		first := len(got) == 1
+		mu.Unlock()
+		if first {
+			<-release // the receiver is slow with the first one
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	s, m := newSender(t, srv.URL, Config{Queue: 3})
+	s.Send(alertDoc("node_lost", "", "firing")) // taken at once, held by the receiver
+	eventually(t, 5*time.Second, "first POST", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 })
+	s.Send(alertDoc("imbalance", "a", "firing"))
+	s.Send(alertDoc("imbalance", "b", "firing"))
+	s.Send(alertDoc("imbalance", "a", "resolved")) // replaces a's firing: b firing, a resolved
+	s.Send(alertDoc("wait_p90", "c", "resolved"))  // 3 queued now
+	s.Send(alertDoc("imbalance", "d", "resolved")) // full: b's firing (the oldest firing) goes
+	if d := testutil.ToFloat64(m.Deliveries.WithLabelValues(Dropped)); d != 2 {
+		t.Fatalf("dropped = %v, want 2 (a's firing replaced, b's firing for room)", d)
+	}
+	release <- struct{}{}
+	eventually(t, 5*time.Second, "deliveries", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 4 })
+	mu.Lock()
+	defer mu.Unlock()
+	var order []string
+	for _, a := range got[1:] {
+		order = append(order, a["rule"]+"/"+a["pool"]+"/"+a["state"])
+	}
+	if want := "imbalance/a/resolved,wait_p90/c/resolved,imbalance/d/resolved"; strings.Join(order, ",") != want {
+		t.Fatalf("delivered %v, want %s", order, want)
+	}
+}
+
+// TestGivesUpOnAnOldAlert: an alert older than MaxAge is given up even
+// with attempts left, so the next one is not held behind it for long.
+func TestGivesUpOnAnOldAlert(t *testing.T) {
+	var mu sync.Mutex
+	var refused, taken []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Contains(string(b), `"pool":"a"`) { // pool a's receiver is broken
+			refused = append(refused, time.Now())
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		taken = append(taken, time.Now())
+	}))
+	defer srv.Close()
+	const maxAge = 300 * time.Millisecond
+	s, m := newSender(t, srv.URL, Config{Attempts: 1000, MaxAge: maxAge, FirstRetry: 40 * time.Millisecond, MaxRetry: 40 * time.Millisecond})
+	start := time.Now()
+	s.Send(alertDoc("imbalance", "a", "firing"))
+	eventually(t, 5*time.Second, "three refused POSTs", func() bool { mu.Lock(); defer mu.Unlock(); return len(refused) >= 3 })
+	s.Send(alertDoc("imbalance", "b", "firing"))
+	eventually(t, 5*time.Second, "the second delivered", func() bool { return testutil.ToFloat64(m.Deliveries.WithLabelValues(Delivered)) == 1 })
+	if f := testutil.ToFloat64(m.Deliveries.WithLabelValues(Failed)); f != 1 {
+		t.Fatalf("failed = %v, want the first given up (too old)", f)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if last := refused[len(refused)-1].Sub(start); last > maxAge {
+		t.Fatalf("the old alert was still tried %v after it was queued (max age %v)", last, maxAge)
+	}
+	if len(refused) > 10 {
+		t.Fatalf("%d POSTs of the old alert, want about %v/40ms", len(refused), maxAge)
+	}
+}
+
+// TestRedirectIsNotFollowed: a 307 to another address is a failed
+// attempt; the POST never reaches the other address.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	elsewhere := &hook{}
+	other := httptest.NewServer(elsewhere)
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+	}{{"default client", nil}, {"caller's client", &http.Client{Timeout: time.Second}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, m := newSender(t, srv.URL, Config{Client: tc.client, Attempts: 2})
+			s.Send(alertDoc("imbalance", "a", "firing"))
+			eventually(t, 5*time.Second, "giving up", func() bool { return testutil.ToFloat64(m.Deliveries.WithLabelValues(Failed)) == 1 })
+			if n := len(elsewhere.arrivals()); n != 0 {
+				t.Fatalf("the redirect was followed: %d POSTs elsewhere", n)
+			}
+		})
 	}
 }
 
