@@ -9,6 +9,13 @@
 // reading) is dropped at once; the others never wait for it. The number of
 // admin sockets per node is capped.
 //
+// Each node also keeps the last hour of the dashboard's trends (matches
+// per minute, people waiting, success rate): a sampler, always on, adds a
+// point every HistoryStep (one snapshot a minute by default, free while
+// the ticker runs) to a bounded ring, and a new admin socket gets
+// {"type": "history", "points": [...]} first (extension), so a freshly
+// opened dashboard does not start empty.
+//
 // Concurrency: a Hub is safe for concurrent use; its ticker goroutine owns
 // the in-flight snapshot and the last alert sequence sent; the client set
 // is guarded by Hub.mu. Each socket has one writer goroutine (the only one
@@ -50,6 +57,11 @@ type Config struct {
 	// admin socket, so a stalled reader fills its queue (and is dropped)
 	// sooner and holds less memory. Zero: the system default.
 	SocketBuffer int
+	// HistoryStep is how often a trend point is taken. Zero: 1 min.
+	HistoryStep time.Duration
+	// HistoryLen is how many trend points are kept. Zero: 60 (an hour
+	// at the default step).
+	HistoryLen int
 }
 
 func (c *Config) defaults() {
@@ -67,6 +79,12 @@ func (c *Config) defaults() {
 	}
 	if c.PongWait <= 0 {
 		c.PongWait = 60 * time.Second
+	}
+	if c.HistoryStep <= 0 {
+		c.HistoryStep = time.Minute
+	}
+	if c.HistoryLen <= 0 {
+		c.HistoryLen = 60
 	}
 }
 
@@ -107,6 +125,9 @@ type Hub struct {
 	alerts  AlertFeed
 	log     *slog.Logger
 	metrics *Metrics
+	hist    *history
+	quit    chan struct{} // closed once by CloseAll: stops the sampler
+	quitOne sync.Once
 
 	mu      sync.Mutex
 	clients map[*client]struct{} // guarded by mu
@@ -115,13 +136,17 @@ type Hub struct {
 	closing bool                 // guarded by mu: set by CloseAll
 }
 
-// NewHub returns a hub; its ticker runs only while an admin socket is open.
+// NewHub returns a hub; its ticker runs only while an admin socket is
+// open, its trend sampler until CloseAll.
 func NewHub(cfg Config, src Source, alerts AlertFeed, m *Metrics, log *slog.Logger) *Hub {
 	cfg.defaults()
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Hub{cfg: cfg, src: src, alerts: alerts, log: log, metrics: m, clients: map[*client]struct{}{}}
+	h := &Hub{cfg: cfg, src: src, alerts: alerts, log: log, metrics: m, clients: map[*client]struct{}{},
+		hist: &history{max: cfg.HistoryLen}, quit: make(chan struct{})}
+	go h.sample(h.quit)
+	return h
 }
 
 // client is one admin socket as the hub sees it.
@@ -145,7 +170,7 @@ func (c *client) drop() {
 }
 
 // join adds c; false when the node already has MaxClients admin sockets.
-// A newcomer gets the last stats frame at once.
+// A newcomer gets the trends' history and the last stats frame at once.
 func (h *Hub) join(c *client) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -154,11 +179,19 @@ func (h *Hub) join(c *client) bool {
 	}
 	h.clients[c] = struct{}{}
 	h.metrics.Clients.Inc()
+	// A fresh queue: these never block (with a queue of one, the stats
+	// frame waits for the ticker's next).
+	if f := h.hist.encoded(); f != nil {
+		c.send <- f
+	}
 	if h.stop == nil {
 		h.stop = make(chan struct{})
 		go h.run(h.stop)
 	} else if h.last != nil {
-		c.send <- h.last // an empty queue: never blocks
+		select {
+		case c.send <- h.last:
+		default:
+		}
 	}
 	return true
 }
@@ -187,6 +220,7 @@ func (h *Hub) removeLocked(c *client) {
 
 // CloseAll drops every admin socket and refuses new ones (shutdown).
 func (h *Hub) CloseAll() {
+	h.quitOne.Do(func() { close(h.quit) })
 	h.mu.Lock()
 	h.closing = true
 	open := make([]*client, 0, len(h.clients))

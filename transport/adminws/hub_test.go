@@ -2,6 +2,7 @@ package adminws
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -167,5 +168,58 @@ func TestHubStopsWhenTheLastClientIsDropped(t *testing.T) {
 	time.Sleep(30 * interval) // asserting that nothing happens takes a wait
 	if more := src.calls.Load() - n; more > 1 {
 		t.Errorf("%d snapshots computed with nobody watching", more)
+	}
+}
+
+// TestHubSendsHistoryFirst: points are sampled while nobody watches; a new
+// client's first frame is the history with those points, oldest first,
+// and the ring keeps HistoryLen.
+func TestHubSendsHistoryFirst(t *testing.T) {
+	src := &fakeSource{}
+	h := NewHub(Config{Interval: time.Hour, HistoryStep: 5 * time.Millisecond, HistoryLen: 4}, src, nil, nil, slog.New(slog.DiscardHandler))
+	t.Cleanup(h.CloseAll)
+	deadline := time.Now().Add(5 * time.Second)
+	for src.calls.Load() < 6 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sampler took no snapshot while nobody watched")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	joined := time.Now().UTC()
+	c := newClient(8)
+	h.join(c)
+	defer h.leave(c)
+	var f struct {
+		Type   string  `json:"type"`
+		Points []Point `json:"points"`
+	}
+	if err := json.Unmarshal(recv(t, c), &f); err != nil || f.Type != "history" {
+		t.Fatalf("first frame: %+v %v, want the history", f, err)
+	}
+	if len(f.Points) != 4 {
+		t.Fatalf("%d points, want the ring's 4", len(f.Points))
+	}
+	for i, p := range f.Points {
+		if !p.At.Before(joined) || (i > 0 && !p.At.After(f.Points[i-1].At)) {
+			t.Fatalf("points %+v: want taken before the join (%v), oldest first", f.Points, joined)
+		}
+	}
+	if b := recv(t, c); string(b[:16]) != `{"type":"stats",` {
+		t.Fatalf("second frame %s, want stats", b)
+	}
+}
+
+func TestPointOf(t *testing.T) {
+	snap := &actors.Snapshot{Pools: []actors.PoolSnapshot{
+		{Waiting: map[string]int{"male": 3, "female": 1}, MatchesPerMin: 3, MatchSuccessRate: 0.5},
+		{Waiting: map[string]int{"male": 2}, MatchesPerMin: 1, MatchSuccessRate: 1},
+		{Waiting: map[string]int{"female": 4}},
+	}}
+	p := PointOf(snap)
+	if p.Waiting != 10 || p.MatchesPerMin != 4 || p.SuccessRate == nil || *p.SuccessRate != 0.625 {
+		t.Fatalf("point %+v", p)
+	}
+	if p := PointOf(&actors.Snapshot{}); p.SuccessRate != nil {
+		t.Fatalf("no matches: success rate %v, want null", *p.SuccessRate)
 	}
 }
