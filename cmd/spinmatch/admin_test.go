@@ -68,6 +68,8 @@ type streamFrame struct {
 	Type string `json:"type"`
 	actors.Snapshot
 	alert actors.Alert // an alert frame's fields
+	// Points are a history frame's (extension).
+	Points []adminws.Point `json:"points"`
 	got   time.Time
 }
 
@@ -143,7 +145,7 @@ func (s *adminStream) next(t testing.TB, d time.Duration) streamFrame {
 			if f.Type == "stats" {
 				return f
 			}
-			if f.Type != "alert" {
+			if f.Type != "alert" && f.Type != "history" {
 				t.Fatalf("admin stream frame type %q", f.Type)
 			}
 		case <-timer.C:
@@ -547,5 +549,56 @@ func TestAdminStreamAlerts(t *testing.T) {
 	read(2*time.Second, nil) // several evaluations and frames later
 	if len(changes) != 2 || changes[1].State != "resolved" || changes[1].Seq <= changes[0].Seq {
 		t.Fatalf("stream alert changes = %+v, want one firing and one resolved", changes)
+	}
+}
+
+// firstHistory dials /admin/ws and returns the points of its first frame
+// when that is the history frame (nil otherwise), and when it was dialled.
+func firstHistory(t testing.TB, base string) ([]adminws.Point, time.Time) {
+	t.Helper()
+	dialled := time.Now().UTC()
+	s := dialAdmin(t, base, true)
+	defer s.ws.Close()
+	select {
+	case f, ok := <-s.frames:
+		if ok && f.Type == "history" {
+			return f.Points, dialled
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no first frame on /admin/ws")
+	}
+	return nil, dialled
+}
+
+// TestAdminStreamHistory: the node samples the trends while nobody
+// watches; a new watcher's first frame is the history, with points taken
+// before it connected that count the people waiting.
+func TestAdminStreamHistory(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.AdminKey = testAdminKey
+	cfg.AdminStream = adminws.Config{HistoryStep: 50 * time.Millisecond}
+	base := "http://" + startNode(t, cfg).Addr()
+	pool := fmt.Sprintf("history%d", userSeq.Add(1))
+	for i := range 2 {
+		u := newUser(t, base, fmt.Sprintf("H%d", i), "male", pool, "female")
+		c, _ := u.dial(t)
+		c.spin()
+	}
+	var points []adminws.Point
+	var dialled time.Time
+	waitFor(t, 10*time.Second, "a history of 3 points counting the two waiting", func() bool {
+		points, dialled = firstHistory(t, base)
+		n := 0
+		for _, p := range points {
+			if p.Waiting >= 2 && p.At.Before(dialled) {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	for i := 1; i < len(points); i++ {
+		if !points[i].At.After(points[i-1].At) {
+			t.Fatalf("history points out of order: %+v", points)
+		}
 	}
 }

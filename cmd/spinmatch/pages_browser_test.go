@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/transport/adminws"
 )
 
 // artifactDir is where browser tests write their screenshots:
@@ -179,10 +180,14 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	ctx := startBrowser(t, 90*time.Second)
 	cfg := testConfig(t)
 	cfg.Development = true // no ADMIN_API_KEY: the admin routes are open, and the page says so
+	cfg.AdminStream = adminws.Config{HistoryStep: 100 * time.Millisecond}
 	n := startNode(t, cfg)
 	nodeBase := "http://" + n.Addr()
 	base := standInAdmin(t, n, "", nil)
 	real := base == nodeBase // the node's own stream fills in the node table
+	if real { // the node's trends of before the page opened seed its chart
+		waitFor(t, 10*time.Second, "three history points on the node", func() bool { p, _ := firstHistory(t, nodeBase); return len(p) >= 3 })
+	}
 	tab := newTab(t, ctx)
 
 	if err := chromedp.Do(tab, chromedp.Navigate(base+"/admin")); err != nil {
@@ -191,6 +196,9 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	pollDOM(t, tab, 10*time.Second, "dashboard connected", `document.body.dataset.connected === 'true' && document.querySelector('[data-testid=admin-live]').dataset.live === 'live'`)
 	if m := domText(t, tab, `[data-testid=admin-mode]`); !strings.Contains(m, "open") {
 		t.Fatalf("development without a key: mode notice %q, want it to say the routes are open", m)
+	}
+	if real {
+		pollDOM(t, tab, 5*time.Second, "the trend chart seeded from the node's history", `Number(document.querySelector('[data-testid=chart-matches]').dataset.seeded) >= 3 && Number(document.querySelector('[data-testid=chart-matches]').dataset.points) >= 3`)
 	}
 	before := domText(t, tab, `[data-testid=kpi-waiting]`)
 

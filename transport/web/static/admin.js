@@ -3,7 +3,9 @@
  * Admin): {"type": "stats", ...snapshot} at least once a second and
  * {"type": "alert", ...} on each alert change. The trends of the last hour
  * are kept here, from the frames (and in session storage, so a reload keeps
- * them). The admin key is asked for once and kept in session storage; the
+ * them), seeded by the node's own last hour: the stream's first frame,
+ * {"type": "history", "points": [{at, matches_per_min, waiting,
+ * success_rate}]} (an extension), so a fresh dashboard does not start empty. The admin key is asked for once and kept in session storage; the
  * socket carries it as ?admin_key= (PROTOCOL allows it on the admin socket),
  * never the address bar.
  *
@@ -11,7 +13,8 @@
  * [data-testid=admin-live][data-live], kpi-waiting, kpi-matches,
  * kpi-success, kpi-alerts, kpi-nodes, admin-pool[data-pool] with
  * pool-waiting[data-gender], admin-nodes, alerts-firing, alerts-recent,
- * admin-recommendations, chart-matches[data-points], and per node row
+ * admin-recommendations, chart-matches[data-points] (and [data-seeded]: the
+ * points the history frame brought), and per node row
  * (tr[data-node]) node-sessions and node-connections.
  */
 'use strict';
@@ -51,6 +54,22 @@
     let cut = 0;
     while (cut < ts.length && ts[cut] < t - HOUR_S) cut++;
     if (cut) trend.forEach((s) => s.splice(0, cut));
+  }
+  // seedTrends merges the node's history points (one a minute) with those
+  // already kept, in time order, and trims to the last hour.
+  function seedTrends(points) {
+    const rows = trend[0].map((t, i) => [t, trend[1][i], trend[2][i], trend[3][i]]);
+    const have = new Set(trend[0]);
+    for (const p of points || []) {
+      const t = Math.floor((Date.parse(p.at) || 0) / 1000);
+      if (!t || have.has(t)) continue;
+      have.add(t);
+      rows.push([t, p.matches_per_min || 0, p.waiting || 0, p.success_rate == null ? null : p.success_rate * 100]);
+    }
+    rows.sort((a, b) => a[0] - b[0]);
+    const hi = rows.length ? rows[rows.length - 1][0] : 0;
+    const kept = rows.filter((r) => r[0] >= hi - HOUR_S);
+    trend.forEach((s, k) => { s.length = 0; for (const r of kept) s.push(r[k]); });
   }
   setInterval(() => { try { sessionStorage.setItem(TRENDS, JSON.stringify(trend)); } catch { /* full: fine */ } }, 10000);
 
@@ -256,6 +275,10 @@
           lastAt = f.at;
           render(f);
           tickLive();
+        } else if (f.type === 'history') {
+          seedTrends(f.points);
+          drawCharts();
+          $('chart-matches').dataset.seeded = String((f.points || []).length);
         } else if (f.type === 'alert') {
           addRecent(f);
           renderAlerts(firingNow); // the next stats frame carries the new firing set
