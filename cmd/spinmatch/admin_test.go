@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -70,7 +71,7 @@ type streamFrame struct {
 	alert actors.Alert // an alert frame's fields
 	// Points are a history frame's (extension).
 	Points []adminws.Point `json:"points"`
-	got   time.Time
+	got    time.Time
 }
 
 // adminStream is a real /admin/ws client; a reader goroutine feeds its
@@ -494,9 +495,14 @@ func TestAdminStalledSocketDropped(t *testing.T) {
 }
 
 // TestAdminStreamAlerts: an alert that fires and resolves is announced on
-// the stream exactly once each, and the stats frames list it while it fires.
+// the stream exactly once each, and the stats frames list it while it
+// fires; the webhook stand-in gets the same two changes, once each, with
+// the same seq.
 func TestAdminStreamAlerts(t *testing.T) {
-	cfg := alertTestConfig(t, "")
+	hook := &alertHook{}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	cfg := alertTestConfig(t, srv.URL)
 	cfg.AdminKey = testAdminKey
 	base := "http://" + startNode(t, cfg).Addr()
 	pool := fmt.Sprintf("streamalerts%d", userSeq.Add(1))
@@ -549,6 +555,17 @@ func TestAdminStreamAlerts(t *testing.T) {
 	read(2*time.Second, nil) // several evaluations and frames later
 	if len(changes) != 2 || changes[1].State != "resolved" || changes[1].Seq <= changes[0].Seq {
 		t.Fatalf("stream alert changes = %+v, want one firing and one resolved", changes)
+	}
+	waitFor(t, 5*time.Second, "both changes at the webhook", func() bool { return len(hook.about("imbalance", pool)) >= 2 })
+	read(time.Second, nil) // more evaluations: neither side gets a change twice
+	got := hook.about("imbalance", pool)
+	if len(got) != 2 || len(changes) != 2 {
+		t.Fatalf("webhook got %+v, stream %+v: want each change once on both", got, changes)
+	}
+	for i := range got {
+		if got[i].Seq != changes[i].Seq || got[i].State != changes[i].State {
+			t.Fatalf("change %d: webhook %+v, stream %+v: want the same seq and state", i, got[i], changes[i])
+		}
 	}
 }
 
