@@ -185,7 +185,8 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	nodeBase := "http://" + n.Addr()
 	base := standInAdmin(t, n, "", nil)
 	real := base == nodeBase // the node's own stream fills in the node table
-	if real {                // the node's trends of before the page opened seed its chart
+	// The node's trends of before the page opened seed its chart.
+	if real {
 		waitFor(t, 10*time.Second, "three history points on the node", func() bool { p, _ := firstHistory(t, nodeBase); return len(p) >= 3 })
 	}
 	tab := newTab(t, ctx)
