@@ -31,16 +31,8 @@ type (
 	idleCheck struct{ epoch int }
 )
 
-// lastPush is what a waiter was last told, for the wait_update rule.
-type lastPush struct {
-	eta      pool.ETA
-	position int
-	at       time.Time
-}
-
 // waiterRef is what the pool knows of a queued waiter beyond the queue.
 type waiterRef struct {
-	last lastPush
 	seen time.Time // last enqueue, re-announcement or Resume
 	// loaded marks a place rebuilt from the store that its session has not
 	// re-announced yet: it is held (never paired) until then.
@@ -72,6 +64,9 @@ type matchPool struct {
 	self *actor.PID
 	name string
 
+	// core is the line, the estimator and what each waiter was told; q
+	// and est are its parts, read directly (changes go through core).
+	core   *pool.Pool
 	q      *pool.Queue
 	est    *pool.Estimator
 	refs   map[string]*waiterRef // by user id, for every queued waiter
@@ -98,10 +93,12 @@ type matchPool struct {
 }
 
 func newMatchPool(d *Deps) actor.Actor {
+	core := pool.NewPool(pool.PoolConfig{Estimator: d.Config.Estimator, WaitUpdateMax: d.Config.WaitUpdateMax})
 	return &matchPool{
 		d:      d,
-		q:      pool.NewQueue(),
-		est:    pool.NewEstimator(d.Config.Estimator),
+		core:   core,
+		q:      core.Queue(),
+		est:    core.Estimator(),
 		refs:   map[string]*waiterRef{},
 		paired: map[string]*pairing{},
 	}
@@ -182,7 +179,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		// Something in the actor runtime may hold a stopped grain's PID
 		// (and through it the grain) for a while: let go of the state.
-		p.q, p.est, p.refs, p.paired = nil, nil, nil, nil
+		p.core, p.q, p.est, p.refs, p.paired = nil, nil, nil, nil, nil
 	case *cluster.ClusterInit:
 	default:
 		p.log.Warn("pool: unknown message", "type", fmt.Sprintf("%T", m))
@@ -280,7 +277,7 @@ func (p *matchPool) load() {
 		// whose write (which deletes the place) is still under way, and a
 		// pool rebuilt meanwhile must not pair them again.
 		w.Held = true
-		if !p.q.Insert(w) {
+		if !p.core.Insert(w, now) {
 			continue
 		}
 		p.refs[e.UserID] = &waiterRef{seen: now, loaded: true}
@@ -333,6 +330,7 @@ func (p *matchPool) enqueue(m *msg.Enqueue) *msg.EnqueueReply {
 		// Already paired: the session learns of it (never queued twice).
 		return &msg.EnqueueReply{Queue: p.queueInfo(), Match: pr.info}
 	}
+	arrival := !m.Refresh // a new spin, not a place announced again
 	if queued, ok := p.q.Get(w.UserID); ok {
 		ref := p.refs[w.UserID]
 		if ref == nil || !ref.loaded {
@@ -344,18 +342,15 @@ func (p *matchPool) enqueue(m *msg.Enqueue) *msg.EnqueueReply {
 		}
 		// A place rebuilt from the store, now announced with its rematch
 		// cooldown: it may be paired from here on.
-		p.q.Remove(w.UserID)
+		p.core.Take(w.UserID, now)
 		delete(p.refs, w.UserID)
-	} else if !m.Refresh {
-		p.est.Arrival(w.Gender, w.Seeking, now)
+		arrival = false
 	}
 	waitingBefore := p.q.Waiting()
-	partner := p.q.Add(w)
+	partner := p.core.Join(w, arrival, now)
 	if partner == nil {
 		p.refs[w.UserID] = &waiterRef{seen: now}
-		reply := p.status(w.UserID)
-		p.refs[w.UserID].last = lastPush{eta: etaFromMsg(reply.Eta), position: int(reply.Queue.Position), at: now}
-		return reply
+		return p.status(w.UserID)
 	}
 	delete(p.refs, partner.UserID)
 	info := p.pair(partner, w, now)
@@ -371,9 +366,6 @@ func (p *matchPool) enqueue(m *msg.Enqueue) *msg.EnqueueReply {
 // and hands it to a fresh Match grain, which persists it and tells both.
 func (p *matchPool) pair(a, b *pool.Waiter, now time.Time) *msg.MatchInfo {
 	waitA, waitB := now.Sub(a.EnqueuedAt), now.Sub(b.EnqueuedAt)
-	p.est.MatchFormed(now)
-	p.est.Finished(a.Gender, waitA, true, now)
-	p.est.Finished(b.Gender, waitB, true, now)
 	label := p.d.Metrics.PoolLabel(p.d.Config.Pools, p.name)
 	p.d.Metrics.MatchesFormed.WithLabelValues(label).Inc()
 	p.d.Metrics.QueueWait.WithLabelValues(label, a.Gender.String()).Observe(waitA.Seconds())
@@ -422,7 +414,7 @@ func (p *matchPool) outcome(m *msg.MatchOutcome) {
 	if m.Result == ResultAborted {
 		p.log.Warn("pool: a pairing was refused by the store (a partner was in another match)", "match", m.MatchId)
 	} else {
-		p.est.MatchResult(m.Result == persistence.ResultMutual, p.d.now())
+		p.core.Result(m.Result == persistence.ResultMutual, p.d.now())
 	}
 	for _, u := range []string{m.A, m.B} {
 		if pr := p.paired[u]; pr != nil && pr.info.MatchId == m.MatchId {
@@ -442,7 +434,8 @@ func (p *matchPool) expirePairings() {
 }
 
 func (p *matchPool) dequeue(m *msg.Dequeue) *msg.DequeueReply {
-	w, ok := p.q.Remove(m.UserId)
+	now := p.d.now()
+	w, ok := p.core.Leave(m.UserId, now)
 	if !ok {
 		if pr := p.paired[m.UserId]; pr != nil && !m.Ghost {
 			return &msg.DequeueReply{Match: pr.info}
@@ -450,9 +443,7 @@ func (p *matchPool) dequeue(m *msg.Dequeue) *msg.DequeueReply {
 		return &msg.DequeueReply{}
 	}
 	delete(p.refs, m.UserId)
-	now := p.d.now()
 	wait := now.Sub(w.EnqueuedAt)
-	p.est.Finished(w.Gender, wait, false, now)
 	outcome := m.Outcome
 	if outcome == "" {
 		outcome = OutcomeCancelled
@@ -462,13 +453,11 @@ func (p *matchPool) dequeue(m *msg.Dequeue) *msg.DequeueReply {
 }
 
 func (p *matchPool) status(userID string) *msg.EnqueueReply {
-	w, ok := p.q.Get(userID)
-	if !ok {
+	if _, ok := p.q.Get(userID); !ok {
 		return &msg.EnqueueReply{Queue: p.queueInfo()}
 	}
-	pos, waiting := p.q.Position(userID), p.q.Waiting()
-	eta := p.est.Estimate(w, pos, waiting, p.d.now())
-	q := &msg.QueueInfo{Pool: p.name, Position: int32(pos), Waiting: waitingMsg(waiting)}
+	pos, eta, _ := p.core.Status(userID, p.d.now())
+	q := &msg.QueueInfo{Pool: p.name, Position: int32(pos), Waiting: waitingMsg(p.q.Waiting())}
 	return &msg.EnqueueReply{Queue: q, Eta: etaMsg(eta)}
 }
 
@@ -497,32 +486,20 @@ func (p *matchPool) resumeStale() {
 // pushWaitUpdates tells each waiter their estimate when it changed by 10% or
 // more, their position changed, or WaitUpdateMax passed since the last one.
 func (p *matchPool) pushWaitUpdates() {
-	if p.q.Len() == 0 {
-		return
-	}
-	now := p.d.now()
-	waiting := p.q.Waiting()
-	wm := waitingMsg(waiting)
-	p.q.Each(func(w *pool.Waiter, pos int) bool {
-		ref := p.refs[w.UserID]
-		if ref == nil {
-			return true
+	var wm map[string]int32
+	p.core.Updates(p.d.now(), func(w *pool.Waiter, pos int, eta pool.ETA, waiting map[pool.Gender]int) {
+		if wm == nil {
+			wm = waitingMsg(waiting) // shared by this tick's updates, never changed
 		}
-		eta := p.est.Estimate(w, pos, waiting, now)
-		if pos == ref.last.position && !pool.ChangedEnough(ref.last.eta, eta) && now.Sub(ref.last.at) < p.d.Config.WaitUpdateMax {
-			return true
-		}
-		ref.last = lastPush{eta: eta, position: pos, at: now}
 		p.d.Router.Send(KindUserSession, w.UserID, &msg.WaitUpdate{
 			Queue: &msg.QueueInfo{Pool: p.name, Position: int32(pos), Waiting: wm},
 			Eta:   etaMsg(eta),
 		})
-		return true
 	})
 }
 
 func (p *matchPool) stats() *msg.PoolStats {
-	st := p.est.QueueStats(p.q, p.d.now())
+	st := p.core.Stats(p.d.now())
 	out := &msg.PoolStats{
 		Pool:             p.name,
 		Waiting:          waitingMsg(st.Waiting),
@@ -562,16 +539,4 @@ func waitingMsg(w map[pool.Gender]int) map[string]int32 {
 
 func etaMsg(e pool.ETA) *msg.Eta {
 	return &msg.Eta{P50S: e.P50.Seconds(), P90S: e.P90.Seconds(), Confidence: e.Confidence, Reason: e.Reason}
-}
-
-func etaFromMsg(e *msg.Eta) pool.ETA {
-	if e == nil {
-		return pool.ETA{}
-	}
-	return pool.ETA{
-		P50:        time.Duration(e.P50S * float64(time.Second)),
-		P90:        time.Duration(e.P90S * float64(time.Second)),
-		Confidence: e.Confidence,
-		Reason:     e.Reason,
-	}
 }

@@ -11,9 +11,9 @@ func TestAlertP90WaitCountsCurrentWaits(t *testing.T) {
 	q := NewQueue()
 	// Nine finished waits of 10 s for women: their p90 is 10 s.
 	for i := range 9 {
-		e.Finished(Female, 10*time.Second, true, now.Add(-time.Duration(i)*time.Second))
+		e.Finished(Female, SetOf(Male), 10*time.Second, true, now.Add(-time.Duration(i)*time.Second))
 	}
-	e.Finished(Female, time.Hour, false, now) // a wait that ended by leaving is not one
+	e.Finished(Female, SetOf(Male), time.Hour, false, now) // a wait that ended by leaving is not one
 	if got := e.AlertP90Wait(q, now)[Female]; got != 10*time.Second {
 		t.Fatalf("finished only: %v, want 10s", got)
 	}

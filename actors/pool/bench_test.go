@@ -126,7 +126,7 @@ func BenchmarkStats(b *testing.B) {
 	arrive(e, Male, sF, 700, 15*time.Minute, t0)
 	arrive(e, Female, sM, 200, 15*time.Minute, t0)
 	for i := range 1024 {
-		e.Finished(Genders[i%3], time.Duration(i)*time.Second, i%4 != 0, t0.Add(-time.Duration(i)*time.Second/2))
+		e.Finished(Genders[i%3], allGenders, time.Duration(i)*time.Second, i%4 != 0, t0.Add(-time.Duration(i)*time.Second/2))
 	}
 	waiting := map[Gender]int{Male: 120, Female: 4, Nonbinary: 10}
 	b.ReportAllocs()

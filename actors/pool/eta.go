@@ -198,11 +198,11 @@ func (e *Estimator) Arrival(g Gender, s GenderSet, at time.Time) {
 	}
 }
 
-// Finished records that a wait of a user of gender g ended at at, after
-// wait, either in a match or by leaving the queue.
-func (e *Estimator) Finished(g Gender, wait time.Duration, matched bool, at time.Time) {
+// Finished records that a wait of a user of gender g seeking s ended at at,
+// after wait, either in a match or by leaving the queue.
+func (e *Estimator) Finished(g Gender, s GenderSet, wait time.Duration, matched bool, at time.Time) {
 	k, ok := e.touch(at)
-	if !ok || !g.Valid() {
+	if !ok || !g.Valid() || !s.Valid() {
 		return
 	}
 	e.win.advance(k)

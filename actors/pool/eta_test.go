@@ -278,7 +278,7 @@ func TestChangedEnough(t *testing.T) {
 func TestEstimatorIgnoresZeroTime(t *testing.T) {
 	e := NewEstimator(EstimatorConfig{})
 	e.Arrival(Female, sM, time.Time{})
-	e.Finished(Male, time.Minute, true, time.Time{})
+	e.Finished(Male, SetOf(Female), time.Minute, true, time.Time{})
 	e.MatchFormed(time.Time{})
 	e.MatchResult(true, time.Time{})
 	if e.started {

@@ -16,13 +16,13 @@ func TestStats(t *testing.T) {
 	for i := range 6 {
 		at := t0.Add(-time.Duration(i+1) * time.Minute)
 		e.MatchFormed(at)
-		e.Finished(Male, time.Duration(i+1)*time.Minute, true, at)
-		e.Finished(Female, 5*time.Second, true, at)
+		e.Finished(Male, SetOf(Female), time.Duration(i+1)*time.Minute, true, at)
+		e.Finished(Female, SetOf(Male), 5*time.Second, true, at)
 	}
 	for range 8 {
-		e.Finished(Male, 20*time.Second, false, t0.Add(-time.Minute))
+		e.Finished(Male, SetOf(Female), 20*time.Second, false, t0.Add(-time.Minute))
 	}
-	e.Finished(Male, time.Hour, true, t0.Add(-16*time.Minute)) // too old
+	e.Finished(Male, SetOf(Female), time.Hour, true, t0.Add(-16*time.Minute)) // too old
 	for i := range 10 {
 		e.MatchResult(i == 0, t0.Add(-time.Minute))
 	}
@@ -155,7 +155,7 @@ func TestStatsQuietPool(t *testing.T) {
 func TestWaitRingBounded(t *testing.T) {
 	e := NewEstimator(EstimatorConfig{WaitSamples: 4})
 	for i := range 10 {
-		e.Finished(Male, time.Duration(i+1)*time.Second, true, t0)
+		e.Finished(Male, SetOf(Female), time.Duration(i+1)*time.Second, true, t0)
 	}
 	st := e.Stats(nil, t0)
 	// Only the last 4 (7s..10s) are kept.
@@ -192,10 +192,10 @@ func TestQueueStats(t *testing.T) {
 	}
 	// One woman was matched after 10s; six women and a man gave up.
 	for range 6 {
-		e.Finished(Female, 30*time.Second, false, t0.Add(-2*time.Minute))
+		e.Finished(Female, SetOf(Male), 30*time.Second, false, t0.Add(-2*time.Minute))
 	}
-	e.Finished(Female, 10*time.Second, true, t0.Add(-time.Minute))
-	e.Finished(Male, time.Second, false, t0.Add(-20*time.Minute)) // outside the window
+	e.Finished(Female, SetOf(Male), 10*time.Second, true, t0.Add(-time.Minute))
+	e.Finished(Male, SetOf(Female), time.Second, false, t0.Add(-20*time.Minute)) // outside the window
 	st := e.QueueStats(q, t0)
 	if st.Waiting[Male] != 9 {
 		t.Fatalf("Waiting = %v", st.Waiting)

@@ -1,0 +1,150 @@
+package pool
+
+import "time"
+
+// Pool is the matching core of one pool, free of actors and clocks: the
+// waiting line (Queue), the wait-time model (Estimator) and what each waiter
+// was last told (for the wait_update rule). The MatchPool grain wraps one,
+// and the simulator (cmd/spinsim) drives one with a simulated clock, so both
+// run the same pairing and estimation code. Every method takes the time of
+// the event; times must not go backwards by more than the estimator's slot
+// width. Not safe for concurrent use.
+type Pool struct {
+	q         *Queue
+	est       *Estimator
+	told      map[string]Told
+	updateMax time.Duration
+}
+
+// PoolConfig configures a Pool.
+type PoolConfig struct {
+	Estimator EstimatorConfig
+	// WaitUpdateMax is the longest a queued waiter goes without an update
+	// (Updates). Zero means 5s.
+	WaitUpdateMax time.Duration
+}
+
+// Told is what a waiter was last told.
+type Told struct {
+	ETA      ETA
+	Position int
+	At       time.Time
+}
+
+// NewPool returns an empty pool with no history.
+func NewPool(cfg PoolConfig) *Pool {
+	if cfg.WaitUpdateMax <= 0 {
+		cfg.WaitUpdateMax = 5 * time.Second
+	}
+	return &Pool{
+		q:         NewQueue(),
+		est:       NewEstimator(cfg.Estimator),
+		told:      map[string]Told{},
+		updateMax: cfg.WaitUpdateMax,
+	}
+}
+
+// Queue returns the waiting line (read it, change it only through p).
+func (p *Pool) Queue() *Queue { return p.q }
+
+// Estimator returns the wait-time model (for statistics).
+func (p *Pool) Estimator() *Estimator { return p.est }
+
+// Join pairs w with the longest-waiting compatible waiter, or queues it.
+// arrival tells a new spin (counted in the arrival rates) from a waiter
+// coming back to a place it already held (a re-announcement after its pool
+// moved: not a new arrival). When paired, both waits are recorded as ended
+// in a match and the partner is returned; otherwise w is queued, what it is
+// told is recorded, and Join returns nil. A w already queued, or invalid,
+// changes nothing (nil).
+func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
+	if _, dup := p.q.Get(w.UserID); dup {
+		return nil
+	}
+	if _, ok := classOf(w.Gender, w.Seeking); !ok {
+		return nil
+	}
+	if arrival {
+		p.est.Arrival(w.Gender, w.Seeking, now)
+	}
+	partner := p.q.Add(w)
+	if partner == nil {
+		if pos, eta, ok := p.Status(w.UserID, now); ok {
+			p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now}
+		}
+		return nil
+	}
+	delete(p.told, partner.UserID)
+	p.est.MatchFormed(now)
+	p.est.Finished(partner.Gender, partner.Seeking, now.Sub(partner.EnqueuedAt), true, now)
+	p.est.Finished(w.Gender, w.Seeking, now.Sub(w.EnqueuedAt), true, now)
+	return partner
+}
+
+// Insert queues w without pairing it and without counting an arrival (a
+// place rebuilt from the store, usually Held), and reports whether it did.
+func (p *Pool) Insert(w *Waiter, now time.Time) bool {
+	if _, dup := p.q.Get(w.UserID); dup {
+		return false
+	}
+	return p.q.Insert(w)
+}
+
+// Take removes userID's place without recording a finished wait (the place
+// is about to be replaced, for example a rebuilt place its session has now
+// announced).
+func (p *Pool) Take(userID string, now time.Time) (*Waiter, bool) {
+	if _, ok := p.q.Get(userID); !ok {
+		return nil, false
+	}
+	delete(p.told, userID)
+	return p.q.Remove(userID)
+}
+
+// Leave removes userID from the line, recording a wait that ended without a
+// match (a cancel, or the reconnect grace ran out).
+func (p *Pool) Leave(userID string, now time.Time) (*Waiter, bool) {
+	w, ok := p.Take(userID, now)
+	if ok {
+		p.est.Finished(w.Gender, w.Seeking, now.Sub(w.EnqueuedAt), false, now)
+	}
+	return w, ok
+}
+
+// Status returns userID's position and estimate now; ok is false when
+// userID is not queued.
+func (p *Pool) Status(userID string, now time.Time) (position int, eta ETA, ok bool) {
+	w, ok := p.q.Get(userID)
+	if !ok {
+		return 0, ETA{}, false
+	}
+	position = p.q.Position(userID)
+	return position, p.est.Estimate(w, position, p.q.Waiting(), now), true
+}
+
+// Updates calls fn for every queued waiter due an update: their position
+// changed, their estimate moved enough (ChangedEnough), or WaitUpdateMax
+// passed since they were last told. What fn is given is recorded as told.
+// waiting is the current count by gender. fn must not change the pool.
+func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, waiting map[Gender]int)) {
+	if p.q.Len() == 0 {
+		return
+	}
+	waiting := p.q.Waiting()
+	p.q.Each(func(w *Waiter, pos int) bool {
+		last, ok := p.told[w.UserID]
+		eta := p.est.Estimate(w, pos, waiting, now)
+		if ok && pos == last.Position && !ChangedEnough(last.ETA, eta) && now.Sub(last.At) < p.updateMax {
+			return true
+		}
+		p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now}
+		fn(w, pos, eta, waiting)
+		return true
+	})
+}
+
+// Result records the outcome of a date: mutual when both said yes.
+func (p *Pool) Result(mutual bool, now time.Time) { p.est.MatchResult(mutual, now) }
+
+// Stats returns the pool's statistics now (Estimator.QueueStats).
+func (p *Pool) Stats(now time.Time) Stats { return p.est.QueueStats(p.q, now) }
