@@ -2,49 +2,57 @@ package pool
 
 import (
 	"math"
+	"slices"
+	"sort"
 	"time"
 )
 
-// Estimator learns a pool's arrival rates, waits and match outcomes and
-// estimates wait times from them with the model below. Its memory is fixed
-// whatever the traffic: counts live in a ring of 60 time slots and finished
-// waits in a bounded ring per gender. Not safe for concurrent use.
+// Estimator learns a pool's arrival rates, departures, waits and match
+// outcomes and estimates wait times from them with the model below. Its
+// memory is fixed whatever the traffic: counts live in a ring of 60 time
+// slots and finished waits in a bounded ring per gender. Not safe for
+// concurrent use.
 //
-// The wait-time model.
+// The wait-time model (docs/DESIGN.md, "Wait estimates", has the
+// measurements behind each choice).
 //
-// Partners. The partners of a waiter w are the people whose gender is in
-// w.Seeking and whose Seeking holds w.Gender. Every arrival is counted in
-// its class (gender x seeking, 3 x 7 classes), so the arrivals of w's
-// partners are the sum over the classes compatible with w's class.
+// Partners and competitors. The partners of a waiter w are the people whose
+// gender is in w.Seeking and whose Seeking holds w.Gender; w's competitors
+// are the people of w's gender whose Seeking overlaps w's. Every arrival,
+// departure and finished wait is counted in its class (gender x seeking,
+// 3 x 7 classes), so each waiter's figures sum the classes that matter to it.
 //
-// Rate. Partners are taken to arrive as a Poisson process of rate lambda.
-// lambda is estimated from the partner arrivals n counted in the sliding
-// window, with a Gamma prior worth PriorWeight pseudo-arrivals spread over
-// PriorWeight*PriorInterval of pseudo-time (a prior mean of one partner per
-// PriorInterval):
+// The line. Pairing is first come, first served, so a waiter at position k
+// (k-1 competitors ahead) moves up one place whenever a partner arrives (who
+// takes the head of the line) or one of those ahead leaves unmatched. At
+// position j that happens at rate lambda + (j-1)*gamma, with lambda the
+// partners' arrival rate and gamma the rate at which a waiting competitor
+// gives up. The remaining wait is therefore a sum of k exponential stages,
+// sum over j of Exp(lambda + (j-1+own)*gamma): leaving is what makes a long
+// line move much faster than its length suggests. own = 1 counts the
+// waiter's own chance of leaving as one more stage-rate: conditional on being
+// matched at all (which is who the estimate is for, since who leaves never
+// learns their wait), exponential patience tilts each stage by exactly
+// gamma. The mean and variance of the sum have closed forms (digamma and
+// trigamma), so an estimate costs O(1) whatever k.
 //
-//	lambda = (PriorWeight + n) / (PriorWeight*PriorInterval + span)
+// Rates. lambda is the partners' arrival count over an adaptive horizon,
+// with a Gamma prior worth PriorWeight arrivals at one per PriorInterval:
+// (PriorWeight + n) / (PriorWeight*PriorInterval + span). The horizon starts
+// at the last minute and extends to 2, 5 and Window minutes for as long as
+// each older stretch is consistent with the newer rate (within 2.5 standard
+// deviations of a Poisson count): a steady pool is measured over the whole
+// window, a rush or its end is followed within a minute or two. gamma is the
+// censored-data estimate of an exponential patience: the competitors who
+// left unmatched in the window over the time they spent at risk (the waits
+// that ended in the window, matched or not, plus the time those still
+// waiting have waited so far, kept in O(1) by the queue), with a prior of one
+// departure per PriorPatience.
 //
-// which is the posterior mean. span is how much time the counts cover:
-// min(Window, time since the first event the estimator saw). With no
-// history lambda is 1/PriorInterval; as arrivals accumulate the data take
-// over. The window is cut into 60 slots, so counts are exact to Window/60
-// and span is the time covered by the live slots (between 59/60 and all of
-// Window once the estimator is older than Window).
-//
-// Wait. Pairing is first come, first served among compatible people, so a
-// waiter at position k (k-1 competitors ahead of them: same gender,
-// overlapping seeking, older) is matched by the k-th partner who arrives from
-// now. Poisson arrivals have no memory, so the remaining wait does not depend
-// on how long w has already waited: it is the time to the k-th arrival,
-// Gamma(k, lambda). P50 and P90 are its quantiles (exact Erlang quantiles for
-// k <= 200 by Newton steps from the Wilson-Hilferty approximation, the
-// approximation alone beyond; memoized per k). Estimates are capped at 30
-// days. The model is slightly pessimistic: a partner who arrives may be
-// incompatible with someone ahead (different seeking, or the rematch
-// cooldown) and then serves w sooner. For a queued waiter the waiting counts
-// feed only the reason, not the numbers: the position already says how many
-// are ahead.
+// Quantiles. P50 and P90 are those of a Gamma distribution with the stages'
+// mean and a variance that adds the uncertainty of the rates (the delta
+// method: lambda known to 1/sqrt(n) of itself, gamma to 1/sqrt(departures)),
+// by the Wilson-Hilferty approximation. Estimates are capped at 30 days.
 //
 // A newcomer (EstimateFor). A newcomer of gender g is assumed to seek what the
 // recent arrivals of g sought most, or every other gender with no history.
@@ -55,16 +63,17 @@ import (
 // paired at once (P50 = P90 = 0); otherwise the newcomer stands at position
 // 1 + the competitors waiting.
 //
-// Confidence. "low" when fewer than 5 partner arrivals back the rate, or the
-// prior still dominates (fewer real arrivals than PriorWeight, or less
-// observed time than PriorWeight*PriorInterval); "medium" below 30;
-// "high" from 30.
+// Confidence comes from the shape of the estimate's distribution (its
+// mean^2/variance, rates' uncertainty included): the simulator shows the
+// median error of P50 under 25% of the wait from shape highShape on, and
+// under 50% from mediumShape; below, or with fewer than mediumArrivals
+// partner arrivals behind lambda, it is low.
 //
-// Reason. When w's partners are scarce among the people waiting (at least 3
-// people of w's gender wait, and at least twice as many as the people of the
-// other genders w seeks), the reason names the scarce genders and the counts.
-// Otherwise it says the estimate is rough (little history), the pool is quiet
-// (P50 of 2 minutes or more), or that a match should come soon.
+// Reason. A sentence in the user's terms with numbers: how many of w's
+// gender wait per partner when partners are scarce, how long people of w's
+// gender are usually matched within here (the middle half of the recent
+// matched waits), the place in line and, when many ahead leave, that the
+// line moves faster than its length.
 type Estimator struct {
 	cfg     EstimatorConfig // static after construction
 	win     window
@@ -72,18 +81,41 @@ type Estimator struct {
 	started bool
 	waits   [numGenders + 1]waitRing // by gender, index 0 unused
 	scratch []time.Duration          // reused by Stats
-	quant   [][2]float64             // memoized P50, P90 of Gamma(k, 1) at index k-1
+	// line is the queue whose waiters' time at risk counts in gamma (set by
+	// NewPool); nil leaves the current waiters out.
+	line *Queue
+	// horizons are the slot counts of the adaptive rate horizons.
+	horizons []int
+	// usual caches the middle half of each gender's matched waits, valid
+	// while usualAt equals (finished, head).
+	usual    [numGenders + 1][2]time.Duration
+	usualAt  [2]int64
+	finished int64 // Finished calls so far
+	// life is, by gender, the life table of leaving (accrue); lifeAt the
+	// time it was last accrued (timeKey, 0 before the first).
+	life   [numGenders + 1]lifeTable
+	lifeAt int64
 }
+
+// ageGrid are the ages (seconds waited) at which the hazard of leaving is
+// estimated; between two it is interpolated, beyond the last it is the last.
+var ageGrid = [...]float64{0, 5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 720, 960, 1440, 2400, 3600}
 
 // EstimatorConfig configures an Estimator.
 type EstimatorConfig struct {
-	// Window is how far back arrivals, matches and waits are counted. Zero means 15m.
+	// Window is how far back arrivals, departures, matches and waits are
+	// counted. Zero means 15m.
 	Window time.Duration
 	// PriorInterval is the prior mean time between arrivals of compatible
 	// partners, used when there is no history. Zero means 60s.
 	PriorInterval time.Duration
-	// PriorWeight is how many pseudo-arrivals the prior is worth. Zero means 2.
+	// PriorWeight is how many pseudo-arrivals the prior is worth with no
+	// history; it fades as real arrivals come in (halved after 5). Zero
+	// means 1.
 	PriorWeight float64
+	// PriorPatience is the prior mean time a waiter waits before giving
+	// up, worth one departure. Zero means 5m.
+	PriorPatience time.Duration
 	// WaitSamples bounds how many finished waits per gender are kept for
 	// AvgWait and P90Wait (the newest win). Zero means 1024.
 	WaitSamples int
@@ -101,7 +133,10 @@ func (c EstimatorConfig) withDefaults() EstimatorConfig {
 		c.PriorInterval = 60 * time.Second
 	}
 	if c.PriorWeight <= 0 {
-		c.PriorWeight = 2
+		c.PriorWeight = 1
+	}
+	if c.PriorPatience <= 0 {
+		c.PriorPatience = 5 * time.Minute
 	}
 	if c.WaitSamples <= 0 {
 		c.WaitSamples = 1024
@@ -116,39 +151,37 @@ const (
 	ConfidenceHigh   = "high"
 )
 
-// Thresholds of partner arrivals for medium and high confidence.
-const (
-	mediumArrivals = 5
-	highArrivals   = 30
+// Confidence thresholds (see Estimator): partner arrivals below which the
+// estimate is low whatever its shape, and the shapes of medium and high.
+var (
+	mediumArrivals = 5.0
+	mediumShape    = 2.5
+	highShape      = 9.0
 )
+
+// Model constants (see Estimator): the standard deviations within which an
+// older stretch of arrivals counts as consistent with the newer rate, and
+// how many stage-rates the waiter's own leaving is worth.
+var (
+	consistentZ = 2.5
+	ownLeaving  = 1.0
+)
+
+// rateHorizons are the horizons the arrival rate may be measured over,
+// shortest first (the window itself comes last).
+var rateHorizons = [...]time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute}
 
 // maxETA caps an estimate so that absurd inputs cannot overflow a Duration.
 const maxETA = 30 * 24 * time.Hour
 
 // quietP50 is the median wait from which the pool is called quiet.
-const quietP50 = 2 * time.Minute
+const quietP50 = time.Minute
 
 // ETA is an estimate of the remaining wait.
 type ETA struct {
 	P50, P90   time.Duration
 	Confidence string // ConfidenceLow, ConfidenceMedium or ConfidenceHigh
 	Reason     string // a sentence a user can read
-}
-
-// maxMemoK bounds the memo of Gamma quantiles (64 KiB at most).
-const maxMemoK = 4096
-
-// quantiles returns the median and 90th percentile of Gamma(k, 1), k >= 1.
-func (e *Estimator) quantiles(k int) (p50, p90 float64) {
-	if k > maxMemoK {
-		return erlangQuantile(k, 0.5), erlangQuantile(k, 0.9)
-	}
-	for len(e.quant) < k {
-		n := len(e.quant) + 1
-		e.quant = append(e.quant, [2]float64{erlangQuantile(n, 0.5), erlangQuantile(n, 0.9)})
-	}
-	q := e.quant[k-1]
-	return q[0], q[1]
 }
 
 // NewEstimator returns an Estimator with no history.
@@ -159,6 +192,14 @@ func NewEstimator(cfg EstimatorConfig) *Estimator {
 	for _, g := range Genders {
 		e.waits[g].buf = make([]waitSample, cfg.WaitSamples)
 	}
+	for _, h := range rateHorizons {
+		n := int((int64(h) + e.win.width - 1) / e.win.width)
+		if n < numSlots && (len(e.horizons) == 0 || n > e.horizons[len(e.horizons)-1]) {
+			e.horizons = append(e.horizons, n)
+		}
+	}
+	e.horizons = append(e.horizons, numSlots)
+	e.usualAt = [2]int64{-1, -1}
 	return e
 }
 
@@ -201,17 +242,27 @@ func (e *Estimator) Arrival(g Gender, s GenderSet, at time.Time) {
 // Finished records that a wait of a user of gender g seeking s ended at at,
 // after wait, either in a match or by leaving the queue.
 func (e *Estimator) Finished(g Gender, s GenderSet, wait time.Duration, matched bool, at time.Time) {
+	c, valid := classOf(g, s)
 	k, ok := e.touch(at)
-	if !ok || !g.Valid() || !s.Valid() {
+	if !ok || !valid {
 		return
 	}
+	wait = max(wait, 0)
 	e.win.advance(k)
-	e.waits[g].push(waitSample{at: k, wait: max(wait, 0), matched: matched})
+	e.waits[g].push(waitSample{at: k, wait: wait, matched: matched})
+	e.finished++
+	sl := e.win.at(k)
+	if sl == nil {
+		return
+	}
+	sl.exposure[c] += wait.Seconds()
+	e.win.total.exposure[c] += wait.Seconds()
 	if !matched {
-		if sl := e.win.at(k); sl != nil {
-			sl.abandoned[g]++
-			e.win.total.abandoned[g]++
-		}
+		e.life[g].left[ageBand(wait.Seconds())]++
+		sl.abandoned[g]++
+		e.win.total.abandoned[g]++
+		sl.left[c]++
+		e.win.total.left[c]++
 	}
 }
 
@@ -249,7 +300,7 @@ func (e *Estimator) observe(now time.Time) time.Duration {
 }
 
 // partnerArrivals returns the arrivals in the window of people compatible
-// with gender g seeking s.
+// with class c.
 func (e *Estimator) partnerArrivals(c class) int {
 	n := 0
 	for set := partnerClasses[c]; ; {
@@ -261,62 +312,289 @@ func (e *Estimator) partnerArrivals(c class) int {
 	}
 }
 
-// rate returns the posterior mean of the partner arrival rate, per second.
-func (e *Estimator) rate(n int, span time.Duration) float64 {
-	w := e.cfg.PriorWeight
-	return (w + float64(n)) / (w*e.cfg.PriorInterval.Seconds() + span.Seconds())
+// partnerRate returns the posterior mean of the arrival rate of class c's
+// partners (per second) over the adaptive horizon at nowKey, and the real
+// arrivals behind it. Cost: one pass over at most numSlots slots.
+func (e *Estimator) partnerRate(c class, nowKey int64) (lambda, n float64) {
+	set := partnerClasses[c]
+	var total, span float64 // arrivals and seconds over the accepted horizon
+	prev := 0
+	end := nowKey // end of the next stretch
+	for i, h := range e.horizons {
+		var seg float64
+		for j := prev; j < h; j++ {
+			idx := e.win.head - int64(j)
+			sl := &e.win.slots[mod(idx)]
+			if sl.idx != idx {
+				continue
+			}
+			for s := set; ; {
+				pc, ok := s.next()
+				if !ok {
+					break
+				}
+				seg += float64(sl.arrivals[pc])
+			}
+		}
+		from := max((e.win.head-int64(h)+1)*e.win.width, e.start)
+		segSpan := float64(end-from) / float64(time.Second)
+		if segSpan <= 0 {
+			break
+		}
+		if i > 0 && span > 0 {
+			want := total / span * segSpan
+			v := want + (segSpan/span)*(segSpan/span)*total
+			if d := seg - want; d*d > consistentZ*consistentZ*max(v, 1) {
+				break // the older stretch tells of another rate: stop here
+			}
+		}
+		total += seg
+		span += segSpan
+		prev, end = h, from
+	}
+	// The prior fades as arrivals come in (a fixed one would bias a busy
+	// pool's rate by its pseudo-time over the span).
+	w := e.cfg.PriorWeight * priorFade / (priorFade + total)
+	return (w + total) / (w*e.cfg.PriorInterval.Seconds() + span), total
 }
 
-// confidence grades an estimate backed by n real arrivals over span.
-func (e *Estimator) confidence(n int, span time.Duration) string {
-	priorTime := time.Duration(e.cfg.PriorWeight * float64(e.cfg.PriorInterval))
-	switch {
-	case n < mediumArrivals || float64(n) < e.cfg.PriorWeight || span < priorTime:
-		return ConfidenceLow
-	case n < highArrivals:
-		return ConfidenceMedium
+// priorFade is how many real events halve a prior's weight.
+const priorFade = 5
+
+// leaveRate returns the rate (per second) at which a waiting competitor of
+// class c gives up, and the departures behind it.
+func (e *Estimator) leaveRate(c class, now time.Time) (gamma, n float64) {
+	var left, exposure float64
+	set := competitorClasses[c]
+	for s := set; ; {
+		cc, ok := s.next()
+		if !ok {
+			break
+		}
+		left += float64(e.win.total.left[cc])
+		exposure += e.win.total.exposure[cc]
 	}
-	return ConfidenceHigh
+	if e.line != nil {
+		exposure += e.line.waited(set, now)
+	}
+	w := priorFade / (priorFade + left)
+	return (w + left) / (w*e.cfg.PriorPatience.Seconds() + exposure), left
 }
+
+// hazardRatio returns how much more (or less) likely than the average
+// waiter of gender g someone who has waited age is to leave over the next
+// horizon seconds: the mean hazard over [age, age+horizon] over the mean
+// hazard of everyone waiting. Waiting times at which people give up follow
+// no fixed law (a lognormal patience, common in practice, makes the
+// long-waiting far less likely to leave than newcomers), so its shape is
+// learned as a life table (accrue) and the per-class rate is scaled by it.
+func (e *Estimator) hazardRatio(g Gender, age, horizon float64) float64 {
+	t := &e.life[g]
+	var left, exposure float64
+	for b := range ageGrid {
+		left += t.left[b]
+		exposure += t.exposure[b]
+	}
+	if left < 1 || exposure <= 0 {
+		return 1
+	}
+	all := left / exposure
+	prior := 2 / all // two departures' worth of time at the average hazard
+	end := age + max(horizon, 1)
+	var sum float64
+	for b, lo := range ageGrid {
+		hi := math.Inf(1)
+		if b+1 < len(ageGrid) {
+			hi = ageGrid[b+1]
+		}
+		if d := min(hi, end) - max(lo, age); d > 0 {
+			sum += d * (t.left[b] + 2) / (t.exposure[b] + prior)
+		}
+	}
+	return sum / (end - age) / all
+}
+
+// aheadRatio is hazardRatio for the people waiting longer than age: the
+// mean over them (by their age bands as of the last accrue) of their
+// hazard ratio over the next horizon seconds.
+func (e *Estimator) aheadRatio(g Gender, age, horizon float64) float64 {
+	t := &e.life[g]
+	var sum float64
+	n := 0
+	for b := ageBand(age); b < len(ageGrid); b++ {
+		if c := t.waiting[b]; c > 0 {
+			mid := max(age, ageGrid[b])
+			if b+1 < len(ageGrid) {
+				mid = max(age, (ageGrid[b]+ageGrid[b+1])/2)
+			}
+			sum += float64(c) * e.hazardRatio(g, mid, horizon)
+			n += c
+		}
+	}
+	if n == 0 {
+		return e.hazardRatio(g, age, horizon)
+	}
+	return sum / float64(n)
+}
+
+// lifeTable is one gender's departures and time at risk by age band
+// (ageGrid), decayed with time constant Window so that old behaviour fades.
+type lifeTable struct {
+	left, exposure [len(ageGrid)]float64
+	// waiting counts those waiting now by age band (as of the last accrue).
+	waiting [len(ageGrid)]int
+}
+
+// ageBand returns the ageGrid band of an age in seconds.
+func ageBand(age float64) int {
+	return max(sort.SearchFloat64s(ageGrid[:], age+1e-9)-1, 0)
+}
+
+// accrue adds the time at risk since the last call of everyone waiting in
+// q, by gender and age band: O(q.Len()). Called once per wait tick; a gap
+// of more than maxAccrue counts as maxAccrue.
+func (e *Estimator) accrue(q *Queue, now time.Time) {
+	k := timeKey(now)
+	if e.lifeAt == 0 || k <= e.lifeAt {
+		if e.lifeAt == 0 {
+			e.lifeAt = k
+		}
+		return
+	}
+	dt := min(time.Duration(k-e.lifeAt), maxAccrue).Seconds()
+	e.lifeAt = k
+	decay := math.Exp(-dt / e.cfg.Window.Seconds())
+	for _, g := range Genders {
+		t := &e.life[g]
+		for b := range ageGrid {
+			t.left[b] *= decay
+			t.exposure[b] *= decay
+		}
+		t.waiting = [len(ageGrid)]int{}
+	}
+	q.Each(func(w *Waiter, _ int) bool {
+		age := now.Sub(w.EnqueuedAt).Seconds()
+		if w.Gender.Valid() && age > 0 {
+			t := &e.life[w.Gender]
+			t.exposure[ageBand(max(age-dt/2, 0))] += min(dt, age)
+			t.waiting[ageBand(age)]++
+		}
+		return true
+	})
+}
+
+// maxAccrue bounds the time one accrue counts (a pool that did not tick
+// for a while must not count its waiters' ages twice).
+const maxAccrue = 5 * time.Second
 
 // Estimate returns the remaining wait of the queued waiter w at the 1-based
 // position, given the pool's current waiting counts by gender.
 func (e *Estimator) Estimate(w *Waiter, position int, waiting map[Gender]int, now time.Time) ETA {
-	span := e.observe(now)
+	e.observe(now)
 	c, ok := classOf(w.Gender, w.Seeking)
 	if !ok {
 		return ETA{Confidence: ConfidenceLow, Reason: reasonInvalid}
 	}
-	return e.estimate(c, max(position, 1), waiting, span, true)
+	age := max(now.Sub(w.EnqueuedAt).Seconds(), 0)
+	return e.estimate(c, max(position, 1), waiting, now, true, age)
 }
 
-// estimate is the Gamma(k, lambda) wait of someone of class c at position k.
-func (e *Estimator) estimate(c class, k int, waiting map[Gender]int, span time.Duration, queued bool) ETA {
-	n := e.partnerArrivals(c)
-	lambda := e.rate(n, span)
-	q50, q90 := e.quantiles(k)
+// stages returns the mean and variance (seconds) of the wait of someone of
+// class c at position k, the rates' uncertainty included, and the partner
+// arrivals and rates behind it.
+func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, variance, arrivals, lambda, gamma float64) {
+	lambda, arrivals = e.partnerRate(c, timeKey(now))
+	gamma0, left := e.leaveRate(c, now)
+	// A first pass at the class's average hazard gives the horizon over
+	// which the hazards by age are averaged.
+	first, _ := stageSums(k, lambda+ownLeaving*gamma0, gamma0, 0)
+	g := c.gender()
+	gamma = gamma0 * e.aheadRatio(g, age, first)
+	own := ownLeaving * gamma0 * e.hazardRatio(g, age, first)
+	// Stages lambda+own+(j-1)gamma: the waiter's own leaving shifts every
+	// stage by its own hazard.
+	s1, s2 := stageSums(k, lambda+own, gamma, 0)
+	// Delta method: d mean/d lambda = -s2, d mean/d gamma = -(s1 - lambda s2)/gamma,
+	// with var(lambda) = lambda^2/(n+w) and var(gamma) = gamma^2/(left+1).
+	dl := lambda * s2
+	dg := s1 - lambda*s2
+	variance = s2 + dl*dl/(arrivals+e.cfg.PriorWeight) + dg*dg/(left+1)
+	return s1, variance, arrivals, lambda, gamma
+}
+
+// estimate is the wait of someone of class c at position k.
+func (e *Estimator) estimate(c class, k int, waiting map[Gender]int, now time.Time, queued bool, age float64) ETA {
+	mean, variance, n, lambda, gamma := e.stages(c, k, now, age)
 	eta := ETA{
-		P50:        seconds(q50 / lambda),
-		P90:        seconds(q90 / lambda),
-		Confidence: e.confidence(n, span),
+		P50:        seconds(gammaQuantile(mean, variance, 0.5)),
+		P90:        seconds(gammaQuantile(mean, variance, 0.9)),
+		Confidence: confidence(n, mean, variance),
 	}
+	lo, hi := e.usualWait(c.gender())
 	eta.Reason = reason(reasonInput{
 		gender:   c.gender(),
 		seeking:  c.seeking(),
 		position: k,
 		waiting:  waiting,
 		perHour:  lambda * 3600,
-		rough:    eta.Confidence == ConfidenceLow && (n < mediumArrivals || float64(n) < e.cfg.PriorWeight),
+		rough:    n < mediumArrivals,
 		quiet:    eta.P50 >= quietP50,
 		queued:   queued,
+		usualLo:  lo,
+		usualHi:  hi,
+		fastLine: k >= 5 && mean < 0.7*float64(k)/lambda && gamma > 0,
 	})
 	return eta
+}
+
+// confidence grades an estimate with the given mean and variance, backed
+// by n real partner arrivals.
+func confidence(n, mean, variance float64) string {
+	if n < mediumArrivals || mean <= 0 {
+		return ConfidenceLow
+	}
+	shape := math.Inf(1)
+	if variance > 0 {
+		shape = mean * mean / variance
+	}
+	switch {
+	case shape >= highShape:
+		return ConfidenceHigh
+	case shape >= mediumShape:
+		return ConfidenceMedium
+	}
+	return ConfidenceLow
+}
+
+// usualWait returns the middle half (25th and 75th percentiles) of the
+// matched waits of gender g in the window, zero with fewer than 5.
+// Cached until a wait finishes or the window moves.
+func (e *Estimator) usualWait(g Gender) (lo, hi time.Duration) {
+	if key := [2]int64{e.finished, e.win.head}; key != e.usualAt {
+		e.usualAt = key
+		since := e.win.head*e.win.width - int64(e.cfg.Window)
+		for _, gg := range Genders {
+			e.scratch = e.scratch[:0]
+			r := &e.waits[gg]
+			for i := 0; i < r.n; i++ {
+				if x := r.buf[i]; x.matched && x.at > since {
+					e.scratch = append(e.scratch, x.wait)
+				}
+			}
+			e.usual[gg] = [2]time.Duration{}
+			if len(e.scratch) >= 5 {
+				slices.Sort(e.scratch)
+				e.usual[gg] = [2]time.Duration{e.scratch[len(e.scratch)/4], e.scratch[(3*len(e.scratch))/4]}
+			}
+		}
+	}
+	return e.usual[g][0], e.usual[g][1]
 }
 
 // EstimateFor returns what a newcomer of gender g would wait now (see Estimator for
 // the assumptions).
 func (e *Estimator) EstimateFor(g Gender, waiting map[Gender]int, now time.Time) ETA {
-	span := e.observe(now)
+	e.observe(now)
 	if !g.Valid() {
 		return ETA{Confidence: ConfidenceLow, Reason: reasonInvalid}
 	}
@@ -333,9 +611,13 @@ func (e *Estimator) EstimateFor(g Gender, waiting map[Gender]int, now time.Time)
 	overlap, all := e.arrivalsOf(g, s)
 	competitors := float64(waiting[g]) * float64(overlap+1) / float64(all+1)
 	if partners >= 1 && partners > competitors {
-		return ETA{Confidence: e.confidence(seen, span), Reason: reasonInstant}
+		conf := ConfidenceLow
+		if float64(seen) >= mediumArrivals {
+			conf = ConfidenceHigh
+		}
+		return ETA{Confidence: conf, Reason: reasonInstant}
 	}
-	return e.estimate(c, 1+int(math.Round(competitors)), waiting, span, false)
+	return e.estimate(c, 1+int(math.Round(competitors)), waiting, now, false, 0)
 }
 
 // usualSeeking returns the seeking set most common among recent arrivals of

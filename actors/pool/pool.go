@@ -36,9 +36,11 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.WaitUpdateMax <= 0 {
 		cfg.WaitUpdateMax = 5 * time.Second
 	}
+	q, est := NewQueue(), NewEstimator(cfg.Estimator)
+	est.line = q
 	return &Pool{
-		q:         NewQueue(),
-		est:       NewEstimator(cfg.Estimator),
+		q:         q,
+		est:       est,
 		told:      map[string]Told{},
 		updateMax: cfg.WaitUpdateMax,
 	}
@@ -127,6 +129,7 @@ func (p *Pool) Status(userID string, now time.Time) (position int, eta ETA, ok b
 // passed since they were last told. What fn is given is recorded as told.
 // waiting is the current count by gender. fn must not change the pool.
 func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, waiting map[Gender]int)) {
+	p.est.accrue(p.q, now)
 	if p.q.Len() == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package pool
 import (
 	"math"
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -36,11 +37,17 @@ type reasonInput struct {
 	rough    bool    // the prior dominates
 	quiet    bool    // P50 is long
 	queued   bool    // "You are" (queued) or "You would be" (newcomer)
+	// usualLo and usualHi are the middle half of the recent matched waits
+	// of the waiter's gender (zero when too few).
+	usualLo, usualHi time.Duration
+	// fastLine: many of those ahead leave, so the line moves faster than
+	// its length.
+	fastLine bool
 }
 
 // reason builds the sentence of an ETA, in one allocation.
 func reason(in reasonInput) string {
-	var buf [256]byte
+	var buf [320]byte
 	b := buf[:0]
 	partners := in.seeking &^ SetOf(in.gender)
 	own, few := in.waiting[in.gender], 0
@@ -50,31 +57,23 @@ func reason(in reasonInput) string {
 		}
 	}
 	switch {
+	case partners != 0 && scarce(own, few) && few == 0:
+		// "14 men are waiting and no women right now."
+		b = appendCapitalized(b, string(appendCount(nil, own, in.gender)))
+		b = append(b, " are waiting and no "...)
+		b = append(b, genderList(partners)...)
+		b = append(b, " right now. "...)
 	case partners != 0 && scarce(own, few):
-		// "Women are scarce in this pool right now: 3 women and 14 men are
-		// waiting, so men wait longer."
-		b = appendCapitalized(b, genderList(partners))
-		b = append(b, " are scarce in this pool right now: "...)
-		first := true
-		for _, g := range Genders {
-			if !partners.Has(g) {
-				continue
-			}
-			if !first {
-				b = append(b, ", "...)
-			}
-			first = false
-			b = appendCount(b, in.waiting[g], g)
-		}
-		b = append(b, " and "...)
-		b = appendCount(b, own, in.gender)
-		b = append(b, " are waiting, so "...)
+		// "About 3 men are waiting for each woman right now."
+		b = append(b, "About "...)
+		b = strconv.AppendInt(b, int64(math.Round(float64(own)/float64(few))), 10)
+		b = append(b, ' ')
 		b = append(b, in.gender.Plural()...)
-		b = append(b, " wait longer. "...)
-		b = appendInLine(b, in, true)
+		b = append(b, " are waiting for each "...)
+		b = append(b, singularList(partners)...)
+		b = append(b, " right now. "...)
 	case in.rough:
 		b = append(b, "Few people have joined this pool lately, so this is a rough estimate. "...)
-		b = appendInLine(b, in, true)
 	case in.quiet:
 		b = append(b, "The pool is quiet right now: "...)
 		if n := math.Round(in.perHour); n >= 1 {
@@ -88,12 +87,88 @@ func reason(in reasonInput) string {
 		} else {
 			b = append(b, "fewer than one person you could be matched with joins per hour. "...)
 		}
-		b = appendInLine(b, in, true)
 	default:
 		b = append(b, "A match should come soon: "...)
 		b = appendInLine(b, in, false)
+		return string(b)
 	}
+	if in.usualHi > 0 {
+		// "Men here are usually matched within 1 to 3 minutes."
+		b = appendCapitalized(b, in.gender.Plural())
+		b = append(b, " here are usually matched "...)
+		b = appendSpan(b, in.usualLo, in.usualHi)
+		b = append(b, ". "...)
+	}
+	if in.fastLine {
+		b = append(b, "Many of those ahead of you leave before a match, so the line moves faster than its length suggests. "...)
+	}
+	b = appendInLine(b, in, true)
 	return string(b)
+}
+
+// appendSpan appends "within 1 to 3 minutes", "within about 40 seconds",
+// "within 30 seconds to 2 minutes" or "almost at once".
+func appendSpan(b []byte, lo, hi time.Duration) []byte {
+	if hi < 2*time.Second {
+		return append(b, "almost at once"...)
+	}
+	b = append(b, "within "...)
+	loN, loU := humanUnit(lo)
+	hiN, hiU := humanUnit(hi)
+	switch {
+	case loN == hiN && loU == hiU, loN == 0:
+		b = append(b, "about "...)
+	case loU == hiU:
+		b = strconv.AppendInt(b, int64(loN), 10)
+		b = append(b, " to "...)
+	default:
+		b = appendAmount(b, loN, loU)
+		b = append(b, " to "...)
+	}
+	return appendAmount(b, hiN, hiU)
+}
+
+// humanUnit rounds d to whole seconds (under a minute), minutes (under 90
+// minutes) or hours.
+func humanUnit(d time.Duration) (int, string) {
+	switch {
+	case d < time.Minute:
+		return int(d.Round(time.Second) / time.Second), "second"
+	case d < 90*time.Minute:
+		return max(1, int(d.Round(time.Minute)/time.Minute)), "minute"
+	}
+	return int(d.Round(time.Hour) / time.Hour), "hour"
+}
+
+// appendAmount appends "1 minute", "40 seconds".
+func appendAmount(b []byte, n int, unit string) []byte {
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, ' ')
+	b = append(b, unit...)
+	if n != 1 {
+		b = append(b, 's')
+	}
+	return b
+}
+
+// singularList names one person of the genders of s: "woman", "woman or
+// nonbinary person".
+func singularList(s GenderSet) string {
+	var parts []string
+	for _, g := range Genders {
+		if s.Has(g) {
+			parts = append(parts, g.Singular())
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return "person"
+	case 1:
+		return parts[0]
+	case 2:
+		return parts[0] + " or " + parts[1]
+	}
+	return parts[0] + ", " + parts[1] + " or " + parts[2]
 }
 
 // appendInLine appends "You are 4th in line." (or "you would be ..." for a

@@ -20,6 +20,11 @@ type slot struct {
 	// abandoned counts, by gender, the waits that ended by leaving the
 	// queue (a cancel, or the reconnect grace ran out); index 0 unused.
 	abandoned [numGenders + 1]uint32
+	// left counts, by class, the same waits; exposure sums, by class, the
+	// seconds of every wait that ended in the slot, matched or not (the
+	// time at risk of leaving).
+	left     [numClasses]uint32
+	exposure [numClasses]float64
 }
 
 // sub takes o's counts out of s (o is a slot s was summed from).
@@ -32,6 +37,10 @@ func (s *slot) sub(o *slot) {
 	s.mutual -= o.mutual
 	for i := range s.abandoned {
 		s.abandoned[i] -= o.abandoned[i]
+	}
+	for i := range s.left {
+		s.left[i] -= o.left[i]
+		s.exposure[i] -= o.exposure[i]
 	}
 }
 

@@ -1,0 +1,138 @@
+package pool
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A long line whose waiters often give up moves much faster than one
+// partner per place: the estimate counts those who leave.
+func TestEstimateCountsLeaving(t *testing.T) {
+	p := NewPool(PoolConfig{})
+	start := t0.Add(-15 * time.Minute)
+	e := p.Estimator()
+	e.MatchFormed(start)
+	arrive(e, Female, sM, 90, 15*time.Minute, t0) // one woman per 10 s
+	// 600 men gave up after 60 s each over the window: gamma = 1/60s.
+	for i := range 600 {
+		at := start.Add(time.Duration(i) * 1500 * time.Millisecond)
+		e.Finished(Male, sF, time.Minute, false, at)
+	}
+	eta := e.Estimate(wt("m", Male, sF, 0), 50, map[Gender]int{Male: 50}, t0)
+	// Without leaving: Gamma(50, 0.1/s), P50 near 497s. With it the stages
+	// are 0.1 + j/60 per second: about 60*ln((0.1+50/60)/0.1) = 134s.
+	if eta.P50 < 90*time.Second || eta.P50 > 180*time.Second {
+		t.Errorf("P50 = %v, want about 134s (not the 497s of a line nobody leaves)", eta.P50)
+	}
+	if !strings.Contains(eta.Reason, "leave before a match") {
+		t.Errorf("reason = %q, want it to say those ahead leave", eta.Reason)
+	}
+}
+
+// A rush is followed within a minute or two, and its end too.
+func TestEstimateFollowsRush(t *testing.T) {
+	e := NewEstimator(EstimatorConfig{})
+	c := mustClass(t, Male, sF)
+	quietEnd := t0.Add(-2 * time.Minute)
+	e.MatchFormed(quietEnd.Add(-13 * time.Minute))
+	arrive(e, Female, sM, 78, 13*time.Minute, quietEnd) // one per 10 s
+	arrive(e, Female, sM, 120, 2*time.Minute, t0)       // the rush: one per second
+	if l, _ := e.partnerRate(c, timeKey(t0)); l < 0.7 || l > 1.3 {
+		t.Errorf("in the rush: rate %.2f/s, want about 1/s", l)
+	}
+	after := t0.Add(2 * time.Minute)
+	arrive(e, Female, sM, 12, 2*time.Minute, after) // quiet again
+	if l, _ := e.partnerRate(c, timeKey(after)); l > 0.2 {
+		t.Errorf("after the rush: rate %.2f/s, want about 0.1/s", l)
+	}
+}
+
+// The hazard of leaving is learned by age: people who have waited long
+// and are still there are less likely to leave than newcomers.
+func TestHazardByAge(t *testing.T) {
+	p := NewPool(PoolConfig{})
+	e := p.Estimator()
+	now := t0
+	// Everyone who leaves does so in their first 20 s; those left waiting
+	// for minutes stay.
+	for i := range 200 {
+		w := wt("u"+strconv.Itoa(i), Male, sF, 0)
+		w.EnqueuedAt = now.Add(-time.Duration(i%10) * time.Minute)
+		p.Insert(w, now)
+	}
+	for range 300 {
+		now = now.Add(time.Second)
+		p.Updates(now, func(*Waiter, int, ETA, map[Gender]int) {})
+		e.Finished(Male, sF, 10*time.Second, false, now)
+	}
+	young, old := e.hazardRatio(Male, 0, 20), e.hazardRatio(Male, 600, 60)
+	if young < 2 || old > 0.5 {
+		t.Errorf("hazard ratio at 0s %.2f (want > 2), at 10m %.2f (want < 0.5)", young, old)
+	}
+}
+
+func TestReasonSpans(t *testing.T) {
+	for _, tt := range []struct {
+		lo, hi time.Duration
+		want   string
+	}{
+		{0, time.Second, "almost at once"},
+		{10 * time.Second, 40 * time.Second, "within 10 to 40 seconds"},
+		{40 * time.Second, 40 * time.Second, "within about 40 seconds"},
+		{40 * time.Second, 3 * time.Minute, "within 40 seconds to 3 minutes"},
+		{70 * time.Second, 170 * time.Second, "within 1 to 3 minutes"},
+		{2 * time.Hour, 3 * time.Hour, "within 2 to 3 hours"},
+	} {
+		if got := string(appendSpan(nil, tt.lo, tt.hi)); got != tt.want {
+			t.Errorf("appendSpan(%v, %v) = %q, want %q", tt.lo, tt.hi, got, tt.want)
+		}
+	}
+	r := reason(reasonInput{gender: Male, seeking: sF, position: 7, queued: true,
+		waiting: map[Gender]int{Male: 12, Female: 0}, usualLo: 70 * time.Second, usualHi: 170 * time.Second})
+	if want := "12 men are waiting and no women right now. Men here are usually matched within 1 to 3 minutes. You are 7th in line."; r != want {
+		t.Errorf("reason = %q\nwant     %q", r, want)
+	}
+}
+
+func TestPoolJoinLeaveUpdates(t *testing.T) {
+	p := NewPool(PoolConfig{WaitUpdateMax: 5 * time.Second})
+	m1, m2 := wt("m1", Male, sF, 0), wt("m2", Male, sF, 0)
+	m1.EnqueuedAt, m2.EnqueuedAt = t0, t0.Add(time.Second)
+	if p.Join(m1, true, t0) != nil || p.Join(m2, true, t0.Add(time.Second)) != nil {
+		t.Fatal("two men paired with nobody")
+	}
+	if pos, _, ok := p.Status("m2", t0.Add(time.Second)); !ok || pos != 2 {
+		t.Fatalf("m2 at %d, want 2", pos)
+	}
+	var told []string
+	tick := func(at time.Time) {
+		told = told[:0]
+		p.Updates(at, func(w *Waiter, pos int, _ ETA, _ map[Gender]int) { told = append(told, w.UserID+":"+strconv.Itoa(pos)) })
+	}
+	tick(t0.Add(2 * time.Second))
+	if len(told) != 0 {
+		t.Errorf("nothing changed, yet updates went to %v", told)
+	}
+	if _, ok := p.Leave("m1", t0.Add(3*time.Second)); !ok {
+		t.Fatal("m1 could not leave")
+	}
+	tick(t0.Add(3 * time.Second))
+	if strings.Join(told, ",") != "m2:1" {
+		t.Errorf("after m1 left: updates %v, want m2:1", told)
+	}
+	tick(t0.Add(9 * time.Second))
+	if strings.Join(told, ",") != "m2:1" {
+		t.Errorf("after 5s: updates %v, want m2:1 again", told)
+	}
+	w := wt("w", Female, sM, 0)
+	w.EnqueuedAt = t0.Add(10 * time.Second)
+	if got := p.Join(w, true, w.EnqueuedAt); got == nil || got.UserID != "m2" {
+		t.Fatalf("the woman was paired with %v, want m2", got)
+	}
+	if p.Queue().Len() != 0 {
+		t.Errorf("%d still queued", p.Queue().Len())
+	}
+}
+
