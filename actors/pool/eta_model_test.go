@@ -135,4 +135,3 @@ func TestPoolJoinLeaveUpdates(t *testing.T) {
 		t.Errorf("%d still queued", p.Queue().Len())
 	}
 }
-
