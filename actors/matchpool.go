@@ -519,6 +519,13 @@ func (p *matchPool) stats() *msg.PoolStats {
 		out.Abandoned[g.String()] = int32(st.Abandoned[g])
 		out.EtaS[g.String()] = st.ETA[g].Seconds()
 	}
+	for _, w := range st.WhatIf {
+		m := &msg.WhatIf{Gender: w.Gender.String(), MorePerHour: w.MorePerHour, NowS: map[string]float64{}, ThenS: map[string]float64{}}
+		for g, nt := range w.P50 {
+			m.NowS[g.String()], m.ThenS[g.String()] = nt.Now.Seconds(), nt.Then.Seconds()
+		}
+		out.WhatIf = append(out.WhatIf, m)
+	}
 	out.AlertP90WaitS = map[string]float64{}
 	for g, w := range st.P90WaitNow {
 		out.AlertP90WaitS[g.String()] = w.Seconds()

@@ -49,7 +49,7 @@ type PoolSnapshot struct {
 	// or the reconnect grace ran out) in the window (extension).
 	Abandoned       map[string]int `json:"abandoned"`
 	Recommendations []string       `json:"recommendations"`
-	WhatIf          []WhatIf       `json:"what_if"` // filled in by the ETA issue; [] until then
+	WhatIf          []WhatIf       `json:"what_if"` // for the scarce gender; [] when none is scarce
 }
 
 // Imbalance is how many of the plentiful side wait per person of the scarce side.
@@ -207,6 +207,13 @@ func buildSnapshot(at time.Time, a PoolStatsAnswer) *Snapshot {
 		}
 		if p.Recommendations == nil {
 			p.Recommendations = []string{}
+		}
+		for _, w := range st.WhatIf {
+			wi := WhatIf{Gender: w.Gender, MorePerHour: w.MorePerHour, P50WaitS: make(map[string]NowThen, len(w.NowS))}
+			for g, now := range w.NowS {
+				wi.P50WaitS[g] = NowThen{Now: now, Then: w.ThenS[g]}
+			}
+			p.WhatIf = append(p.WhatIf, wi)
 		}
 		out.Pools = append(out.Pools, p)
 	}

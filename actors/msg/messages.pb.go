@@ -2183,7 +2183,10 @@ type PoolStats struct {
 	AlertP90WaitS map[string]float64 `protobuf:"bytes,11,rep,name=alert_p90_wait_s,json=alertP90WaitS,proto3" json:"alert_p90_wait_s,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// Waits that ended unmatched (cancel, reconnect grace ran out) in the
 	// window, by gender.
-	Abandoned     map[string]int32 `protobuf:"bytes,12,rep,name=abandoned,proto3" json:"abandoned,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Abandoned map[string]int32 `protobuf:"bytes,12,rep,name=abandoned,proto3" json:"abandoned,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// What the median waits would become with more people of the scarce
+	// gender (PROTOCOL.md, Admin, what_if).
+	WhatIf        []*WhatIf `protobuf:"bytes,13,rep,name=what_if,json=whatIf,proto3" json:"what_if,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2302,6 +2305,82 @@ func (x *PoolStats) GetAbandoned() map[string]int32 {
 	return nil
 }
 
+func (x *PoolStats) GetWhatIf() []*WhatIf {
+	if x != nil {
+		return x.WhatIf
+	}
+	return nil
+}
+
+type WhatIf struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Gender      string                 `protobuf:"bytes,1,opt,name=gender,proto3" json:"gender,omitempty"`
+	MorePerHour float64                `protobuf:"fixed64,2,opt,name=more_per_hour,json=morePerHour,proto3" json:"more_per_hour,omitempty"`
+	// Median waits in seconds by gender, now and then.
+	NowS          map[string]float64 `protobuf:"bytes,3,rep,name=now_s,json=nowS,proto3" json:"now_s,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	ThenS         map[string]float64 `protobuf:"bytes,4,rep,name=then_s,json=thenS,proto3" json:"then_s,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhatIf) Reset() {
+	*x = WhatIf{}
+	mi := &file_messages_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhatIf) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhatIf) ProtoMessage() {}
+
+func (x *WhatIf) ProtoReflect() protoreflect.Message {
+	mi := &file_messages_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhatIf.ProtoReflect.Descriptor instead.
+func (*WhatIf) Descriptor() ([]byte, []int) {
+	return file_messages_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *WhatIf) GetGender() string {
+	if x != nil {
+		return x.Gender
+	}
+	return ""
+}
+
+func (x *WhatIf) GetMorePerHour() float64 {
+	if x != nil {
+		return x.MorePerHour
+	}
+	return 0
+}
+
+func (x *WhatIf) GetNowS() map[string]float64 {
+	if x != nil {
+		return x.NowS
+	}
+	return nil
+}
+
+func (x *WhatIf) GetThenS() map[string]float64 {
+	if x != nil {
+		return x.ThenS
+	}
+	return nil
+}
+
 // NodeStatsRequest asks a node's stats actor (NodeStatsActor, a plain
 // named actor on every node, not a grain) for its load. Reply: NodeStats.
 type NodeStatsRequest struct {
@@ -2312,7 +2391,7 @@ type NodeStatsRequest struct {
 
 func (x *NodeStatsRequest) Reset() {
 	*x = NodeStatsRequest{}
-	mi := &file_messages_proto_msgTypes[34]
+	mi := &file_messages_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2403,7 @@ func (x *NodeStatsRequest) String() string {
 func (*NodeStatsRequest) ProtoMessage() {}
 
 func (x *NodeStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[34]
+	mi := &file_messages_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2416,7 @@ func (x *NodeStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatsRequest.ProtoReflect.Descriptor instead.
 func (*NodeStatsRequest) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{34}
+	return file_messages_proto_rawDescGZIP(), []int{35}
 }
 
 type NodeStats struct {
@@ -2353,7 +2432,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_messages_proto_msgTypes[35]
+	mi := &file_messages_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2365,7 +2444,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[35]
+	mi := &file_messages_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2378,7 +2457,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{35}
+	return file_messages_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *NodeStats) GetName() string {
@@ -2427,7 +2506,7 @@ type PoolWaitersRequest struct {
 
 func (x *PoolWaitersRequest) Reset() {
 	*x = PoolWaitersRequest{}
-	mi := &file_messages_proto_msgTypes[36]
+	mi := &file_messages_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2439,7 +2518,7 @@ func (x *PoolWaitersRequest) String() string {
 func (*PoolWaitersRequest) ProtoMessage() {}
 
 func (x *PoolWaitersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[36]
+	mi := &file_messages_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2452,7 +2531,7 @@ func (x *PoolWaitersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolWaitersRequest.ProtoReflect.Descriptor instead.
 func (*PoolWaitersRequest) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{36}
+	return file_messages_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PoolWaitersRequest) GetLimit() int32 {
@@ -2475,7 +2554,7 @@ type PoolWaiters struct {
 
 func (x *PoolWaiters) Reset() {
 	*x = PoolWaiters{}
-	mi := &file_messages_proto_msgTypes[37]
+	mi := &file_messages_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2487,7 +2566,7 @@ func (x *PoolWaiters) String() string {
 func (*PoolWaiters) ProtoMessage() {}
 
 func (x *PoolWaiters) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[37]
+	mi := &file_messages_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2500,7 +2579,7 @@ func (x *PoolWaiters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolWaiters.ProtoReflect.Descriptor instead.
 func (*PoolWaiters) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{37}
+	return file_messages_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PoolWaiters) GetPool() string {
@@ -2546,7 +2625,7 @@ type PoolWaiter struct {
 
 func (x *PoolWaiter) Reset() {
 	*x = PoolWaiter{}
-	mi := &file_messages_proto_msgTypes[38]
+	mi := &file_messages_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2637,7 @@ func (x *PoolWaiter) String() string {
 func (*PoolWaiter) ProtoMessage() {}
 
 func (x *PoolWaiter) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[38]
+	mi := &file_messages_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2650,7 @@ func (x *PoolWaiter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolWaiter.ProtoReflect.Descriptor instead.
 func (*PoolWaiter) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{38}
+	return file_messages_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PoolWaiter) GetUserId() string {
@@ -2619,7 +2698,7 @@ type StartMatch struct {
 
 func (x *StartMatch) Reset() {
 	*x = StartMatch{}
-	mi := &file_messages_proto_msgTypes[39]
+	mi := &file_messages_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +2710,7 @@ func (x *StartMatch) String() string {
 func (*StartMatch) ProtoMessage() {}
 
 func (x *StartMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[39]
+	mi := &file_messages_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +2723,7 @@ func (x *StartMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartMatch.ProtoReflect.Descriptor instead.
 func (*StartMatch) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{39}
+	return file_messages_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StartMatch) GetMatch() *MatchInfo {
@@ -2667,7 +2746,7 @@ type CastVote struct {
 
 func (x *CastVote) Reset() {
 	*x = CastVote{}
-	mi := &file_messages_proto_msgTypes[40]
+	mi := &file_messages_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2679,7 +2758,7 @@ func (x *CastVote) String() string {
 func (*CastVote) ProtoMessage() {}
 
 func (x *CastVote) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[40]
+	mi := &file_messages_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2692,7 +2771,7 @@ func (x *CastVote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CastVote.ProtoReflect.Descriptor instead.
 func (*CastVote) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{40}
+	return file_messages_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CastVote) GetMatch() *MatchInfo {
@@ -2726,7 +2805,7 @@ type VoteReply struct {
 
 func (x *VoteReply) Reset() {
 	*x = VoteReply{}
-	mi := &file_messages_proto_msgTypes[41]
+	mi := &file_messages_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2738,7 +2817,7 @@ func (x *VoteReply) String() string {
 func (*VoteReply) ProtoMessage() {}
 
 func (x *VoteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[41]
+	mi := &file_messages_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2751,7 +2830,7 @@ func (x *VoteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoteReply.ProtoReflect.Descriptor instead.
 func (*VoteReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{41}
+	return file_messages_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *VoteReply) GetChoice() string {
@@ -2779,7 +2858,7 @@ type Finalize struct {
 
 func (x *Finalize) Reset() {
 	*x = Finalize{}
-	mi := &file_messages_proto_msgTypes[42]
+	mi := &file_messages_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2791,7 +2870,7 @@ func (x *Finalize) String() string {
 func (*Finalize) ProtoMessage() {}
 
 func (x *Finalize) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[42]
+	mi := &file_messages_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2804,7 +2883,7 @@ func (x *Finalize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Finalize.ProtoReflect.Descriptor instead.
 func (*Finalize) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{42}
+	return file_messages_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Finalize) GetMatch() *MatchInfo {
@@ -2829,7 +2908,7 @@ type MatchOutcome struct {
 
 func (x *MatchOutcome) Reset() {
 	*x = MatchOutcome{}
-	mi := &file_messages_proto_msgTypes[43]
+	mi := &file_messages_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2841,7 +2920,7 @@ func (x *MatchOutcome) String() string {
 func (*MatchOutcome) ProtoMessage() {}
 
 func (x *MatchOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[43]
+	mi := &file_messages_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2854,7 +2933,7 @@ func (x *MatchOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchOutcome.ProtoReflect.Descriptor instead.
 func (*MatchOutcome) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{43}
+	return file_messages_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MatchOutcome) GetMatchId() string {
@@ -2898,7 +2977,7 @@ type StartReply struct {
 
 func (x *StartReply) Reset() {
 	*x = StartReply{}
-	mi := &file_messages_proto_msgTypes[44]
+	mi := &file_messages_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +2989,7 @@ func (x *StartReply) String() string {
 func (*StartReply) ProtoMessage() {}
 
 func (x *StartReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[44]
+	mi := &file_messages_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +3002,7 @@ func (x *StartReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReply.ProtoReflect.Descriptor instead.
 func (*StartReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{44}
+	return file_messages_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StartReply) GetOk() bool {
@@ -2951,7 +3030,7 @@ type MatchAborted struct {
 
 func (x *MatchAborted) Reset() {
 	*x = MatchAborted{}
-	mi := &file_messages_proto_msgTypes[45]
+	mi := &file_messages_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2963,7 +3042,7 @@ func (x *MatchAborted) String() string {
 func (*MatchAborted) ProtoMessage() {}
 
 func (x *MatchAborted) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[45]
+	mi := &file_messages_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2976,7 +3055,7 @@ func (x *MatchAborted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MatchAborted.ProtoReflect.Descriptor instead.
 func (*MatchAborted) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{45}
+	return file_messages_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *MatchAborted) GetMatchId() string {
@@ -3002,7 +3081,7 @@ type Resume struct {
 
 func (x *Resume) Reset() {
 	*x = Resume{}
-	mi := &file_messages_proto_msgTypes[46]
+	mi := &file_messages_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3014,7 +3093,7 @@ func (x *Resume) String() string {
 func (*Resume) ProtoMessage() {}
 
 func (x *Resume) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[46]
+	mi := &file_messages_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3027,7 +3106,7 @@ func (x *Resume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resume.ProtoReflect.Descriptor instead.
 func (*Resume) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{46}
+	return file_messages_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Resume) GetPool() string {
@@ -3054,7 +3133,7 @@ type Wake struct {
 
 func (x *Wake) Reset() {
 	*x = Wake{}
-	mi := &file_messages_proto_msgTypes[47]
+	mi := &file_messages_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3066,7 +3145,7 @@ func (x *Wake) String() string {
 func (*Wake) ProtoMessage() {}
 
 func (x *Wake) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[47]
+	mi := &file_messages_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3079,7 +3158,7 @@ func (x *Wake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Wake.ProtoReflect.Descriptor instead.
 func (*Wake) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{47}
+	return file_messages_proto_rawDescGZIP(), []int{48}
 }
 
 // Ack confirms that a grain processed a one-way message (see actors/route.go).
@@ -3091,7 +3170,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_messages_proto_msgTypes[48]
+	mi := &file_messages_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3103,7 +3182,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[48]
+	mi := &file_messages_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3116,7 +3195,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{48}
+	return file_messages_proto_rawDescGZIP(), []int{49}
 }
 
 // RelaySignal is a signal from one partner's session to the other's.
@@ -3131,7 +3210,7 @@ type RelaySignal struct {
 
 func (x *RelaySignal) Reset() {
 	*x = RelaySignal{}
-	mi := &file_messages_proto_msgTypes[49]
+	mi := &file_messages_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3143,7 +3222,7 @@ func (x *RelaySignal) String() string {
 func (*RelaySignal) ProtoMessage() {}
 
 func (x *RelaySignal) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[49]
+	mi := &file_messages_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3156,7 +3235,7 @@ func (x *RelaySignal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelaySignal.ProtoReflect.Descriptor instead.
 func (*RelaySignal) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{49}
+	return file_messages_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RelaySignal) GetMatchId() string {
@@ -3190,7 +3269,7 @@ type PoolAlive struct {
 
 func (x *PoolAlive) Reset() {
 	*x = PoolAlive{}
-	mi := &file_messages_proto_msgTypes[50]
+	mi := &file_messages_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3202,7 +3281,7 @@ func (x *PoolAlive) String() string {
 func (*PoolAlive) ProtoMessage() {}
 
 func (x *PoolAlive) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[50]
+	mi := &file_messages_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3215,7 +3294,7 @@ func (x *PoolAlive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolAlive.ProtoReflect.Descriptor instead.
 func (*PoolAlive) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{50}
+	return file_messages_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PoolAlive) GetPool() string {
@@ -3234,7 +3313,7 @@ type ListPools struct {
 
 func (x *ListPools) Reset() {
 	*x = ListPools{}
-	mi := &file_messages_proto_msgTypes[51]
+	mi := &file_messages_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3246,7 +3325,7 @@ func (x *ListPools) String() string {
 func (*ListPools) ProtoMessage() {}
 
 func (x *ListPools) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[51]
+	mi := &file_messages_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3259,7 +3338,7 @@ func (x *ListPools) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPools.ProtoReflect.Descriptor instead.
 func (*ListPools) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{51}
+	return file_messages_proto_rawDescGZIP(), []int{52}
 }
 
 type PoolList struct {
@@ -3271,7 +3350,7 @@ type PoolList struct {
 
 func (x *PoolList) Reset() {
 	*x = PoolList{}
-	mi := &file_messages_proto_msgTypes[52]
+	mi := &file_messages_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +3362,7 @@ func (x *PoolList) String() string {
 func (*PoolList) ProtoMessage() {}
 
 func (x *PoolList) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[52]
+	mi := &file_messages_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +3375,7 @@ func (x *PoolList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolList.ProtoReflect.Descriptor instead.
 func (*PoolList) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{52}
+	return file_messages_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PoolList) GetPools() []string {
@@ -3321,7 +3400,7 @@ type LimitTake struct {
 
 func (x *LimitTake) Reset() {
 	*x = LimitTake{}
-	mi := &file_messages_proto_msgTypes[53]
+	mi := &file_messages_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3333,7 +3412,7 @@ func (x *LimitTake) String() string {
 func (*LimitTake) ProtoMessage() {}
 
 func (x *LimitTake) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[53]
+	mi := &file_messages_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3346,7 +3425,7 @@ func (x *LimitTake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitTake.ProtoReflect.Descriptor instead.
 func (*LimitTake) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{53}
+	return file_messages_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LimitTake) GetAction() string {
@@ -3378,7 +3457,7 @@ type LimitReply struct {
 
 func (x *LimitReply) Reset() {
 	*x = LimitReply{}
-	mi := &file_messages_proto_msgTypes[54]
+	mi := &file_messages_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3390,7 +3469,7 @@ func (x *LimitReply) String() string {
 func (*LimitReply) ProtoMessage() {}
 
 func (x *LimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[54]
+	mi := &file_messages_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3403,7 +3482,7 @@ func (x *LimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LimitReply.ProtoReflect.Descriptor instead.
 func (*LimitReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{54}
+	return file_messages_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *LimitReply) GetAllowed() bool {
@@ -3452,7 +3531,7 @@ type LeaseRenew struct {
 
 func (x *LeaseRenew) Reset() {
 	*x = LeaseRenew{}
-	mi := &file_messages_proto_msgTypes[55]
+	mi := &file_messages_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3464,7 +3543,7 @@ func (x *LeaseRenew) String() string {
 func (*LeaseRenew) ProtoMessage() {}
 
 func (x *LeaseRenew) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[55]
+	mi := &file_messages_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3477,7 +3556,7 @@ func (x *LeaseRenew) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRenew.ProtoReflect.Descriptor instead.
 func (*LeaseRenew) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{55}
+	return file_messages_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LeaseRenew) GetLeaseId() string {
@@ -3497,7 +3576,7 @@ type LeaseRelease struct {
 
 func (x *LeaseRelease) Reset() {
 	*x = LeaseRelease{}
-	mi := &file_messages_proto_msgTypes[56]
+	mi := &file_messages_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3509,7 +3588,7 @@ func (x *LeaseRelease) String() string {
 func (*LeaseRelease) ProtoMessage() {}
 
 func (x *LeaseRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[56]
+	mi := &file_messages_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3522,7 +3601,7 @@ func (x *LeaseRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRelease.ProtoReflect.Descriptor instead.
 func (*LeaseRelease) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{56}
+	return file_messages_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *LeaseRelease) GetLeaseId() string {
@@ -3543,7 +3622,7 @@ type RunReport struct {
 
 func (x *RunReport) Reset() {
 	*x = RunReport{}
-	mi := &file_messages_proto_msgTypes[57]
+	mi := &file_messages_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3555,7 +3634,7 @@ func (x *RunReport) String() string {
 func (*RunReport) ProtoMessage() {}
 
 func (x *RunReport) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[57]
+	mi := &file_messages_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3568,7 +3647,7 @@ func (x *RunReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunReport.ProtoReflect.Descriptor instead.
 func (*RunReport) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{57}
+	return file_messages_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *RunReport) GetPeriod() string {
@@ -3590,7 +3669,7 @@ type ReportReply struct {
 
 func (x *ReportReply) Reset() {
 	*x = ReportReply{}
-	mi := &file_messages_proto_msgTypes[58]
+	mi := &file_messages_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3602,7 +3681,7 @@ func (x *ReportReply) String() string {
 func (*ReportReply) ProtoMessage() {}
 
 func (x *ReportReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[58]
+	mi := &file_messages_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3615,7 +3694,7 @@ func (x *ReportReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportReply.ProtoReflect.Descriptor instead.
 func (*ReportReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{58}
+	return file_messages_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ReportReply) GetReport() *Report {
@@ -3656,7 +3735,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_messages_proto_msgTypes[59]
+	mi := &file_messages_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3668,7 +3747,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[59]
+	mi := &file_messages_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3681,7 +3760,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{59}
+	return file_messages_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Report) GetPeriod() string {
@@ -3801,7 +3880,7 @@ type AlertMsg struct {
 
 func (x *AlertMsg) Reset() {
 	*x = AlertMsg{}
-	mi := &file_messages_proto_msgTypes[60]
+	mi := &file_messages_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3813,7 +3892,7 @@ func (x *AlertMsg) String() string {
 func (*AlertMsg) ProtoMessage() {}
 
 func (x *AlertMsg) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[60]
+	mi := &file_messages_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3826,7 +3905,7 @@ func (x *AlertMsg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertMsg.ProtoReflect.Descriptor instead.
 func (*AlertMsg) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{60}
+	return file_messages_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AlertMsg) GetRule() string {
@@ -3912,7 +3991,7 @@ type MemberRef struct {
 
 func (x *MemberRef) Reset() {
 	*x = MemberRef{}
-	mi := &file_messages_proto_msgTypes[61]
+	mi := &file_messages_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3924,7 +4003,7 @@ func (x *MemberRef) String() string {
 func (*MemberRef) ProtoMessage() {}
 
 func (x *MemberRef) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[61]
+	mi := &file_messages_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3937,7 +4016,7 @@ func (x *MemberRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRef.ProtoReflect.Descriptor instead.
 func (*MemberRef) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{61}
+	return file_messages_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *MemberRef) GetId() string {
@@ -3982,7 +4061,7 @@ type AlertReport struct {
 
 func (x *AlertReport) Reset() {
 	*x = AlertReport{}
-	mi := &file_messages_proto_msgTypes[62]
+	mi := &file_messages_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3994,7 +4073,7 @@ func (x *AlertReport) String() string {
 func (*AlertReport) ProtoMessage() {}
 
 func (x *AlertReport) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[62]
+	mi := &file_messages_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4007,7 +4086,7 @@ func (x *AlertReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertReport.ProtoReflect.Descriptor instead.
 func (*AlertReport) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{62}
+	return file_messages_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AlertReport) GetNode() string {
@@ -4089,7 +4168,7 @@ type AlertState struct {
 
 func (x *AlertState) Reset() {
 	*x = AlertState{}
-	mi := &file_messages_proto_msgTypes[63]
+	mi := &file_messages_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4101,7 +4180,7 @@ func (x *AlertState) String() string {
 func (*AlertState) ProtoMessage() {}
 
 func (x *AlertState) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[63]
+	mi := &file_messages_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4114,7 +4193,7 @@ func (x *AlertState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertState.ProtoReflect.Descriptor instead.
 func (*AlertState) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{63}
+	return file_messages_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AlertState) GetFiring() []*AlertMsg {
@@ -4164,7 +4243,7 @@ type AlertsFiredQuery struct {
 
 func (x *AlertsFiredQuery) Reset() {
 	*x = AlertsFiredQuery{}
-	mi := &file_messages_proto_msgTypes[64]
+	mi := &file_messages_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4176,7 +4255,7 @@ func (x *AlertsFiredQuery) String() string {
 func (*AlertsFiredQuery) ProtoMessage() {}
 
 func (x *AlertsFiredQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[64]
+	mi := &file_messages_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4189,7 +4268,7 @@ func (x *AlertsFiredQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertsFiredQuery.ProtoReflect.Descriptor instead.
 func (*AlertsFiredQuery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{64}
+	return file_messages_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AlertsFiredQuery) GetStartMs() int64 {
@@ -4219,7 +4298,7 @@ type AlertsFiredReply struct {
 
 func (x *AlertsFiredReply) Reset() {
 	*x = AlertsFiredReply{}
-	mi := &file_messages_proto_msgTypes[65]
+	mi := &file_messages_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4231,7 +4310,7 @@ func (x *AlertsFiredReply) String() string {
 func (*AlertsFiredReply) ProtoMessage() {}
 
 func (x *AlertsFiredReply) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[65]
+	mi := &file_messages_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4244,7 +4323,7 @@ func (x *AlertsFiredReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertsFiredReply.ProtoReflect.Descriptor instead.
 func (*AlertsFiredReply) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{65}
+	return file_messages_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *AlertsFiredReply) GetCount() int64 {
@@ -4271,7 +4350,7 @@ type AlertQuery struct {
 
 func (x *AlertQuery) Reset() {
 	*x = AlertQuery{}
-	mi := &file_messages_proto_msgTypes[66]
+	mi := &file_messages_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4283,7 +4362,7 @@ func (x *AlertQuery) String() string {
 func (*AlertQuery) ProtoMessage() {}
 
 func (x *AlertQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_messages_proto_msgTypes[66]
+	mi := &file_messages_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4296,7 +4375,7 @@ func (x *AlertQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlertQuery.ProtoReflect.Descriptor instead.
 func (*AlertQuery) Descriptor() ([]byte, []int) {
-	return file_messages_proto_rawDescGZIP(), []int{66}
+	return file_messages_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AlertQuery) GetSince() int64 {
@@ -4464,7 +4543,7 @@ const file_messages_proto_rawDesc = "" +
 	"\x05match\x18\x02 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"&\n" +
 	"\vQueueStatus\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x12\n" +
-	"\x10PoolStatsRequest\"\xf2\a\n" +
+	"\x10PoolStatsRequest\"\xa2\b\n" +
 	"\tPoolStats\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12?\n" +
 	"\awaiting\x18\x02 \x03(\v2%.spinmatch.msg.PoolStats.WaitingEntryR\awaiting\x12D\n" +
@@ -4480,7 +4559,8 @@ const file_messages_proto_rawDesc = "" +
 	"\x0frecommendations\x18\n" +
 	" \x03(\tR\x0frecommendations\x12T\n" +
 	"\x10alert_p90_wait_s\x18\v \x03(\v2+.spinmatch.msg.PoolStats.AlertP90WaitSEntryR\ralertP90WaitS\x12E\n" +
-	"\tabandoned\x18\f \x03(\v2'.spinmatch.msg.PoolStats.AbandonedEntryR\tabandoned\x1a:\n" +
+	"\tabandoned\x18\f \x03(\v2'.spinmatch.msg.PoolStats.AbandonedEntryR\tabandoned\x12.\n" +
+	"\awhat_if\x18\r \x03(\v2\x15.spinmatch.msg.WhatIfR\x06whatIf\x1a:\n" +
 	"\fWaitingEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a;\n" +
@@ -4498,7 +4578,19 @@ const file_messages_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a<\n" +
 	"\x0eAbandonedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x12\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\xa6\x02\n" +
+	"\x06WhatIf\x12\x16\n" +
+	"\x06gender\x18\x01 \x01(\tR\x06gender\x12\"\n" +
+	"\rmore_per_hour\x18\x02 \x01(\x01R\vmorePerHour\x124\n" +
+	"\x05now_s\x18\x03 \x03(\v2\x1f.spinmatch.msg.WhatIf.NowSEntryR\x04nowS\x127\n" +
+	"\x06then_s\x18\x04 \x03(\v2 .spinmatch.msg.WhatIf.ThenSEntryR\x05thenS\x1a7\n" +
+	"\tNowSEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a8\n" +
+	"\n" +
+	"ThenSEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x12\n" +
 	"\x10NodeStatsRequest\"\x94\x01\n" +
 	"\tNodeStats\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
@@ -4668,7 +4760,7 @@ func file_messages_proto_rawDescGZIP() []byte {
 	return file_messages_proto_rawDescData
 }
 
-var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 79)
+var file_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
 var file_messages_proto_goTypes = []any{
 	(*Partner)(nil),            // 0: spinmatch.msg.Partner
 	(*MatchInfo)(nil),          // 1: spinmatch.msg.MatchInfo
@@ -4704,57 +4796,60 @@ var file_messages_proto_goTypes = []any{
 	(*QueueStatus)(nil),        // 31: spinmatch.msg.QueueStatus
 	(*PoolStatsRequest)(nil),   // 32: spinmatch.msg.PoolStatsRequest
 	(*PoolStats)(nil),          // 33: spinmatch.msg.PoolStats
-	(*NodeStatsRequest)(nil),   // 34: spinmatch.msg.NodeStatsRequest
-	(*NodeStats)(nil),          // 35: spinmatch.msg.NodeStats
-	(*PoolWaitersRequest)(nil), // 36: spinmatch.msg.PoolWaitersRequest
-	(*PoolWaiters)(nil),        // 37: spinmatch.msg.PoolWaiters
-	(*PoolWaiter)(nil),         // 38: spinmatch.msg.PoolWaiter
-	(*StartMatch)(nil),         // 39: spinmatch.msg.StartMatch
-	(*CastVote)(nil),           // 40: spinmatch.msg.CastVote
-	(*VoteReply)(nil),          // 41: spinmatch.msg.VoteReply
-	(*Finalize)(nil),           // 42: spinmatch.msg.Finalize
-	(*MatchOutcome)(nil),       // 43: spinmatch.msg.MatchOutcome
-	(*StartReply)(nil),         // 44: spinmatch.msg.StartReply
-	(*MatchAborted)(nil),       // 45: spinmatch.msg.MatchAborted
-	(*Resume)(nil),             // 46: spinmatch.msg.Resume
-	(*Wake)(nil),               // 47: spinmatch.msg.Wake
-	(*Ack)(nil),                // 48: spinmatch.msg.Ack
-	(*RelaySignal)(nil),        // 49: spinmatch.msg.RelaySignal
-	(*PoolAlive)(nil),          // 50: spinmatch.msg.PoolAlive
-	(*ListPools)(nil),          // 51: spinmatch.msg.ListPools
-	(*PoolList)(nil),           // 52: spinmatch.msg.PoolList
-	(*LimitTake)(nil),          // 53: spinmatch.msg.LimitTake
-	(*LimitReply)(nil),         // 54: spinmatch.msg.LimitReply
-	(*LeaseRenew)(nil),         // 55: spinmatch.msg.LeaseRenew
-	(*LeaseRelease)(nil),       // 56: spinmatch.msg.LeaseRelease
-	(*RunReport)(nil),          // 57: spinmatch.msg.RunReport
-	(*ReportReply)(nil),        // 58: spinmatch.msg.ReportReply
-	(*Report)(nil),             // 59: spinmatch.msg.Report
-	(*AlertMsg)(nil),           // 60: spinmatch.msg.AlertMsg
-	(*MemberRef)(nil),          // 61: spinmatch.msg.MemberRef
-	(*AlertReport)(nil),        // 62: spinmatch.msg.AlertReport
-	(*AlertState)(nil),         // 63: spinmatch.msg.AlertState
-	(*AlertsFiredQuery)(nil),   // 64: spinmatch.msg.AlertsFiredQuery
-	(*AlertsFiredReply)(nil),   // 65: spinmatch.msg.AlertsFiredReply
-	(*AlertQuery)(nil),         // 66: spinmatch.msg.AlertQuery
-	nil,                        // 67: spinmatch.msg.QueueInfo.WaitingEntry
-	nil,                        // 68: spinmatch.msg.PoolStats.WaitingEntry
-	nil,                        // 69: spinmatch.msg.PoolStats.AvgWaitSEntry
-	nil,                        // 70: spinmatch.msg.PoolStats.P90WaitSEntry
-	nil,                        // 71: spinmatch.msg.PoolStats.EtaSEntry
-	nil,                        // 72: spinmatch.msg.PoolStats.AlertP90WaitSEntry
-	nil,                        // 73: spinmatch.msg.PoolStats.AbandonedEntry
-	nil,                        // 74: spinmatch.msg.Report.AvgWaitSEntry
-	nil,                        // 75: spinmatch.msg.Report.P90WaitSEntry
-	nil,                        // 76: spinmatch.msg.Report.AbandonedEntry
-	nil,                        // 77: spinmatch.msg.AlertReport.FiredHoursEntry
-	nil,                        // 78: spinmatch.msg.AlertState.FiredHoursEntry
-	(*actor.PID)(nil),          // 79: actor.PID
+	(*WhatIf)(nil),             // 34: spinmatch.msg.WhatIf
+	(*NodeStatsRequest)(nil),   // 35: spinmatch.msg.NodeStatsRequest
+	(*NodeStats)(nil),          // 36: spinmatch.msg.NodeStats
+	(*PoolWaitersRequest)(nil), // 37: spinmatch.msg.PoolWaitersRequest
+	(*PoolWaiters)(nil),        // 38: spinmatch.msg.PoolWaiters
+	(*PoolWaiter)(nil),         // 39: spinmatch.msg.PoolWaiter
+	(*StartMatch)(nil),         // 40: spinmatch.msg.StartMatch
+	(*CastVote)(nil),           // 41: spinmatch.msg.CastVote
+	(*VoteReply)(nil),          // 42: spinmatch.msg.VoteReply
+	(*Finalize)(nil),           // 43: spinmatch.msg.Finalize
+	(*MatchOutcome)(nil),       // 44: spinmatch.msg.MatchOutcome
+	(*StartReply)(nil),         // 45: spinmatch.msg.StartReply
+	(*MatchAborted)(nil),       // 46: spinmatch.msg.MatchAborted
+	(*Resume)(nil),             // 47: spinmatch.msg.Resume
+	(*Wake)(nil),               // 48: spinmatch.msg.Wake
+	(*Ack)(nil),                // 49: spinmatch.msg.Ack
+	(*RelaySignal)(nil),        // 50: spinmatch.msg.RelaySignal
+	(*PoolAlive)(nil),          // 51: spinmatch.msg.PoolAlive
+	(*ListPools)(nil),          // 52: spinmatch.msg.ListPools
+	(*PoolList)(nil),           // 53: spinmatch.msg.PoolList
+	(*LimitTake)(nil),          // 54: spinmatch.msg.LimitTake
+	(*LimitReply)(nil),         // 55: spinmatch.msg.LimitReply
+	(*LeaseRenew)(nil),         // 56: spinmatch.msg.LeaseRenew
+	(*LeaseRelease)(nil),       // 57: spinmatch.msg.LeaseRelease
+	(*RunReport)(nil),          // 58: spinmatch.msg.RunReport
+	(*ReportReply)(nil),        // 59: spinmatch.msg.ReportReply
+	(*Report)(nil),             // 60: spinmatch.msg.Report
+	(*AlertMsg)(nil),           // 61: spinmatch.msg.AlertMsg
+	(*MemberRef)(nil),          // 62: spinmatch.msg.MemberRef
+	(*AlertReport)(nil),        // 63: spinmatch.msg.AlertReport
+	(*AlertState)(nil),         // 64: spinmatch.msg.AlertState
+	(*AlertsFiredQuery)(nil),   // 65: spinmatch.msg.AlertsFiredQuery
+	(*AlertsFiredReply)(nil),   // 66: spinmatch.msg.AlertsFiredReply
+	(*AlertQuery)(nil),         // 67: spinmatch.msg.AlertQuery
+	nil,                        // 68: spinmatch.msg.QueueInfo.WaitingEntry
+	nil,                        // 69: spinmatch.msg.PoolStats.WaitingEntry
+	nil,                        // 70: spinmatch.msg.PoolStats.AvgWaitSEntry
+	nil,                        // 71: spinmatch.msg.PoolStats.P90WaitSEntry
+	nil,                        // 72: spinmatch.msg.PoolStats.EtaSEntry
+	nil,                        // 73: spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	nil,                        // 74: spinmatch.msg.PoolStats.AbandonedEntry
+	nil,                        // 75: spinmatch.msg.WhatIf.NowSEntry
+	nil,                        // 76: spinmatch.msg.WhatIf.ThenSEntry
+	nil,                        // 77: spinmatch.msg.Report.AvgWaitSEntry
+	nil,                        // 78: spinmatch.msg.Report.P90WaitSEntry
+	nil,                        // 79: spinmatch.msg.Report.AbandonedEntry
+	nil,                        // 80: spinmatch.msg.AlertReport.FiredHoursEntry
+	nil,                        // 81: spinmatch.msg.AlertState.FiredHoursEntry
+	(*actor.PID)(nil),          // 82: actor.PID
 }
 var file_messages_proto_depIdxs = []int32{
 	0,  // 0: spinmatch.msg.MatchInfo.a:type_name -> spinmatch.msg.Partner
 	0,  // 1: spinmatch.msg.MatchInfo.b:type_name -> spinmatch.msg.Partner
-	67, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
+	68, // 2: spinmatch.msg.QueueInfo.waiting:type_name -> spinmatch.msg.QueueInfo.WaitingEntry
 	3,  // 3: spinmatch.msg.State.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 4: spinmatch.msg.State.eta:type_name -> spinmatch.msg.Eta
 	1,  // 5: spinmatch.msg.State.match:type_name -> spinmatch.msg.MatchInfo
@@ -4772,9 +4867,9 @@ var file_messages_proto_depIdxs = []int32{
 	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
 	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
 	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	79, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	79, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	79, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
+	82, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	82, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	82, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
 	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
 	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
 	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
@@ -4783,40 +4878,43 @@ var file_messages_proto_depIdxs = []int32{
 	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
 	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
 	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	79, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	82, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
 	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
 	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
 	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
 	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
-	68, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	69, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	70, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	71, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
-	72, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
-	73, // 42: spinmatch.msg.PoolStats.abandoned:type_name -> spinmatch.msg.PoolStats.AbandonedEntry
-	38, // 43: spinmatch.msg.PoolWaiters.waiters:type_name -> spinmatch.msg.PoolWaiter
-	1,  // 44: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
-	1,  // 45: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
-	4,  // 46: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
-	1,  // 47: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
-	59, // 48: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
-	74, // 49: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
-	75, // 50: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
-	76, // 51: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
-	61, // 52: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
-	61, // 53: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
-	60, // 54: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
-	60, // 55: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
-	77, // 56: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
-	60, // 57: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
-	60, // 58: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
-	78, // 59: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
-	60, // [60:60] is the sub-list for method output_type
-	60, // [60:60] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	69, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	70, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	71, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	72, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	73, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	74, // 42: spinmatch.msg.PoolStats.abandoned:type_name -> spinmatch.msg.PoolStats.AbandonedEntry
+	34, // 43: spinmatch.msg.PoolStats.what_if:type_name -> spinmatch.msg.WhatIf
+	75, // 44: spinmatch.msg.WhatIf.now_s:type_name -> spinmatch.msg.WhatIf.NowSEntry
+	76, // 45: spinmatch.msg.WhatIf.then_s:type_name -> spinmatch.msg.WhatIf.ThenSEntry
+	39, // 46: spinmatch.msg.PoolWaiters.waiters:type_name -> spinmatch.msg.PoolWaiter
+	1,  // 47: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
+	1,  // 48: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
+	4,  // 49: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
+	1,  // 50: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
+	60, // 51: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
+	77, // 52: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
+	78, // 53: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
+	79, // 54: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
+	62, // 55: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
+	62, // 56: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
+	61, // 57: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
+	61, // 58: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
+	80, // 59: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
+	61, // 60: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
+	61, // 61: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
+	81, // 62: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
+	63, // [63:63] is the sub-list for method output_type
+	63, // [63:63] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
@@ -4848,7 +4946,7 @@ func file_messages_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_messages_proto_rawDesc), len(file_messages_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   79,
+			NumMessages:   82,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

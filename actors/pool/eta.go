@@ -364,8 +364,18 @@ const priorFade = 5
 // leaveRate returns the rate (per second) at which a waiting competitor of
 // class c gives up, and the departures behind it.
 func (e *Estimator) leaveRate(c class, now time.Time) (gamma, n float64) {
+	return e.leaveRateIn(competitorClasses[c], now)
+}
+
+// leaveRateOf is leaveRate's rate over the classes of set.
+func (e *Estimator) leaveRateOf(set classSet, now time.Time) float64 {
+	g, _ := e.leaveRateIn(set, now)
+	return g
+}
+
+// leaveRateIn is leaveRate over the classes of set.
+func (e *Estimator) leaveRateIn(set classSet, now time.Time) (gamma, n float64) {
 	var left, exposure float64
-	set := competitorClasses[c]
 	for s := set; ; {
 		cc, ok := s.next()
 		if !ok {

@@ -149,5 +149,18 @@ func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, 
 // Result records the outcome of a date: mutual when both said yes.
 func (p *Pool) Result(mutual bool, now time.Time) { p.est.MatchResult(mutual, now) }
 
-// Stats returns the pool's statistics now (Estimator.QueueStats).
-func (p *Pool) Stats(now time.Time) Stats { return p.est.QueueStats(p.q, now) }
+// Stats returns the pool's statistics now (Estimator.QueueStats), with the
+// what-ifs for its scarce gender and the first of them in words among the
+// recommendations.
+func (p *Pool) Stats(now time.Time) Stats {
+	st := p.est.QueueStats(p.q, now)
+	if g, ok := ParseGender(st.Scarce); ok {
+		st.WhatIf = p.whatIfs(g, now)
+		if len(st.WhatIf) > 0 {
+			if s := whatIfSentence(st.WhatIf[len(st.WhatIf)/2]); s != "" {
+				st.Recommendations = append(st.Recommendations, s)
+			}
+		}
+	}
+	return st
+}

@@ -54,6 +54,9 @@ type Stats struct {
 	Scarce string
 	// Recommendations is readable advice for admins, most important first.
 	Recommendations []string
+	// WhatIf is what the median waits would become with more people of
+	// the scarce gender (Pool.Stats only).
+	WhatIf []WhatIf
 }
 
 // ImbalanceRatio is Stats(waiting, now).ImbalanceRatio without computing
