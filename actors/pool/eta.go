@@ -91,6 +91,9 @@ type Estimator struct {
 	usual    [numGenders + 1][2]time.Duration
 	usualAt  [2]int64
 	finished int64 // Finished calls so far
+	// spread holds, by gender, where the latest matched waits fell in the
+	// distribution they were told at their spin (Recalibrate).
+	spread [numGenders + 1]spreadRing
 	// life is, by gender, the life table of leaving (accrue); lifeAt the
 	// time it was last accrued (timeKey, 0 before the first).
 	life   [numGenders + 1]lifeTable
@@ -144,6 +147,63 @@ func (c EstimatorConfig) withDefaults() EstimatorConfig {
 	return c
 }
 
+// spreadSamples is how many matched waits per gender the spread
+// calibration keeps, and spreadPrior how many pseudo-samples of "the
+// model's spread is right" it starts from.
+const (
+	spreadSamples = 512
+	spreadPrior   = 32
+)
+
+// spreadRing keeps the latest standardized errors of matched waits of one
+// gender: (wait - model mean) / model standard deviation, at the spin.
+type spreadRing struct {
+	buf  [spreadSamples]float32
+	next int
+	n    int
+	z90  float64 // the 90th percentile error (shrunk), 0 before any sample
+}
+
+// modelZ90 is the 90th percentile of a standardized error when the model is
+// right (normal approximation).
+const modelZ90 = 1.2816
+
+func (r *spreadRing) push(z float64) {
+	r.buf[r.next] = float32(z)
+	r.next = (r.next + 1) % len(r.buf)
+	r.n = min(r.n+1, len(r.buf))
+	var tmp [spreadSamples]float32
+	v := tmp[:r.n]
+	copy(v, r.buf[:r.n])
+	slices.Sort(v)
+	emp := float64(v[min(int(0.9*float64(len(v))), len(v)-1)])
+	w := float64(r.n) / float64(r.n+spreadPrior)
+	r.z90 = modelZ90 + w*(emp-modelZ90)
+}
+
+// p90 returns the P90 to tell: the model's, or further out when more than
+// one in ten recent waits overran it (mean + the recent 90th percentile
+// error in standard deviations).
+func (r *spreadRing) p90(model, mean, variance float64) float64 {
+	if r.z90 <= modelZ90 {
+		return model
+	}
+	return max(model, mean+r.z90*math.Sqrt(variance))
+}
+
+// Recalibrate records that a waiter of gender g, told eta when they
+// joined, was matched after wait. The model's spread leaves out what it
+// cannot see (rates that drift, patience that is no simple law), which the
+// recent waits show: when more than one in ten of them overran the 90th
+// percentile they were told, P90 is told further out, never nearer (P50 is
+// left to the model).
+func (e *Estimator) Recalibrate(g Gender, eta ETA, wait time.Duration) {
+	if !g.Valid() || eta.mean <= 0 || eta.variance <= 0 || eta.P50 < 2*time.Second {
+		return
+	}
+	e.spread[g].push((wait.Seconds() - eta.mean) / math.Sqrt(eta.variance))
+}
+
 // Confidence levels of an ETA.
 const (
 	ConfidenceLow    = "low"
@@ -182,6 +242,8 @@ type ETA struct {
 	P50, P90   time.Duration
 	Confidence string // ConfidenceLow, ConfidenceMedium or ConfidenceHigh
 	Reason     string // a sentence a user can read
+	// mean and variance (seconds) of the model's wait, for Recalibrate.
+	mean, variance float64
 }
 
 // NewEstimator returns an Estimator with no history.
@@ -537,8 +599,10 @@ func (e *Estimator) estimate(c class, k int, waiting map[Gender]int, now time.Ti
 	mean, variance, n, lambda, gamma := e.stages(c, k, now, age)
 	eta := ETA{
 		P50:        seconds(gammaQuantile(mean, variance, 0.5)),
-		P90:        seconds(gammaQuantile(mean, variance, 0.9)),
+		P90:        seconds(e.spread[c.gender()].p90(gammaQuantile(mean, variance, 0.9), mean, variance)),
 		Confidence: confidence(n, mean, variance),
+		mean:       mean,
+		variance:   variance,
 	}
 	lo, hi := e.usualWait(c.gender())
 	eta.Reason = reason(reasonInput{

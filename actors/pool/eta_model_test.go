@@ -135,3 +135,27 @@ func TestPoolJoinLeaveUpdates(t *testing.T) {
 		t.Errorf("%d still queued", p.Queue().Len())
 	}
 }
+
+// When recent waits overran the P90 they were told more than one in ten
+// times, P90 is told further out; P50 stays the model's.
+func TestRecalibrateWidensP90(t *testing.T) {
+	p := NewPool(PoolConfig{})
+	e := p.Estimator()
+	e.MatchFormed(t0.Add(-15 * time.Minute))
+	arrive(e, Female, sM, 90, 15*time.Minute, t0)
+	man := wt("m", Male, sF, 0)
+	before := e.Estimate(man, 30, nil, t0)
+	for range 400 { // every wait ran to twice the model's mean
+		e.Recalibrate(Male, before, time.Duration(2*before.mean*float64(time.Second)))
+	}
+	after := e.Estimate(man, 30, nil, t0)
+	if after.P50 != before.P50 || after.P90 <= before.P90+before.P90/10 {
+		t.Errorf("before %v/%v, after %v/%v: want the same P50 and a P90 over 10%% longer", before.P50, before.P90, after.P50, after.P90)
+	}
+	for range 600 { // now they all came in early: P90 goes back to the model's
+		e.Recalibrate(Male, before, time.Duration(0.5*before.mean*float64(time.Second)))
+	}
+	if back := e.Estimate(man, 30, nil, t0); back.P90 != before.P90 {
+		t.Errorf("after early waits P90 = %v, want the model's %v", back.P90, before.P90)
+	}
+}

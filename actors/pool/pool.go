@@ -29,6 +29,7 @@ type Told struct {
 	ETA      ETA
 	Position int
 	At       time.Time
+	first    ETA // the estimate told at the spin, for Recalibrate
 }
 
 // NewPool returns an empty pool with no history.
@@ -72,9 +73,12 @@ func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
 	partner := p.q.Add(w)
 	if partner == nil {
 		if pos, eta, ok := p.Status(w.UserID, now); ok {
-			p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now}
+			p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now, first: eta}
 		}
 		return nil
+	}
+	if t, ok := p.told[partner.UserID]; ok {
+		p.est.Recalibrate(partner.Gender, t.first, now.Sub(partner.EnqueuedAt))
 	}
 	delete(p.told, partner.UserID)
 	p.est.MatchFormed(now)
@@ -140,7 +144,7 @@ func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, 
 		if ok && pos == last.Position && !ChangedEnough(last.ETA, eta) && now.Sub(last.At) < p.updateMax {
 			return true
 		}
-		p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now}
+		p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now, first: last.first}
 		fn(w, pos, eta, waiting)
 		return true
 	})
