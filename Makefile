@@ -14,13 +14,16 @@ CLUSTER_JWT_SECRET ?= spinmatch-local-cluster-secret
 # The development cluster key (SPIN_CLUSTER_KEY, base64 of 32 bytes): encrypts
 # gossip and authenticates the actor remote. Never use it in production.
 CLUSTER_KEY ?= c3Bpbm1hdGNoLWRldi1jbHVzdGVyLWtleS0wMDAwMDE=
+# make eta-eval: where the tables (eta-eval.txt, eta-eval.json) and the
+# calibration plots (one SVG per scenario) go.
+ETA_DIR ?= docs/eta
 # make failover: how many kill -9 rounds to time.
 FAILOVER_KILLS ?= 12
 # Fuzzing: make test runs every fuzz target for FUZZ_SHORT, make fuzz for FUZZ_TIME.
 FUZZ_SHORT ?= 4s
 FUZZ_TIME ?= 2m
 
-.PHONY: help run build test test-unit bench fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion
+.PHONY: help run build test test-unit bench fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion eta-eval
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -47,6 +50,10 @@ suspicion: deps-pg ## Two minutes of both cores busy on three real nodes: no mem
 
 failover: deps-pg ## Time kill -9 failover over FAILOVER_KILLS rounds (three real processes); prints p50 and max
 	set -o pipefail; SPIN_FAILOVER_KILLS=$(FAILOVER_KILLS) $(GO) test -count=1 -v -timeout 15m -run 'TestFailoverTimes' ./cmd/spinmatch/ | grep -E 'resumed over|^(ok|FAIL|---)'
+
+eta-eval: ## Run the wait-estimate simulator's full matrix against the bars of issue 9 (fails when one is missed); tables and SVG plots in ETA_DIR
+	@mkdir -p $(ETA_DIR)
+	set -o pipefail; $(GO) run ./cmd/spinsim -check -svg $(ETA_DIR) -json $(ETA_DIR)/eta-eval.json | tee $(ETA_DIR)/eta-eval.txt
 
 build: ## Build bin/spinmatch
 	$(GO) build -o bin/spinmatch ./cmd/spinmatch
