@@ -25,7 +25,14 @@ type WhatIfFunc func(p *pool.Pool, g pool.Gender, morePerHour float64, now time.
 //
 // TODO: call p.WhatIf directly once it is in actors/pool.
 func PoolWhatIf(p *pool.Pool, g pool.Gender, morePerHour float64, now time.Time) (map[pool.Gender]WhatIfWait, bool) {
-	m := reflect.ValueOf(p).MethodByName("WhatIf")
+	return callWhatIf(p, g, morePerHour, now)
+}
+
+// callWhatIf calls v's method WhatIf(pool.Gender, float64, time.Time)
+// map[pool.Gender]struct{ Now, Then time.Duration; ... }; ok is false when v
+// has no method of that shape.
+func callWhatIf(v any, g pool.Gender, morePerHour float64, now time.Time) (map[pool.Gender]WhatIfWait, bool) {
+	m := reflect.ValueOf(v).MethodByName("WhatIf")
 	if !m.IsValid() {
 		return nil, false
 	}
@@ -115,28 +122,40 @@ type WhatIfPlan struct {
 }
 
 // PlanWhatIf prepares the what-if check of s with ask (PoolWhatIf unless a
-// test passes its own). A scenario with a ramp, or without a scarce gender,
-// is not checked.
+// test passes its own). The waiting gender is the most numerous; the
+// scarce gender is the one it seeks most (by the weights of its classes).
+// A scenario with a ramp, or whose waiting gender is not at least 1.5
+// times as numerous as the scarce one, is not checked.
 func PlanWhatIf(s Scenario, ask WhatIfFunc) *WhatIfPlan {
 	pl := &WhatIfPlan{s: s, ask: ask}
-	least, most := math.Inf(1), 0.0
+	most := 0.0
 	for _, g := range pool.Genders {
-		sh := s.Share(g)
-		if sh > 0 && sh < least {
-			least, pl.scarce = sh, g
-		}
-		if sh > most {
+		if sh := s.Share(g); sh > most {
 			most, pl.waiting = sh, g
+		}
+	}
+	var sought [len(pool.Genders)]float64
+	for _, c := range s.Classes {
+		for _, g := range pool.Genders {
+			if c.Gender == pl.waiting && g != pl.waiting && c.Seeking.Has(g) {
+				sought[g-1] += c.Weight
+			}
+		}
+	}
+	best := 0.0
+	for _, g := range pool.Genders {
+		if sought[g-1] > best {
+			best, pl.scarce = sought[g-1], g
 		}
 	}
 	switch {
 	case len(s.Ramp) > 0:
 		pl.check.Note = "the scenario has a ramp (its median wait moves)"
-	case most <= least*1.5:
+	case pl.scarce == 0 || most < 1.5*s.Share(pl.scarce):
 		pl.check.Note = "no gender is scarce"
 	}
 	if pl.check.Note == "" {
-		pl.more = whatIfShare * s.Rate * s.Mult(s.Warmup) * least * 3600
+		pl.more = whatIfShare * s.Rate * s.Mult(s.Warmup) * s.Share(pl.scarce) * 3600
 		pl.check.Scarce, pl.check.Waiting, pl.check.MorePerHour = pl.scarce.String(), pl.waiting.String(), pl.more
 	}
 	return pl

@@ -72,6 +72,7 @@ func TestWhatIfNotRun(t *testing.T) {
 		{"balanced", scenario(t, "1to1-exp-20s"), "no gender is scarce"},
 		{"ramp", rush(t), "ramp"},
 		{"no model", scenario(t, "3to1-exp-45s"), "no WhatIf"},
+		{"women wait", Scenario{Name: "w", Rate: 1, Classes: binary(1, 1.2)}, "no gender is scarce"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pl := PlanWhatIf(c.s, none)
@@ -84,12 +85,56 @@ func TestWhatIfNotRun(t *testing.T) {
 	}
 }
 
+// TestWhatIfPicksPartners checks that in a mixed pool the scarce gender
+// is the one the waiting gender seeks most, not merely the rarest.
+func TestWhatIfPicksPartners(t *testing.T) {
+	pl := PlanWhatIf(scenario(t, "mixed-nonbinary-exp-45s"), nil)
+	if pl.scarce != pool.Female || pl.waiting != pool.Male || pl.check.Note != "" {
+		t.Fatalf("scarce %v, waiting %v, note %q", pl.scarce, pl.waiting, pl.check.Note)
+	}
+}
+
 func rush(t *testing.T) Scenario {
 	s, ok := Find(Matrix(), "rush-3to1-exp-45s")
 	if !ok {
 		t.Fatal("no rush scenario")
 	}
 	return s
+}
+
+// fakeModel has the WhatIf method pool.Pool is to get, with a result type
+// of its own like pool.WhatIfWait.
+type fakeModel struct{ asked []any }
+
+type fakeWait struct {
+	Now, Then time.Duration
+	Note      string
+}
+
+func (f *fakeModel) WhatIf(g pool.Gender, more float64, now time.Time) map[pool.Gender]fakeWait {
+	f.asked = append(f.asked, g, more, now)
+	return map[pool.Gender]fakeWait{pool.Male: {Now: time.Minute, Then: 40 * time.Second}, pool.Female: {}}
+}
+
+type wrongShape struct{}
+
+func (wrongShape) WhatIf(g pool.Gender, more int, now time.Time) map[pool.Gender]fakeWait { return nil }
+
+func TestCallWhatIf(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := &fakeModel{}
+	got, ok := callWhatIf(f, pool.Female, 90, now)
+	if !ok || len(got) != 2 || got[pool.Male] != (WhatIfWait{Now: time.Minute, Then: 40 * time.Second}) {
+		t.Fatalf("got %v, %v", got, ok)
+	}
+	if len(f.asked) != 3 || f.asked[0] != pool.Female || f.asked[1] != 90.0 || f.asked[2] != now {
+		t.Fatalf("asked %v", f.asked)
+	}
+	for _, v := range []any{wrongShape{}, struct{}{}, 42} {
+		if _, ok := callWhatIf(v, pool.Female, 90, now); ok {
+			t.Errorf("%T: ok", v)
+		}
+	}
 }
 
 // TestPoolWhatIf calls the real pool's model: it may not exist yet (then
