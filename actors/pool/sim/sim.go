@@ -62,6 +62,8 @@ type event struct {
 	m    *match
 }
 
+// eventHeap orders the pending events by time, then scheduling order
+// (container/heap's interface).
 type eventHeap []*event
 
 func (h eventHeap) Len() int { return len(h) }

@@ -91,6 +91,7 @@ type WhatIfCheck struct {
 	Pass bool `json:"pass"`
 }
 
+// String says the check's outcome in one line.
 func (c *WhatIfCheck) String() string {
 	if !c.Ran {
 		return "not run: " + c.Note
