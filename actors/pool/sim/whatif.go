@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"math"
-	"reflect"
 	"time"
 
 	"github.com/spinmatch/spinmatch/actors/pool"
@@ -11,54 +10,18 @@ import (
 
 // WhatIfWait is what the what-if model says of one gender's median wait:
 // now, and then (with more people of another gender joining).
-type WhatIfWait struct{ Now, Then time.Duration }
+type WhatIfWait = pool.WhatIfWait
 
 // WhatIfFunc asks p what each gender's median wait would become if
 // morePerHour more people of g joined per hour; ok is false when p cannot
 // say.
 type WhatIfFunc func(p *pool.Pool, g pool.Gender, morePerHour float64, now time.Time) (map[pool.Gender]WhatIfWait, bool)
 
-// PoolWhatIf calls pool.Pool's WhatIf(g, morePerHour, now) method, whose
-// result is a map from gender to a struct with Now and Then durations. It
-// is found by reflection so that the simulator builds before the method
-// exists; ok is false while pool.Pool has no such method.
-//
-// TODO: call p.WhatIf directly once it is in actors/pool.
+// PoolWhatIf asks the pool's own model (pool.Pool.WhatIf); ok is false
+// when it says nothing of any gender.
 func PoolWhatIf(p *pool.Pool, g pool.Gender, morePerHour float64, now time.Time) (map[pool.Gender]WhatIfWait, bool) {
-	return callWhatIf(p, g, morePerHour, now)
-}
-
-// callWhatIf calls v's method WhatIf(pool.Gender, float64, time.Time)
-// map[pool.Gender]struct{ Now, Then time.Duration; ... }; ok is false when v
-// has no method of that shape.
-func callWhatIf(v any, g pool.Gender, morePerHour float64, now time.Time) (map[pool.Gender]WhatIfWait, bool) {
-	m := reflect.ValueOf(v).MethodByName("WhatIf")
-	if !m.IsValid() {
-		return nil, false
-	}
-	t := m.Type()
-	dur := reflect.TypeFor[time.Duration]()
-	if t.NumIn() != 3 || t.In(0) != reflect.TypeFor[pool.Gender]() || t.In(1) != reflect.TypeFor[float64]() ||
-		t.In(2) != reflect.TypeFor[time.Time]() || t.NumOut() != 1 || t.Out(0).Kind() != reflect.Map ||
-		t.Out(0).Key() != reflect.TypeFor[pool.Gender]() || t.Out(0).Elem().Kind() != reflect.Struct {
-		return nil, false
-	}
-	elem := t.Out(0).Elem()
-	nowF, ok1 := elem.FieldByName("Now")
-	thenF, ok2 := elem.FieldByName("Then")
-	if !ok1 || !ok2 || nowF.Type != dur || thenF.Type != dur {
-		return nil, false
-	}
-	out := m.Call([]reflect.Value{reflect.ValueOf(g), reflect.ValueOf(morePerHour), reflect.ValueOf(now)})[0]
-	res := make(map[pool.Gender]WhatIfWait, out.Len())
-	for it := out.MapRange(); it.Next(); {
-		v := it.Value()
-		res[it.Key().Interface().(pool.Gender)] = WhatIfWait{
-			Now:  v.FieldByIndex(nowF.Index).Interface().(time.Duration),
-			Then: v.FieldByIndex(thenF.Index).Interface().(time.Duration),
-		}
-	}
-	return res, true
+	m := p.WhatIf(g, morePerHour, now)
+	return m, len(m) > 0
 }
 
 // whatIfShare is how many more of the scarce gender the check adds, as a
@@ -169,7 +132,7 @@ func (pl *WhatIfPlan) Probe(p *pool.Pool, now time.Time) {
 	}
 	pl.said, pl.asked = pl.ask(p, pl.scarce, pl.more, now)
 	if !pl.asked {
-		pl.check.Note = "pool.Pool has no WhatIf method yet"
+		pl.check.Note = "the pool's what-if model said nothing"
 	}
 }
 

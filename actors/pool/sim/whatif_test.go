@@ -71,7 +71,7 @@ func TestWhatIfNotRun(t *testing.T) {
 	}{
 		{"balanced", scenario(t, "1to1-exp-20s"), "no gender is scarce"},
 		{"ramp", rush(t), "ramp"},
-		{"no model", scenario(t, "3to1-exp-45s"), "no WhatIf"},
+		{"no model", scenario(t, "3to1-exp-45s"), "said nothing"},
 		{"women wait", Scenario{Name: "w", Rate: 1, Classes: binary(1, 1.2)}, "no gender is scarce"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,54 +102,24 @@ func rush(t *testing.T) Scenario {
 	return s
 }
 
-// fakeModel has the WhatIf method pool.Pool is to get, with a result type
-// of its own like pool.WhatIfWait.
-type fakeModel struct{ asked []any }
-
-type fakeWait struct {
-	Now, Then time.Duration
-	Note      string
-}
-
-func (f *fakeModel) WhatIf(g pool.Gender, more float64, now time.Time) map[pool.Gender]fakeWait {
-	f.asked = append(f.asked, g, more, now)
-	return map[pool.Gender]fakeWait{pool.Male: {Now: time.Minute, Then: 40 * time.Second}, pool.Female: {}}
-}
-
-type wrongShape struct{}
-
-func (wrongShape) WhatIf(g pool.Gender, more int, now time.Time) map[pool.Gender]fakeWait { return nil }
-
-func TestCallWhatIf(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := &fakeModel{}
-	got, ok := callWhatIf(f, pool.Female, 90, now)
-	if !ok || len(got) != 2 || got[pool.Male] != (WhatIfWait{Now: time.Minute, Then: 40 * time.Second}) {
-		t.Fatalf("got %v, %v", got, ok)
-	}
-	if len(f.asked) != 3 || f.asked[0] != pool.Female || f.asked[1] != 90.0 || f.asked[2] != now {
-		t.Fatalf("asked %v", f.asked)
-	}
-	for _, v := range []any{wrongShape{}, struct{}{}, 42} {
-		if _, ok := callWhatIf(v, pool.Female, 90, now); ok {
-			t.Errorf("%T: ok", v)
-		}
-	}
-}
-
-// TestPoolWhatIf calls the real pool's model: it may not exist yet (then
-// ok is false); when it does, it must answer for a fresh pool without
-// panicking, with waits that are not negative.
+// TestPoolWhatIf asks the real pool's model after a scenario's warm-up:
+// it answers for the waiting gender, with waits that are not negative.
 func TestPoolWhatIf(t *testing.T) {
-	p := pool.NewPool(pool.PoolConfig{})
-	got, ok := PoolWhatIf(p, pool.Female, 100, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	var got map[pool.Gender]WhatIfWait
+	var ok bool
+	cfg := testConfig(1)
+	cfg.Probe = func(p *pool.Pool, now time.Time) { got, ok = PoolWhatIf(p, pool.Female, 1800, now) }
+	Simulate(scenario(t, "3to1-exp-45s"), cfg)
 	if !ok {
-		t.Skip("pool.Pool has no WhatIf method yet")
+		t.Fatal("the pool's model said nothing")
 	}
 	for g, w := range got {
 		if w.Now < 0 || w.Then < 0 {
 			t.Errorf("%v: %+v", g, w)
 		}
+	}
+	if _, ok := got[pool.Male]; !ok {
+		t.Errorf("nothing of men: %v", got)
 	}
 }
 
