@@ -26,6 +26,9 @@ const (
 	plotMaxDots = 500  // per gender and panel (a deterministic stride beyond)
 	plotDot     = 2.2  // px: dot radius
 	plotOpacity = 0.35 //
+	// plotSamePixel bounds the dots drawn on one pixel (paired at once is
+	// many dots at the corner).
+	plotSamePixel = 6
 )
 
 var genderColour = map[pool.Gender]string{pool.Male: "#1f77b4", pool.Female: "#d62728", pool.Nonbinary: "#2ca02c"}
@@ -103,9 +106,16 @@ func WriteSVG(w io.Writer, res *Result) error {
 			}
 			col := genderColour[gr.Gender]
 			stride := max(1, (len(gr.First)+plotMaxDots-1)/plotMaxDots)
+			drawn := map[[2]int]int{} // dots drawn per pixel: the opacity saturates after a few
 			for j := 0; j < len(gr.First); j += stride {
 				s := gr.First[j]
-				fmt.Fprintf(bw, `<circle cx="%.1f" cy="%.1f" r="%g" fill="%s" fill-opacity="%g"/>`+"\n", x0+scale(s.Real), y0-scale(pn.est(s)), plotDot, col, plotOpacity)
+				cx, cy := x0+scale(s.Real), y0-scale(pn.est(s))
+				px := [2]int{int(math.Round(cx)), int(math.Round(cy))}
+				if drawn[px] >= plotSamePixel {
+					continue
+				}
+				drawn[px]++
+				fmt.Fprintf(bw, `<circle cx="%.1f" cy="%.1f" r="%g" fill="%s" fill-opacity="%g"/>`+"\n", cx, cy, plotDot, col, plotOpacity)
 			}
 			row := scoreSamples(gr.Gender, PhaseFirst, gr.First)
 			mae, within := row.MAE, row.Within25
