@@ -6,7 +6,6 @@ package pool
 type node struct {
 	w          *Waiter
 	at         int64  // timeKey(w.EnqueuedAt), fixed at insertion
-	off        int64  // at as Queue.offset, for the bucket's sumAt
 	seq        uint64 // insertion order, breaks ties on at
 	prev, next *node
 	class      class
@@ -22,9 +21,6 @@ func (a *node) before(b *node) bool {
 type bucket struct {
 	head, tail *node
 	n          int
-	// sumAt is the sum of the nodes' enqueue times (Queue.offset), so the
-	// time the bucket's waiters have waited so far is n*now - sumAt in O(1).
-	sumAt int64
 }
 
 // insert puts n in order. A newcomer is normally the newest and goes to the

@@ -43,11 +43,10 @@ import (
 // each older stretch is consistent with the newer rate (within 2.5 standard
 // deviations of a Poisson count): a steady pool is measured over the whole
 // window, a rush or its end is followed within a minute or two. gamma is the
-// censored-data estimate of an exponential patience: the competitors who
-// left unmatched in the window over the time they spent at risk (the waits
-// that ended in the window, matched or not, plus the time those still
-// waiting have waited so far, kept in O(1) by the queue), with a prior of one
-// departure per PriorPatience.
+// estimate of an exponential patience from person-time: the competitors who
+// left unmatched in the window over the time waiters of those classes spent
+// waiting within the window (accrued from the queue's class counts at
+// every change, O(1)), with a prior of one departure per PriorPatience.
 //
 // Quantiles. P50 and P90 are those of a Gamma distribution with the stages'
 // mean and a variance that adds the uncertainty of the rates (the delta
@@ -94,6 +93,8 @@ type Estimator struct {
 	// spread holds, by gender, where the latest matched waits fell in the
 	// distribution they were told at their spin (Recalibrate).
 	spread [numGenders + 1]spreadRing
+	// riskAt is when atRisk last accrued (timeKey, 0 before the first).
+	riskAt int64
 	// life is, by gender, the life table of leaving (accrue); lifeAt the
 	// time it was last accrued (timeKey, 0 before the first).
 	life   [numGenders + 1]lifeTable
@@ -317,8 +318,12 @@ func (e *Estimator) Finished(g Gender, s GenderSet, wait time.Duration, matched 
 	if sl == nil {
 		return
 	}
-	sl.exposure[c] += wait.Seconds()
-	e.win.total.exposure[c] += wait.Seconds()
+	if e.line == nil {
+		// Without a queue to accrue from (atRisk), a finished wait is the
+		// time at risk it stood for.
+		sl.exposure[c] += wait.Seconds()
+		e.win.total.exposure[c] += wait.Seconds()
+	}
 	if !matched {
 		e.life[g].left[ageBand(wait.Seconds())]++
 		sl.abandoned[g]++
@@ -378,8 +383,14 @@ func (e *Estimator) partnerArrivals(c class) int {
 // partners (per second) over the adaptive horizon at nowKey, and the real
 // arrivals behind it. Cost: one pass over at most numSlots slots.
 func (e *Estimator) partnerRate(c class, nowKey int64) (lambda, n float64) {
+	lambda, n, _ = e.partnerRateSpan(c, nowKey)
+	return lambda, n
+}
+
+// partnerRateSpan is partnerRate with the span (seconds) of the horizon.
+func (e *Estimator) partnerRateSpan(c class, nowKey int64) (lambda, n, span float64) {
 	set := partnerClasses[c]
-	var total, span float64 // arrivals and seconds over the accepted horizon
+	var total float64 // arrivals over the accepted horizon (span seconds)
 	prev := 0
 	end := nowKey // end of the next stretch
 	for i, h := range e.horizons {
@@ -417,7 +428,63 @@ func (e *Estimator) partnerRate(c class, nowKey int64) (lambda, n float64) {
 	// The prior fades as arrivals come in (a fixed one would bias a busy
 	// pool's rate by its pseudo-time over the span).
 	w := e.cfg.PriorWeight * priorFade / (priorFade + total)
-	return (w + total) / (w*e.cfg.PriorInterval.Seconds() + span), total
+	return (w + total) / (w*e.cfg.PriorInterval.Seconds() + span), total, span
+}
+
+// trendSpan is how far back the trend of an arrival rate is fitted, and
+// trendZ the standard deviations its slope must clear to be used.
+const (
+	trendSpan = 15 * time.Minute
+	trendZ    = 3.0
+)
+
+// partnerTrend returns the slope (per second, per second) of class c's
+// partner arrival rate over the last trendSpan, by weighted least squares
+// on the slots' rates, and whether it clears trendZ standard deviations of
+// Poisson noise (a rate that is not moving reports false).
+func (e *Estimator) partnerTrend(c class, nowKey int64) (slope float64, ok bool) {
+	set := partnerClasses[c]
+	m := int(min((int64(trendSpan)+e.win.width-1)/e.win.width, numSlots))
+	var sw, st, sr, stt, str, count float64
+	for j := range m {
+		idx := e.win.head - int64(j)
+		sl := &e.win.slots[mod(idx)]
+		from := max(idx*e.win.width, e.start)
+		to := min((idx+1)*e.win.width, nowKey)
+		width := float64(to-from) / float64(time.Second)
+		if width <= 0 {
+			continue
+		}
+		var x float64
+		if sl.idx == idx {
+			for s := set; ; {
+				pc, more := s.next()
+				if !more {
+					break
+				}
+				x += float64(sl.arrivals[pc])
+			}
+		}
+		t := -float64(nowKey-(from+to)/2) / float64(time.Second) // slot centre, seconds from now (negative)
+		sw += width
+		st += width * t
+		sr += x
+		stt += width * t * t
+		str += x * t
+		count += x
+	}
+	if sw <= 0 || count < 10 {
+		return 0, false
+	}
+	tbar, rbar := st/sw, sr/sw
+	sxx := stt - sw*tbar*tbar
+	if sxx <= 0 {
+		return 0, false
+	}
+	slope = (str - sr*tbar) / sxx // sum w (t - tbar)(r - rbar) with r = x/w
+	_ = rbar
+	v := (count / sw) / sxx // Poisson: var(r_j) = lambda/w_j
+	return slope, slope*slope > trendZ*trendZ*v
 }
 
 // priorFade is how many real events halve a prior's weight.
@@ -446,11 +513,38 @@ func (e *Estimator) leaveRateIn(set classSet, now time.Time) (gamma, n float64) 
 		left += float64(e.win.total.left[cc])
 		exposure += e.win.total.exposure[cc]
 	}
-	if e.line != nil {
-		exposure += e.line.waited(set, now)
-	}
 	w := priorFade / (priorFade + left)
 	return (w + left) / (w*e.cfg.PriorPatience.Seconds() + exposure), left
+}
+
+// atRisk adds, by class, the time the waiters of q have been at risk of
+// leaving since the last call to the window slot of now (person-time, so
+// that the rate of leaving over the window counts exactly the time spent
+// waiting within it). Pool calls it before every change to the queue and
+// on every tick: O(classes).
+func (e *Estimator) atRisk(q *Queue, now time.Time) {
+	k, ok := e.touch(now)
+	if !ok {
+		return
+	}
+	if e.riskAt == 0 || k <= e.riskAt {
+		if e.riskAt == 0 {
+			e.riskAt = k
+		}
+		return
+	}
+	dt := float64(k-e.riskAt) / float64(time.Second)
+	e.riskAt = k
+	sl := e.win.at(k)
+	if sl == nil {
+		return
+	}
+	for c := range q.buckets {
+		if n := q.buckets[c].n; n > 0 {
+			sl.exposure[c] += float64(n) * dt
+			e.win.total.exposure[c] += float64(n) * dt
+		}
+	}
 }
 
 // hazardRatio returns how much more (or less) likely than the average
@@ -575,11 +669,19 @@ func (e *Estimator) Estimate(w *Waiter, position int, waiting map[Gender]int, no
 // class c at position k, the rates' uncertainty included, and the partner
 // arrivals and rates behind it.
 func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, variance, arrivals, lambda, gamma float64) {
-	lambda, arrivals = e.partnerRate(c, timeKey(now))
+	lambda, arrivals, span := e.partnerRateSpan(c, timeKey(now))
 	gamma0, left := e.leaveRate(c, now)
 	// A first pass at the class's average hazard gives the horizon over
 	// which the hazards by age are averaged.
 	first, _ := stageSums(k, lambda+ownLeaving*gamma0, gamma0, 0)
+	if b, ok := e.partnerTrend(c, timeKey(now)); ok {
+		// The rate is moving (a rush building or ending): what serves the
+		// line is its mean over the wait, from its value now (the horizon's
+		// mean is that of span/2 ago).
+		base := lambda
+		lambda = min(max(base+b*(span/2+first/2), base/3), 3*base)
+		first, _ = stageSums(k, lambda+ownLeaving*gamma0, gamma0, 0)
+	}
 	g := c.gender()
 	gamma = gamma0 * e.aheadRatio(g, age, first)
 	own := ownLeaving * gamma0 * e.hazardRatio(g, age, first)

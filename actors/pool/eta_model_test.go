@@ -10,9 +10,8 @@ import (
 // A long line whose waiters often give up moves much faster than one
 // partner per place: the estimate counts those who leave.
 func TestEstimateCountsLeaving(t *testing.T) {
-	p := NewPool(PoolConfig{})
 	start := t0.Add(-15 * time.Minute)
-	e := p.Estimator()
+	e := NewEstimator(EstimatorConfig{}) // no queue: a finished wait is its time at risk
 	e.MatchFormed(start)
 	arrive(e, Female, sM, 90, 15*time.Minute, t0) // one woman per 10 s
 	// 600 men gave up after 60 s each over the window: gamma = 1/60s.

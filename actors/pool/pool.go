@@ -67,6 +67,7 @@ func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
 	if _, ok := classOf(w.Gender, w.Seeking); !ok {
 		return nil
 	}
+	p.est.atRisk(p.q, now)
 	if arrival {
 		p.est.Arrival(w.Gender, w.Seeking, now)
 	}
@@ -93,6 +94,7 @@ func (p *Pool) Insert(w *Waiter, now time.Time) bool {
 	if _, dup := p.q.Get(w.UserID); dup {
 		return false
 	}
+	p.est.atRisk(p.q, now)
 	return p.q.Insert(w)
 }
 
@@ -103,6 +105,7 @@ func (p *Pool) Take(userID string, now time.Time) (*Waiter, bool) {
 	if _, ok := p.q.Get(userID); !ok {
 		return nil, false
 	}
+	p.est.atRisk(p.q, now)
 	delete(p.told, userID)
 	return p.q.Remove(userID)
 }
@@ -133,6 +136,7 @@ func (p *Pool) Status(userID string, now time.Time) (position int, eta ETA, ok b
 // passed since they were last told. What fn is given is recorded as told.
 // waiting is the current count by gender. fn must not change the pool.
 func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, waiting map[Gender]int)) {
+	p.est.atRisk(p.q, now)
 	p.est.accrue(p.q, now)
 	if p.q.Len() == 0 {
 		return

@@ -12,42 +12,6 @@ type Queue struct {
 	counts  [numGenders + 1]int // by gender, index 0 unused
 	seq     uint64              // last insertion number handed out
 	free    *node               // recycled nodes, linked through next
-	// base is the epoch of offset (ms since the Unix epoch of the first
-	// insertion), so that bucket sums of enqueue times cannot overflow.
-	base  int64
-	based bool
-}
-
-// maxOffset bounds an offset (about 30 years in ms), so that absurd times
-// cannot overflow a bucket's sum.
-const maxOffset = 1 << 40
-
-// offset returns key (a timeKey) as milliseconds since q.base, clamped.
-func (q *Queue) offset(key int64) int64 {
-	ms := key / int64(time.Millisecond)
-	if !q.based {
-		q.base, q.based = ms, true
-	}
-	return min(max(ms-q.base, -maxOffset), maxOffset)
-}
-
-// waited returns the total time the waiters of the classes in set have
-// waited so far at now, in seconds.
-func (q *Queue) waited(set classSet, now time.Time) float64 {
-	if !q.based {
-		return 0
-	}
-	off := q.offset(timeKey(now))
-	var ms int64
-	for {
-		c, ok := set.next()
-		if !ok {
-			break
-		}
-		b := &q.buckets[c]
-		ms += int64(b.n)*off - b.sumAt
-	}
-	return max(float64(ms)/1000, 0)
 }
 
 // NewQueue returns an empty queue.
@@ -108,9 +72,7 @@ func (q *Queue) insert(w *Waiter, c class) {
 	n := q.newNode()
 	q.seq++
 	*n = node{w: w, at: timeKey(w.EnqueuedAt), seq: q.seq, class: c}
-	n.off = q.offset(n.at)
 	q.buckets[c].insert(n)
-	q.buckets[c].sumAt += n.off
 	q.byID[w.UserID] = n
 	q.counts[w.Gender]++
 }
@@ -151,7 +113,6 @@ func (q *Queue) Remove(userID string) (*Waiter, bool) {
 // drop unlinks a queued node, forgets it and recycles it.
 func (q *Queue) drop(n *node) {
 	q.buckets[n.class].unlink(n)
-	q.buckets[n.class].sumAt -= n.off
 	delete(q.byID, n.w.UserID)
 	q.counts[n.w.Gender]--
 	*n = node{next: q.free}

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,23 @@ func TestWhatIfMatchesTheSimulatedPool(t *testing.T) {
 	e.MatchFormed(start)
 	arrive(e, Male, sF, 2700, 15*time.Minute, t0)
 	arrive(e, Female, sM, 900, 15*time.Minute, t0)
-	for i := range 1800 { // men leave at 1/45s each: 81,000 s at risk
-		e.Finished(Male, sF, 45*time.Second, false, start.Add(time.Duration(i)*500*time.Millisecond))
+	// 90 men wait throughout and two of them leave a second (each is
+	// replaced): 1/45 s each, over 81,000 s at risk.
+	for i := range 90 {
+		w := wt("q"+strconv.Itoa(i), Male, sF, 0)
+		w.EnqueuedAt = start
+		p.Insert(w, start)
+	}
+	for i := range 1800 {
+		at := start.Add(time.Duration(i+1) * 500 * time.Millisecond)
+		id := "q" + strconv.Itoa(i%90)
+		p.Leave(id, at)
+		w := wt(id, Male, sF, 0)
+		w.EnqueuedAt = at
+		p.Insert(w, at)
+	}
+	for i := range 90 {
+		p.Take("q"+strconv.Itoa(i), t0)
 	}
 	got := p.WhatIf(Female, 1800, t0)
 	men := got[Male]

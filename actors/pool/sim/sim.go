@@ -155,7 +155,10 @@ func Simulate(s Scenario, cfg Config) *Run {
 	}
 	r.scheduleArrival(r.start)
 	r.schedule(&event{at: r.start.Add(cfg.Tick), kind: evTick})
-	r.schedule(&event{at: r.start.Add(s.Warmup), kind: evProbe})
+	// The what-if is asked halfway through the judged stretch, once
+	// re-spins flow as they will (its answer is checked against the median
+	// wait of the whole stretch).
+	r.schedule(&event{at: r.start.Add(s.Warmup + (s.Duration-s.Warmup)/2), kind: evProbe})
 	end, last := r.start.Add(s.Duration), r.start.Add(s.Duration+cfg.Drain)
 	var now time.Time
 	for r.events.Len() > 0 {
