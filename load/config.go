@@ -56,6 +56,9 @@ type Config struct {
 	// ConnectRate caps new connections a second over all workers; zero
 	// means 2,000.
 	ConnectRate float64
+	// WaitReady is how long to wait for every target's /readyz to answer
+	// 200 before giving up. Zero value: ask once.
+	WaitReady time.Duration
 	// RunID names this run's users (load-<RunID>-<n>), so a new run meets
 	// no rematch cooldown of an earlier one.
 	RunID string

@@ -33,14 +33,20 @@ func Mint(secret, userID string, ttl time.Duration) (string, error) {
 // run before any worker starts, with one line.
 func Check(ctx context.Context, cfg Config) error {
 	c := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(cfg.WaitReady)
 	for _, base := range cfg.Targets {
-		res, err := get(ctx, c, base+"/readyz", "")
-		if err != nil {
-			return reachError(base, err)
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s is not ready: /readyz answered %d", base, res.StatusCode)
+		for {
+			err := ready(ctx, c, base)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return err
+			}
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
 		}
 		if cfg.Secret == "" {
 			continue
@@ -49,7 +55,7 @@ func Check(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		res, err = get(ctx, c, base+"/api/me", tok)
+		res, err := get(ctx, c, base+"/api/me", tok)
 		if err != nil {
 			return reachError(base, err)
 		}
@@ -57,6 +63,19 @@ func Check(ctx context.Context, cfg Config) error {
 		if res.StatusCode == http.StatusUnauthorized {
 			return fmt.Errorf("%s refused a minted token (401 %s): -secret must be the server's JWT_SECRET", base, code)
 		}
+	}
+	return nil
+}
+
+// ready asks base's /readyz once.
+func ready(ctx context.Context, c *http.Client, base string) error {
+	res, err := get(ctx, c, base+"/readyz", "")
+	if err != nil {
+		return reachError(base, err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s is not ready: /readyz answered %d", base, res.StatusCode)
 	}
 	return nil
 }

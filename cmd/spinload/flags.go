@@ -56,6 +56,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (*op
 	fs.IntVar(&o.cfg.Workers, "workers", 0, fmt.Sprintf("worker processes (0: one per %d users)", load.MaxPerWorker))
 	sources := fs.String("sources", "", "local addresses to connect from, round robin: 127.0.0.1-127.0.0.8 or a comma list (empty: the system's choice)")
 	fs.Float64Var(&o.cfg.ConnectRate, "connect-rate", 2000, "new connections a second while connecting")
+	fs.DurationVar(&o.cfg.WaitReady, "wait", 0, "wait up to this long for every target's /readyz (0: ask once)")
 	fs.StringVar(&o.cfg.RunID, "run-id", "", "names the users load-<run-id>-<n> (default: random, so no rematch cooldown carries over)")
 	pids := fs.String("server-pid", "", "comma-separated server PIDs to measure CPU of (default: the local processes listening on the targets)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the summary as JSON to this file")
