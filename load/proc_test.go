@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -13,14 +14,24 @@ func TestCPUTimeOfThisProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(150 * time.Millisecond); time.Now().Before(end); {
+	// Burn CPU until /proc counts 100 ms of it (on a busy machine that
+	// takes longer than 100 ms of wall time, never less).
+	start := time.Now()
+	var used time.Duration
+	for used < 100*time.Millisecond {
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("20 s of spinning counted as %v", used)
+		}
+		for end := time.Now().Add(10 * time.Millisecond); time.Now().Before(end); {
+		}
+		now, err := CPUTime(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		used = now - before
 	}
-	after, err := CPUTime(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after-before < 50*time.Millisecond {
-		t.Fatalf("150 ms of spinning counted as %v", after-before)
+	if wall := time.Since(start); used > wall*time.Duration(runtime.NumCPU())+20*time.Millisecond {
+		t.Fatalf("%v of CPU counted in %v of wall time on %d CPUs", used, wall, runtime.NumCPU())
 	}
 	if _, err := CPUTime(1 << 30); err == nil {
 		t.Fatal("CPU time of a process that does not exist")

@@ -18,6 +18,7 @@ const (
 	queued                  // queued received, waiting for match_found
 	matched                 // match_found received, waiting for match_result
 	cancelling              // cancel sent after the match timeout
+	resyncing               // status sent after a refused spin or cancel, waiting for state
 	closed                  // socket gone
 )
 
@@ -34,12 +35,15 @@ type user struct {
 	mu      sync.Mutex
 	phase   phase
 	spinAt  time.Time
-	matchID string
+	matchID string // the match being voted on
+	voted   string // the last match voted on
+	inIdle  bool   // in the worker's idle queue: at most once
 }
 
 var (
 	spinFrame   = []byte(`{"type":"spin"}`)
 	cancelFrame = []byte(`{"type":"cancel"}`)
+	statusFrame = []byte(`{"type":"status"}`)
 )
 
 // send writes one text frame; a failed write closes the socket, which
@@ -58,6 +62,7 @@ func (u *user) send(b []byte) {
 // idle queue.
 func (u *user) spin() {
 	u.mu.Lock()
+	u.inIdle = false
 	if u.phase != idle {
 		u.mu.Unlock()
 		return
@@ -91,8 +96,12 @@ func (u *user) toIdle() {
 	}
 	u.phase = idle
 	u.matchID = ""
+	push := !u.inIdle
+	u.inIdle = true
 	u.mu.Unlock()
-	u.w.idle <- u // never blocks: the queue holds every user
+	if push {
+		u.w.idle <- u // never blocks: the queue has room for every user once
+	}
 }
 
 // serverFrame is the part of a server message the tool reads.
@@ -101,6 +110,10 @@ type serverFrame struct {
 	MatchID string `json:"match_id"`
 	Result  string `json:"result"`
 	Code    string `json:"code"`
+	State   string `json:"state"`
+	Match   struct {
+		MatchID string `json:"match_id"`
+	} `json:"match"`
 }
 
 // readLoop reads the socket until it closes, driving the cycle.
@@ -143,21 +156,21 @@ func (u *user) handle(f serverFrame, now time.Time) {
 		}
 	case "match_found":
 		u.mu.Lock()
-		ok := u.phase == spinning || u.phase == queued || u.phase == cancelling
-		if ok {
+		timed := u.phase == spinning || u.phase == queued || u.phase == cancelling
+		fresh := u.phase != closed && u.voted != f.MatchID
+		if fresh {
+			// Also from idle or resyncing: a match the server made
+			// after a spin it refused to us in time, still to vote on.
 			u.phase = matched
 			u.matchID = f.MatchID
 		}
 		at := u.spinAt
 		u.mu.Unlock()
-		if !ok {
-			return
+		if timed {
+			u.w.stats.recordFound(f.MatchID, now.Sub(at), now)
 		}
-		u.w.stats.recordFound(f.MatchID, now.Sub(at), now)
-		if d := u.w.cfg.VoteDelay; d > 0 {
-			time.AfterFunc(d, func() { u.vote(f.MatchID) })
-		} else {
-			u.vote(f.MatchID)
+		if fresh {
+			u.startVote(f.MatchID)
 		}
 	case "match_result":
 		u.w.stats.add(func(c *Counts) {
@@ -179,16 +192,61 @@ func (u *user) handle(f serverFrame, now time.Time) {
 		if mine {
 			u.toIdle()
 		}
+	case "state":
+		u.resync(f)
 	case "error":
 		u.w.stats.error(f.Code)
 		u.mu.Lock()
 		p := u.phase
-		u.mu.Unlock()
-		switch p {
-		case spinning, cancelling:
-			// The spin (or cancel) was refused: try again later.
-			time.AfterFunc(time.Second, u.toIdle)
+		if p == spinning || p == cancelling {
+			u.phase = resyncing
 		}
+		u.mu.Unlock()
+		if p == spinning || p == cancelling {
+			// The spin (or cancel) failed, or seemed to: the server may
+			// have done it anyway. Ask where the user stands, after a
+			// pause so a refusal is not hammered.
+			time.AfterFunc(time.Second, func() { u.send(statusFrame) })
+		}
+	}
+}
+
+// resync follows a state frame (on connect, or after status) when the
+// user was waiting to learn where it stands.
+func (u *user) resync(f serverFrame) {
+	u.mu.Lock()
+	if u.phase != resyncing {
+		u.mu.Unlock()
+		return
+	}
+	switch f.State {
+	case "queued":
+		u.phase = queued // the sweep cancels it if no match comes
+		u.mu.Unlock()
+	case "matched":
+		id := f.Match.MatchID
+		u.phase = matched
+		u.matchID = id
+		vote := id != "" && u.voted != id
+		u.mu.Unlock()
+		if vote {
+			u.startVote(id)
+		}
+	default:
+		u.mu.Unlock()
+		u.toIdle()
+	}
+}
+
+// startVote votes on matchID now, or after the vote delay.
+func (u *user) startVote(matchID string) {
+	u.mu.Lock()
+	u.voted = matchID
+	u.mu.Unlock()
+	if d := u.w.cfg.VoteDelay; d > 0 {
+		time.AfterFunc(d, func() { u.vote(matchID) })
+	} else {
+		u.vote(matchID)
 	}
 }
 

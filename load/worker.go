@@ -166,6 +166,7 @@ func (w *worker) connect(ctx context.Context) error {
 	}
 	order := rand.Perm(n)
 	for _, i := range order {
+		w.users[i].inIdle = true // before any reader can see it
 		w.idle <- w.users[i]
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spinmatch/spinmatch/load"
@@ -30,6 +32,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if getenv(load.WorkerEnv) == "1" {
+		// SPINLOAD_WORKER_CPUPROFILE: a directory where each worker
+		// writes its CPU profile, for tuning the tool itself.
+		if dir := getenv("SPINLOAD_WORKER_CPUPROFILE"); dir != "" {
+			if f, err := os.Create(filepath.Join(dir, fmt.Sprintf("worker-%d.pprof", os.Getpid()))); err == nil {
+				_ = pprof.StartCPUProfile(f)
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
 		if err := load.RunWorker(ctx, os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(stderr, "spinload worker:", err)
 			return 1
