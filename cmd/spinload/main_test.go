@@ -74,7 +74,8 @@ func TestAgainstARealNode(t *testing.T) {
 	node := startNode(t)
 	out := filepath.Join(t.TempDir(), "summary.json")
 	res := spinload(t, "-target", node.base, "-secret", testSecret, "-users", "200", "-workers", "2",
-		"-rate", "150", "-duration", "4s", "-warmup", "1s", "-yes", "1", "-progress-every", "1s", "-json", out)
+		"-rate", "150", "-duration", "4s", "-warmup", "1s", "-yes", "1", "-progress-every", "1s", "-json", out,
+		"-sources", "127.0.0.1-127.0.0.3")
 	if res.code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
 	}
