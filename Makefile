@@ -81,11 +81,11 @@ load: build ## Start a local node (development, embedded store) and run spinload
 
 load-pg: build deps-pg ## make load on a fresh PostgreSQL database (LOAD_DB, dropped and created again)
 	@psql -h 127.0.0.1 -U postgres -d postgres -qc 'drop database if exists $(LOAD_DB)' -c 'create database $(LOAD_DB)'
-	@$(MAKE) --no-print-directory load-run LOAD_DATABASE_URL='postgres://postgres@127.0.0.1:5432/$(LOAD_DB)?sslmode=disable'
+	@$(MAKE) --no-print-directory load-run LOAD_DATABASE_URL='postgres://postgres@127.0.0.1:5432/$(LOAD_DB)?sslmode=disable' LOAD_FLAGS='-db-process postgres $(LOAD_FLAGS)'
 
 load-cluster: build deps-pg ## make load on three nodes as make cluster runs them (127.0.0.1-3, one fresh database), users spread over the three
 	@psql -h 127.0.0.1 -U postgres -d postgres -qc 'drop database if exists $(LOAD_DB)' -c 'create database $(LOAD_DB)'
-	@$(MAKE) --no-print-directory load-run LOAD_NODES=3 LOAD_DATABASE_URL='postgres://postgres@127.0.0.1:5432/$(LOAD_DB)?sslmode=disable'
+	@$(MAKE) --no-print-directory load-run LOAD_NODES=3 LOAD_DATABASE_URL='postgres://postgres@127.0.0.1:5432/$(LOAD_DB)?sslmode=disable' LOAD_FLAGS='-db-process postgres $(LOAD_FLAGS)'
 
 # load-run: LOAD_NODES nodes on 127.0.0.i:1807(9+i) (gossip 127.0.0.i:17946),
 # spinload against all of them, measuring their CPU; the nodes are stopped

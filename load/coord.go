@@ -35,6 +35,11 @@ type Options struct {
 	// ProgressEvery is how often the progress line is written. Zero
 	// value: every second on a terminal, every 5 s otherwise.
 	ProgressEvery time.Duration
+	// DBProcess is the command name (/proc/PID/comm) of the database's
+	// processes, for example postgres, whose CPU time is counted beside
+	// the server's. Empty: none. On a shared database server this counts
+	// every client's work.
+	DBProcess string
 	// Exe is the executable started as the workers. Zero value: this one.
 	Exe string
 }
@@ -152,6 +157,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	p.connecting(sumConnected(ws))
 
 	start := time.Now()
+	tick.Reset(opt.ProgressEvery)
 	for _, w := range ws {
 		if _, err := io.WriteString(w.stdin, "start\n"); err != nil {
 			return nil, fmt.Errorf("spinload: start worker: %w", err)
@@ -163,7 +169,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	takeWarm := func() {
 		if !warmTaken {
 			warmTaken = true
-			warmCPU = markCPU(serverPIDs, ws)
+			warmCPU = markCPU(serverPIDs, opt.DBProcess, ws)
 		}
 	}
 	if cfg.Warmup == 0 {
@@ -229,7 +235,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 		}
 	}
 	takeWarm()
-	endCPU = markCPU(serverPIDs, ws)
+	endCPU = markCPU(serverPIDs, opt.DBProcess, ws)
 	p.clear()
 	waitWorkers(ws, 15*time.Second)
 	measured := time.Since(warmEnd)
@@ -240,6 +246,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 		return nil, firstErr
 	}
 	sum.fill(measured, total, &totalQ, &totalF, &totalP, warmCPU, endCPU, serverPIDs)
+	sum.DBProcess = opt.DBProcess
 	return sum, nil
 }
 
@@ -310,11 +317,17 @@ func startWorker(exe string, i int, spec WorkerSpec, events chan<- event) (*work
 
 // cpuMark is the CPU time of the server and load processes at a moment.
 type cpuMark struct {
-	server, load time.Duration
+	server, load, db time.Duration
 }
 
-func markCPU(serverPIDs []int, ws []*workerProc) cpuMark {
+func markCPU(serverPIDs []int, db string, ws []*workerProc) cpuMark {
 	var m cpuMark
+	if db != "" {
+		for _, pid := range ProcessesNamed(db) {
+			t, _ := CPUTime(pid)
+			m.db += t
+		}
+	}
 	for _, pid := range serverPIDs {
 		t, _ := CPUTime(pid)
 		m.server += t

@@ -104,3 +104,20 @@ func listeners(path string, port uint16, into map[string]bool) {
 		into[fs[9]] = true
 	}
 }
+
+// ProcessesNamed returns the processes whose command name
+// (/proc/PID/comm) is name.
+func ProcessesNamed(name string) []int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/comm")
+	var pids []int
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil || strings.TrimSpace(string(b)) != name {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.Split(d, "/")[2]); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

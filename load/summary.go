@@ -56,6 +56,10 @@ type Summary struct {
 	LoadCPU          float64 `json:"load_cpu_s"`
 	ServerCPUPerSpin float64 `json:"server_cpu_ms_per_spin"`
 	LoadCPUPerSpin   float64 `json:"load_cpu_ms_per_spin"`
+	// DBProcess names the database processes measured (-db-process).
+	DBProcess    string  `json:"db_process,omitempty"`
+	DBCPU        float64 `json:"db_cpu_s,omitempty"`
+	DBCPUPerSpin float64 `json:"db_cpu_ms_per_spin,omitempty"`
 }
 
 func (s *Summary) fill(measured time.Duration, c Counts, q, f, p *Histogram, from, to cpuMark, pids []int) {
@@ -72,9 +76,11 @@ func (s *Summary) fill(measured time.Duration, c Counts, q, f, p *Histogram, fro
 	s.ServerPIDs = pids
 	s.ServerCPU = (to.server - from.server).Seconds()
 	s.LoadCPU = (to.load - from.load).Seconds()
+	s.DBCPU = max(0, (to.db - from.db).Seconds())
 	if c.Spins > 0 {
 		s.ServerCPUPerSpin = s.ServerCPU * 1000 / float64(c.Spins)
 		s.LoadCPUPerSpin = s.LoadCPU * 1000 / float64(c.Spins)
+		s.DBCPUPerSpin = s.DBCPU * 1000 / float64(c.Spins)
 	}
 }
 
@@ -107,6 +113,9 @@ func (s *Summary) Print(out io.Writer) {
 		fmt.Fprintf(tw, "cpu\tload %.1f s (%.3f ms/spin); server not measured (give -server-pid)\n", s.LoadCPU, s.LoadCPUPerSpin)
 	} else {
 		fmt.Fprintf(tw, "cpu\tserver %.1f s (%.3f ms/spin, pids %v), load %.1f s (%.3f ms/spin)\n", s.ServerCPU, s.ServerCPUPerSpin, s.ServerPIDs, s.LoadCPU, s.LoadCPUPerSpin)
+	}
+	if s.DBProcess != "" {
+		fmt.Fprintf(tw, "\tdatabase (every %s process) %.1f s (%.3f ms/spin)\n", s.DBProcess, s.DBCPU, s.DBCPUPerSpin)
 	}
 	tw.Flush()
 }

@@ -59,6 +59,7 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (*op
 	fs.DurationVar(&o.cfg.WaitReady, "wait", 0, "wait up to this long for every target's /readyz (0: ask once)")
 	fs.StringVar(&o.cfg.RunID, "run-id", "", "names the users load-<run-id>-<n> (default: random, so no rematch cooldown carries over)")
 	pids := fs.String("server-pid", "", "comma-separated server PIDs to measure CPU of (default: the local processes listening on the targets)")
+	fs.StringVar(&o.opt.DBProcess, "db-process", "", "also measure the CPU of every process of this command name, for example postgres")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the summary as JSON to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	fs.DurationVar(&o.opt.ProgressEvery, "progress-every", 0, "how often the progress line is written (0: 1s on a terminal, 5s otherwise)")
