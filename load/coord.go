@@ -183,7 +183,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	var totalQ, totalF, totalP Histogram
 	var win Counts
 	var winQ, winF Histogram
-	winStart := start
+	winSeconds := 0.0 // the time the window's reports cover, summed over the workers
 	deadline := time.NewTimer(cfg.Duration + 60*time.Second)
 	defer deadline.Stop()
 	var endCPU cpuMark
@@ -209,6 +209,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 			}
 			switch ev.r.Kind {
 			case "stats":
+				winSeconds += ev.r.Seconds
 				w.connected = ev.r.Connected
 				win.Add(ev.r.Counts)
 				winQ.AddSparse(ev.r.QueuedH)
@@ -228,8 +229,12 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 				doneN = len(ws)
 			}
 		case now := <-tick.C:
-			p.running(now.Sub(start), sumConnected(ws), &win, &winQ, &winF, now.Sub(winStart))
-			win, winStart = Counts{}, now
+			if winSeconds == 0 {
+				continue // no worker has reported yet: nothing to show
+			}
+			// The rates are over the time the reports cover, per worker.
+			p.running(now.Sub(start), sumConnected(ws), &win, &winQ, &winF, time.Duration(winSeconds/float64(len(ws))*float64(time.Second)))
+			win, winSeconds = Counts{}, 0
 			winQ.Reset()
 			winF.Reset()
 		}

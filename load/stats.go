@@ -141,6 +141,8 @@ type Report struct {
 	Connected int `json:"connected"`
 	// Warm marks stats of the warm-up, left out of the summary.
 	Warm bool `json:"warm,omitempty"`
+	// Seconds is how long the stats cover (the worker's interval).
+	Seconds float64 `json:"seconds,omitempty"`
 	// Message is the fatal error, one line.
 	Message string `json:"message,omitempty"`
 	Counts

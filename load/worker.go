@@ -48,6 +48,8 @@ type worker struct {
 	out   *json.Encoder
 
 	users []*user // written while connecting, then read-only
+
+	lastReport time.Time // owned by run's goroutine
 }
 
 // RunWorker runs a worker: it reads its spec from in, connects its users,
@@ -326,6 +328,7 @@ func putProfile(ctx context.Context, httpc *http.Client, base, token string, pro
 // run paces spins for the duration, sweeps timeouts and reports.
 func (w *worker) run(ctx context.Context) {
 	start := time.Now()
+	w.lastReport = start
 	end := start.Add(w.cfg.Duration)
 	warmEnd := start.Add(w.cfg.Warmup)
 	ctx, cancel := context.WithDeadline(ctx, end)
@@ -359,7 +362,10 @@ func (w *worker) run(ctx context.Context) {
 }
 
 func (w *worker) report(warm bool) {
+	now := time.Now()
 	r := w.stats.take()
+	r.Seconds = now.Sub(w.lastReport).Seconds()
+	w.lastReport = now
 	r.Kind = "stats"
 	r.Warm = warm
 	r.Connected = int(w.connected.Load())
