@@ -211,6 +211,10 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 			case "stats":
 				winSeconds += ev.r.Seconds
 				w.connected = ev.r.Connected
+				if sumConnected(ws) == 0 && firstErr == nil {
+					firstErr = fmt.Errorf("every socket was closed under load (%d dropped): is the server still up?", total.Drops+ev.r.Drops)
+					doneN = len(ws)
+				}
 				win.Add(ev.r.Counts)
 				winQ.AddSparse(ev.r.QueuedH)
 				winF.AddSparse(ev.r.FoundH)

@@ -237,3 +237,58 @@ func freePort(t *testing.T) int {
 func closedPort(t *testing.T) string {
 	return fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 }
+
+func TestServerGoneStopsTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process: not in -short")
+	}
+	node := startNode(t)
+	cmd := exec.Command(os.Args[0], "-target", node.base, "-secret", testSecret, "-users", "60", "-rate", "30", "-duration", "60s", "-warmup", "0s", "-progress-every", "200ms")
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	// Kill the node once the run is under way.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "connected 60/60") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not start; stderr %q", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = node.cmd.Process.Kill()
+	killed := time.Now()
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1; stderr %q", err, stderr.String())
+	}
+	if time.Since(killed) > 15*time.Second {
+		t.Fatalf("took %v after the server died", time.Since(killed))
+	}
+	last := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if !strings.Contains(last[len(last)-1], "every socket was closed") {
+		t.Fatalf("last line %q", last[len(last)-1])
+	}
+}
+
+// lockedBuffer is a bytes.Buffer a process writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
