@@ -23,7 +23,24 @@ FAILOVER_KILLS ?= 12
 FUZZ_SHORT ?= 4s
 FUZZ_TIME ?= 2m
 
-.PHONY: help run build test test-unit bench fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion eta-eval
+# make load: one local node (or LOAD_NODES=3) and bin/spinload against it.
+LOAD_USERS ?= 2000
+LOAD_RATE ?= 1000
+LOAD_DURATION ?= 30s
+LOAD_WARMUP ?= 5s
+# More spinload flags, for example LOAD_FLAGS='-yes 0.8 -pools eu,us -json load.json'.
+LOAD_FLAGS ?=
+LOAD_NODES ?= 1
+# Empty: the embedded store. make load-pg and load-cluster set it to a fresh database.
+LOAD_DATABASE_URL ?=
+LOAD_DB ?= spinmatch_load
+LOAD_SECRET ?= spinmatch-local-load-secret
+# The server's environment for the load, beside the ones make load sets.
+LOAD_SERVER_ENV ?=
+# The nodes' logs go to LOAD_LOGS/node<i>.log.
+LOAD_LOGS ?= bin/load-logs
+
+.PHONY: help run build test test-unit bench fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion eta-eval load load-pg load-cluster load-run
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,8 +72,42 @@ eta-eval: ## Run the wait-estimate simulator's full matrix against the bars of i
 	@mkdir -p $(ETA_DIR)
 	set -o pipefail; $(GO) run ./cmd/spinsim -check -svg $(ETA_DIR) -json $(ETA_DIR)/eta-eval.json | tee $(ETA_DIR)/eta-eval.txt
 
-build: ## Build bin/spinmatch
+build: ## Build bin/spinmatch and bin/spinload
 	$(GO) build -o bin/spinmatch ./cmd/spinmatch
+	$(GO) build -o bin/spinload ./cmd/spinload
+
+load: build ## Start a local node (development, embedded store) and run spinload against it: LOAD_USERS, LOAD_RATE, LOAD_DURATION, LOAD_FLAGS
+	@$(MAKE) --no-print-directory load-run
+
+load-pg: build deps-pg ## make load on a fresh PostgreSQL database (LOAD_DB, dropped and created again)
+	@psql -h 127.0.0.1 -U postgres -d postgres -qc 'drop database if exists $(LOAD_DB)' -c 'create database $(LOAD_DB)'
+	@$(MAKE) --no-print-directory load-run LOAD_DATABASE_URL='postgres://postgres@127.0.0.1:5432/$(LOAD_DB)?sslmode=disable' LOAD_FLAGS='-db-process postgres $(LOAD_FLAGS)'
+
+load-cluster: build deps-pg ## make load on three nodes as make cluster runs them (127.0.0.1-3, one fresh database), users spread over the three
+	@psql -h 127.0.0.1 -U postgres -d postgres -qc 'drop database if exists $(LOAD_DB)' -c 'create database $(LOAD_DB)'
+	@$(MAKE) --no-print-directory load-run LOAD_NODES=3 LOAD_DATABASE_URL='postgres://postgres@127.0.0.1:5432/$(LOAD_DB)?sslmode=disable' LOAD_FLAGS='-db-process postgres $(LOAD_FLAGS)'
+
+# load-run: LOAD_NODES nodes on 127.0.0.i:1807(9+i) (gossip 127.0.0.i:17946),
+# spinload against all of them, measuring their CPU; the nodes are stopped
+# however spinload ends, and its exit code is make's.
+load-run:
+	@set -u; pids=(); targets=(); joins=(); mkdir -p $(LOAD_LOGS); \
+	for i in $$(seq 1 $(LOAD_NODES)); do joins+=("127.0.0.$$i:17946"); done; \
+	trap 'kill $${pids[@]} 2>/dev/null; wait' EXIT INT TERM; \
+	for i in $$(seq 1 $(LOAD_NODES)); do \
+		join=""; if [ $(LOAD_NODES) -gt 1 ]; then join=$$(IFS=,; echo "$${joins[*]}"); fi; \
+		env SPIN_ENV=development JWT_SECRET=$(LOAD_SECRET) SPIN_CLUSTER_KEY=$(CLUSTER_KEY) DATABASE_URL='$(LOAD_DATABASE_URL)' \
+			SPIN_NODE_NAME=load$$i SPIN_ADDR=127.0.0.$$i:$$((18079 + i)) \
+			SPIN_CLUSTER_BIND=127.0.0.$$i:17946 SPIN_REMOTE_ADDR=127.0.0.$$i:17947 SPIN_CLUSTER_JOIN=$$join \
+			SPIN_LIMIT_EXEMPT=127.0.0.0/8 SPIN_LOG_LEVEL=warn $(LOAD_SERVER_ENV) \
+			./bin/spinmatch > $(LOAD_LOGS)/node$$i.log 2>&1 & \
+		pids+=($$!); targets+=("http://127.0.0.$$i:$$((18079 + i))"); \
+	done; \
+	store="the embedded store"; if [ -n '$(LOAD_DATABASE_URL)' ]; then store=PostgreSQL; fi; \
+	echo "spinload: $(LOAD_USERS) users, $(LOAD_RATE) spins/s for $(LOAD_DURATION) against $(LOAD_NODES) node(s) on $$store (node logs in $(LOAD_LOGS))"; \
+	./bin/spinload -wait 60s -target $$(IFS=,; echo "$${targets[*]}") -server-pid $$(IFS=,; echo "$${pids[*]}") \
+		-secret $(LOAD_SECRET) -users $(LOAD_USERS) -rate $(LOAD_RATE) -duration $(LOAD_DURATION) -warmup $(LOAD_WARMUP) \
+		-sources 127.0.0.1-127.0.0.8 $(LOAD_FLAGS)
 
 test: deps-pg deps-chromium deps-promtool ## Run every test (-race), PostgreSQL and browser tests included
 	$(GO) vet $(PKGS)
