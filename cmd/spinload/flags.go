@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spinmatch/spinmatch/load"
+	"github.com/spinmatch/spinmatch/cmd/spinload/internal/load"
 )
 
 // options is everything the command line says.

@@ -17,7 +17,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
-	"github.com/spinmatch/spinmatch/load"
+	"github.com/spinmatch/spinmatch/cmd/spinload/internal/load"
 )
 
 func main() {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spinmatch/spinmatch/load"
+	"github.com/spinmatch/spinmatch/cmd/spinload/internal/load"
 )
 
 // runMainEnv makes the test binary act as spinload, so the tests run the
