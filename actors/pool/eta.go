@@ -565,7 +565,7 @@ func (e *Estimator) hazardRatio(g Gender, age, horizon float64) float64 {
 		return 1
 	}
 	all := left / exposure
-	prior := 2 / all // two departures' worth of time at the average hazard
+	prior := lifePrior / all // lifePrior departures' worth of time at the average hazard
 	end := age + max(horizon, 1)
 	var sum float64
 	for b, lo := range ageGrid {
@@ -574,7 +574,7 @@ func (e *Estimator) hazardRatio(g Gender, age, horizon float64) float64 {
 			hi = ageGrid[b+1]
 		}
 		if d := min(hi, end) - max(lo, age); d > 0 {
-			sum += d * (t.left[b] + 2) / (t.exposure[b] + prior)
+			sum += d * (t.left[b] + lifePrior) / (t.exposure[b] + prior)
 		}
 	}
 	return sum / (end - age) / all
@@ -852,3 +852,8 @@ func moved(a, b time.Duration) bool {
 	}
 	return d >= time.Second && d >= a/10
 }
+
+// lifePrior is how many departures at the average hazard each age band of
+// the life table starts from: bands few people reach stay near the average
+// until their own departures say otherwise.
+var lifePrior = 20.0

@@ -46,8 +46,8 @@ func Matrix() []Scenario {
 		quick []string
 	}{
 		{"1to1", 1, 1, nil},
-		{"3to1", 3, 1, []string{"exp-20s", "logn-20s"}},
-		{"10to1", 10, 1, []string{"exp-45s"}},
+		{"3to1", 3, 1, []string{"exp-20s", "logn-20s", "logn-5m"}},
+		{"10to1", 10, 1, nil},
 	}
 	means := []struct {
 		name string

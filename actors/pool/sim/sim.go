@@ -50,7 +50,7 @@ const (
 	evGiveUp                    // a waiting user's patience runs out
 	evSettle                    // a match is decided
 	evRespin                    // a user spins again
-	evProbe                     // the end of the warm-up
+	evProbe                     // halfway through the judged stretch
 )
 
 type event struct {

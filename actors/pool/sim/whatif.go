@@ -29,7 +29,7 @@ func PoolWhatIf(p *pool.Pool, g pool.Gender, morePerHour float64, now time.Time)
 const whatIfShare = 0.5
 
 // WhatIfCheck is the simulator's check of the what-if model on one
-// scenario: at the end of the warm-up the pool is asked what the waiting
+// scenario: halfway through the judged stretch the pool is asked what the waiting
 // gender's median wait would become with 50% more arrivals of the scarce
 // gender; the same scenario is then run with that gender's rate raised so,
 // and the median wait measured there is compared with the answer.
@@ -125,7 +125,7 @@ func PlanWhatIf(s Scenario, ask WhatIfFunc) *WhatIfPlan {
 	return pl
 }
 
-// Probe asks the pool at the end of the warm-up (Config.Probe).
+// Probe asks the pool halfway through the judged stretch (Config.Probe).
 func (pl *WhatIfPlan) Probe(p *pool.Pool, now time.Time) {
 	if pl.check.Note != "" {
 		return

@@ -33,8 +33,8 @@ func TestWhatIfCheck(t *testing.T) {
 		t.Fatal("the fake answered, but no raised run is asked for")
 	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if !askedAt.Equal(start.Add(s.Warmup)) || askedG != pool.Female || math.Abs(askedMore-0.5*4*0.25*3600) > 1e-6 {
-		t.Fatalf("asked at %v about %v, %g more an hour; want at the end of the warm-up, female, 1800", askedAt, askedG, askedMore)
+	if !askedAt.Equal(start.Add(s.Warmup+(s.Duration-s.Warmup)/2)) || askedG != pool.Female || math.Abs(askedMore-0.5*4*0.25*3600) > 1e-6 {
+		t.Fatalf("asked at %v about %v, %g more an hour; want halfway through the judged stretch, female, 1800", askedAt, askedG, askedMore)
 	}
 	raised := pl.Raised()
 	if math.Abs(raised.Rate*raised.Share(pool.Male)-s.Rate*s.Share(pool.Male)) > 1e-9 ||
