@@ -32,8 +32,8 @@ type Config struct {
 	// Start is the simulated time the run starts at. Zero means
 	// 2026-01-01 00:00 UTC.
 	Start time.Time
-	// Probe, when set, is called once with the pool at the end of the
-	// warm-up (the what-if check reads the pool there).
+	// Probe, when set, is called once with the pool halfway through the
+	// judged stretch (the what-if check reads the pool there).
 	Probe func(p *pool.Pool, now time.Time)
 }
 
