@@ -1,6 +1,9 @@
 package pool
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // The remaining wait of someone k-th in line, when partners arrive at rate
 // lambda and each of the people ahead leaves at rate gamma, is a sum of k
@@ -152,4 +155,13 @@ func gammaCDF(shape, scale, x float64) float64 {
 		}
 	}
 	return max(0, 1-front*h)
+}
+
+// OracleP50 is the model's median remaining wait of someone k-th in line
+// when partners arrive at rate lambda and every waiter leaves at rate gamma
+// (per second), both known exactly: the simulator's oracle, which shows
+// how much of an estimate's error is the future's and not the estimator's.
+func OracleP50(k int, lambda, gamma float64) time.Duration {
+	s1, s2 := stageSums(max(k, 1), lambda+gamma, gamma, 0)
+	return seconds(gammaQuantile(s1, s2, 0.5))
 }

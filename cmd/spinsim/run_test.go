@@ -40,6 +40,11 @@ func TestQuickBars(t *testing.T) {
 			if !res.Pass {
 				t.Errorf("bars missed:\n%s", table.String())
 			}
+			for _, c := range res.Confidence {
+				if c.Confidence == "high" && c.MedianRelError >= 0.25 {
+					t.Errorf("high confidence, yet the median error is %.0f%% of the wait (must be under 25%%)", 100*c.MedianRelError)
+				}
+			}
 		})
 	}
 }

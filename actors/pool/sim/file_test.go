@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,24 @@ func TestMatrixIsValid(t *testing.T) {
 	}
 	if q := Quick(Matrix()); len(q) < 3 {
 		t.Errorf("%d quick scenarios", len(q))
+	}
+}
+
+func TestScoreConfidence(t *testing.T) {
+	r := &Run{}
+	r.ByGender[0].First = []Sample{
+		{P50: 10, Real: 10, Confidence: "high"}, {P50: 10, Real: 12, Confidence: "high"}, {P50: 10, Real: 20, Confidence: "high"},
+		{P50: 10, Real: 30, Confidence: "low"}, {P50: 0, Real: 0}, // paired at once: no level
+	}
+	r.ByGender[1].Update = []Sample{{P50: 5, Real: 4, Confidence: "medium"}}
+	got := ScoreConfidence(r)
+	if len(got) != 3 || got[0].Confidence != "low" || got[1].Confidence != "medium" || got[2].Confidence != "high" {
+		t.Fatalf("rows %+v", got)
+	}
+	if h := got[2]; h.N != 3 || math.Abs(h.MedianRelError-2.0/12) > 1e-9 || math.Abs(h.Within25-2.0/3) > 1e-9 {
+		t.Errorf("high: %+v, want 3 estimates, median error 1/6, 2/3 within 25%%", h)
+	}
+	if l := got[0]; l.N != 1 || math.Abs(l.MedianRelError-20.0/30) > 1e-9 {
+		t.Errorf("low: %+v", l)
 	}
 }

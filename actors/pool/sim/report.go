@@ -16,6 +16,8 @@ type Result struct {
 	Matches     int    `json:"matches"`
 	Censored    int    `json:"censored"`
 	Rows        []Row  `json:"rows"`
+	// Confidence is the accuracy of the estimates by confidence level.
+	Confidence []ConfidenceRow `json:"confidence"`
 	// WhatIf is the what-if check, when it ran.
 	WhatIf *WhatIfCheck `json:"what_if,omitempty"`
 	// Pass is true when every judged row passed (and the what-if check,
@@ -36,6 +38,7 @@ func NewResult(r *Run) *Result {
 		Matches:     r.Matches,
 		Censored:    r.Censored,
 		Rows:        Score(r),
+		Confidence:  ScoreConfidence(r),
 		Pass:        true,
 		run:         r,
 	}
@@ -112,6 +115,18 @@ func WriteTable(w io.Writer, res *Result) error {
 		for _, f := range r.Verdict.Failures {
 			fmt.Fprintf(w, "   FAIL %s %s: %s\n", r.Gender.Plural(), r.Phase, f)
 		}
+	}
+	for _, r := range res.Rows {
+		if r.OracleMAE > 0 {
+			fmt.Fprintf(w, "   oracle (the model given the true rates): %s %s median error %s (this estimator %s, predecessor %s)\n", r.Gender.Plural(), r.Phase, secs(r.OracleMAE), secs(r.MAE), secs(r.PredMAE))
+		}
+	}
+	if len(res.Confidence) > 0 {
+		parts := make([]string, 0, len(res.Confidence))
+		for _, c := range res.Confidence {
+			parts = append(parts, fmt.Sprintf("%s: %d estimates, median error %s of the wait, %s within 25%%", c.Confidence, c.N, pct(c.MedianRelError), pct(c.Within25)))
+		}
+		fmt.Fprintf(w, "   confidence: %s\n", strings.Join(parts, "; "))
 	}
 	if c := res.WhatIf; c != nil {
 		fmt.Fprintf(w, "   what-if: %s\n", c)

@@ -14,7 +14,57 @@ import (
 // the real remaining wait from that moment to the match.
 type Sample struct {
 	P50, P90, Pred, Real float64
+	// Confidence is the confidence told with the estimate ("" for a spin
+	// paired at once).
+	Confidence string
+	// Oracle is the model's p50 given the scenario's true rates, negative
+	// when the scenario has no oracle (first estimates only).
+	Oracle float64
 }
+
+// ConfidenceRow is how accurate the estimates told with one confidence
+// level were, over every gender and phase of a run: what the level
+// promises (issue 9: "high" only where the p50's median error is under 25%
+// of the wait).
+type ConfidenceRow struct {
+	Confidence string `json:"confidence"`
+	N          int    `json:"n"`
+	// MedianRelError is the median of |wait - p50| / max(wait, 1 s).
+	MedianRelError float64 `json:"median_relative_error"`
+	// Within25 is the share within 25% of the wait.
+	Within25 float64 `json:"share_within_25pct"`
+}
+
+// ScoreConfidence returns one row per confidence level told in r (low,
+// medium, high, in that order, those told at least once).
+func ScoreConfidence(r *Run) []ConfidenceRow {
+	var rel [3][]float64
+	var within [3]int
+	for _, gr := range r.ByGender {
+		for _, ss := range [][]Sample{gr.First, gr.Update} {
+			for _, s := range ss {
+				i := slices.Index(confidenceLevels[:], s.Confidence)
+				if i < 0 {
+					continue
+				}
+				e := math.Abs(s.Real-s.P50) / math.Max(s.Real, 1)
+				rel[i] = append(rel[i], e)
+				count(&within[i], e <= 0.25)
+			}
+		}
+	}
+	var out []ConfidenceRow
+	for i, level := range confidenceLevels {
+		if len(rel[i]) == 0 {
+			continue
+		}
+		out = append(out, ConfidenceRow{Confidence: level, N: len(rel[i]), MedianRelError: median(rel[i]), Within25: float64(within[i]) / float64(len(rel[i]))})
+	}
+	return out
+}
+
+// confidenceLevels are the levels of pool.ETA.Confidence, lowest first.
+var confidenceLevels = [...]string{pool.ConfidenceLow, pool.ConfidenceMedium, pool.ConfidenceHigh}
 
 // GenderRun is what a run saw of one gender's judged spins.
 type GenderRun struct {
@@ -77,6 +127,9 @@ type Row struct {
 	// predecessor's estimate, in seconds.
 	MAE     float64 `json:"mae_s"`
 	PredMAE float64 `json:"predecessor_mae_s"`
+	// OracleMAE is the median absolute error of the oracle's p50 (the
+	// model given the true rates), when the scenario has one (PhaseFirst).
+	OracleMAE float64 `json:"oracle_mae_s,omitempty"`
 	// PredWithin25 is Within25 for the predecessor.
 	PredWithin25 float64 `json:"predecessor_share_within_25pct"`
 	// ToldUnder2s is the share told a p50 under 2 s.
@@ -150,6 +203,17 @@ func scoreSamples(g pool.Gender, ph Phase, ss []Sample) Row {
 	n := float64(len(ss))
 	row.MedianWait = median(waits)
 	row.MAE, row.PredMAE = median(errs), median(predErrs)
+	if ph == PhaseFirst {
+		var oracleErrs []float64
+		for _, s := range ss {
+			if s.Oracle >= 0 {
+				oracleErrs = append(oracleErrs, math.Abs(s.Real-s.Oracle))
+			}
+		}
+		if len(oracleErrs) == len(ss) {
+			row.OracleMAE = median(oracleErrs)
+		}
+	}
 	row.LE50, row.Within25, row.LE90 = float64(le50)/n, float64(within)/n, float64(le90)/n
 	row.PredWithin25, row.ToldUnder2s = float64(predWithin)/n, float64(under2)/n
 	row.Verdict = Judge(row)

@@ -93,6 +93,8 @@ type user struct {
 type told struct {
 	at             time.Time
 	p50, p90, pred time.Duration
+	confidence     string
+	oracle         time.Duration // -1 when the scenario has no oracle
 }
 
 type spin struct {
@@ -209,7 +211,7 @@ func (r *runner) handle(e *event) {
 			if sp != nil && sp.judged {
 				waited := e.at.Sub(sp.start)
 				pred := max(r.predecessor(w.Gender, e.at)-waited, 0)
-				sp.updates = append(sp.updates, told{at: e.at, p50: eta.P50, p90: eta.P90, pred: pred})
+				sp.updates = append(sp.updates, told{at: e.at, p50: eta.P50, p90: eta.P90, pred: pred, confidence: eta.Confidence})
 			}
 		})
 	case evGiveUp:
@@ -285,12 +287,12 @@ func (r *runner) spin(u *user, now time.Time) {
 	partner := r.p.Join(w, true, now)
 	if partner != nil {
 		// Paired at once: the server tells 0 s (matchpool.enqueue).
-		sp.first = told{at: now, pred: pred}
+		sp.first = told{at: now, pred: pred, oracle: r.oracle(u.class, 0)}
 		r.matched(r.users[partner.UserID], u, now)
 		return
 	}
-	_, eta, _ := r.p.Status(u.id, now)
-	sp.first = told{at: now, p50: eta.P50, p90: eta.P90, pred: pred}
+	pos, eta, _ := r.p.Status(u.id, now)
+	sp.first = told{at: now, p50: eta.P50, p90: eta.P90, pred: pred, confidence: eta.Confidence, oracle: r.oracle(u.class, pos)}
 	r.schedule(&event{at: now.Add(sp.patience), kind: evGiveUp, u: u, sp: sp})
 }
 
@@ -355,7 +357,35 @@ func sampleOf(t told, matchedAt time.Time) Sample {
 		P90:  t.p90.Seconds(),
 		Pred: t.pred.Seconds(),
 		Real: matchedAt.Sub(t.at).Seconds(),
+		// Paired at once: told 0 s with no confidence of its own.
+		Confidence: t.confidence,
+		Oracle:     t.oracle.Seconds(),
 	}
+}
+
+// oracle is the model's P50 for a spin of class c at position pos (0:
+// paired at once) given
+// the scenario's true rates, or -1 when the scenario has none that hold
+// still: exponential patience, no re-spins, no ramp.
+func (r *runner) oracle(c Class, pos int) time.Duration {
+	s := r.s
+	if s.Patience.Dist != Exponential || s.Votes.Respin > 0 || len(s.Ramp) > 0 {
+		return -1
+	}
+	var total, partners float64
+	for _, o := range s.Classes {
+		total += o.Weight
+		if c.Seeking.Has(o.Gender) && o.Seeking.Has(c.Gender) {
+			partners += o.Weight
+		}
+	}
+	if partners == 0 {
+		return -1
+	}
+	if pos == 0 {
+		return 0 // paired at once
+	}
+	return pool.OracleP50(pos, s.Rate*partners/total, 1/s.Patience.Mean.Seconds())
 }
 
 // predecessor returns the predecessor's estimate for gender g at now: the
