@@ -16,7 +16,7 @@ CLUSTER_JWT_SECRET ?= spinmatch-local-cluster-secret
 CLUSTER_KEY ?= c3Bpbm1hdGNoLWRldi1jbHVzdGVyLWtleS0wMDAwMDE=
 # make eta-eval: where the tables (eta-eval.txt, eta-eval.json) and the
 # calibration plots (one SVG per scenario) go.
-ETA_DIR ?= docs/eta
+ETA_DIR ?= docs/eta/out
 # make failover: how many kill -9 rounds to time.
 FAILOVER_KILLS ?= 12
 # Fuzzing: make test runs every fuzz target for FUZZ_SHORT, make fuzz for FUZZ_TIME.
