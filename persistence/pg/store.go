@@ -22,6 +22,7 @@ const (
 type Store struct {
 	pool   *pgxpool.Pool // static after construction; safe for concurrent use
 	logger *slog.Logger  // static after construction
+	commit *committer    // static after construction; batches the writes (commit.go)
 }
 
 // Open connects to databaseURL (a postgres:// URL or key=value string; pool
@@ -29,6 +30,11 @@ type Store struct {
 // migrations and returns the store. An unreachable database gives an error
 // wrapping persistence.ErrUnavailable.
 func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store, error) {
+	return open(ctx, databaseURL, logger, commitConfig{})
+}
+
+// open is Open with the committer's settings.
+func open(ctx context.Context, databaseURL string, logger *slog.Logger, cc commitConfig) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -51,13 +57,16 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 		pool.Close()
 		return nil, fmt.Errorf("pg: open: %w", err)
 	}
+	s.commit = newCommitter(s, pool, cc)
 	logger.Info("pg store open", "host", cfg.ConnConfig.Host, "database", cfg.ConnConfig.Database, "max_conns", cfg.MaxConns)
 	return s, nil
 }
 
-// Close waits for in-flight calls to return their connections and closes
-// the pool. The store must not be used afterwards.
+// Close commits the writes already queued (their callers get their
+// answers), refuses later ones, waits for in-flight calls to return their
+// connections and closes the pool. The store must not be used afterwards.
 func (s *Store) Close() {
+	s.commit.close()
 	s.pool.Close()
 }
 
