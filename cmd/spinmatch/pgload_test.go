@@ -31,7 +31,11 @@ import (
 //
 // It runs only with SPIN_LOAD=1 (a heavy run: under flock). SPIN_LOAD_STORE
 // is pg (default) or memory, SPIN_LOAD_USERS the users (2000) and
-// SPIN_LOAD_S the measured seconds (20, after 5 s of warm-up). With
+// SPIN_LOAD_S the measured seconds (20, after 5 s of warm-up) and
+// SPIN_LOAD_DB_PARAMS settings added to the database URL,
+// SPIN_LOAD_PPROF a file for the server's CPU profile over the window, and
+// SPIN_LOAD_RATE the offered spins/s (0, default: each user spins again as
+// soon as their date ended, a closed loop that finds the ceiling). With
 // SPIN_LOAD_MIN_SPINS set, a lower rate fails the test.
 func TestStoreLoad(t *testing.T) {
 	if os.Getenv("SPIN_LOAD") != "1" {
@@ -45,7 +49,11 @@ func TestStoreLoad(t *testing.T) {
 	store := os.Getenv("SPIN_LOAD_STORE")
 	if store == "" || store == "pg" {
 		store = "pg"
-		env = append(env, "DATABASE_URL="+pgtest.NewDatabase(t))
+		dbURL := pgtest.NewDatabase(t)
+		if extra := os.Getenv("SPIN_LOAD_DB_PARAMS"); extra != "" {
+			dbURL += "&" + extra // e.g. pool_max_conns=8&commit_flushers=2
+		}
+		env = append(env, "DATABASE_URL="+dbURL)
 	}
 	p := startProcess(t, env...)
 
@@ -70,12 +78,23 @@ func TestStoreLoad(t *testing.T) {
 		}
 		conns[i] = ws
 	}
-	for _, ws := range conns {
+	// With a rate, each user spins every users/rate seconds (the users
+	// spread evenly over one interval): an open loop, as real users are.
+	var every time.Duration
+	if rate := envInt(t, "SPIN_LOAD_RATE", 0); rate > 0 {
+		every = time.Duration(float64(users) / float64(rate) * float64(time.Second))
+	}
+	t0 := time.Now()
+	for i, ws := range conns {
 		wg.Add(1)
+		first := t0
+		if every > 0 {
+			first = t0.Add(every * time.Duration(i) / time.Duration(users))
+		}
 		go func() {
 			defer wg.Done()
 			defer ws.Close()
-			loadLoop(ws, stop, func(d time.Duration) {
+			loadLoop(ws, stop, first, every, func(d time.Duration) {
 				if !measuring.Load() {
 					return
 				}
@@ -87,15 +106,33 @@ func TestStoreLoad(t *testing.T) {
 		}()
 	}
 	time.Sleep(5 * time.Second) // warm-up, then a measured window of fixed length
-	pgBefore, srvBefore, genBefore := postgresCPU(t), procCPU(t, p.cmd.Process.Pid), selfCPU()
-	storeBefore := storeSeconds(t, p.base)
+	pgBefore, srvBefore, genBefore, allBefore := postgresCPU(t), procCPU(t, p.cmd.Process.Pid), selfCPU(), machineCPU()
+	storeBefore, connsBefore := storeSeconds(t, p.base), dbConns(t, p.base)
 	start := time.Now()
 	measuring.Store(true)
+	profiled := make(chan struct{})
+	go func() {
+		defer close(profiled)
+		if out := os.Getenv("SPIN_LOAD_PPROF"); out != "" {
+			res, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", p.base, max(secs-2, 1)))
+			if err != nil {
+				t.Errorf("pprof: %v", err)
+				return
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			if err := os.WriteFile(out, b, 0o644); err != nil {
+				t.Errorf("pprof: %v", err)
+			}
+		}
+	}()
 	time.Sleep(time.Duration(secs) * time.Second)
 	measuring.Store(false)
 	wall := time.Since(start)
 	pgCPU, srvCPU, genCPU := postgresCPU(t)-pgBefore, procCPU(t, p.cmd.Process.Pid)-srvBefore, selfCPU()-genBefore
-	storeAfter := storeSeconds(t, p.base)
+	allCPU := machineCPU() - allBefore
+	storeAfter, connsAfter := storeSeconds(t, p.base), dbConns(t, p.base)
+	<-profiled
 	close(stop)
 	for _, ws := range conns {
 		_ = ws.SetReadDeadline(time.Now())
@@ -114,8 +151,8 @@ func TestStoreLoad(t *testing.T) {
 	t.Logf("store=%s users=%d window=%v spins=%d spins/s=%.0f p50=%v p99=%v max=%v errors=%d",
 		store, users, wall.Round(time.Millisecond), spins.Load(), rate, q(0.5), q(0.99), q(1), errs.Load())
 	mu.Unlock()
-	t.Logf("CPU over the window: server %.1f s, generator %.1f s, postgres %.1f s (of %.1f s wall × 2 cores)",
-		srvCPU.Seconds(), genCPU.Seconds(), pgCPU.Seconds(), wall.Seconds())
+	t.Logf("CPU over the window: server %.1f s, generator %.1f s, postgres %.1f s, anything else %.1f s (of %.1f s wall × 2 cores)",
+		srvCPU.Seconds(), genCPU.Seconds(), pgCPU.Seconds(), (allCPU - srvCPU - genCPU - pgCPU).Seconds(), wall.Seconds())
 	var ops []string
 	for op, after := range storeAfter {
 		if d := after - storeBefore[op]; d > 0.001 {
@@ -124,13 +161,22 @@ func TestStoreLoad(t *testing.T) {
 	}
 	slices.Sort(ops)
 	t.Logf("server time in store calls (summed over concurrent calls): %s", strings.Join(ops, ", "))
+	if b := connsAfter["commit_batches"] - connsBefore["commit_batches"]; b > 0 {
+		w := connsAfter["commit_writes"] - connsBefore["commit_writes"]
+		us := func(k string) float64 { return float64(connsAfter[k]-connsBefore[k]) / 1000 / float64(b) }
+		t.Logf("group commit: %d writes in %d batches (%.1f a batch, %.0f batches/s, %.1f ms a batch of which the commit %.1f ms), %d split, queue full %d",
+			w, b, float64(w)/float64(b), float64(b)/wall.Seconds(), us("commit_batch_us"), us("commit_commit_us"),
+			connsAfter["commit_splits"]-connsBefore["commit_splits"], connsAfter["commit_queue_full"]-connsBefore["commit_queue_full"])
+	}
 	if minRate := envInt(t, "SPIN_LOAD_MIN_SPINS", 0); rate < float64(minRate) {
 		t.Errorf("spins/s = %.0f, want at least %d", rate, minRate)
 	}
 }
 
 // loadLoop runs one user's spin, match, vote, result loop until stop.
-func loadLoop(ws *websocket.Conn, stop chan struct{}, matched func(time.Duration), failed func()) {
+// With every > 0 a spin starts at first and then every that long (at once
+// when the previous date ran late).
+func loadLoop(ws *websocket.Conn, stop chan struct{}, first time.Time, every time.Duration, matched func(time.Duration), failed func()) {
 	var f struct {
 		Type    string `json:"type"`
 		MatchID string `json:"match_id"`
@@ -156,7 +202,21 @@ func loadLoop(ws *websocket.Conn, stop chan struct{}, matched func(time.Duration
 	if !read("state") {
 		return
 	}
+	next := first
 	for id := 1; ; id += 2 {
+		if every > 0 {
+			timer := time.NewTimer(time.Until(next))
+			select {
+			case <-stop:
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			next = next.Add(every)
+			if behind := time.Until(next); behind < -every {
+				next = time.Now() // do not burst to catch up
+			}
+		}
 		select {
 		case <-stop:
 			return
@@ -220,6 +280,26 @@ func postgresCPU(t *testing.T) time.Duration {
 	return sum
 }
 
+// machineCPU returns the CPU time all processes spent, from /proc/stat
+// (user, nice, system, irq, softirq, steal).
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	var ticks int64
+	for i, f := range fields[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait, guest
+			continue
+		}
+		n, _ := strconv.ParseInt(f, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTick
+}
+
 // selfCPU returns this process's user+system CPU time.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
@@ -250,4 +330,20 @@ func storeSeconds(t *testing.T, base string) map[string]float64 {
 		out[op] = f
 	}
 	return out
+}
+
+// dbConns reads the connections part of /api/test/db-stats (empty for a
+// store without one).
+func dbConns(t *testing.T, base string) map[string]int64 {
+	t.Helper()
+	res, err := http.Get(base + "/api/test/db-stats")
+	if err != nil {
+		t.Fatalf("db-stats: %v", err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Connections map[string]int64 `json:"connections"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return out.Connections
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,12 +46,35 @@ type commitConfig struct {
 }
 
 const (
-	defaultFlushers    = 2
-	defaultMaxBatch    = 256
+	defaultFlushers    = 1
+	defaultMaxBatch    = 1024
 	defaultCommitQueue = 4096
 	// batchTimeout bounds one batch whose writes carry no deadline.
 	batchTimeout = 30 * time.Second
 )
+
+// commitSettings moves the group commit's settings out of a connection's
+// runtime parameters (where pgx leaves the settings it does not know, and
+// which it would send to the server) into cc.
+func commitSettings(params map[string]string, cc *commitConfig) error {
+	for _, p := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"commit_flushers", &cc.Flushers, 64}, {"commit_max_batch", &cc.MaxBatch, 100_000}} {
+		v, ok := params[p.name]
+		if !ok {
+			continue
+		}
+		delete(params, p.name)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > p.max {
+			return fmt.Errorf("%s must be a whole number from 1 to %d, not %q", p.name, p.max, v)
+		}
+		*p.dst = n
+	}
+	return nil
+}
 
 // errClosed is returned for a write queued after Close.
 var errClosed = errors.New("pg: store closed")
@@ -86,6 +110,9 @@ type committer struct {
 	// committed, batches sent again without a failed write, and waits on
 	// a full queue.
 	batches, writes, splits, full atomic.Int64
+	// Time spent in send, summed over the flushers: the whole batch
+	// (acquire to commit answer), and its commit alone.
+	batchMicros, commitMicros atomic.Int64
 }
 
 func newCommitter(s *Store, pool *pgxpool.Pool, cfg commitConfig) *committer {
@@ -248,6 +275,8 @@ func (c *committer) dropExpired(ws []*write) []*write {
 // error.
 func (c *committer) send(ws []*write) (int, error) {
 	c.batches.Add(1)
+	t0 := time.Now()
+	defer func() { c.batchMicros.Add(time.Since(t0).Microseconds()) }()
 	var latest time.Time
 	for _, w := range ws {
 		if w.deadline.IsZero() {
@@ -291,6 +320,8 @@ func (c *committer) send(ws []*write) (int, error) {
 		_, _ = conn.Exec(ctx, "rollback")
 		return -1, err
 	}
+	t1 := time.Now()
 	_, err = conn.Exec(ctx, "commit")
+	c.commitMicros.Add(time.Since(t1).Microseconds())
 	return -1, err
 }

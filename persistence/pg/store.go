@@ -26,7 +26,9 @@ type Store struct {
 }
 
 // Open connects to databaseURL (a postgres:// URL or key=value string; pool
-// settings such as pool_max_conns may be given in it), applies the schema
+// settings such as pool_max_conns may be given in it, and so may the group
+// commit's: commit_flushers, the batches in flight at once, and
+// commit_max_batch, the writes in one batch; see commit.go), applies the schema
 // migrations and returns the store. An unreachable database gives an error
 // wrapping persistence.ErrUnavailable.
 func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store, error) {
@@ -44,6 +46,9 @@ func open(ctx context.Context, databaseURL string, logger *slog.Logger, cc commi
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if err := commitSettings(cfg.ConnConfig.RuntimeParams, &cc); err != nil {
+		return nil, fmt.Errorf("pg: open: %w", err)
 	}
 	if err := applyMigrations(ctx, cfg.ConnConfig, logger); err != nil {
 		return nil, classify("pg: open: migrate", err)
