@@ -69,9 +69,10 @@ func BenchmarkRecordVoteParallel(b *testing.B) {
 // own pair of users. It reports dates/s and, from Stats, the writes per
 // batch.
 func BenchmarkDateWrites(b *testing.B) {
-	for _, writers := range []int{64, 512} {
-		b.Run(fmt.Sprint("writers=", writers), func(b *testing.B) {
-			s := open(b, pgtest.NewDatabase(b))
+	for _, c := range []struct{ writers, flushers int }{{64, 1}, {512, 1}, {512, 2}, {512, 4}} {
+		b.Run(fmt.Sprintf("writers=%d/flushers=%d", c.writers, c.flushers), func(b *testing.B) {
+			writers := c.writers
+			s := open(b, pgtest.NewDatabase(b)+fmt.Sprint("&commit_flushers=", c.flushers))
 			ctx := b.Context()
 			before, err := s.Stats(ctx)
 			if err != nil {

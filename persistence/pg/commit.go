@@ -46,8 +46,8 @@ type commitConfig struct {
 }
 
 const (
-	defaultFlushers    = 1
-	defaultMaxBatch    = 1024
+	defaultFlushers    = 2
+	defaultMaxBatch    = 512
 	defaultCommitQueue = 4096
 	// batchTimeout bounds one batch whose writes carry no deadline.
 	batchTimeout = 30 * time.Second
