@@ -8,11 +8,18 @@
 // is stored. A user is in at most one match without a result: CreateMatch
 // claims both partners in the match_members table (its primary key is the
 // arbiter between racing creations) and recording the result releases
-// them; queue places live in queue_entries. Transactions that hit a serialization failure or a deadlock
-// are retried with jittered exponential backoff; an error that means the
-// database could not be reached wraps persistence.ErrUnavailable.
+// them; queue places live in queue_entries. Transactions that hit a
+// serialization failure or a deadlock are retried with jittered exponential
+// backoff; an error that means the database could not be reached wraps
+// persistence.ErrUnavailable.
 //
-// Concurrency: a Store is safe for concurrent use; the pool hands each call
-// its own connection. Several processes may Open the same database at once:
+// Writes are group-committed (commit.go): concurrent calls' statements go
+// to PostgreSQL in one batch, one round trip and one commit, and each call
+// returns only after the commit that holds its write; a write whose
+// statement fails fails alone.
+//
+// Concurrency: a Store is safe for concurrent use; the pool hands each read
+// its own connection, and a fixed number of flusher goroutines own the
+// batches. Several processes may Open the same database at once:
 // migrations run under a PostgreSQL advisory lock.
 package pg

@@ -15,12 +15,9 @@ func (s *Store) RecordWaitSample(ctx context.Context, w persistence.WaitSample) 
 	if w.At.IsZero() {
 		w.At = time.Now()
 	}
-	return s.retry(ctx, "pg: record wait sample", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
-			`insert into wait_samples (pool, gender, wait_us, outcome, at) values ($1, $2, $3, $4, $5)`,
-			w.Pool, w.Gender, w.Wait.Microseconds(), w.Outcome, w.At)
-		return err
-	})
+	return s.commit.exec(ctx, "pg: record wait sample",
+		`insert into wait_samples (pool, gender, wait_us, outcome, at) values ($1, $2, $3, $4, $5)`,
+		w.Pool, w.Gender, w.Wait.Microseconds(), w.Outcome, w.At)
 }
 
 // Audit appends one line to the audit log. A zero At is set to the current
@@ -29,12 +26,9 @@ func (s *Store) Audit(ctx context.Context, e persistence.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	return s.retry(ctx, "pg: audit", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
-			`insert into audit_log (at, actor, action, target, ip, detail) values ($1, $2, $3, $4, $5, $6)`,
-			e.At, e.Actor, e.Action, e.Target, e.IP, e.Detail)
-		return err
-	})
+	return s.commit.exec(ctx, "pg: audit",
+		`insert into audit_log (at, actor, action, target, ip, detail) values ($1, $2, $3, $4, $5, $6)`,
+		e.At, e.Actor, e.Action, e.Target, e.IP, e.Detail)
 }
 
 // AuditLog returns the newest audit lines, newest first, at most limit.

@@ -20,7 +20,7 @@ import (
 var _ actors.Store = (*pg.Store)(nil)
 
 // schemaVersion is the number of the newest migration.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // open opens a store on dbURL, closed when the test ends.
 func open(t testing.TB, dbURL string) *pg.Store {

@@ -38,14 +38,11 @@ func (s *Store) PutProfile(ctx context.Context, p persistence.Profile) error {
 	if p.Seeking == nil {
 		p.Seeking = []string{}
 	}
-	return s.retry(ctx, "pg: put profile", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
-			`insert into profiles (user_id, display_name, gender, seeking, pool, updated_at)
+	return s.commit.exec(ctx, "pg: put profile",
+		`insert into profiles (user_id, display_name, gender, seeking, pool, updated_at)
 			 values ($1, $2, $3, $4, $5, $6)
 			 on conflict (user_id) do update set
 			   display_name = excluded.display_name, gender = excluded.gender,
 			   seeking = excluded.seeking, pool = excluded.pool, updated_at = excluded.updated_at`,
-			p.UserID, p.DisplayName, p.Gender, p.Seeking, p.Pool, p.UpdatedAt)
-		return err
-	})
+		p.UserID, p.DisplayName, p.Gender, p.Seeking, p.Pool, p.UpdatedAt)
 }

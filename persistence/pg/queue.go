@@ -23,16 +23,13 @@ func (s *Store) PutQueueEntry(ctx context.Context, e persistence.QueueEntry) err
 	if e.Seeking == nil {
 		e.Seeking = []string{}
 	}
-	return s.retry(ctx, "pg: put queue entry", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
-			`insert into queue_entries (user_id, pool, display_name, gender, seeking, enqueued_at)
+	return s.commit.exec(ctx, "pg: put queue entry",
+		`insert into queue_entries (user_id, pool, display_name, gender, seeking, enqueued_at)
 			 values ($1, $2, $3, $4, $5, $6)
 			 on conflict (user_id) do update set
 			   pool = excluded.pool, display_name = excluded.display_name, gender = excluded.gender,
 			   seeking = excluded.seeking, enqueued_at = excluded.enqueued_at`,
-			e.UserID, e.Pool, e.DisplayName, e.Gender, e.Seeking, e.EnqueuedAt)
-		return err
-	})
+		e.UserID, e.Pool, e.DisplayName, e.Gender, e.Seeking, e.EnqueuedAt)
 }
 
 // DeleteQueueEntry deletes the user's queue entry if its enqueue time is
@@ -41,13 +38,10 @@ func (s *Store) PutQueueEntry(ctx context.Context, e persistence.QueueEntry) err
 // with another enqueue time, is left alone without an error.
 func (s *Store) DeleteQueueEntry(ctx context.Context, userID string, enqueuedAt time.Time) error {
 	from := time.UnixMilli(enqueuedAt.UnixMilli())
-	return s.retry(ctx, "pg: delete queue entry", func(ctx context.Context) error {
-		_, err := s.pool.Exec(ctx,
-			`delete from queue_entries
+	return s.commit.exec(ctx, "pg: delete queue entry",
+		`delete from queue_entries
 			  where user_id = $1 and enqueued_at >= $2 and enqueued_at < $3`,
-			userID, from, from.Add(time.Millisecond))
-		return err
-	})
+		userID, from, from.Add(time.Millisecond))
 }
 
 // QueueEntry returns the user's queue entry, or persistence.ErrNotFound.

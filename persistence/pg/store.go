@@ -22,13 +22,21 @@ const (
 type Store struct {
 	pool   *pgxpool.Pool // static after construction; safe for concurrent use
 	logger *slog.Logger  // static after construction
+	commit *committer    // static after construction; batches the writes (commit.go)
 }
 
 // Open connects to databaseURL (a postgres:// URL or key=value string; pool
-// settings such as pool_max_conns may be given in it), applies the schema
+// settings such as pool_max_conns may be given in it, and so may the group
+// commit's: commit_flushers, the batches in flight at once, and
+// commit_max_batch, the writes in one batch; see commit.go), applies the schema
 // migrations and returns the store. An unreachable database gives an error
 // wrapping persistence.ErrUnavailable.
 func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store, error) {
+	return open(ctx, databaseURL, logger, commitConfig{})
+}
+
+// open is Open with the committer's settings.
+func open(ctx context.Context, databaseURL string, logger *slog.Logger, cc commitConfig) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -38,6 +46,9 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if err := commitSettings(cfg.ConnConfig.RuntimeParams, &cc); err != nil {
+		return nil, fmt.Errorf("pg: open: %w", err)
 	}
 	if err := applyMigrations(ctx, cfg.ConnConfig, logger); err != nil {
 		return nil, classify("pg: open: migrate", err)
@@ -51,13 +62,16 @@ func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (*Store,
 		pool.Close()
 		return nil, fmt.Errorf("pg: open: %w", err)
 	}
+	s.commit = newCommitter(s, pool, cc)
 	logger.Info("pg store open", "host", cfg.ConnConfig.Host, "database", cfg.ConnConfig.Database, "max_conns", cfg.MaxConns)
 	return s, nil
 }
 
-// Close waits for in-flight calls to return their connections and closes
-// the pool. The store must not be used afterwards.
+// Close commits the writes already queued (their callers get their
+// answers), refuses later ones, waits for in-flight calls to return their
+// connections and closes the pool. The store must not be used afterwards.
 func (s *Store) Close() {
+	s.commit.close()
 	s.pool.Close()
 }
 
