@@ -40,7 +40,7 @@ import (
 // with a Gamma prior worth PriorWeight arrivals at one per PriorInterval:
 // (PriorWeight + n) / (PriorWeight*PriorInterval + span). The horizon starts
 // at the last minute and extends to 2, 5 and Window minutes for as long as
-// each older stretch is consistent with the newer rate (within 2.5 standard
+// each older stretch is consistent with the newer rate (within 4 standard
 // deviations of a Poisson count): a steady pool is measured over the whole
 // window, a rush or its end is followed within a minute or two. gamma is the
 // estimate of an exponential patience from person-time: the competitors who
@@ -224,7 +224,7 @@ var (
 // older stretch of arrivals counts as consistent with the newer rate, and
 // how many stage-rates the waiter's own leaving is worth.
 var (
-	consistentZ = 2.5
+	consistentZ = 4.0
 	ownLeaving  = 1.0
 )
 
