@@ -42,16 +42,25 @@ import (
 // at the last minute and extends to 2, 5 and Window minutes for as long as
 // each older stretch is consistent with the newer rate (within 4 standard
 // deviations of a Poisson count): a steady pool is measured over the whole
-// window, a rush or its end is followed within a minute or two. gamma is the
+// window, a rush or its end is followed within a minute or two. When a
+// straight-line fit of the rate over the last trendSpan clears trendZ
+// standard deviations, the rate is taken at its mean over the expected wait
+// rather than the horizon's (a pool filling up, or a rush building or
+// ending). gamma is the
 // estimate of an exponential patience from person-time: the competitors who
 // left unmatched in the window over the time waiters of those classes spent
 // waiting within the window (accrued from the queue's class counts at
 // every change, O(1)), with a prior of one departure per PriorPatience.
+// Patience follows no fixed law, so gamma is scaled by a life table of
+// leaving by age band (accrue, hazardRatio): for those ahead by their age
+// bands, and for the waiter's own age.
 //
 // Quantiles. P50 and P90 are those of a Gamma distribution with the stages'
 // mean and a variance that adds the uncertainty of the rates (the delta
 // method: lambda known to 1/sqrt(n) of itself, gamma to 1/sqrt(departures)),
 // by the Wilson-Hilferty approximation. Estimates are capped at 30 days.
+// A first estimate's P90 is read further out when more than one in ten of
+// the latest matched waits overran the P90 they were told (Recalibrate).
 //
 // A newcomer (EstimateFor). A newcomer of gender g is assumed to seek what the
 // recent arrivals of g sought most, or every other gender with no history.
@@ -214,7 +223,7 @@ const (
 
 // Confidence thresholds (see Estimator): partner arrivals below which the
 // estimate is low whatever its shape, and the shapes of medium and high.
-var (
+const (
 	mediumArrivals = 5.0
 	mediumShape    = 2.5
 	highShape      = 9.0
@@ -223,7 +232,7 @@ var (
 // Model constants (see Estimator): the standard deviations within which an
 // older stretch of arrivals counts as consistent with the newer rate, and
 // how many stage-rates the waiter's own leaving is worth.
-var (
+const (
 	consistentZ = 4.0
 	ownLeaving  = 1.0
 )
@@ -476,14 +485,13 @@ func (e *Estimator) partnerTrend(c class, nowKey int64) (slope float64, ok bool)
 	if sw <= 0 || count < 10 {
 		return 0, false
 	}
-	tbar, rbar := st/sw, sr/sw
+	tbar := st / sw
 	sxx := stt - sw*tbar*tbar
 	if sxx <= 0 {
 		return 0, false
 	}
 	slope = (str - sr*tbar) / sxx // sum w (t - tbar)(r - rbar) with r = x/w
-	_ = rbar
-	v := (count / sw) / sxx // Poisson: var(r_j) = lambda/w_j
+	v := (count / sw) / sxx       // Poisson: var(r_j) = lambda/w_j
 	return slope, slope*slope > trendZ*trendZ*v
 }
 
@@ -577,7 +585,10 @@ func (e *Estimator) hazardRatio(g Gender, age, horizon float64) float64 {
 			sum += d * (t.left[b] + lifePrior) / (t.exposure[b] + prior)
 		}
 	}
-	return sum / (end - age) / all
+	if r := sum / (end - age) / all; r > 0 && !math.IsInf(r, 0) {
+		return r
+	}
+	return 1
 }
 
 // aheadRatio is hazardRatio for the people waiting longer than age: the
@@ -617,17 +628,21 @@ func ageBand(age float64) int {
 }
 
 // accrue adds the time at risk since the last call of everyone waiting in
-// q, by gender and age band: O(q.Len()). Called once per wait tick; a gap
-// of more than maxAccrue counts as maxAccrue.
+// q, by gender and age band: O(q.Len()). Called once per wait tick.
 func (e *Estimator) accrue(q *Queue, now time.Time) {
-	k := timeKey(now)
+	k, ok := e.touch(now)
+	if !ok {
+		return
+	}
 	if e.lifeAt == 0 || k <= e.lifeAt {
 		if e.lifeAt == 0 {
 			e.lifeAt = k
 		}
 		return
 	}
-	dt := min(time.Duration(k-e.lifeAt), maxAccrue).Seconds()
+	// A long gap (a stalled pool) is counted as it was, up to the window:
+	// the waiters were at risk all along, and the old table fades by it.
+	dt := min(time.Duration(k-e.lifeAt), e.cfg.Window).Seconds()
 	e.lifeAt = k
 	decay := math.Exp(-dt / e.cfg.Window.Seconds())
 	for _, g := range Genders {
@@ -648,10 +663,6 @@ func (e *Estimator) accrue(q *Queue, now time.Time) {
 		return true
 	})
 }
-
-// maxAccrue bounds the time one accrue counts (a pool that did not tick
-// for a while must not count its waiters' ages twice).
-const maxAccrue = 5 * time.Second
 
 // Estimate returns the remaining wait of the queued waiter w at the 1-based
 // position, given the pool's current waiting counts by gender.
@@ -701,7 +712,7 @@ func (e *Estimator) estimate(c class, k int, waiting map[Gender]int, now time.Ti
 	mean, variance, n, lambda, gamma := e.stages(c, k, now, age)
 	eta := ETA{
 		P50:        seconds(gammaQuantile(mean, variance, 0.5)),
-		P90:        seconds(e.spread[c.gender()].p90(gammaQuantile(mean, variance, 0.9), mean, variance)),
+		P90:        seconds(e.p90(c, age, mean, variance)),
 		Confidence: confidence(n, mean, variance),
 		mean:       mean,
 		variance:   variance,
@@ -721,6 +732,18 @@ func (e *Estimator) estimate(c class, k int, waiting map[Gender]int, now time.Ti
 		fastLine: k >= 5 && mean < 0.7*float64(k)/lambda && gamma > 0,
 	})
 	return eta
+}
+
+// p90 is the model's 90th percentile, read further out for a waiter who
+// has just spun when recent matched waits overran the P90 told at the
+// spin (spreadRing; the ring learns from first estimates, so it is applied
+// to first estimates only).
+func (e *Estimator) p90(c class, age, mean, variance float64) float64 {
+	q := gammaQuantile(mean, variance, 0.9)
+	if age >= 1 {
+		return q
+	}
+	return e.spread[c.gender()].p90(q, mean, variance)
 }
 
 // confidence grades an estimate with the given mean and variance, backed
@@ -856,4 +879,4 @@ func moved(a, b time.Duration) bool {
 // lifePrior is how many departures at the average hazard each age band of
 // the life table starts from: bands few people reach stay near the average
 // until their own departures say otherwise.
-var lifePrior = 20.0
+const lifePrior = 20.0

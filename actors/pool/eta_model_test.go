@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,5 +157,49 @@ func TestRecalibrateWidensP90(t *testing.T) {
 	}
 	if back := e.Estimate(man, 30, nil, t0); back.P90 != before.P90 {
 		t.Errorf("after early waits P90 = %v, want the model's %v", back.P90, before.P90)
+	}
+}
+
+// A zero time on the first tick leaves the life table alone (it used to
+// overflow the gap and poison the table with NaN for good).
+func TestAccrueIgnoresZeroTime(t *testing.T) {
+	p := NewPool(PoolConfig{})
+	e := p.Estimator()
+	e.MatchFormed(t0.Add(-time.Minute))
+	arrive(e, Female, sM, 6, time.Minute, t0)
+	w := wt("m", Male, sF, 0)
+	w.EnqueuedAt = t0
+	p.Insert(w, t0)
+	p.Updates(time.Time{}, func(*Waiter, int, ETA, map[Gender]int) {})
+	p.Updates(t0.Add(time.Second), func(*Waiter, int, ETA, map[Gender]int) {})
+	e.Finished(Male, sF, 3*time.Second, false, t0.Add(2*time.Second))
+	p.Updates(t0.Add(3*time.Second), func(*Waiter, int, ETA, map[Gender]int) {})
+	if r := e.hazardRatio(Male, 0, 10); math.IsNaN(r) || math.IsInf(r, 0) || r <= 0 {
+		t.Fatalf("hazard ratio %v", r)
+	}
+	if _, eta, _ := p.Status("m", t0.Add(3*time.Second)); eta.P50 <= 0 {
+		t.Errorf("P50 = %v after a zero-time tick", eta.P50)
+	}
+}
+
+// A place re-announced long after its spin (its pool moved) is judged on
+// the wait since it was told, not since the spin.
+func TestRecalibrateUsesTheWaitSinceTold(t *testing.T) {
+	p := NewPool(PoolConfig{})
+	e := p.Estimator()
+	e.MatchFormed(t0.Add(-15 * time.Minute))
+	arrive(e, Female, sM, 90, 15*time.Minute, t0)
+	for i := range 40 {
+		m := wt("m"+strconv.Itoa(i), Male, sF, 0)
+		m.EnqueuedAt = t0.Add(-time.Hour) // spun an hour ago, announced now
+		p.Join(m, false, t0)
+	}
+	for i := range 40 {
+		w := wt("w"+strconv.Itoa(i), Female, sM, 0)
+		w.EnqueuedAt = t0.Add(time.Duration(i+1) * time.Second)
+		p.Join(w, true, w.EnqueuedAt)
+	}
+	if z := e.spread[Male].z90; z > 2*modelZ90 {
+		t.Errorf("z90 = %.1f: the hour before the announcement was taken for a wait", z)
 	}
 }

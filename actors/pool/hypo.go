@@ -19,8 +19,7 @@ func stageSums(k int, lambda, gamma, shift float64) (s1, s2 float64) {
 	if k < 1 || lambda <= 0 {
 		return 0, 0
 	}
-	// Few stages, or so little leaving that the rates barely differ: sum
-	// directly (or in closed form for gamma = 0).
+	// No leaving: the closed form; few stages: sum directly.
 	if gamma <= 0 {
 		return float64(k) / lambda, float64(k) / (lambda * lambda)
 	}
@@ -87,8 +86,11 @@ func trigammaAsym(x float64) float64 {
 
 // gammaQuantile returns the p-quantile of the Gamma distribution with the
 // given mean and variance (shape mean^2/var), by the Wilson-Hilferty cube
-// root approximation; within about 1% for shapes from 1 up, which is where
-// sums of exponential stages fall (a lone exponential has shape 1).
+// root approximation; within about 1.5% for shapes from 1 up, which is
+// where sums of exponential stages fall (a lone exponential has shape 1).
+// Below that (rates so uncertain that the spread exceeds the mean) it is
+// rough, and a quantile the approximation puts at zero is floored at a
+// hundredth of the mean, so that nobody is told "0 s" for want of data.
 func gammaQuantile(mean, variance, p float64) float64 {
 	if mean <= 0 {
 		return 0
@@ -100,61 +102,7 @@ func gammaQuantile(mean, variance, p float64) float64 {
 	scale := variance / mean
 	z := math.Sqrt2 * math.Erfinv(2*p-1)
 	c := 1 - 1/(9*shape) + z/(3*math.Sqrt(shape))
-	if c <= 0 {
-		return 0
-	}
-	return shape * scale * c * c * c
-}
-
-// gammaCDF returns P(X <= x) for X ~ Gamma(shape, scale): the regularized
-// lower incomplete gamma function P(shape, x/scale), by its series below
-// shape+1 and its continued fraction above.
-func gammaCDF(shape, scale, x float64) float64 {
-	if x <= 0 || shape <= 0 || scale <= 0 {
-		return 0
-	}
-	x /= scale
-	lg, _ := math.Lgamma(shape)
-	front := math.Exp(shape*math.Log(x) - x - lg)
-	if x < shape+1 {
-		// P(a, x) = e^-x x^a / Gamma(a) * sum_n x^n / (a (a+1) ... (a+n)).
-		term := 1 / shape
-		sum := term
-		for n := 1; n < 500; n++ {
-			term *= x / (shape + float64(n))
-			sum += term
-			if term < sum*1e-12 {
-				break
-			}
-		}
-		return min(1, front*sum)
-	}
-	// Q(a, x) by Lentz's method on the continued fraction
-	// 1/(x+1-a- 1(1-a)/(x+3-a- 2(2-a)/(x+5-a- ...))).
-	const tiny = 1e-300
-	b := x + 1 - shape
-	c := 1 / tiny
-	d := 1 / b
-	h := d
-	for n := 1; n < 500; n++ {
-		an := -float64(n) * (float64(n) - shape)
-		b += 2
-		d = an*d + b
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = b + an/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		delta := d * c
-		h *= delta
-		if math.Abs(delta-1) < 1e-12 {
-			break
-		}
-	}
-	return max(0, 1-front*h)
+	return max(shape*scale*c*c*c, mean/100, 0)
 }
 
 // OracleP50 is the model's median remaining wait of someone k-th in line

@@ -29,7 +29,7 @@ func TestStageSumsMatchDirectSums(t *testing.T) {
 	}
 }
 
-func TestGammaQuantileAndCDF(t *testing.T) {
+func TestGammaQuantile(t *testing.T) {
 	for _, k := range []int{1, 2, 5, 30, 400} {
 		for _, p := range []float64{0.5, 0.9} {
 			want := erlangQuantile(k, p)
@@ -37,15 +37,6 @@ func TestGammaQuantileAndCDF(t *testing.T) {
 			if math.Abs(got-want) > 0.015*want {
 				t.Errorf("k=%d p=%v: Wilson-Hilferty %g, exact %g", k, p, got, want)
 			}
-			if c := gammaCDF(float64(k), 1, want); math.Abs(c-p) > 1e-4 { // beyond maxExactK the quantile is approximate
-				t.Errorf("k=%d: CDF at the %v-quantile = %g", k, p, c)
-			}
 		}
-	}
-	if c := gammaCDF(1, 2, 2*math.Ln2); math.Abs(c-0.5) > 1e-12 {
-		t.Errorf("exponential median CDF = %g", c)
-	}
-	if gammaCDF(3, 1, 0) != 0 || gammaCDF(3, 1, 1e6) != 1 {
-		t.Error("CDF bounds")
 	}
 }

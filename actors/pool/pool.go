@@ -29,7 +29,8 @@ type Told struct {
 	ETA      ETA
 	Position int
 	At       time.Time
-	first    ETA // the estimate told at the spin, for Recalibrate
+	first    ETA       // the estimate told when the place was taken, for Recalibrate
+	firstAt  time.Time // when it was told
 }
 
 // NewPool returns an empty pool with no history.
@@ -74,12 +75,12 @@ func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
 	partner := p.q.Add(w)
 	if partner == nil {
 		if pos, eta, ok := p.Status(w.UserID, now); ok {
-			p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now, first: eta}
+			p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now, first: eta, firstAt: now}
 		}
 		return nil
 	}
 	if t, ok := p.told[partner.UserID]; ok {
-		p.est.Recalibrate(partner.Gender, t.first, now.Sub(partner.EnqueuedAt))
+		p.est.Recalibrate(partner.Gender, t.first, now.Sub(t.firstAt))
 	}
 	delete(p.told, partner.UserID)
 	p.est.MatchFormed(now)
@@ -148,7 +149,7 @@ func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, 
 		if ok && pos == last.Position && !ChangedEnough(last.ETA, eta) && now.Sub(last.At) < p.updateMax {
 			return true
 		}
-		p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now, first: last.first}
+		p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now, first: last.first, firstAt: last.firstAt}
 		fn(w, pos, eta, waiting)
 		return true
 	})

@@ -45,7 +45,7 @@ type reasonInput struct {
 	fastLine bool
 }
 
-// reason builds the sentence of an ETA, in one allocation.
+// reason builds the sentence of an ETA.
 func reason(in reasonInput) string {
 	var buf [320]byte
 	b := buf[:0]

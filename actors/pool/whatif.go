@@ -67,11 +67,15 @@ func (p *Pool) WhatIf(g Gender, morePerHour float64, now time.Time) map[Gender]W
 		if h == g {
 			extraOwn = extra
 		}
-		gh, gp := e.genderLeaveRate(h, now), e.partnersLeaveRate(hs&^SetOf(h), now)
-		out[h] = WhatIfWait{
-			Now:  seconds(lineMedian(ownRate, partnerRate, gh, gp)),
-			Then: seconds(lineMedian(ownRate+extraOwn, partnerRate+extraPartner, gh, gp)),
+		if ownRate+extraOwn <= 0 || partnerRate+extraPartner <= 0 {
+			continue // no traffic on one side: no steady state to speak of
 		}
+		gh, gp := e.genderLeaveRate(h, now), e.partnersLeaveRate(hs&^SetOf(h), now)
+		before, after := lineMedian(ownRate, partnerRate, gh, gp), lineMedian(ownRate+extraOwn, partnerRate+extraPartner, gh, gp)
+		if math.IsInf(before, 0) || math.IsInf(after, 0) {
+			continue
+		}
+		out[h] = WhatIfWait{Now: seconds(before), Then: seconds(after)}
 	}
 	return out
 }

@@ -21,8 +21,9 @@ type slot struct {
 	// queue (a cancel, or the reconnect grace ran out); index 0 unused.
 	abandoned [numGenders + 1]uint32
 	// left counts, by class, the same waits; exposure sums, by class, the
-	// seconds of every wait that ended in the slot, matched or not (the
-	// time at risk of leaving).
+	// person-seconds waiters spent waiting in the slot (Estimator.atRisk),
+	// or, for an estimator without a queue, the seconds of every wait that
+	// ended in it.
 	left     [numClasses]uint32
 	exposure [numClasses]float64
 }

@@ -74,8 +74,8 @@ func (h *etaHistory) predecessor(at time.Time, g pool.Gender) float64 {
 
 // TestETABarsOverRealSockets runs one scenario of the simulator's kind
 // against a real node process over real WebSockets, on the wall clock:
-// Poisson arrivals of 3 men to 1 woman, 8 a second for 60 seconds, each
-// giving up after an exponential patience of 4 s on average (cancel) or
+// Poisson arrivals of 3 men to 1 woman, 8 a second for 60 seconds (the
+// first 10 not judged), each giving up after an exponential patience of 4 s on average (cancel) or
 // voting no when matched. The estimates pushed (queued, then wait_update)
 // are scored with the simulator's bars (sim.Judge), beside the
 // predecessor's estimator on the same users.
@@ -150,9 +150,8 @@ func TestETABarsOverRealSockets(t *testing.T) {
 		if s.matchedAt.IsZero() {
 			continue
 		}
-		// Waits are taken at the wire's resolution (estimates are sent in
-		// tenths of a second), so that a pair formed at once, told 0 s,
-		// is not judged late by a socket's few milliseconds.
+		// A wait under 50 ms is a pair formed at once (told 0 s), not one
+		// judged late by a socket's few milliseconds.
 		first := s.first
 		first.Real = wireSeconds(s.matchedAt.Sub(s.start))
 		gr.First = append(gr.First, first)
@@ -183,8 +182,14 @@ func TestETABarsOverRealSockets(t *testing.T) {
 	}
 }
 
-// wireSeconds is d in seconds, rounded to the tenth the wire carries.
-func wireSeconds(d time.Duration) float64 { return math.Round(d.Seconds()*10) / 10 }
+// wireSeconds is d in seconds, a wait under 50 ms (the sockets' own
+// latency) counting as none.
+func wireSeconds(d time.Duration) float64 {
+	if d < 50*time.Millisecond {
+		return 0
+	}
+	return d.Seconds()
+}
 
 // devToken creates a development profile and returns its token.
 func devToken(t *testing.T, base, gender, seeking string) string {

@@ -2,6 +2,8 @@ package pool
 
 import "math"
 
+// Exact Erlang quantiles: the reference the tests hold gammaQuantile to.
+
 // maxExactK is the largest shape for which erlangQuantile refines the
 // Wilson-Hilferty start with Newton steps on the exact Erlang CDF; above it
 // the approximation alone is already within 0.01%.
