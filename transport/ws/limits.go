@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,15 +27,19 @@ const maxInFlight = 100
 
 // socketLimits is one socket's limits: its address's Limiter grain, its
 // lease under the address's socket cap, and its commands in flight. key
-// and lease are static after admitUpgrade ("" when the address is exempt
-// or there is no cap); inFlight is atomic.
+// and lease are static after admitAddress ("" when the address is exempt
+// or there is no cap); leases, slot and refused are static after
+// keepLease; inFlight and released are atomic.
 type socketLimits struct {
 	sys      *actors.System
 	key      string // Limiter grain identity; "" when exempt
 	lease    string // lease id; "" when none is held
 	inFlight atomic.Int32
-	stop     chan struct{} // closed by release
 	released atomic.Bool
+
+	leases  *wheel[*socketLimits] // nil until keepLease puts the lease on it
+	slot    int
+	refused func()
 }
 
 // admitAddress checks an upgrade against the address's upgrade budget and
@@ -48,7 +53,7 @@ func (h *Handler) admitAddress(w http.ResponseWriter, r *http.Request) *socketLi
 		ips = clientip.New(nil, nil)
 	}
 	addr := ips.Addr(r)
-	l := &socketLimits{sys: h.sys, stop: make(chan struct{})}
+	l := &socketLimits{sys: h.sys}
 	cfg := h.sys.Limits()
 	if !ips.Exempt(addr) {
 		l.key = clientip.Key(addr)
@@ -97,31 +102,49 @@ func newLeaseID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// keepLease renews the socket's lease until release (every third of the
-// lease's TTL, so one lost renewal never lets it expire). A renewal the
-// grain refuses (its lease table is full: after a move, more sockets than
-// the cap came back) calls refused, which closes the socket: it is over
-// the address's cap, and an uncounted socket would let the address go
-// past it.
-func (l *socketLimits) keepLease(refused func()) {
+// keepLease renews the socket's lease until release, on the Handler's
+// lease wheel (every third of the lease's TTL, so one lost renewal never
+// lets it expire). A renewal the grain refuses (its lease table is full:
+// after a move, more sockets than the cap came back) calls refused, which
+// closes the socket: it is over the address's cap, and an uncounted
+// socket would let the address go past it.
+func (h *Handler) keepLease(l *socketLimits, refused func()) {
 	if l.lease == "" {
 		return
 	}
-	go func() {
-		t := time.NewTicker(l.sys.Limits().LeaseEvery())
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				if !l.sys.RenewLease(context.Background(), l.key, l.lease) {
-					refused()
-					return
-				}
-			case <-l.stop:
-				return
-			}
-		}
-	}()
+	l.leases, l.refused = h.leases, refused
+	l.slot = h.leases.add(l)
+}
+
+// renewConcurrency bounds the lease renewals the wheel has in flight.
+const renewConcurrency = 8
+
+// renewAll renews a slot of leases (the lease wheel calls it once per
+// tick), a few at a time.
+func renewAll(ls []*socketLimits) {
+	sem := make(chan struct{}, renewConcurrency)
+	var wg sync.WaitGroup
+	for _, l := range ls {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			l.renew()
+		}()
+	}
+	wg.Wait()
+}
+
+// renew renews the lease once; a refusal takes it off the wheel and calls
+// refused.
+func (l *socketLimits) renew() {
+	if l.released.Load() {
+		return
+	}
+	if !l.sys.RenewLease(context.Background(), l.key, l.lease) {
+		l.leases.remove(l, l.slot)
+		l.refused()
+	}
 }
 
 // release drops the lease (once) and stops its renewals.
@@ -129,7 +152,9 @@ func (l *socketLimits) release() {
 	if l.released.Swap(true) {
 		return
 	}
-	close(l.stop)
+	if l.leases != nil {
+		l.leases.remove(l, l.slot)
+	}
 	if l.lease != "" {
 		l.sys.ReleaseLease(l.key, l.lease)
 	}

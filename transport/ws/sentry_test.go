@@ -38,14 +38,14 @@ func TestSocketLoopPanics(t *testing.T) {
 		}},
 		{"ws.writer", func(c *conn) {
 			c.h.metrics = &Metrics{} // no FramesOut counter: the first write panics
-			c.enqueue(&wire.Frame{Type: "state"})
-			c.writeLoop()
+			c.enqueue(&wire.Frame{Type: "state"}) // starts the writer
+			<-c.written
 		}},
 		{"ws.connection", func(c *conn) {
 			sys := actor.NewActorSystem()
 			// No actors.System: the actor panics as it starts.
 			pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &connActor{c: c, userID: "u1"} }))
-			<-c.done
+			<-c.written // the close was sent
 			sys.Root.Stop(pid)
 		}},
 	}

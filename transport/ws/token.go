@@ -23,11 +23,12 @@ const (
 const authEvery = time.Second
 
 // Local messages of the Connection actor: its one timer fired, the reader
-// accepted a fresh token, the topology changed.
+// accepted a fresh token, the topology changed, the wheel's heartbeat.
 type (
 	timerTick    struct{}
 	tokenRenewed struct{}
 	ownerCheck   struct{}
+	heartbeat    struct{}
 )
 
 // expiresAt is when the socket's token expires.
@@ -75,15 +76,10 @@ func tokenExpiredError() *msg.Error {
 		"Your sign-in has expired. Send a fresh token to stay connected.")
 }
 
-// onTimer runs the actor's due work: the periodic re-attach, and the token
-// check: at expiry the client is told (token_expired) and given AuthWait
+// onTimer runs the token check: at expiry the client is told (token_expired) and given AuthWait
 // to answer with auth; after that the socket closes with 4001 (the user
 // keeps the queue place for the reconnect grace, as for any drop).
 func (a *connActor) onTimer(ctx actor.Context, now time.Time) {
-	if !now.Before(a.nextReattach) {
-		a.reattach(ctx)
-		a.nextReattach = now.Add(a.c.h.cfg.Reattach)
-	}
 	var step tokenStep
 	step, a.authDeadline = tokenCheck(now, a.c.expiresAt(), a.authDeadline, a.c.h.cfg.AuthWait)
 	switch step {
@@ -92,6 +88,7 @@ func (a *connActor) onTimer(ctx actor.Context, now time.Time) {
 	case tokenClose:
 		a.c.log.Info("ws: token expired and no auth came; closing with 4001")
 		a.c.closeWith(CloseTokenExpired, "sign-in expired")
+		return // closing: nothing more to wake for
 	}
 	a.arm(ctx, now)
 }
@@ -119,9 +116,18 @@ func tokenCheck(now, exp, deadline time.Time, wait time.Duration) (tokenStep, ti
 	return tokenNothing, deadline
 }
 
-// arm sets the actor's one timer to the next wake-up.
+// arm sets the actor's one timer to the next wake-up, or stops it when
+// nothing is ahead (the token expired and the client was told, or a
+// renewal is being waited for with no window open).
 func (a *connActor) arm(ctx actor.Context, now time.Time) {
-	d := max(nextWake(now, a.nextReattach, a.c.expiresAt(), a.authDeadline).Sub(now), 0)
+	next := nextWake(now, a.c.expiresAt(), a.authDeadline)
+	if next.IsZero() {
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		return
+	}
+	d := max(next.Sub(now), 0)
 	if a.timer == nil {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		a.timer = time.AfterFunc(d, func() { root.Send(self, timerTick{}) })
@@ -131,14 +137,14 @@ func (a *connActor) arm(ctx actor.Context, now time.Time) {
 	a.timer.Reset(d)
 }
 
-// nextWake is the earliest of the next re-attach, the token's expiry (when
-// still ahead) and the end of the auth window (when one is open).
-func nextWake(now, reattach, exp, deadline time.Time) time.Time {
-	next := reattach
-	if now.Before(exp) && exp.Before(next) {
+// nextWake is the earlier of the token's expiry (when still ahead) and the
+// end of the auth window (when one is open); zero when neither is.
+func nextWake(now, exp, deadline time.Time) time.Time {
+	var next time.Time
+	if now.Before(exp) {
 		next = exp
 	}
-	if !deadline.IsZero() && deadline.Before(next) {
+	if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
 		next = deadline
 	}
 	return next
