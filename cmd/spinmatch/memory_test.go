@@ -270,10 +270,16 @@ func TestIdleMemoryPerUser(t *testing.T) {
 	t.Logf("connected %d users from %d processes in %v", n, len(mc.procs), time.Since(t0).Round(time.Millisecond))
 	after, peak := settledRSS(t, pid, 15*time.Second)
 	heap := metricValue(t, p.base, "go_memstats_heap_inuse_bytes")
+	stacks := metricValue(t, p.base, "go_memstats_stack_inuse_bytes")
 	goAfter := metricValue(t, p.base, "go_goroutines")
 	per := float64(after-before) / float64(n)
-	t.Logf("idle memory: RSS before %d KiB, connected %d KiB (peak %d KiB), %.1f KiB per user; heap in use %.1f MiB; goroutines %.0f -> %.0f (%.2f per user)",
-		before, after, peak, per, heap/(1<<20), goBefore, goAfter, (goAfter-goBefore)/float64(n))
+	t.Logf("idle memory: RSS before %d KiB, connected %d KiB (peak %d KiB), %.1f KiB per user; heap in use %.1f MiB, stacks %.1f MiB; goroutines %.0f -> %.0f (%.2f per user)",
+		before, after, peak, per, heap/(1<<20), stacks/(1<<20), goBefore, goAfter, (goAfter-goBefore)/float64(n))
+	var sys []string
+	for _, m := range []string{"heap_idle", "heap_released", "mspan_inuse", "gc_sys", "other_sys", "sys"} {
+		sys = append(sys, fmt.Sprintf("%s %.1f", m, metricValue(t, p.base, "go_memstats_"+m+"_bytes")/(1<<20)))
+	}
+	t.Logf("runtime memory (MiB): %s", strings.Join(sys, ", "))
 	live, goroutines := liveHeap(t, p.base)
 	t.Logf("after a GC: live heap %.1f MiB (%.1f KiB per user), %d goroutines", float64(live)/(1<<20), float64(live)/1024/float64(n), goroutines)
 	if path := os.Getenv("SPIN_MEM_PROFILE"); path != "" {

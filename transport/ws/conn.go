@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/getsentry/sentry-go"
 	"github.com/gorilla/websocket"
 
@@ -24,9 +23,10 @@ import (
 // the close), so an idle socket has one goroutine, no write buffer and an
 // empty queue; its pings and heartbeats come from the Handler's wheel.
 type conn struct {
-	h   *Handler        // static
-	ws  *websocket.Conn // reads: owned by run; writes: owned by the writer
-	log *slog.Logger    // static after run starts
+	h  *Handler        // static
+	ws *websocket.Conn // reads: owned by run; writes: owned by the writer
+	// userID is the socket's user; static after ServeHTTP sets it.
+	userID string
 
 	mu sync.Mutex
 	// queue holds encoded frames for the writer, at most cfg.SendQueue.
@@ -49,9 +49,9 @@ type conn struct {
 	// written is closed when finished is set.
 	written chan struct{}
 
-	// actor is the Connection actor, set once by run; read by the
+	// actor is the Connection process, set once by run; read by the
 	// handler's topology hook and wheel.
-	actor atomic.Pointer[actor.PID]
+	actor atomic.Pointer[connection]
 	// slot is the socket's slot on the Handler's wheel; set by track,
 	// read by untrack.
 	slot int
@@ -73,8 +73,9 @@ type conn struct {
 }
 
 // readBufferSize is a socket's read buffer: commands are small, and a
-// larger frame is read through it in pieces (up to ReadLimit).
-const readBufferSize = 512
+// larger frame is read through it in pieces (up to ReadLimit). It holds a
+// control frame whole (125 bytes and its header).
+const readBufferSize = 256
 
 func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) {
 	up := websocket.Upgrader{
@@ -91,43 +92,39 @@ func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) 
 	return &conn{
 		h:       h,
 		ws:      ws,
-		log:     h.log,
 		written: make(chan struct{}),
 		hub:     socketHub(r),
 	}, nil
 }
 
-// run serves the socket until it closes: it starts the Connection actor,
+// run serves the socket until it closes: it starts the Connection process,
 // then reads in this goroutine.
 func (c *conn) run(userID string, expires time.Time) {
 	c.expires.Store(expires.UnixNano())
 	c.h.metrics.Connections.Inc()
 	defer c.h.metrics.Connections.Dec()
-	c.log = c.log.With("user", userID)
 	c.setUser(userID)
 
-	sys := c.h.sys.ActorSystem()
-	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &connActor{c: c, sys: c.h.sys, userID: userID}
-	}))
-	c.actor.Store(pid)
+	p := newConnection(c, c.h.sys, c.h.sys.ActorSystem(), userID)
+	pid := p.start()
+	c.actor.Store(p)
 	// Attach from this goroutine, before the reader starts: the Router
 	// sends in call order, so the session has the socket (and has sent it
 	// its state) before it handles the socket's first command.
 	c.h.sys.Deliver(userID, &msg.Attach{Conn: pid}, func() {
-		c.log.Error("ws: attach failed")
+		c.logger().Error("ws: attach failed")
 		c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please reconnect in a moment."), ""))
 	})
 
-	c.readLoop(userID, pid)
+	c.readLoop(userID, p)
 
 	c.shutdown()
-	sys.Root.Stop(pid)
+	p.stop()
 	<-c.written
 	_ = c.ws.Close()
 }
 
-func (c *conn) readLoop(userID string, pid *actor.PID) {
+func (c *conn) readLoop(userID string, p *connection) {
 	defer c.recoverLoop("ws.reader")
 	c.ws.SetReadLimit(c.h.cfg.ReadLimit)
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
@@ -138,7 +135,7 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
-				c.log.Info("ws: frame over the read limit; closed with 1009")
+				c.logger().Info("ws: frame over the read limit; closed with 1009")
 			}
 			return
 		}
@@ -156,7 +153,7 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			continue
 		}
 		if m.Auth != nil {
-			c.authenticate(userID, pid, m.Auth, m.Ref)
+			c.authenticate(userID, p, m.Auth, m.Ref)
 			continue
 		}
 		if c.expired(time.Now()) {
@@ -164,7 +161,7 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			continue
 		}
 		cmd := m.Command
-		cmd.Conn = pid
+		cmd.Conn = p.self
 		if e := c.lim.admit(context.Background(), cmd); e != nil {
 			c.enqueue(wire.ErrorFrame(e, m.Ref))
 			continue
@@ -197,7 +194,7 @@ func (c *conn) deliverThen(userID string, cmd *msg.Command, ref string, after fu
 		if delivered {
 			return
 		}
-		c.log.Error("ws: session unreachable")
+		c.logger().Error("ws: session unreachable")
 		e := actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment.")
 		e.RetryAfterS = 1
 		c.enqueue(wire.ErrorFrame(e, ref))
@@ -309,7 +306,7 @@ func (c *conn) ping() {
 func (c *conn) enqueue(f *wire.Frame) {
 	b, err := json.Marshal(f)
 	if err != nil {
-		c.log.Error("ws: encode frame", "err", err)
+		c.logger().Error("ws: encode frame", "err", err)
 		return
 	}
 	c.mu.Lock()
@@ -325,7 +322,7 @@ func (c *conn) enqueue(f *wire.Frame) {
 	}
 	c.mu.Unlock()
 	c.h.metrics.SlowClients.Inc()
-	c.log.Warn("ws: send queue full; disconnecting slow client")
+	c.logger().Warn("ws: send queue full; disconnecting slow client")
 	c.shutdown()
 	_ = c.ws.Close()
 }
@@ -354,3 +351,12 @@ func (c *conn) closed() bool {
 
 // goAway tells the client the server is going away (1001).
 func (c *conn) goAway() { c.closeWith(websocket.CloseGoingAway, "server shutting down") }
+
+// logger returns the node's logger with the socket's user (made only when
+// something is logged: an idle socket holds no logger of its own).
+func (c *conn) logger() *slog.Logger {
+	if c.userID == "" {
+		return c.h.log
+	}
+	return c.h.log.With("user", c.userID)
+}

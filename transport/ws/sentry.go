@@ -105,7 +105,7 @@ func (c *conn) recoverLoop(where string) {
 	if v == nil {
 		return
 	}
-	c.log.Error("ws: panic; closing the socket", "loop", where, "panic", v, "reported", c.hub != nil)
+	c.logger().Error("ws: panic; closing the socket", "loop", where, "panic", v, "reported", c.hub != nil)
 	actors.CapturePanic(c.hub, v, where)
 	c.closeWith(websocket.CloseInternalServerErr, "internal error")
 	_ = c.ws.Close()
@@ -119,7 +119,7 @@ func (c *conn) recoverWriter() {
 	if v == nil {
 		return
 	}
-	c.log.Error("ws: panic; closing the socket", "loop", "ws.writer", "panic", v, "reported", c.hub != nil)
+	c.logger().Error("ws: panic; closing the socket", "loop", "ws.writer", "panic", v, "reported", c.hub != nil)
 	actors.CapturePanic(c.hub, v, "ws.writer")
 	c.finish()
 	_ = c.ws.Close()

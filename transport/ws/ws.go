@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -67,6 +66,9 @@ func (c *Config) defaults() {
 		c.AuthWait = 30 * time.Second
 	}
 }
+
+// pingEvery is how often each socket is pinged and heartbeats.
+func (c *Config) pingEvery() time.Duration { return c.PongWait * 9 / 10 }
 
 // Metrics are the sockets' instruments.
 type Metrics struct {
@@ -123,7 +125,7 @@ type Handler struct {
 func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, writeErr ErrorWriter, log *slog.Logger) *Handler {
 	cfg.defaults()
 	h := &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr}
-	h.open = newWheel(cfg.PongWait*9/10, h.pingAll)
+	h.open = newWheel(cfg.pingEvery(), h.pingAll)
 	h.leases = newWheel(sys.Limits().LeaseEvery(), renewAll)
 	sys.Router().OnChange(h.topologyChanged)
 	return h
@@ -132,11 +134,10 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, wr
 // pingAll pings a slot of sockets and heartbeats their actors (the wheel
 // calls it once per tick).
 func (h *Handler) pingAll(conns []*conn) {
-	root := h.sys.ActorSystem().Root
 	for _, c := range conns {
 		c.ping()
-		if pid := c.actor.Load(); pid != nil {
-			root.Send(pid, heartbeat{})
+		if p := c.actor.Load(); p != nil {
+			p.heartbeat()
 		}
 	}
 }
@@ -144,15 +145,14 @@ func (h *Handler) pingAll(conns []*conn) {
 // topologyChanged tells every socket's Connection actor to check whether
 // its session's owner changed (it re-attaches if so).
 func (h *Handler) topologyChanged() {
-	var pids []*actor.PID
+	var ps []*connection
 	h.open.each(func(c *conn) {
-		if pid := c.actor.Load(); pid != nil {
-			pids = append(pids, pid)
+		if p := c.actor.Load(); p != nil {
+			ps = append(ps, p)
 		}
 	})
-	root := h.sys.ActorSystem().Root
-	for _, pid := range pids {
-		root.Send(pid, ownerCheck{})
+	for _, p := range ps {
+		p.ownerCheck()
 	}
 }
 
@@ -226,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader already answered
 	}
-	c.lim = lim
+	c.lim, c.userID = lim, userID
 	if !h.track(c) {
 		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
