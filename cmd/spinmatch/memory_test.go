@@ -332,3 +332,77 @@ func saveProfile(t testing.TB, url, path string) {
 	}
 	t.Logf("heap profile written to %s", path)
 }
+
+// churnLength is how long TestChurnReturnsToBaseline churns: SPIN_CHURN
+// (e.g. 10m for make load), or 5 s.
+func churnLength(t *testing.T) time.Duration {
+	t.Helper()
+	v := os.Getenv("SPIN_CHURN")
+	if v == "" {
+		return 5 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		t.Fatalf("SPIN_CHURN=%q: want a duration such as 10m", v)
+	}
+	return d
+}
+
+// TestChurnReturnsToBaseline connects and disconnects signed-in users
+// over and over from other processes (half closing with a close frame,
+// half dropping the TCP connection), then checks that the server's
+// goroutines and live heap come back to their level before the churn:
+// nothing a socket holds (its reader, writer, timers, Connection process,
+// wheel and lease entries, the session's watch) outlives it.
+func TestChurnReturnsToBaseline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process churn test: not in -short")
+	}
+	d := churnLength(t)
+	users := 2000
+	p := memServer(t)
+	toks := batchTokens(t, p.base, users)
+	// One round of every user connected and gone first: the baseline is
+	// then a node that has served sockets (pools and caches warm).
+	warm := startMemClients(t, p.base, toks, 2, memModeHold, 0)
+	if ok, failed := warm.wait(t, 2*time.Minute); ok != users || failed != 0 {
+		t.Fatalf("warm-up: connected %d of %d users (%d failed)", ok, users, failed)
+	}
+	warm.stop()
+	settled := func(what string) (int64, int) {
+		waitFor(t, time.Minute, what+": no socket open", func() bool {
+			return metricValue(t, p.base, "spinmatch_ws_connections") == 0
+		})
+		return liveHeap(t, p.base)
+	}
+	heap0, g0 := settled("before the churn")
+	rss0 := rssKiB(t, p.cmd.Process.Pid)
+
+	churn := startMemClients(t, p.base, toks, 2, memModeChurn, d)
+	done, failed := churn.wait(t, d+2*time.Minute)
+	if done == 0 || failed > done/100 {
+		t.Fatalf("churn: %d sockets opened and closed, %d failed", done, failed)
+	}
+	heap1, g1 := settled("after the churn")
+	// The goroutines a socket had end with it (a few of the node's own
+	// come and go); the live heap comes back within 25% and 8 MiB.
+	var heap, g int64
+	var goroutines int
+	deadline := time.Now().Add(time.Minute)
+	for {
+		heap, goroutines = liveHeap(t, p.base)
+		g = int64(goroutines)
+		if (g <= int64(g0)+10 && heap <= heap0+heap0/4+8<<20) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second) // a polling period
+	}
+	t.Logf("churn over %v: %d sockets opened and closed (%.0f/s), %d failed; goroutines %d -> %d (%d right after); live heap %.1f MiB -> %.1f MiB (%.1f right after); RSS %d KiB -> %d KiB",
+		d, done, float64(done)/d.Seconds(), failed, g0, goroutines, g1, float64(heap0)/(1<<20), float64(heap)/(1<<20), float64(heap1)/(1<<20), rss0, rssKiB(t, p.cmd.Process.Pid))
+	if g > int64(g0)+10 {
+		t.Errorf("goroutines %d after the churn, %d before", goroutines, g0)
+	}
+	if heap > heap0+heap0/4+8<<20 {
+		t.Errorf("live heap %.1f MiB after the churn, %.1f MiB before", float64(heap)/(1<<20), float64(heap0)/(1<<20))
+	}
+}
