@@ -1,3 +1,5 @@
+//go:build !race
+
 package main
 
 import (
@@ -19,7 +21,9 @@ import (
 
 // The memory tests (issue 10): a real server process, idle signed-in users
 // connected from other processes (the test binary re-run as a client, see
-// memclient_test.go), and the server's RSS read from /proc.
+// memclient_test.go), and the server's RSS read from /proc. Excluded under
+// -race (the race detector multiplies a process's memory); make test runs
+// them in its multi-node step.
 //
 //	SPIN_MEM_USERS=18000 flock /work/heavy.lock go test -count=1 -v -run TestIdleMemoryPerUser ./cmd/spinmatch/
 //	SPIN_CHURN=10m flock /work/heavy.lock go test -count=1 -v -timeout 20m -run TestChurnReturnsToBaseline ./cmd/spinmatch/
