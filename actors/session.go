@@ -41,11 +41,11 @@ type session struct {
 	self    *actor.PID
 	userID  string
 	profile *msg.ProfileData     // nil until loaded; cache of the store
-	recent  map[string]time.Time // partners within the rematch cooldown, by match time
+	recent  map[string]time.Time // partners within the rematch cooldown, by match time; nil until the first (addRecent)
 	// recentLoaded is set once recent holds the store's partners too.
 	recentLoaded bool
 
-	conns map[string]*actor.PID // by PID string
+	conns map[string]*actor.PID // by PID string; nil until the first attach
 	// lastSeen is when a REST call last showed the user present.
 	lastSeen time.Time
 
@@ -93,10 +93,8 @@ type session struct {
 
 func newSession(d *Deps) actor.Actor {
 	return &session{
-		d:      d,
-		conns:  map[string]*actor.PID{},
-		state:  StateIdle,
-		recent: map[string]time.Time{},
+		d:     d,
+		state: StateIdle,
 	}
 }
 
@@ -245,6 +243,14 @@ func (s *session) stopTimers() {
 	}
 }
 
+// addRecent records a partner of the rematch cooldown, met at t.
+func (s *session) addRecent(id string, t time.Time) {
+	if s.recent == nil {
+		s.recent = map[string]time.Time{}
+	}
+	s.recent[id] = t
+}
+
 // ---- connections ----
 
 func (s *session) attach(ctx actor.Context, m *msg.Attach) {
@@ -257,6 +263,9 @@ func (s *session) attach(ctx actor.Context, m *msg.Attach) {
 	}
 	if s.overSocketCap(m) {
 		return
+	}
+	if s.conns == nil {
+		s.conns = map[string]*actor.PID{}
 	}
 	s.conns[conn.String()] = conn
 	ctx.Watch(conn)

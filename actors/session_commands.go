@@ -322,7 +322,7 @@ func (s *session) matchFound(ctx actor.Context, m *msg.MatchInfo) {
 	spunAt := s.enqueuedAt
 	s.toIdle()
 	s.state, s.match = StateMatched, m
-	s.recent[s.partnerID()] = now
+	s.addRecent(s.partnerID(), now)
 	s.push(&msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: m}}})
 	if spun {
 		// Spin to match_found: both moments are the session's own.

@@ -71,7 +71,7 @@ func (s *session) loadRecent() {
 	s.recentLoaded = true
 	for _, id := range ids {
 		if _, ok := s.recent[id]; !ok {
-			s.recent[id] = s.d.now()
+			s.addRecent(id, s.d.now())
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (s *session) restore(ctx actor.Context) error {
 		s.restored = true
 		info := matchInfoFromRecord(m)
 		s.state, s.match = StateMatched, info
-		s.recent[s.partnerID()] = m.CreatedAt
+		s.addRecent(s.partnerID(), m.CreatedAt)
 		s.armBackstop(info, now)
 		s.logger().Info("session: restored a match from the store", "match", m.ID)
 		return nil
