@@ -29,13 +29,14 @@ const maxInFlight = 100
 // lease under the address's socket cap, and its commands in flight. key
 // and lease are static after admitAddress ("" when the address is exempt
 // or there is no cap); leases, slot and refused are static after
-// keepLease; inFlight and released are atomic.
+// keepLease; inFlight, released and renewing are atomic.
 type socketLimits struct {
 	sys      *actors.System
 	key      string // Limiter grain identity; "" when exempt
 	lease    string // lease id; "" when none is held
 	inFlight atomic.Int32
 	released atomic.Bool
+	renewing atomic.Bool // a renewal is in flight (renewAll)
 
 	leases  *wheel[*socketLimits] // nil until keepLease puts the lease on it
 	slot    int
@@ -116,23 +117,32 @@ func (h *Handler) keepLease(l *socketLimits, refused func()) {
 	l.slot = h.leases.add(l)
 }
 
-// renewConcurrency bounds the lease renewals the wheel has in flight.
-const renewConcurrency = 8
+// renewConcurrency bounds the renewals of one slot of leases in flight.
+const renewConcurrency = 32
 
 // renewAll renews a slot of leases (the lease wheel calls it once per
-// tick), a few at a time.
+// tick). It does not hold up the wheel: the slot is renewed in a goroutine
+// of its own, renewConcurrency at a time, so a slow Limiter grain (each
+// renewal waits at most the limiter timeout) delays only its own slot; a
+// lease whose last renewal is still in flight is skipped.
 func renewAll(ls []*socketLimits) {
-	sem := make(chan struct{}, renewConcurrency)
-	var wg sync.WaitGroup
-	for _, l := range ls {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			l.renew()
-		}()
-	}
-	wg.Wait()
+	ls = append([]*socketLimits(nil), ls...) // the wheel reuses its slice
+	go func() {
+		sem := make(chan struct{}, renewConcurrency)
+		var wg sync.WaitGroup
+		for _, l := range ls {
+			if !l.renewing.CompareAndSwap(false, true) {
+				continue
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { l.renewing.Store(false); <-sem; wg.Done() }()
+				l.renew()
+			}()
+		}
+		wg.Wait()
+	}()
 }
 
 // renew renews the lease once; a refusal takes it off the wheel and calls
