@@ -244,8 +244,8 @@ func (mc *memClients) stop() {
 
 // TestIdleMemoryPerUser connects N idle signed-in users to a real server
 // process from other processes and checks the server's RSS per user:
-// (RSS with them connected − RSS before they signed in) / N. Its bound
-// holds from 5,000 users up (below, one-off costs dominate the figure).
+// (RSS with them connected − RSS before they signed in) / N, at most 20
+// KiB from 5,000 users up, and one goroutine per socket.
 func TestIdleMemoryPerUser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process memory test: not in -short")
@@ -289,8 +289,19 @@ func TestIdleMemoryPerUser(t *testing.T) {
 	if path := os.Getenv("SPIN_MEM_PROFILE"); path != "" {
 		saveProfile(t, p.base+"/debug/pprof/heap", path)
 	}
-	if n >= 5000 && per > memBudgetKiB {
-		t.Errorf("%.1f KiB of RSS per idle user, want at most %d", per, memBudgetKiB)
+	// From 5,000 users the issue's bound; below, one-off costs weigh on
+	// the figure, and twice the bound still catches a socket grown back
+	// (52.7 KiB a user before issue 10).
+	budget := float64(memBudgetKiB)
+	if n < 5000 {
+		budget *= 2
+	}
+	if per > budget {
+		t.Errorf("%.1f KiB of RSS per idle user, want at most %.0f", per, budget)
+	}
+	// An idle socket has one goroutine, its reader.
+	if g := (goAfter - goBefore) / float64(n); g > 1.05 {
+		t.Errorf("%.2f goroutines per idle user, want 1", g)
 	}
 	mc.stop()
 }
