@@ -38,6 +38,28 @@ const maxLine = 20_000
 // Rates are those of the whole window, since a what-if is about a pool's
 // usual traffic rather than its last minute.
 func (p *Pool) WhatIf(g Gender, morePerHour float64, now time.Time) map[Gender]WhatIfWait {
+	return p.whatIf(g, morePerHour, now, nil)
+}
+
+// lineMemo remembers lineMedian's answers within one whatIfs call, so the
+// "now" of each gender is computed once for all the amounts asked about.
+type lineMemo map[[4]float64]float64
+
+func (m lineMemo) median(own, partners, gOwn, gPartner float64) float64 {
+	if m == nil {
+		return lineMedian(own, partners, gOwn, gPartner)
+	}
+	k := [4]float64{own, partners, gOwn, gPartner}
+	if v, ok := m[k]; ok {
+		return v
+	}
+	v := lineMedian(own, partners, gOwn, gPartner)
+	m[k] = v
+	return v
+}
+
+// whatIf is WhatIf, with a memo for repeated lines (nil for none).
+func (p *Pool) whatIf(g Gender, morePerHour float64, now time.Time, memo lineMemo) map[Gender]WhatIfWait {
 	e := p.est
 	span := e.observe(now).Seconds()
 	out := map[Gender]WhatIfWait{}
@@ -71,7 +93,7 @@ func (p *Pool) WhatIf(g Gender, morePerHour float64, now time.Time) map[Gender]W
 			continue // no traffic on one side: no steady state to speak of
 		}
 		gh, gp := e.genderLeaveRate(h, now), e.partnersLeaveRate(hs&^SetOf(h), now)
-		before, after := lineMedian(ownRate, partnerRate, gh, gp), lineMedian(ownRate+extraOwn, partnerRate+extraPartner, gh, gp)
+		before, after := memo.median(ownRate, partnerRate, gh, gp), memo.median(ownRate+extraOwn, partnerRate+extraPartner, gh, gp)
 		if math.IsInf(before, 0) || math.IsInf(after, 0) {
 			continue
 		}
@@ -196,6 +218,7 @@ func (p *Pool) whatIfs(scarce Gender, now time.Time) []WhatIf {
 	_, n := e.arrivalsOf(scarce, allGenders)
 	perHour := float64(n) / span * 3600
 	var out []WhatIf
+	memo := lineMemo{}
 	last := 0.0
 	for _, f := range []float64{0.25, 0.5, 1} {
 		more := roundNice(max(perHour*f, 1))
@@ -203,7 +226,7 @@ func (p *Pool) whatIfs(scarce Gender, now time.Time) []WhatIf {
 			continue
 		}
 		last = more
-		out = append(out, WhatIf{Gender: scarce, MorePerHour: more, P50: p.WhatIf(scarce, more, now)})
+		out = append(out, WhatIf{Gender: scarce, MorePerHour: more, P50: p.whatIf(scarce, more, now, memo)})
 	}
 	return out
 }
