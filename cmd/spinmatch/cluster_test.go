@@ -115,10 +115,18 @@ func TestClusterEndToEnd(t *testing.T) {
 		if code, me := rest(t, base1, u, "GET", "/api/me", nil); code != 200 || me.str("display_name") != "Pat" {
 			t.Fatalf("profile via node 1: %d %v", code, me)
 		}
-		waitFor(t, 10*time.Second, "the idle session to passivate on node 2", func() bool {
-			return metric(t, base2, "spinmatch_sessions") <= before
-		})
+		// Counted from here: whatever node 1 sends the session first after
+		// it passivated (the socket's attach, or anything sent while the
+		// test waits for the passivation) meets the stale PID.
 		resent := metricOr(t, base1, 0, `spinmatch_grain_messages_resent_total{kind="UserSession"}`)
+		// The gauge counts every session on node 2, and sessions of the
+		// earlier subtests passivate meanwhile too, so the count alone can
+		// drop before this one goes: it must also have been idle for twice
+		// SessionIdle (500 ms here), when its receive timeout has fired.
+		idleSince := time.Now()
+		waitFor(t, 10*time.Second, "the idle session to passivate on node 2", func() bool {
+			return time.Since(idleSince) >= time.Second && metric(t, base2, "spinmatch_sessions") <= before
+		})
 		// A socket on node 1 attaches with a one-way message to the stale
 		// PID: it comes back as a dead letter and is resent to a fresh
 		// activation, which answers with the state.
