@@ -63,6 +63,8 @@ func parseFlags(args []string, getenv func(string) string, usage io.Writer) (*op
 	fs.StringVar(&o.jsonPath, "json", "", "also write the summary as JSON to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	fs.DurationVar(&o.opt.ProgressEvery, "progress-every", 0, "how often the progress line is written (0: 1s on a terminal, 5s otherwise)")
+	fs.DurationVar(&o.cfg.Idle, "idle", 0, "hold every user connected and idle this long before spinning, then report the server's RSS per user (with -duration 0: only that)")
+	fs.DurationVar(&o.cfg.Interval, "interval", 0, "also report the measured part in rows this long (rates, p99, server RSS) and the last row against the first")
 	fs.BoolVar(&o.failErrs, "fail-on-errors", false, "exit 1 when the run saw errors, timeouts or missed spins")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

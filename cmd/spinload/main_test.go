@@ -49,6 +49,9 @@ func TestBadInputStopsWithOneLine(t *testing.T) {
 		{"bad sources", []string{"-sources", "localhost"}, "-sources"},
 		{"bad pid", []string{"-server-pid", "x"}, "-server-pid"},
 		{"stray argument", []string{"now"}, "unexpected argument"},
+		{"negative idle", []string{"-idle", "-1s"}, "-idle"},
+		{"no duration, no idle", []string{"-duration", "0"}, "-duration"},
+		{"negative interval", []string{"-interval", "-1m"}, "-interval"},
 		{"unreachable", []string{"-target", closed, "-secret", "s", "-users", "4"}, "cannot reach " + closed},
 		{"unreachable, batch tokens", []string{"-target", closed, "-users", "4"}, "cannot reach " + closed},
 	} {
@@ -100,6 +103,56 @@ func TestAgainstARealNode(t *testing.T) {
 	if !strings.Contains(res.stdout, "spin → match_found") || !strings.Contains(res.stderr, "connected 200/200") {
 		t.Fatalf("no summary table or progress line:\nstdout %s\nstderr %s", res.stdout, res.stderr)
 	}
+}
+
+// TestIdleMemoryAndIntervals: -idle reads the server's RSS with every
+// user connected and idle, -interval splits the run into rows with the
+// server's RSS, and -duration 0 only measures the memory.
+func TestIdleMemoryAndIntervals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server process: not in -short")
+	}
+	node := startNode(t)
+	out := filepath.Join(t.TempDir(), "summary.json")
+	res := spinload(t, "-target", node.base, "-secret", testSecret, "-users", "300", "-idle", "2s",
+		"-rate", "100", "-duration", "4500ms", "-warmup", "500ms", "-interval", "1s", "-quiet", "-json", out)
+	if res.code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	sum := readSummary(t, out)
+	m := sum.Memory
+	if m == nil || m.Connected != 300 || m.RSSBeforeMiB <= 0 || m.RSSIdleMiB <= m.RSSBeforeMiB || m.PerUserKiB <= 0 || m.PerUserKiB > 1024 {
+		t.Fatalf("memory %+v: want 300 connected and a server RSS that grew by (0, 1 MiB] per user", m)
+	}
+	if len(sum.Intervals) < 3 || sum.Drift == nil || sum.Drift.P99Ratio <= 0 || sum.Drift.RSSRatio <= 0 {
+		t.Fatalf("intervals %+v drift %+v: want at least 3 one-second rows over 4 s", sum.Intervals, sum.Drift)
+	}
+	for _, iv := range sum.Intervals {
+		if iv.SpinsPerS <= 0 || iv.RSSMiB <= 0 || iv.To-iv.From < 0.5 {
+			t.Fatalf("interval %+v: no spins or no server RSS", iv)
+		}
+	}
+	if sum.ServerRSSPeakMiB < m.RSSIdleMiB*0.5 || !strings.Contains(res.stdout, "KiB of server RSS per idle user") || !strings.Contains(res.stdout, "drift") {
+		t.Fatalf("peak %.1f MiB; stdout:\n%s", sum.ServerRSSPeakMiB, res.stdout)
+	}
+
+	res = spinload(t, "-target", node.base, "-secret", testSecret, "-users", "100", "-idle", "1s", "-duration", "0", "-quiet", "-json", out)
+	if res.code != 0 {
+		t.Fatalf("memory only: exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	if sum = readSummary(t, out); sum.Memory == nil || sum.Memory.Connected != 100 || sum.Counts.Spins != 0 {
+		t.Fatalf("memory only: memory %+v, spins %d", sum.Memory, sum.Counts.Spins)
+	}
+}
+
+func readSummary(t *testing.T, path string) load.Summary {
+	t.Helper()
+	var sum load.Summary
+	b, err := os.ReadFile(path)
+	if err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("summary JSON: %v %s", err, b)
+	}
+	return sum
 }
 
 func TestBatchTokensFromARealNode(t *testing.T) {

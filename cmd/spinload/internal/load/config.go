@@ -62,6 +62,14 @@ type Config struct {
 	// RunID names this run's users (load-<RunID>-<n>), so a new run meets
 	// no rematch cooldown of an earlier one.
 	RunID string
+	// Idle holds every user connected and signed in, sending nothing, for
+	// this long before the spins start; the servers' resident memory is
+	// read at its end (Summary.Memory). Zero value: spins start at once.
+	Idle time.Duration
+	// Interval splits the measured part into rows of this length
+	// (Summary.Intervals), each with its rates, latency and the servers'
+	// memory, so a long run shows whether it degrades. Zero value: none.
+	Interval time.Duration
 }
 
 // MaxPerWorker is the most connections one worker holds, well under the
@@ -87,16 +95,25 @@ func (c *Config) Validate() error {
 		}
 		c.Targets[i] = strings.TrimRight(t, "/")
 	}
+	// -duration 0 with -idle only connects, holds idle and measures memory.
+	idleOnly := c.Duration == 0 && c.Idle > 0
+	if idleOnly {
+		c.Warmup, c.Interval = 0, 0
+	}
 	switch {
 	case c.Users < 2:
 		return errors.New("-users: at least 2 users are needed to make a match")
 	case c.Users > 1_000_000:
 		return errors.New("-users: at most 1,000,000")
-	case !(c.Rate > 0) || math.IsInf(c.Rate, 0):
+	case c.Idle < 0:
+		return errors.New("-idle: must not be negative")
+	case c.Interval < 0:
+		return errors.New("-interval: must not be negative")
+	case !idleOnly && (!(c.Rate > 0) || math.IsInf(c.Rate, 0)):
 		return errors.New("-rate: spins a second must be a number above 0")
-	case c.Duration <= 0:
-		return errors.New("-duration: must be above 0, for example 30s")
-	case c.Warmup < 0 || c.Warmup >= c.Duration:
+	case !idleOnly && c.Duration <= 0:
+		return errors.New("-duration: must be above 0, for example 30s (or 0 with -idle: connect and measure memory only)")
+	case c.Warmup < 0 || (!idleOnly && c.Warmup >= c.Duration):
 		return errors.New("-warmup: must be at least 0 and shorter than -duration")
 	case !(c.Yes >= 0 && c.Yes <= 1):
 		return errors.New("-yes: a probability from 0 to 1")

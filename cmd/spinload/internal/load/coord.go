@@ -95,6 +95,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 			}
 		}
 	}
+	rssBefore, rssKnown := sumRSS(serverPIDs)
 	if opt.Exe == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -156,6 +157,26 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	}
 	p.connecting(sumConnected(ws))
 
+	sum := &Summary{Targets: cfg.Targets, Users: cfg.Users, Workers: cfg.Workers, TargetRate: cfg.Rate, Warmup: cfg.Warmup.Seconds()}
+	if cfg.Idle > 0 {
+		if err := holdIdle(ctx, cfg, p, ws, events); err != nil {
+			return nil, err
+		}
+		if rss, ok := sumRSS(serverPIDs); ok && rssKnown {
+			n := sumConnected(ws)
+			sum.Memory = &Memory{Users: cfg.Users, Connected: n, IdleFor: cfg.Idle.Seconds(), RSSBeforeMiB: mib(rssBefore), RSSIdleMiB: mib(rss)}
+			if n > 0 {
+				sum.Memory.PerUserKiB = (float64(rss) - float64(rssBefore)) / 1024 / float64(n)
+			}
+		}
+		sum.ServerPIDs = serverPIDs
+		if cfg.Duration == 0 {
+			p.clear()
+			waitWorkers(ws, 15*time.Second)
+			return sum, nil
+		}
+	}
+
 	start := time.Now()
 	tick.Reset(opt.ProgressEvery)
 	for _, w := range ws {
@@ -166,10 +187,26 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	warmEnd := start.Add(cfg.Warmup)
 	var warmCPU cpuMark
 	warmTaken := false
+	// The intervals start with the measured part.
+	var ivTicker *time.Ticker
+	defer func() {
+		if ivTicker != nil {
+			ivTicker.Stop()
+		}
+	}()
+	var ivTick <-chan time.Time
+	var ivStart time.Time
+	var ivCounts Counts
+	var ivF Histogram
+	var ivSeconds float64
 	takeWarm := func() {
 		if !warmTaken {
 			warmTaken = true
 			warmCPU = markCPU(serverPIDs, opt.DBProcess, ws)
+			if cfg.Interval > 0 {
+				ivTicker = time.NewTicker(cfg.Interval)
+				ivTick, ivStart = ivTicker.C, time.Now()
+			}
 		}
 	}
 	if cfg.Warmup == 0 {
@@ -178,7 +215,6 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	warmTimer := time.NewTimer(cfg.Warmup)
 	defer warmTimer.Stop()
 
-	sum := &Summary{Targets: cfg.Targets, Users: cfg.Users, Workers: cfg.Workers, TargetRate: cfg.Rate, Warmup: cfg.Warmup.Seconds()}
 	var total Counts
 	var totalQ, totalF, totalP Histogram
 	var win Counts
@@ -219,6 +255,9 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 				winQ.AddSparse(ev.r.QueuedH)
 				winF.AddSparse(ev.r.FoundH)
 				if !ev.r.Warm {
+					ivCounts.Add(ev.r.Counts)
+					ivF.AddSparse(ev.r.FoundH)
+					ivSeconds += ev.r.Seconds
 					total.Add(ev.r.Counts)
 					totalQ.AddSparse(ev.r.QueuedH)
 					totalF.AddSparse(ev.r.FoundH)
@@ -232,7 +271,27 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 				firstErr = errors.New(ev.r.Message)
 				doneN = len(ws)
 			}
+		case now := <-ivTick:
+			rss, _ := sumRSS(serverPIDs)
+			// Rates over the time the workers' reports cover.
+			secs := ivSeconds / float64(len(ws))
+			if secs <= 0 {
+				secs = cfg.Interval.Seconds()
+			}
+			sum.Intervals = append(sum.Intervals, Interval{
+				From: ivStart.Sub(start).Seconds(), To: now.Sub(start).Seconds(),
+				SpinsPerS: float64(ivCounts.Spins) / secs, MatchesPerS: float64(ivCounts.Found) / 2 / secs,
+				P50: msf(ivF.Quantile(0.5)), P99: msf(ivF.Quantile(0.99)),
+				Errors: ivCounts.ErrorCount(), Timeouts: ivCounts.Timeouts, RSSMiB: mib(rss),
+			})
+			ivStart, ivCounts, ivSeconds = now, Counts{}, 0
+			ivF.Reset()
 		case now := <-tick.C:
+			if warmTaken {
+				if rss, ok := sumRSS(serverPIDs); ok {
+					sum.ServerRSSPeakMiB = max(sum.ServerRSSPeakMiB, mib(rss))
+				}
+			}
 			if winSeconds == 0 {
 				continue // no worker has reported yet: nothing to show
 			}
@@ -256,6 +315,10 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Summary, error) {
 	}
 	sum.fill(measured, total, &totalQ, &totalF, &totalP, warmCPU, endCPU, serverPIDs)
 	sum.DBProcess = opt.DBProcess
+	sum.Drift = drift(sum.Intervals)
+	if rss, ok := sumRSS(serverPIDs); ok {
+		sum.ServerRSSPeakMiB = max(sum.ServerRSSPeakMiB, mib(rss))
+	}
 	return sum, nil
 }
 
@@ -362,3 +425,33 @@ func sortedKeys(m map[string]uint64) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// holdIdle keeps every user connected and idle for cfg.Idle, showing it
+// on the progress line; a worker that ends or fails stops the run.
+func holdIdle(ctx context.Context, cfg Config, p *progress, ws []*workerProc, events <-chan event) error {
+	end := time.NewTimer(cfg.Idle)
+	defer end.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	started := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return &StopError{"interrupted while idle"}
+		case <-end.C:
+			return nil
+		case ev := <-events:
+			switch {
+			case ev.eof != nil:
+				return fmt.Errorf("worker %d ended while idle: %v", ev.w, ev.eof)
+			case ev.r.Kind == "fatal":
+				return errors.New(ev.r.Message)
+			}
+		case now := <-tick.C:
+			p.line(fmt.Sprintf("idle %d/%d connected, %.0f of %.0f s", sumConnected(ws), p.users, now.Sub(started).Seconds(), cfg.Idle.Seconds()))
+		}
+	}
+}
+
+// msf is a duration in milliseconds.
+func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -121,3 +121,46 @@ func ProcessesNamed(name string) []int {
 	}
 	return pids
 }
+
+// RSS returns a process's resident set size from /proc/PID/status
+// (VmRSS), in bytes.
+func RSS(pid int) (uint64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		if !ok {
+			continue
+		}
+		fs := strings.Fields(rest) // "123456 kB"
+		if len(fs) != 2 || fs[1] != "kB" {
+			return 0, fmt.Errorf("/proc/%d/status: VmRSS %q", pid, rest)
+		}
+		kb, err := strconv.ParseUint(fs[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/status: VmRSS %q", pid, rest)
+		}
+		return kb << 10, nil
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+}
+
+// sumRSS is the resident set of the server processes together, in
+// bytes; ok is false when one of them could not be read.
+func sumRSS(pids []int) (total uint64, ok bool) {
+	if len(pids) == 0 {
+		return 0, false
+	}
+	for _, pid := range pids {
+		n, err := RSS(pid)
+		if err != nil {
+			return 0, false
+		}
+		total += n
+	}
+	return total, true
+}

@@ -52,3 +52,32 @@ func TestListenerPID(t *testing.T) {
 		t.Fatalf("a remote host gave pid %d", got)
 	}
 }
+
+// TestRSSOfThisProcess: the figure follows memory the process touches.
+func TestRSSOfThisProcess(t *testing.T) {
+	before, err := RSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before < 1<<20 {
+		t.Fatalf("RSS %d bytes: a Go test binary holds more than 1 MiB", before)
+	}
+	b := make([]byte, 64<<20)
+	for i := range b {
+		b[i] = 1 // touch every page
+	}
+	after, err := RSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(b)
+	if after < before+48<<20 {
+		t.Fatalf("RSS %d -> %d bytes after touching 64 MiB", before, after)
+	}
+	if _, err := RSS(1 << 30); err == nil {
+		t.Fatal("RSS of a process that does not exist")
+	}
+	if _, ok := sumRSS(nil); ok {
+		t.Fatal("no process has no RSS")
+	}
+}

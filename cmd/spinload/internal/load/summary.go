@@ -20,8 +20,7 @@ type Latency struct {
 }
 
 func latency(h *Histogram) Latency {
-	f := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return Latency{Count: h.Count(), P50: f(h.Quantile(0.5)), P90: f(h.Quantile(0.9)), P99: f(h.Quantile(0.99)), P999: f(h.Quantile(0.999)), Max: f(h.Max())}
+	return Latency{Count: h.Count(), P50: msf(h.Quantile(0.5)), P90: msf(h.Quantile(0.9)), P99: msf(h.Quantile(0.99)), P999: msf(h.Quantile(0.999)), Max: msf(h.Max())}
 }
 
 // Summary is the outcome of the measured part of a run (after warm-up).
@@ -60,7 +59,67 @@ type Summary struct {
 	DBProcess    string  `json:"db_process,omitempty"`
 	DBCPU        float64 `json:"db_cpu_s,omitempty"`
 	DBCPUPerSpin float64 `json:"db_cpu_ms_per_spin,omitempty"`
+
+	// Memory is the servers' resident memory with every user connected
+	// and idle (-idle); nil without -idle or when no server was measured.
+	Memory *Memory `json:"memory,omitempty"`
+	// ServerRSSPeakMiB is the largest resident memory of the servers
+	// together, read at every progress line of the measured part.
+	ServerRSSPeakMiB float64 `json:"server_rss_peak_mib,omitempty"`
+	// Intervals are the measured part in rows of -interval.
+	Intervals []Interval `json:"intervals,omitempty"`
+	// Drift compares the last full interval with the first; nil with
+	// fewer than two.
+	Drift *Drift `json:"drift,omitempty"`
 }
+
+// Memory is what the connected, idle users cost the servers: (resident
+// memory with them connected − resident memory before they connected) / users.
+type Memory struct {
+	Users        int     `json:"users"`
+	IdleFor      float64 `json:"idle_s"`
+	RSSBeforeMiB float64 `json:"server_rss_before_mib"`
+	RSSIdleMiB   float64 `json:"server_rss_idle_mib"`
+	PerUserKiB   float64 `json:"server_kib_per_user"`
+	Connected    int     `json:"connected"`
+}
+
+// Interval is one row of a long run.
+type Interval struct {
+	From        float64 `json:"from_s"` // since the spins started
+	To          float64 `json:"to_s"`
+	SpinsPerS   float64 `json:"spins_per_s"`
+	MatchesPerS float64 `json:"matches_per_s"`
+	P50         float64 `json:"spin_to_match_p50_ms"`
+	P99         float64 `json:"spin_to_match_p99_ms"`
+	Errors      uint64  `json:"errors"`
+	Timeouts    uint64  `json:"timeouts"`
+	RSSMiB      float64 `json:"server_rss_mib,omitempty"`
+}
+
+// Drift is the last interval against the first, as ratios (1 is flat).
+type Drift struct {
+	P99Ratio float64 `json:"p99_ratio"`
+	RSSRatio float64 `json:"rss_ratio,omitempty"`
+}
+
+// drift compares the last of the full intervals with the first.
+func drift(iv []Interval) *Drift {
+	if len(iv) < 2 {
+		return nil
+	}
+	first, last := iv[0], iv[len(iv)-1]
+	d := &Drift{}
+	if first.P99 > 0 {
+		d.P99Ratio = last.P99 / first.P99
+	}
+	if first.RSSMiB > 0 {
+		d.RSSRatio = last.RSSMiB / first.RSSMiB
+	}
+	return d
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func (s *Summary) fill(measured time.Duration, c Counts, q, f, p *Histogram, from, to cpuMark, pids []int) {
 	s.Measured = measured.Seconds()
@@ -107,6 +166,24 @@ func (s *Summary) Print(out io.Writer) {
 		l    Latency
 	}{{"spin → queued", s.SpinToQueued}, {"spin → match_found", s.SpinToMatch}, {"pairing (later spin → match_found)", s.Pairing}} {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\t%.2f ms\n", l.name, l.l.Count, l.l.P50, l.l.P90, l.l.P99, l.l.P999, l.l.Max)
+	}
+	fmt.Fprintln(tw)
+	if m := s.Memory; m != nil {
+		fmt.Fprintf(tw, "memory\t%.1f KiB of server RSS per idle user: %.1f MiB before, %.1f MiB with %d connected after %.0f s idle\n",
+			m.PerUserKiB, m.RSSBeforeMiB, m.RSSIdleMiB, m.Connected, m.IdleFor)
+	}
+	if s.ServerRSSPeakMiB > 0 {
+		fmt.Fprintf(tw, "\tserver RSS peak %.1f MiB under load\n", s.ServerRSSPeakMiB)
+	}
+	if len(s.Intervals) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "interval\tspins/s\tmatches/s\tp50\tp99\terrors\ttimeouts\tserver RSS")
+		for _, iv := range s.Intervals {
+			fmt.Fprintf(tw, "%.0f-%.0f s\t%.0f\t%.0f\t%.2f ms\t%.2f ms\t%d\t%d\t%.1f MiB\n", iv.From, iv.To, iv.SpinsPerS, iv.MatchesPerS, iv.P50, iv.P99, iv.Errors, iv.Timeouts, iv.RSSMiB)
+		}
+		if d := s.Drift; d != nil {
+			fmt.Fprintf(tw, "drift\tlast interval / first: p99 %.2fx, server RSS %.2fx\n", d.P99Ratio, d.RSSRatio)
+		}
 	}
 	fmt.Fprintln(tw)
 	if len(s.ServerPIDs) == 0 {
