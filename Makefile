@@ -39,8 +39,14 @@ LOAD_SECRET ?= spinmatch-local-load-secret
 LOAD_SERVER_ENV ?=
 # The nodes' logs go to LOAD_LOGS/node<i>.log.
 LOAD_LOGS ?= bin/load-logs
+# make bench: where the figures go, and the budgets' load runs.
+BENCH_DIR ?= bin/bench
+BENCH_IDLE_USERS ?= 18000
+BENCH_USERS ?= 12000
+BENCH_RATE ?= 10000
+BENCH_PG_RATE ?= 3000
 
-.PHONY: help run build test test-unit bench fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion eta-eval load load-pg load-cluster load-run
+.PHONY: help run build test test-unit bench budgets load-long load-ratio fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion eta-eval load load-pg load-cluster load-run
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -146,8 +152,32 @@ fuzz-each:
 test-unit: ## Run the tests that need neither PostgreSQL nor Chromium
 	$(GO) test -race -count=1 -short $(PKGS)
 
-bench: ## Run the benchmarks (allocations reported)
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+bench: build deps-pg ## Run the benchmarks and the budgets' load runs, then print every budget of docs/budgets.json against its figure (fails when one is missed)
+	@mkdir -p $(BENCH_DIR)
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -timeout 30m $(PKGS) | tee $(BENCH_DIR)/bench.txt
+	@# Memory: BENCH_IDLE_USERS idle signed-in users on one node, embedded store.
+	@$(MAKE) --no-print-directory load-run LOAD_USERS=$(BENCH_IDLE_USERS) LOAD_FLAGS='-idle 20s -duration 0 -quiet -json $(BENCH_DIR)/idle.json'
+	@# Throughput on the embedded store, then on a fresh PostgreSQL database.
+	@$(MAKE) --no-print-directory load-run LOAD_USERS=$(BENCH_USERS) LOAD_RATE=$(BENCH_RATE) LOAD_DURATION=30s LOAD_FLAGS='-json $(BENCH_DIR)/embedded.json'
+	@psql -h 127.0.0.1 -U postgres -d postgres -qc 'drop database if exists $(LOAD_DB)' -c 'create database $(LOAD_DB)'
+	@$(MAKE) --no-print-directory load-run LOAD_USERS=$(BENCH_USERS) LOAD_RATE=$(BENCH_PG_RATE) LOAD_DURATION=30s \
+		LOAD_DATABASE_URL='postgres://postgres@127.0.0.1:5432/$(LOAD_DB)?sslmode=disable' LOAD_FLAGS='-db-process postgres -json $(BENCH_DIR)/pg.json'
+	$(GO) run ./cmd/spinbench -budgets docs/budgets.json -bench $(BENCH_DIR)/bench.txt \
+		-load idle=$(BENCH_DIR)/idle.json -load embedded=$(BENCH_DIR)/embedded.json -load pg=$(BENCH_DIR)/pg.json \
+		$$(for r in long cluster single-pg; do [ -f $(BENCH_DIR)/$$r.json ] && echo -load $$r=$(BENCH_DIR)/$$r.json; done)
+
+budgets: ## Print the budgets against the figures of the last make bench (and make load-long, make load-ratio) without running anything
+	$(GO) run ./cmd/spinbench -budgets docs/budgets.json $$([ -f $(BENCH_DIR)/bench.txt ] && echo -bench $(BENCH_DIR)/bench.txt) \
+		$$(for r in idle embedded pg long cluster single-pg; do [ -f $(BENCH_DIR)/$$r.json ] && echo -load $$r=$(BENCH_DIR)/$$r.json; done)
+
+load-long: build ## Ten minutes at 1,500 spins/s (6,000 users, default cooldown) on one node, in one-minute rows: the last minute's p99 and RSS against the first's
+	@mkdir -p $(BENCH_DIR)
+	@$(MAKE) --no-print-directory load-run LOAD_USERS=6000 LOAD_RATE=1500 LOAD_DURATION=605s LOAD_WARMUP=5s LOAD_FLAGS='-interval 1m -json $(BENCH_DIR)/long.json'
+
+load-ratio: build deps-pg ## CPU per spin on three nodes against one, at the same rate on fresh PostgreSQL databases (budget: at most 1.5x)
+	@mkdir -p $(BENCH_DIR)
+	@$(MAKE) --no-print-directory load-pg LOAD_USERS=3000 LOAD_RATE=1000 LOAD_FLAGS='-json $(BENCH_DIR)/single-pg.json'
+	@$(MAKE) --no-print-directory load-cluster LOAD_USERS=3000 LOAD_RATE=1000 LOAD_FLAGS='-json $(BENCH_DIR)/cluster.json'
 
 proto: deps-protoc ## Regenerate the protobuf messages (generated code is committed)
 	protoc -I actors/msg -I $(PROTOACTOR_DIR)/actor \

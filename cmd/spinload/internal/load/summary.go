@@ -146,6 +146,14 @@ func (s *Summary) fill(measured time.Duration, c Counts, q, f, p *Histogram, fro
 // Print writes the summary table.
 func (s *Summary) Print(out io.Writer) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	if m := s.Memory; m != nil && s.Measured == 0 && s.Counts.Spins == 0 {
+		// -duration 0: only the memory was measured.
+		fmt.Fprintf(tw, "users\t%d over %d worker processes, idle\n", s.Users, s.Workers)
+		fmt.Fprintf(tw, "memory\t%.1f KiB of server RSS per idle user: %.1f MiB before, %.1f MiB with %d connected after %.0f s idle\n",
+			m.PerUserKiB, m.RSSBeforeMiB, m.RSSIdleMiB, m.Connected, m.IdleFor)
+		tw.Flush()
+		return
+	}
 	fmt.Fprintf(tw, "measured\t%.1f s (after %.1f s warm-up)%s\n", s.Measured, s.Warmup, map[bool]string{true: ", interrupted"}[s.Interrupted])
 	fmt.Fprintf(tw, "users\t%d over %d worker processes\n", s.Users, s.Workers)
 	fmt.Fprintf(tw, "spins\t%d (%.0f/s, target %.0f/s), %d missed for want of an idle user\n", s.Counts.Spins, s.SpinsPerS, s.TargetRate, s.Counts.Missed)
