@@ -66,8 +66,8 @@ func TestVerdicts(t *testing.T) {
 	for _, want := range []string{
 		"rate  ", "9,000 spins/s", "MISSED",
 		"12.5 ms", "2.10 ms", // the snapshot's median, scaled
-		"3.00 x (tick/)",     // ns/waiter beats ns/op; the worst event is named
-		"1.20 x",             // 0.3 over 0.25
+		"3.00 x (tick/)", // ns/waiter beats ns/op; the worst event is named
+		"1.20 x",         // 0.3 over 0.25
 		"not run (optional)",
 		"MISSED 2 of 6: rate; flat",
 	} {
