@@ -14,14 +14,24 @@ import (
 // when New is used; older ones are dropped first.
 const DefaultLogLimit = 100_000
 
+// DefaultMatchLimit is how many matches a Store keeps when New is used:
+// past it, the oldest settled ones (their votes and results with them)
+// are forgotten first, so a long run holds the store's memory flat. The
+// embedded store is for development and load tests; PostgreSQL keeps
+// everything.
+const DefaultMatchLimit = 100_000
+
 // Store is the in-memory store. The zero value is not usable; call New.
 type Store struct {
-	logLimit int // static after construction
+	logLimit   int // static after construction
+	matchLimit int // static after construction
 
 	mu       sync.Mutex
 	profiles map[string]persistence.Profile    // guarded by mu
 	matches  map[string]persistence.Match      // guarded by mu
-	byUser   map[string][]string               // user id -> ids of the user's matches; guarded by mu
+	byUser   map[string][]string               // user id -> ids of the user's matches, oldest first; guarded by mu
+	order    []string                          // match ids, oldest first from head; guarded by mu
+	head     int                               // order[:head] are forgotten; guarded by mu
 	votes    map[string]map[string]string      // match id -> voter -> choice; guarded by mu
 	results  map[string]string                 // match id -> result; guarded by mu
 	claims   map[string]string                 // user id -> id of the user's match without a result; guarded by mu
@@ -37,7 +47,8 @@ type Store struct {
 // and audit entries.
 func New() *Store {
 	return &Store{
-		logLimit: DefaultLogLimit,
+		logLimit:   DefaultLogLimit,
+		matchLimit: DefaultMatchLimit,
 		profiles: make(map[string]persistence.Profile),
 		matches:  make(map[string]persistence.Match),
 		byUser:   make(map[string][]string),
@@ -145,12 +156,57 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 		}
 	}
 	s.matches[m.ID] = m
+	s.order = append(s.order, m.ID)
 	for _, u := range users {
 		s.byUser[u] = append(s.byUser[u], m.ID)
 		s.claims[u] = m.ID
 		delete(s.queue, u)
 	}
+	s.forgetLocked(m.CreatedAt)
 	return nil
+}
+
+// forgetLocked drops the oldest matches while there are more than
+// matchLimit: those settled, or past their vote deadline at now. One
+// still open goes to the back of the line (there are at most one per two
+// users). s.mu must be held.
+func (s *Store) forgetLocked(now time.Time) {
+	for skipped := 0; len(s.matches) > s.matchLimit && s.head < len(s.order)-skipped; {
+		id := s.order[s.head]
+		s.order[s.head] = ""
+		s.head++
+		m := s.matches[id]
+		if _, settled := s.results[id]; !settled && m.VoteDeadline.After(now) {
+			s.order = append(s.order, id)
+			skipped++
+			continue
+		}
+		delete(s.matches, id)
+		delete(s.votes, id)
+		delete(s.results, id)
+		for _, u := range []string{m.A.UserID, m.B.UserID} {
+			if s.claims[u] == id {
+				delete(s.claims, u)
+			}
+			// Usually the user's oldest (ids are appended in the order the
+			// matches are), unless it waited open at the back of the line.
+			ids := s.byUser[u]
+			switch i := slices.Index(ids, id); {
+			case i < 0:
+			case len(ids) == 1:
+				delete(s.byUser, u)
+			case i == 0:
+				s.byUser[u] = ids[1:]
+			default:
+				s.byUser[u] = slices.Delete(ids, i, i+1)
+			}
+		}
+	}
+	// Compact the order once most of it is forgotten.
+	if s.head > 1024 && s.head > len(s.order)/2 {
+		s.order = append([]string(nil), s.order[s.head:]...)
+		s.head = 0
+	}
 }
 
 // ActiveMatch returns the match userID is claimed by (one without a result)
