@@ -70,8 +70,8 @@ type Router struct {
 	gotEvent bool
 }
 
-// placementActor is the name of disthash's per-node activator.
-const placementActor = "partition-activator"
+// placementActor is the name of each node's activator (cluster/placement.go).
+const placementActor = "partition-activator" // cluster.ActivatorName
 
 // pidCacheSize bounds the Router's PID cache.
 const pidCacheSize = 1 << 17

@@ -2,8 +2,8 @@
 // bootstrap: a hashicorp/memberlist pool whose node metadata announces each
 // node's actor system (id, remote host and port, grain kinds), a
 // protoactor-go cluster.ClusterProvider that turns that pool into the
-// cluster topology, and disthash (rendezvous hashing) identity lookup for
-// grains. With no join seeds a node is a one-node cluster. With cluster
+// cluster topology, and an identity lookup for grains (placement.go:
+// disthash's rendezvous hashing and protocol, with O(1) termination). With no join seeds a node is a one-node cluster. With cluster
 // keys (Config.Keys) memberlist gossip is encrypted and the actor remote
 // speaks mutual TLS with certificates derived from the keys (tls.go), so
 // only holders of a key join or reach a grain.

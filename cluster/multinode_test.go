@@ -19,9 +19,10 @@
 //   - remote/endpoint_manager.go:115: endpointManager.stop writes what
 //     removeEndpoint (line 248) reads from an endpoint writer's goroutine
 //     during a graceful shutdown with open connections;
-//   - cluster/identitylookup/disthash/manager.go:69: Manager.rdv is replaced
-//     on each topology event while Get (line 75) reads it (asynkron/protoactor-go#1131,
-//     fixed upstream by #1140 after the pinned version).
+//   - (gone) cluster/identitylookup/disthash/manager.go:69: Manager.rdv was
+//     replaced on each topology event while Get read it
+//     (asynkron/protoactor-go#1131); our identity lookup (placement.go)
+//     guards its copy with a lock.
 
 package cluster_test
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/hashicorp/memberlist"
 )
@@ -38,7 +37,7 @@ type Node struct {
 
 // Start brings a node up: it binds memberlist, starts the actor system's
 // remote (resolving port 0), starts the protoactor cluster member with
-// disthash identity lookup, then joins cfg.Join, retrying until ctx is done.
+// the placement identity lookup (placement.go), then joins cfg.Join, retrying until ctx is done.
 // protoactor's own startup sleeps about a second.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	const op = "cluster: start"
@@ -90,7 +89,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if s.HeartbeatExpiration > 0 {
 		clusterOpts = append(clusterOpts, protocluster.WithHeartbeatExpiration(s.HeartbeatExpiration))
 	}
-	clusterCfg := protocluster.Configure(s.Name, prov, disthash.New(),
+	clusterCfg := protocluster.Configure(s.Name, prov, newPlacement(),
 		remote.Configure(s.remoteHost, s.remotePort, remoteOpts...), clusterOpts...)
 	c := protocluster.New(system, clusterCfg)
 	if err := startMember(c); err != nil {

@@ -111,9 +111,10 @@ func (p *provider) StartMember(c *protocluster.Cluster) error {
 	p.meta = newMetaDelegate(meta)
 	p.mlConfig.Delegate = p.meta
 	p.mlConfig.Events = p.events
-	// Subscribe before the first topology push. disthash subscribed earlier
-	// (IdentityLookup.Setup), and the event stream calls subscribers in
-	// order, so once this view shows a topology disthash has it too.
+	// Subscribe before the first topology push. The identity lookup
+	// subscribed earlier (placement.Setup), and the event stream calls
+	// subscribers in order, so once this view shows a topology the lookup
+	// has it too.
 	p.sub = c.ActorSystem.EventStream.Subscribe(p.onEvent)
 	list, err := memberlist.Create(p.mlConfig)
 	if err != nil {
