@@ -94,10 +94,14 @@ type Estimator struct {
 	line *Queue
 	// horizons are the slot counts of the adaptive rate horizons.
 	horizons []int
-	// usual caches the middle half of each gender's matched waits, valid
-	// while usualAt equals (finished, head).
+	// usual caches the middle half of each gender's matched waits,
+	// computed at usualAt (finished, head) from usualN samples: valid
+	// until the window's head moves or 1 + usualN/16 more waits finish (a
+	// sort per estimate would cost O(n log n) on every spin of a busy pool,
+	// and 6% new samples barely move a quartile).
 	usual    [numGenders + 1][2]time.Duration
 	usualAt  [2]int64
+	usualN   int
 	finished int64 // Finished calls so far
 	// spread holds, by gender, where the latest matched waits fell in the
 	// distribution they were told at their spin (Recalibrate).
@@ -769,8 +773,9 @@ func confidence(n, mean, variance float64) string {
 // matched waits of gender g in the window, zero with fewer than 5.
 // Cached until a wait finishes or the window moves.
 func (e *Estimator) usualWait(g Gender) (lo, hi time.Duration) {
-	if key := [2]int64{e.finished, e.win.head}; key != e.usualAt {
-		e.usualAt = key
+	if e.win.head != e.usualAt[1] || e.finished < e.usualAt[0] || e.finished-e.usualAt[0] >= 1+int64(e.usualN/16) {
+		e.usualAt = [2]int64{e.finished, e.win.head}
+		e.usualN = 0
 		since := e.win.head*e.win.width - int64(e.cfg.Window)
 		for _, gg := range Genders {
 			e.scratch = e.scratch[:0]
@@ -781,6 +786,7 @@ func (e *Estimator) usualWait(g Gender) (lo, hi time.Duration) {
 				}
 			}
 			e.usual[gg] = [2]time.Duration{}
+			e.usualN = max(e.usualN, len(e.scratch))
 			if len(e.scratch) >= 5 {
 				slices.Sort(e.scratch)
 				e.usual[gg] = [2]time.Duration{e.scratch[len(e.scratch)/4], e.scratch[(3*len(e.scratch))/4]}
