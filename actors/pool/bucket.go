@@ -1,14 +1,19 @@
 package pool
 
-// node holds one queued waiter inside its class bucket (an intrusive doubly
-// linked list). Nodes are recycled through Queue.free, so a steady queue
+// node holds one queued waiter inside its class bucket: in the bucket's
+// FIFO (an intrusive doubly linked list, for pairing from the head) and in
+// its order-statistics tree (a treap with subtree sizes, for positions in
+// O(log n)). Nodes are recycled through Queue.free, so a steady queue
 // allocates none.
 type node struct {
-	w          *Waiter
-	at         int64  // timeKey(w.EnqueuedAt), fixed at insertion
-	seq        uint64 // insertion order, breaks ties on at
-	prev, next *node
-	class      class
+	w           *Waiter
+	at          int64  // timeKey(w.EnqueuedAt), fixed at insertion
+	seq         uint64 // insertion order, breaks ties on at
+	prev, next  *node
+	left, right *node  // treap children
+	prio        uint64 // treap heap priority (random)
+	size        int    // treap subtree size, this node included
+	class       class
 }
 
 // before reports whether a waited longer than b: older EnqueuedAt, ties by
@@ -17,15 +22,23 @@ func (a *node) before(b *node) bool {
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
 }
 
-// bucket is the FIFO of one class, oldest at head, ordered by (at, seq).
+// keyBefore reports whether a is ordered before the key (at, seq).
+func (a *node) keyBefore(at int64, seq uint64) bool {
+	return a.at < at || (a.at == at && a.seq < seq)
+}
+
+// bucket is the FIFO of one class, oldest at head, ordered by (at, seq),
+// with the same nodes in a treap (root) ordered the same way.
 type bucket struct {
 	head, tail *node
+	root       *node
 	n          int
 }
 
-// insert puts n in order. A newcomer is normally the newest and goes to the
-// tail in O(1); an older one (a waiter re-announced after the pool lost its
-// state) walks back from the tail to its old place.
+// insert puts n in order (n.prio set). A newcomer is normally the newest
+// and goes to the tail of the list in O(1); an older one (a waiter
+// re-announced after the pool lost its state) walks back from the tail to
+// its old place. The treap insert is O(log n) either way.
 func (b *bucket) insert(n *node) {
 	after := b.tail
 	for after != nil && n.before(after) {
@@ -45,6 +58,8 @@ func (b *bucket) insert(n *node) {
 		n.next.prev = n
 	}
 	b.n++
+	n.left, n.right, n.size = nil, nil, 1
+	b.root = treapInsert(b.root, n)
 }
 
 // unlink takes n out of b.
@@ -61,4 +76,97 @@ func (b *bucket) unlink(n *node) {
 	}
 	n.prev, n.next = nil, nil
 	b.n--
+	b.root = treapDelete(b.root, n)
+	n.left, n.right = nil, nil
+}
+
+// rank returns how many nodes of b are ordered before the key (at, seq):
+// O(log n).
+func (b *bucket) rank(at int64, seq uint64) int {
+	r := 0
+	for t := b.root; t != nil; {
+		if t.keyBefore(at, seq) {
+			r += t.left.sz() + 1
+			t = t.right
+		} else {
+			t = t.left
+		}
+	}
+	return r
+}
+
+func (t *node) sz() int {
+	if t == nil {
+		return 0
+	}
+	return t.size
+}
+
+func (t *node) fix() { t.size = t.left.sz() + t.right.sz() + 1 }
+
+// treapInsert inserts n (a single node) into the treap t and returns the
+// new root.
+func treapInsert(t, n *node) *node {
+	if t == nil {
+		return n
+	}
+	if n.prio > t.prio {
+		n.left, n.right = treapSplit(t, n)
+		n.fix()
+		return n
+	}
+	if n.before(t) {
+		t.left = treapInsert(t.left, n)
+	} else {
+		t.right = treapInsert(t.right, n)
+	}
+	t.fix()
+	return t
+}
+
+// treapSplit splits t into the nodes before n and the rest.
+func treapSplit(t, n *node) (l, r *node) {
+	if t == nil {
+		return nil, nil
+	}
+	if t.before(n) {
+		t.right, r = treapSplit(t.right, n)
+		t.fix()
+		return t, r
+	}
+	l, t.left = treapSplit(t.left, n)
+	t.fix()
+	return l, t
+}
+
+// treapMerge joins a and b, every node of a ordered before those of b.
+func treapMerge(a, b *node) *node {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case a.prio > b.prio:
+		a.right = treapMerge(a.right, b)
+		a.fix()
+		return a
+	default:
+		b.left = treapMerge(a, b.left)
+		b.fix()
+		return b
+	}
+}
+
+// treapDelete removes n, which is in t, and returns the new root.
+func treapDelete(t, n *node) *node {
+	if t == n {
+		return treapMerge(t.left, t.right)
+	}
+	if n.before(t) {
+		t.left = treapDelete(t.left, n)
+	} else {
+		t.right = treapDelete(t.right, n)
+	}
+	t.fix()
+	return t
 }

@@ -12,11 +12,16 @@ type Queue struct {
 	counts  [numGenders + 1]int // by gender, index 0 unused
 	seq     uint64              // last insertion number handed out
 	free    *node               // recycled nodes, linked through next
+	rng     uint64              // xorshift state for treap priorities
+	// changes counts, by gender, the removals and the insertions ahead of
+	// someone already queued: an upper bound on how many places any waiter
+	// of that gender has moved (Pool.Updates rechecks by it).
+	changes [numGenders + 1]uint64
 }
 
 // NewQueue returns an empty queue.
 func NewQueue() *Queue {
-	return &Queue{byID: make(map[string]*node)}
+	return &Queue{byID: make(map[string]*node), rng: 0x9e3779b97f4a7c15}
 }
 
 // Add pairs w with the longest-waiting compatible waiter already queued
@@ -71,10 +76,16 @@ func (q *Queue) Insert(w *Waiter) bool {
 func (q *Queue) insert(w *Waiter, c class) {
 	n := q.newNode()
 	q.seq++
-	*n = node{w: w, at: timeKey(w.EnqueuedAt), seq: q.seq, class: c}
+	q.rng ^= q.rng << 13
+	q.rng ^= q.rng >> 7
+	q.rng ^= q.rng << 17
+	*n = node{w: w, at: timeKey(w.EnqueuedAt), seq: q.seq, class: c, prio: q.rng}
 	q.buckets[c].insert(n)
 	q.byID[w.UserID] = n
 	q.counts[w.Gender]++
+	if n.next != nil {
+		q.changes[w.Gender]++ // someone queued moved back a place
+	}
 }
 
 // oldestPartner returns the node of the longest-waiting waiter compatible
@@ -115,6 +126,7 @@ func (q *Queue) drop(n *node) {
 	q.buckets[n.class].unlink(n)
 	delete(q.byID, n.w.UserID)
 	q.counts[n.w.Gender]--
+	q.changes[n.w.Gender]++
 	*n = node{next: q.free}
 	q.free = n
 }
@@ -161,21 +173,23 @@ func (q *Queue) Waiting() map[Gender]int {
 // Position returns userID's 1-based place in line: 1 + the number of queued
 // waiters who are older, have the same gender and whose Seeking overlaps
 // (they compete for the same partners). It returns 0 when userID is not
-// queued. Cost: the number of older waiters in the competing buckets.
+// queued. Cost: O(log n) in each competing bucket (at most 7).
 func (q *Queue) Position(userID string) int {
 	n, ok := q.byID[userID]
 	if !ok {
 		return 0
 	}
+	return q.position(n)
+}
+
+func (q *Queue) position(n *node) int {
 	pos := 1
 	for set := competitorClasses[n.class]; ; {
 		c, ok := set.next()
 		if !ok {
 			break
 		}
-		for o := q.buckets[c].head; o != nil && o.before(n); o = o.next {
-			pos++
-		}
+		pos += q.buckets[c].rank(n.at, n.seq)
 	}
 	return pos
 }
