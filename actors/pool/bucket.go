@@ -14,6 +14,10 @@ type node struct {
 	prio        uint64 // treap heap priority (random)
 	size        int    // treap subtree size, this node included
 	class       class
+	// watchKey and watchIdx (its index in Queue.watch + 1, 0 when not
+	// there) belong to Pool.Updates.
+	watchKey uint64
+	watchIdx int
 }
 
 // before reports whether a waited longer than b: older EnqueuedAt, ties by
@@ -169,4 +173,77 @@ func treapDelete(t, n *node) *node {
 	}
 	t.fix()
 	return t
+}
+
+// watchHeap is a min-heap of nodes by watchKey, each node knowing its index
+// (watchIdx), so that a node is re-keyed or removed in O(log n).
+type watchHeap []*node
+
+// set puts n in h, or moves it to its new watchKey.
+func (h *watchHeap) set(n *node) {
+	if n.watchIdx == 0 {
+		*h = append(*h, n)
+		n.watchIdx = len(*h)
+		h.up(len(*h) - 1)
+		return
+	}
+	i := n.watchIdx - 1
+	h.up(i)
+	h.down(n.watchIdx - 1)
+}
+
+// pop removes and returns the node with the smallest watchKey (h not empty).
+func (h *watchHeap) pop() *node {
+	n := (*h)[0]
+	h.remove(n)
+	return n
+}
+
+// remove takes n, which is in h, out of it.
+func (h *watchHeap) remove(n *node) {
+	i, last := n.watchIdx-1, len(*h)-1
+	if i != last {
+		h.swap(i, last)
+	}
+	(*h)[last] = nil
+	*h = (*h)[:last]
+	n.watchIdx = 0
+	if i != last {
+		h.up(i)
+		h.down((*h)[i].watchIdx - 1)
+	}
+}
+
+func (h watchHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].watchIdx, h[j].watchIdx = i+1, j+1
+}
+
+func (h watchHeap) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if h[parent].watchKey <= h[i].watchKey {
+			return
+		}
+		h.swap(i, parent)
+		i = parent
+	}
+}
+
+func (h watchHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].watchKey < h[l].watchKey {
+			m = r
+		}
+		if h[i].watchKey <= h[m].watchKey {
+			return
+		}
+		h.swap(i, m)
+		i = m
+	}
 }

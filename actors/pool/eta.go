@@ -112,6 +112,10 @@ type Estimator struct {
 	// time it was last accrued (timeKey, 0 before the first).
 	life   [numGenders + 1]lifeTable
 	lifeAt int64
+	// mid caches midFrom for the gap midGap (valid when midOK).
+	mid    [len(ageGrid)]int64
+	midGap time.Duration
+	midOK  bool
 }
 
 // ageGrid are the ages (seconds waited) at which the hazard of leaving is
@@ -632,7 +636,12 @@ func ageBand(age float64) int {
 }
 
 // accrue adds the time at risk since the last call of everyone waiting in
-// q, by gender and age band: O(q.Len()). Called once per wait tick.
+// q, by gender and age band, and counts those waiting by age band. Called
+// once per wait tick. It does not visit the waiters: ages fall in a band
+// when enqueue times fall in a range, which the class buckets count in
+// O(log n) (Queue.enqueuedBy); only those who joined within the last dt,
+// at risk for less than dt, are visited. Cost: O(bands x classes x log n)
+// plus the newcomers since the last tick.
 func (e *Estimator) accrue(q *Queue, now time.Time) {
 	k, ok := e.touch(now)
 	if !ok {
@@ -646,7 +655,8 @@ func (e *Estimator) accrue(q *Queue, now time.Time) {
 	}
 	// A long gap (a stalled pool) is counted as it was, up to the window:
 	// the waiters were at risk all along, and the old table fades by it.
-	dt := min(time.Duration(k-e.lifeAt), e.cfg.Window).Seconds()
+	gap := min(time.Duration(k-e.lifeAt), e.cfg.Window)
+	dt := gap.Seconds()
 	e.lifeAt = k
 	decay := math.Exp(-dt / e.cfg.Window.Seconds())
 	for _, g := range Genders {
@@ -657,15 +667,90 @@ func (e *Estimator) accrue(q *Queue, now time.Time) {
 		}
 		t.waiting = [len(ageGrid)]int{}
 	}
-	q.Each(func(w *Waiter, _ int) bool {
-		age := now.Sub(w.EnqueuedAt).Seconds()
-		if w.Gender.Valid() && age > 0 {
-			t := &e.life[w.Gender]
-			t.exposure[ageBand(max(age-dt/2, 0))] += min(dt, age)
-			t.waiting[ageBand(age)]++
+	if q.Len() == 0 {
+		return
+	}
+	// aged(g, a) counts the waiters of gender g who have waited a or more
+	// (nanoseconds).
+	aged := func(g Gender, a int64) int { return q.enqueuedBy(g, k-a) }
+	dtNs := int64(gap)
+	for _, g := range Genders {
+		if q.Count(g) == 0 {
+			continue
 		}
-		return true
-	})
+		t := &e.life[g]
+		// Waiting by band: ages of band b are from bandFrom[b] (ages of 0
+		// or less count nowhere).
+		prev := aged(g, 1)
+		for b := range ageGrid {
+			next := 0
+			if b+1 < len(ageGrid) {
+				next = aged(g, bandFrom[b+1])
+			}
+			t.waiting[b] += prev - next
+			prev = next
+		}
+		// Those at risk all of dt (age >= dt) add dt to the band of the
+		// middle of it, age - dt/2.
+		prev = aged(g, dtNs)
+		for b := range ageGrid {
+			next := 0
+			if b+1 < len(ageGrid) {
+				next = aged(g, max(e.midFrom(b+1, gap), dtNs))
+			}
+			if c := prev - next; c > 0 {
+				t.exposure[b] += float64(c) * dt
+			}
+			prev = next
+		}
+	}
+	// Those who joined within dt (0 < age < dt), newest at the tails.
+	for c := range q.buckets {
+		for n := q.buckets[c].tail; n != nil && k-n.at < dtNs; n = n.prev {
+			age := now.Sub(n.w.EnqueuedAt).Seconds()
+			if age > 0 && age < dt {
+				e.life[n.w.Gender].exposure[ageBand(max(age-dt/2, 0))] += age
+			}
+		}
+	}
+}
+
+// bandFrom holds, by age band, the least age in nanoseconds whose
+// Duration.Seconds() falls in the band (ageBand), so that counting by
+// enqueue time puts every waiter in the band a walk of ages would.
+var bandFrom = func() (from [len(ageGrid)]int64) {
+	for b := range ageGrid {
+		from[b] = leastAge(func(d int64) bool { return ageBand(time.Duration(d).Seconds()) >= b })
+	}
+	return from
+}()
+
+// midFrom returns the least age in nanoseconds whose middle over the last
+// gap, age - gap/2 in seconds, falls in band b or later. Cached for the
+// latest gap (the tick, nearly always).
+func (e *Estimator) midFrom(b int, gap time.Duration) int64 {
+	if gap != e.midGap || !e.midOK {
+		dt := gap.Seconds()
+		for bb := range ageGrid {
+			e.mid[bb] = leastAge(func(d int64) bool { return ageBand(max(time.Duration(d).Seconds()-dt/2, 0)) >= bb })
+		}
+		e.midGap, e.midOK = gap, true
+	}
+	return e.mid[b]
+}
+
+// leastAge returns the least d in [0, 2^52) for which ok (monotone) holds.
+func leastAge(ok func(d int64) bool) int64 {
+	lo, hi := int64(0), int64(1)<<52
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if ok(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // Estimate returns the remaining wait of the queued waiter w at the 1-based

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -33,9 +34,10 @@ func TestPositionTreeMatchesWalk(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	q := NewQueue()
 	var ids []string
-	for step := range 20_000 {
+	checked := 0
+	for step := range 10_000 {
 		switch r := rng.IntN(10); {
-		case r < 6 || len(ids) == 0:
+		case r < 8 || len(ids) == 0:
 			g := Genders[rng.IntN(len(Genders))]
 			s := GenderSet(1 + rng.IntN(int(allGenders)))
 			at := t0.Add(time.Duration(step) * time.Millisecond)
@@ -43,7 +45,7 @@ func TestPositionTreeMatchesWalk(t *testing.T) {
 				at = t0.Add(time.Duration(rng.IntN(step+1)) * time.Millisecond) // an old place, or a tie
 			}
 			w := &Waiter{UserID: "u" + strconv.Itoa(step), Gender: g, Seeking: s, EnqueuedAt: at}
-			if rng.IntN(3) == 0 {
+			if rng.IntN(20) == 0 {
 				q.Add(w) // may pair
 			} else {
 				q.Insert(w)
@@ -57,20 +59,103 @@ func TestPositionTreeMatchesWalk(t *testing.T) {
 			ids[i] = ids[len(ids)-1]
 			ids = ids[:len(ids)-1]
 		}
-		if step%97 == 0 {
+		if step%499 == 0 {
 			for _, id := range ids {
 				if _, ok := q.Get(id); !ok {
 					continue // paired away
 				}
+				checked++
 				if got, want := q.Position(id), walkPosition(q, id); got != want {
 					t.Fatalf("step %d: Position(%s) = %d, the walk says %d", step, id, got, want)
 				}
 			}
 		}
 	}
+	if checked < 10_000 || q.Len() < 1000 {
+		t.Fatalf("only %d positions checked, %d queued at the end", checked, q.Len())
+	}
 	for c := range q.buckets {
 		if b := &q.buckets[c]; b.root.sz() != b.n {
 			t.Fatalf("class %d: tree holds %d, list %d", c, b.root.sz(), b.n)
+		}
+	}
+}
+
+// accrueWalk is accrue the old way, visiting every waiter.
+func (e *Estimator) accrueWalk(q *Queue, now time.Time) {
+	k, _ := e.touch(now)
+	if e.lifeAt == 0 || k <= e.lifeAt {
+		if e.lifeAt == 0 {
+			e.lifeAt = k
+		}
+		return
+	}
+	dt := min(time.Duration(k-e.lifeAt), e.cfg.Window).Seconds()
+	e.lifeAt = k
+	decay := math.Exp(-dt / e.cfg.Window.Seconds())
+	for _, g := range Genders {
+		t := &e.life[g]
+		for b := range ageGrid {
+			t.left[b] *= decay
+			t.exposure[b] *= decay
+		}
+		t.waiting = [len(ageGrid)]int{}
+	}
+	q.Each(func(w *Waiter, _ int) bool {
+		age := now.Sub(w.EnqueuedAt).Seconds()
+		if w.Gender.Valid() && age > 0 {
+			t := &e.life[w.Gender]
+			t.exposure[ageBand(max(age-dt/2, 0))] += min(dt, age)
+			t.waiting[ageBand(age)]++
+		}
+		return true
+	})
+}
+
+// TestAccrueCountsAsTheWalk checks that accrue, counting ages by enqueue
+// times, builds the life table a walk of every waiter builds: the same
+// counts by band, the same time at risk (to rounding), through ticks of
+// varied gaps with waiters on band edges, in the future and joining.
+func TestAccrueCountsAsTheWalk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	q := NewQueue()
+	fast, slow := NewEstimator(EstimatorConfig{}), NewEstimator(EstimatorConfig{})
+	now := t0
+	id := 0
+	for tick := range 1500 {
+		for range rng.IntN(20) {
+			id++
+			at := now.Add(-time.Duration(rng.Int64N(int64(2 * time.Hour))))
+			switch rng.IntN(6) {
+			case 0: // exactly on a band edge
+				at = now.Add(-time.Duration(ageGrid[rng.IntN(len(ageGrid))] * float64(time.Second)))
+			case 1: // just joined, or a clock ahead
+				at = now.Add(time.Duration(rng.Int64N(int64(3*time.Second))) - 2*time.Second)
+			}
+			q.Insert(&Waiter{UserID: strconv.Itoa(id), Gender: Genders[rng.IntN(len(Genders))], Seeking: GenderSet(1 + rng.IntN(int(allGenders))), EnqueuedAt: at})
+		}
+		for range rng.IntN(15) {
+			if n := q.buckets[rng.IntN(numClasses)].head; n != nil {
+				q.Remove(n.w.UserID)
+			}
+		}
+		gaps := []time.Duration{time.Second, time.Second, 1500 * time.Millisecond, 7 * time.Second, time.Nanosecond}
+		now = now.Add(gaps[rng.IntN(len(gaps))])
+		if tick == 500 {
+			now = now.Add(20 * time.Minute) // a stall longer than the window
+		}
+		fast.accrue(q, now)
+		slow.accrueWalk(q, now)
+		for _, g := range Genders {
+			a, b := &fast.life[g], &slow.life[g]
+			if a.waiting != b.waiting {
+				t.Fatalf("tick %d, %v: waiting by band %v, the walk %v", tick, g, a.waiting, b.waiting)
+			}
+			for band := range ageGrid {
+				if d := math.Abs(a.exposure[band] - b.exposure[band]); d > 1e-9*max(1, b.exposure[band]) {
+					t.Fatalf("tick %d, %v, band %d: exposure %v, the walk %v", tick, g, band, a.exposure[band], b.exposure[band])
+				}
+			}
 		}
 	}
 }

@@ -14,6 +14,15 @@ type Pool struct {
 	est       *Estimator
 	told      map[string]Told
 	updateMax time.Duration
+	// Which waiters Updates looks at (see there): fresh have never been
+	// told; due holds each told waiter's WaitUpdateMax deadline in the
+	// order told (times only move forward, so a FIFO is sorted), an entry
+	// of a waiter told again since, or gone, skipped by its gen; the
+	// queue's watch heaps (Queue.watch) hold when a waiter's place may
+	// have moved by a tenth.
+	fresh []string
+	due   dueFIFO
+	gen   uint64 // last Told.gen handed out
 }
 
 // PoolConfig configures a Pool.
@@ -31,6 +40,7 @@ type Told struct {
 	At       time.Time
 	first    ETA       // the estimate told when the place was taken, for Recalibrate
 	firstAt  time.Time // when it was told
+	gen      uint64    // which due and moved entries are this telling's
 }
 
 // NewPool returns an empty pool with no history.
@@ -75,7 +85,7 @@ func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
 	partner := p.q.Add(w)
 	if partner == nil {
 		if pos, eta, ok := p.Status(w.UserID, now); ok {
-			p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now, first: eta, firstAt: now}
+			p.tell(p.q.byID[w.UserID], Told{ETA: eta, Position: pos, At: now, first: eta, firstAt: now})
 		}
 		return nil
 	}
@@ -96,7 +106,11 @@ func (p *Pool) Insert(w *Waiter, now time.Time) bool {
 		return false
 	}
 	p.est.atRisk(p.q, now)
-	return p.q.Insert(w)
+	if !p.q.Insert(w) {
+		return false
+	}
+	p.fresh = append(p.fresh, w.UserID)
+	return true
 }
 
 // Take removes userID's place without recording a finished wait (the place
@@ -132,27 +146,83 @@ func (p *Pool) Status(userID string, now time.Time) (position int, eta ETA, ok b
 	return position, p.est.Estimate(w, position, p.q.Waiting(), now), true
 }
 
-// Updates calls fn for every queued waiter due an update: their position
-// changed, their estimate moved enough (ChangedEnough), or WaitUpdateMax
+// Updates calls fn for every queued waiter due an update: their estimate
+// moved enough (ChangedEnough), their position changed, or WaitUpdateMax
 // passed since they were last told. What fn is given is recorded as told.
 // waiting is the current count by gender. fn must not change the pool.
+//
+// It does not look at every waiter. It estimates again only those never
+// told, those whose WaitUpdateMax is up (about N/WaitUpdateMax a second,
+// spread over the ticks by when each was told), and those whose place may
+// have moved by a tenth since they were told: a waiter of gender g told at
+// position k is looked at again once the queue changed k/10 times for g
+// (a removal, or an insertion ahead of someone), an upper bound on the
+// places it moved. A move of a tenth of the line ahead is what moves an
+// estimate by 10%; a waiter's estimate drifting by itself (its age, the
+// pool's rates) is caught at its WaitUpdateMax. Cost: O(log n) per waiter
+// looked at.
 func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, waiting map[Gender]int)) {
 	p.est.atRisk(p.q, now)
 	p.est.accrue(p.q, now)
 	if p.q.Len() == 0 {
+		p.fresh = p.fresh[:0]
 		return
 	}
-	waiting := p.q.Waiting()
-	p.q.Each(func(w *Waiter, pos int) bool {
-		last, ok := p.told[w.UserID]
-		eta := p.est.Estimate(w, pos, waiting, now)
-		if ok && pos == last.Position && !ChangedEnough(last.ETA, eta) && now.Sub(last.At) < p.updateMax {
-			return true
+	var waiting map[Gender]int
+	look := func(n *node) {
+		if waiting == nil {
+			waiting = p.q.Waiting()
 		}
-		p.told[w.UserID] = Told{ETA: eta, Position: pos, At: now, first: last.first, firstAt: last.firstAt}
+		w, pos := n.w, p.q.position(n)
+		last, told := p.told[w.UserID]
+		eta := p.est.Estimate(w, pos, waiting, now)
+		if told && pos == last.Position && !ChangedEnough(last.ETA, eta) && now.Sub(last.At) < p.updateMax {
+			p.watch(n, pos)
+			return
+		}
+		p.tell(n, Told{ETA: eta, Position: pos, At: now, first: last.first, firstAt: last.firstAt})
 		fn(w, pos, eta, waiting)
-		return true
-	})
+	}
+	fresh := p.fresh
+	p.fresh = nil
+	for _, id := range fresh {
+		if _, told := p.told[id]; !told {
+			if n, ok := p.q.byID[id]; ok {
+				look(n)
+			}
+		}
+	}
+	p.fresh = fresh[:0]
+	for e, ok := p.due.peek(); ok && !e.at.After(now.Add(-p.updateMax)); e, ok = p.due.peek() {
+		p.due.pop()
+		if n, ok := p.q.byID[e.id]; ok && p.told[e.id].gen == e.gen {
+			look(n)
+		}
+	}
+	for _, g := range Genders {
+		h := &p.q.watch[g]
+		for len(*h) > 0 && (*h)[0].watchKey <= p.q.changes[g] {
+			look(h.pop())
+		}
+	}
+}
+
+// tell records t as what the waiter of n was told, and when to look at it
+// again.
+func (p *Pool) tell(n *node, t Told) {
+	p.gen++
+	t.gen = p.gen
+	p.told[n.w.UserID] = t
+	p.due.push(dueEntry{at: t.At, id: n.w.UserID, gen: t.gen})
+	p.watch(n, t.Position)
+}
+
+// watch arms the look at n once its gender's line changed a tenth of
+// position times from now (replacing any look armed before).
+func (p *Pool) watch(n *node, position int) {
+	g := n.w.Gender
+	n.watchKey = p.q.changes[g] + uint64(max((position+9)/10, 1))
+	p.q.watch[g].set(n)
 }
 
 // Result records the outcome of a date: mutual when both said yes.
@@ -172,4 +242,42 @@ func (p *Pool) Stats(now time.Time) Stats {
 		}
 	}
 	return st
+}
+
+// dueEntry is when a waiter was told (its WaitUpdateMax runs from there).
+type dueEntry struct {
+	at  time.Time
+	id  string
+	gen uint64
+}
+
+// dueFIFO is a queue of dueEntry in the order pushed (a ring that grows).
+type dueFIFO struct {
+	buf        []dueEntry
+	head, size int
+}
+
+func (f *dueFIFO) push(e dueEntry) {
+	if f.size == len(f.buf) {
+		buf := make([]dueEntry, max(2*len(f.buf), 16))
+		for i := range f.size {
+			buf[i] = f.buf[(f.head+i)%len(f.buf)]
+		}
+		f.buf, f.head = buf, 0
+	}
+	f.buf[(f.head+f.size)%len(f.buf)] = e
+	f.size++
+}
+
+func (f *dueFIFO) peek() (dueEntry, bool) {
+	if f.size == 0 {
+		return dueEntry{}, false
+	}
+	return f.buf[f.head], true
+}
+
+func (f *dueFIFO) pop() {
+	f.buf[f.head] = dueEntry{}
+	f.head = (f.head + 1) % len(f.buf)
+	f.size--
 }

@@ -17,6 +17,9 @@ type Queue struct {
 	// someone already queued: an upper bound on how many places any waiter
 	// of that gender has moved (Pool.Updates rechecks by it).
 	changes [numGenders + 1]uint64
+	// watch holds, by gender, the waiters Pool.Updates is to look at again
+	// once changes reaches their watchKey (at most one entry per waiter).
+	watch [numGenders + 1]watchHeap
 }
 
 // NewQueue returns an empty queue.
@@ -127,6 +130,9 @@ func (q *Queue) drop(n *node) {
 	delete(q.byID, n.w.UserID)
 	q.counts[n.w.Gender]--
 	q.changes[n.w.Gender]++
+	if n.watchIdx != 0 {
+		q.watch[n.w.Gender].remove(n)
+	}
 	*n = node{next: q.free}
 	q.free = n
 }
@@ -243,4 +249,19 @@ func (q *Queue) Oldest(g Gender) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return best.w.EnqueuedAt, true
+}
+
+// enqueuedBy returns how many waiters of gender g are queued with an
+// EnqueuedAt key (timeKey) of at most at: O(classes of g x log n).
+func (q *Queue) enqueuedBy(g Gender, at int64) int {
+	if at == 1<<63-1 {
+		return q.Count(g)
+	}
+	n := 0
+	for c := class(0); c < numClasses; c++ {
+		if c.gender() == g && q.buckets[c].n > 0 {
+			n += q.buckets[c].rank(at+1, 0)
+		}
+	}
+	return n
 }
