@@ -33,10 +33,73 @@ type (
 
 // waiterRef is what the pool knows of a queued waiter beyond the queue.
 type waiterRef struct {
+	id   string
 	seen time.Time // last enqueue, re-announcement or Resume
 	// loaded marks a place rebuilt from the store that its session has not
 	// re-announced yet: it is held (never paired) until then.
 	loaded bool
+	// prev and next link the refs in the order last seen (refList).
+	prev, next *waiterRef
+}
+
+// refList is the pool's waiterRefs by user id, and the same refs in a list
+// ordered by seen (the clock only moves forward, so a ref seen now goes to
+// the tail): the ones unheard of longest are at the head, and resumeStale
+// finds them without a scan.
+type refList struct {
+	byID       map[string]*waiterRef
+	head, tail *waiterRef
+}
+
+func newRefList() *refList { return &refList{byID: map[string]*waiterRef{}} }
+
+func (l *refList) get(id string) *waiterRef { return l.byID[id] }
+
+// add records a new ref for id seen at now (replacing any).
+func (l *refList) add(id string, now time.Time, loaded bool) {
+	l.remove(id)
+	r := &waiterRef{id: id, seen: now, loaded: loaded}
+	l.byID[id] = r
+	l.pushTail(r)
+}
+
+// touch marks r seen at now.
+func (l *refList) touch(r *waiterRef, now time.Time) {
+	r.seen = now
+	l.unlink(r)
+	l.pushTail(r)
+}
+
+// remove forgets id's ref.
+func (l *refList) remove(id string) {
+	if r := l.byID[id]; r != nil {
+		l.unlink(r)
+		delete(l.byID, id)
+	}
+}
+
+func (l *refList) pushTail(r *waiterRef) {
+	r.prev, r.next = l.tail, nil
+	if l.tail == nil {
+		l.head = r
+	} else {
+		l.tail.next = r
+	}
+	l.tail = r
+}
+
+func (l *refList) unlink(r *waiterRef) {
+	if r.prev == nil {
+		l.head = r.next
+	} else {
+		r.prev.next = r.next
+	}
+	if r.next == nil {
+		l.tail = r.prev
+	} else {
+		r.next.prev = r.prev
+	}
+	r.prev, r.next = nil, nil
 }
 
 // pairing is a match this pool formed whose result it has not heard yet.
@@ -69,8 +132,8 @@ type matchPool struct {
 	core   *pool.Pool
 	q      *pool.Queue
 	est    *pool.Estimator
-	refs   map[string]*waiterRef // by user id, for every queued waiter
-	paired map[string]*pairing   // by user id, both partners of each unsettled pairing
+	refs   *refList            // for every queued waiter
+	paired map[string]*pairing // by user id, both partners of each unsettled pairing
 	// loaded is set once the store's places of this pool are in q.
 	loaded bool
 
@@ -99,7 +162,7 @@ func newMatchPool(d *Deps) actor.Actor {
 		core:   core,
 		q:      core.Queue(),
 		est:    core.Estimator(),
-		refs:   map[string]*waiterRef{},
+		refs:   newRefList(),
 		paired: map[string]*pairing{},
 	}
 }
@@ -280,7 +343,7 @@ func (p *matchPool) load() {
 		if !p.core.Insert(w, now) {
 			continue
 		}
-		p.refs[e.UserID] = &waiterRef{seen: now, loaded: true}
+		p.refs.add(e.UserID, now, true)
 		p.d.Router.Send(KindUserSession, e.UserID, &msg.Resume{Pool: p.name, EnqueuedAtMs: ms(e.EnqueuedAt)})
 		n++
 	}
@@ -332,10 +395,10 @@ func (p *matchPool) enqueue(m *msg.Enqueue) *msg.EnqueueReply {
 	}
 	arrival := !m.Refresh // a new spin, not a place announced again
 	if queued, ok := p.q.Get(w.UserID); ok {
-		ref := p.refs[w.UserID]
+		ref := p.refs.get(w.UserID)
 		if ref == nil || !ref.loaded {
 			if ref != nil {
-				ref.seen = now
+				p.refs.touch(ref, now)
 			}
 			queued.Recent = w.Recent // the cooldown moves on
 			return p.status(w.UserID)
@@ -343,16 +406,16 @@ func (p *matchPool) enqueue(m *msg.Enqueue) *msg.EnqueueReply {
 		// A place rebuilt from the store, now announced with its rematch
 		// cooldown: it may be paired from here on.
 		p.core.Take(w.UserID, now)
-		delete(p.refs, w.UserID)
+		p.refs.remove(w.UserID)
 		arrival = false
 	}
 	waitingBefore := p.q.Waiting()
 	partner := p.core.Join(w, arrival, now)
 	if partner == nil {
-		p.refs[w.UserID] = &waiterRef{seen: now}
+		p.refs.add(w.UserID, now, false)
 		return p.status(w.UserID)
 	}
-	delete(p.refs, partner.UserID)
+	p.refs.remove(partner.UserID)
 	info := p.pair(partner, w, now)
 	waitingBefore[w.Gender]++
 	return &msg.EnqueueReply{
@@ -442,7 +505,7 @@ func (p *matchPool) dequeue(m *msg.Dequeue) *msg.DequeueReply {
 		}
 		return &msg.DequeueReply{}
 	}
-	delete(p.refs, m.UserId)
+	p.refs.remove(m.UserId)
 	wait := now.Sub(w.EnqueuedAt)
 	outcome := m.Outcome
 	if outcome == "" {
@@ -468,18 +531,18 @@ func (p *matchPool) queueInfo() *msg.QueueInfo {
 // resumeStale asks the session of every waiter it has not heard from for
 // staleAfter refresh periods to confirm the place (its node may have
 // died: a fresh activation restores it from the store, or drops it).
+// Cost: the stale ones only (the refs are kept in the order last seen).
 func (p *matchPool) resumeStale() {
 	now := p.d.now()
 	limit := staleAfter * p.d.Config.Refresh
-	for id, ref := range p.refs {
-		if now.Sub(ref.seen) > limit {
-			ref.seen = now
-			r := &msg.Resume{Pool: p.name}
-			if w, ok := p.q.Get(id); ok {
-				r.EnqueuedAtMs = ms(w.EnqueuedAt)
-			}
-			p.d.Router.Send(KindUserSession, id, r)
+	for ref := p.refs.head; ref != nil && now.Sub(ref.seen) > limit; ref = p.refs.head {
+		id := ref.id
+		p.refs.touch(ref, now)
+		r := &msg.Resume{Pool: p.name}
+		if w, ok := p.q.Get(id); ok {
+			r.EnqueuedAtMs = ms(w.EnqueuedAt)
 		}
+		p.d.Router.Send(KindUserSession, id, r)
 	}
 }
 
