@@ -68,6 +68,19 @@ type Router struct {
 	hooks   []func()            // guarded by mu: run (in a goroutine) after each change
 	// gotEvent is set by the first topology event; guarded by mu.
 	gotEvent bool
+
+	// pending holds, by kind/id, the sends waiting for a lookup that runs
+	// in its own goroutine (SendThen), in the order they were made.
+	pendMu  sync.Mutex
+	pending map[string][]pendingSend // guarded by pendMu
+}
+
+// pendingSend is a send waiting for its target's lookup.
+type pendingSend struct {
+	m      proto.Message
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   func(bool)
 }
 
 // placementActor is the name of each node's activator (cluster/placement.go).
@@ -380,17 +393,87 @@ func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
 
 // SendThen is Send, and calls done (from another goroutine) once m was
 // acknowledged (true) or given up after the delivery timeout (false).
+//
+// It never blocks on the network. A target whose live activation is cached
+// at its owner is sent to at once, from the caller's goroutine; otherwise
+// (a grain not looked up yet, such as a new match) the lookup runs in a
+// goroutine of its own, and every later send to that target waits behind
+// it, so that sends from one goroutine to one grain keep their order.
 func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered bool)) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.deliver)
-	pid, err := r.lookup(ctx, kind, id)
-	var f *actor.Future
-	if err == nil {
-		f = r.sys.Root.RequestFuture(pid, m, r.attempt(ctx, m))
+	key := kind + "/" + id
+	r.pendMu.Lock()
+	if q, waiting := r.pending[key]; waiting {
+		r.pending[key] = append(q, pendingSend{m: m, ctx: ctx, cancel: cancel, done: done})
+		r.pendMu.Unlock()
+		return
 	}
-	go func() {
-		defer cancel()
-		r.confirm(ctx, kind, id, m, pid, f, err, done)
-	}()
+	if pid := r.cached(kind, id); pid != nil {
+		r.pendMu.Unlock()
+		f := r.sys.Root.RequestFuture(pid, m, r.attempt(ctx, m))
+		go func() {
+			defer cancel()
+			r.confirm(ctx, kind, id, m, pid, f, nil, done)
+		}()
+		return
+	}
+	if r.pending == nil {
+		r.pending = map[string][]pendingSend{}
+	}
+	r.pending[key] = []pendingSend{{m: m, ctx: ctx, cancel: cancel, done: done}}
+	r.pendMu.Unlock()
+	go r.sendPending(kind, id, key)
+}
+
+// cached returns the cached activation of kind/id when it is at the
+// grain's current owner, without waiting for anything; nil otherwise.
+func (r *Router) cached(kind, id string) *actor.PID {
+	select {
+	case <-r.attached:
+	default:
+		return nil
+	}
+	owner := r.Owner(kind, id)
+	if owner == "" {
+		return nil
+	}
+	if pid := r.cache.get(kind + "/" + id); pid != nil && pid.Address == owner {
+		return pid
+	}
+	return nil
+}
+
+// sendPending sends what waits for kind/id's lookup, in order, until
+// nothing does. The lookup is made once, within the first send's ctx; while
+// it fails, each send looks up again within its own (as each Send did
+// when lookups blocked the caller), and confirm retries as for any send.
+func (r *Router) sendPending(kind, id, key string) {
+	var pid *actor.PID
+	for {
+		r.pendMu.Lock()
+		q := r.pending[key]
+		if len(q) == 0 {
+			delete(r.pending, key)
+			r.pendMu.Unlock()
+			return
+		}
+		r.pending[key] = q[:0:0]
+		r.pendMu.Unlock()
+		for _, ps := range q {
+			var err error
+			if pid == nil {
+				pid, err = r.lookup(ps.ctx, kind, id)
+			}
+			var f *actor.Future
+			if err == nil {
+				f = r.sys.Root.RequestFuture(pid, ps.m, r.attempt(ps.ctx, ps.m))
+			}
+			go func() {
+				defer ps.cancel()
+				r.confirm(ps.ctx, kind, id, ps.m, pid, f, err, ps.done)
+			}()
+		}
+	}
 }
 
 // confirm waits for the acknowledgement of a send, resending through a
