@@ -41,12 +41,12 @@ type bucket struct {
 
 // insert puts n in order (n.prio set). A newcomer is normally the newest
 // and goes to the tail of the list in O(1); an older one (a waiter
-// re-announced after the pool lost its state) walks back from the tail to
-// its old place. The treap insert is O(log n) either way.
+// re-announced after the pool lost its state) goes after the last node
+// before it, found in the treap. O(log n) either way.
 func (b *bucket) insert(n *node) {
 	after := b.tail
-	for after != nil && n.before(after) {
-		after = after.prev
+	if after != nil && n.before(after) {
+		after = b.last(n)
 	}
 	n.prev = after
 	if after == nil {
@@ -64,6 +64,19 @@ func (b *bucket) insert(n *node) {
 	b.n++
 	n.left, n.right, n.size = nil, nil, 1
 	b.root = treapInsert(b.root, n)
+}
+
+// last returns the last node of b ordered before n, or nil.
+func (b *bucket) last(n *node) *node {
+	var best *node
+	for t := b.root; t != nil; {
+		if t.before(n) {
+			best, t = t, t.right
+		} else {
+			t = t.left
+		}
+	}
+	return best
 }
 
 // unlink takes n out of b.

@@ -159,3 +159,54 @@ func TestAccrueCountsAsTheWalk(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdatesLookAtWhoIsDue checks the wait_update rule Updates keeps while
+// looking at few waiters: after every tick, each queued waiter was told
+// within WaitUpdateMax, and none has moved by a tenth of its told place
+// (at least one place) without being told; and a line rebuilt at once is
+// told about a fifth a tick after the first, not all of it every 5 s.
+func TestUpdatesLookAtWhoIsDue(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	p := NewPool(PoolConfig{WaitUpdateMax: 5 * time.Second})
+	now := t0
+	const rebuilt = 2000
+	for i := range rebuilt {
+		p.Insert(&Waiter{UserID: "m" + strconv.Itoa(i), Gender: Male, Seeking: sF, EnqueuedAt: now.Add(time.Duration(i) * time.Millisecond)}, now)
+	}
+	lastTold := map[string]time.Time{}
+	id := 0
+	for tick := range 120 {
+		now = now.Add(time.Second)
+		for range rng.IntN(4) { // women pair with the head, men join and leave
+			id++
+			p.Join(&Waiter{UserID: "w" + strconv.Itoa(id), Gender: Female, Seeking: sM, EnqueuedAt: now}, true, now)
+		}
+		for range rng.IntN(4) {
+			id++
+			p.Join(&Waiter{UserID: "n" + strconv.Itoa(id), Gender: Male, Seeking: sF, EnqueuedAt: now}, true, now)
+			lastTold["n"+strconv.Itoa(id)] = now // told at its join
+		}
+		if rng.IntN(3) == 0 {
+			p.Leave("m"+strconv.Itoa(rng.IntN(rebuilt)), now)
+		}
+		told := 0
+		p.Updates(now, func(w *Waiter, _ int, _ ETA, _ map[Gender]int) {
+			lastTold[w.UserID] = now
+			told++
+		})
+		if tick >= 6 && told > rebuilt/5+rebuilt/10 {
+			t.Errorf("tick %d: %d told of %d waiting", tick, told, p.Queue().Len())
+		}
+		p.Queue().Each(func(w *Waiter, pos int) bool {
+			at, ok := lastTold[w.UserID]
+			if !ok || now.Sub(at) > 5*time.Second {
+				t.Fatalf("tick %d: %s last told at %v (now %v)", tick, w.UserID, at, now)
+			}
+			tl := p.told[w.UserID]
+			if drop := tl.Position - pos; drop != 0 && drop >= max((tl.Position+9)/10, 1) {
+				t.Fatalf("tick %d: %s moved from %d to %d untold", tick, w.UserID, tl.Position, pos)
+			}
+			return true
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package pool
 
-import "time"
+import (
+	"container/heap"
+	"time"
+)
 
 // Pool is the matching core of one pool, free of actors and clocks: the
 // waiting line (Queue), the wait-time model (Estimator) and what each waiter
@@ -15,13 +18,13 @@ type Pool struct {
 	told      map[string]Told
 	updateMax time.Duration
 	// Which waiters Updates looks at (see there): fresh have never been
-	// told; due holds each told waiter's WaitUpdateMax deadline in the
-	// order told (times only move forward, so a FIFO is sorted), an entry
-	// of a waiter told again since, or gone, skipped by its gen; the
+	// told; due holds each told waiter's WaitUpdateMax deadline (a heap by
+	// time), an entry of a waiter told again since, or gone, skipped by its
+	// gen; the
 	// queue's watch heaps (Queue.watch) hold when a waiter's place may
 	// have moved by a tenth.
 	fresh []string
-	due   dueFIFO
+	due   dueHeap
 	gen   uint64 // last Told.gen handed out
 }
 
@@ -85,7 +88,7 @@ func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
 	partner := p.q.Add(w)
 	if partner == nil {
 		if pos, eta, ok := p.Status(w.UserID, now); ok {
-			p.tell(p.q.byID[w.UserID], Told{ETA: eta, Position: pos, At: now, first: eta, firstAt: now})
+			p.tell(p.q.byID[w.UserID], Told{ETA: eta, Position: pos, At: now, first: eta, firstAt: now}, 0)
 		}
 		return nil
 	}
@@ -169,26 +172,29 @@ func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, 
 		return
 	}
 	var waiting map[Gender]int
-	look := func(n *node) {
+	look := func(n *node, early time.Duration, due bool) {
 		if waiting == nil {
 			waiting = p.q.Waiting()
 		}
 		w, pos := n.w, p.q.position(n)
 		last, told := p.told[w.UserID]
 		eta := p.est.Estimate(w, pos, waiting, now)
-		if told && pos == last.Position && !ChangedEnough(last.ETA, eta) && now.Sub(last.At) < p.updateMax {
+		if !due && told && pos == last.Position && !ChangedEnough(last.ETA, eta) && now.Sub(last.At) < p.updateMax {
 			p.watch(n, pos)
 			return
 		}
-		p.tell(n, Told{ETA: eta, Position: pos, At: now, first: last.first, firstAt: last.firstAt})
+		p.tell(n, Told{ETA: eta, Position: pos, At: now, first: last.first, firstAt: last.firstAt}, early)
 		fn(w, pos, eta, waiting)
 	}
+	// Places rebuilt together would all come due together: their next
+	// look is spread over the coming WaitUpdateMax (told early, never
+	// late), and stays spread from then on.
 	fresh := p.fresh
 	p.fresh = nil
-	for _, id := range fresh {
+	for i, id := range fresh {
 		if _, told := p.told[id]; !told {
 			if n, ok := p.q.byID[id]; ok {
-				look(n)
+				look(n, time.Duration(spreadFresh-1-i*spreadFresh/len(fresh))*p.updateMax/spreadFresh, false)
 			}
 		}
 	}
@@ -196,24 +202,28 @@ func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, 
 	for e, ok := p.due.peek(); ok && !e.at.After(now.Add(-p.updateMax)); e, ok = p.due.peek() {
 		p.due.pop()
 		if n, ok := p.q.byID[e.id]; ok && p.told[e.id].gen == e.gen {
-			look(n)
+			look(n, 0, true) // due (or spread early): told whatever changed
 		}
 	}
 	for _, g := range Genders {
 		h := &p.q.watch[g]
 		for len(*h) > 0 && (*h)[0].watchKey <= p.q.changes[g] {
-			look(h.pop())
+			look(h.pop(), 0, false)
 		}
 	}
 }
 
+// spreadFresh is how many ticks' worth of phases rebuilt places are spread
+// over (Updates).
+const spreadFresh = 5
+
 // tell records t as what the waiter of n was told, and when to look at it
-// again.
-func (p *Pool) tell(n *node, t Told) {
+// again: WaitUpdateMax after t.At, or early before that.
+func (p *Pool) tell(n *node, t Told, early time.Duration) {
 	p.gen++
 	t.gen = p.gen
 	p.told[n.w.UserID] = t
-	p.due.push(dueEntry{at: t.At, id: n.w.UserID, gen: t.gen})
+	p.due.push(dueEntry{at: t.At.Add(-early), id: n.w.UserID, gen: t.gen})
 	p.watch(n, t.Position)
 }
 
@@ -244,40 +254,36 @@ func (p *Pool) Stats(now time.Time) Stats {
 	return st
 }
 
-// dueEntry is when a waiter was told (its WaitUpdateMax runs from there).
+// dueEntry is when a waiter was told (its WaitUpdateMax runs from there,
+// or from earlier to spread a burst).
 type dueEntry struct {
 	at  time.Time
 	id  string
 	gen uint64
 }
 
-// dueFIFO is a queue of dueEntry in the order pushed (a ring that grows).
-type dueFIFO struct {
-	buf        []dueEntry
-	head, size int
+// dueHeap is a min-heap of dueEntry by at.
+type dueHeap []dueEntry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueEntry)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = dueEntry{}
+	*h = old[:len(old)-1]
+	return e
 }
 
-func (f *dueFIFO) push(e dueEntry) {
-	if f.size == len(f.buf) {
-		buf := make([]dueEntry, max(2*len(f.buf), 16))
-		for i := range f.size {
-			buf[i] = f.buf[(f.head+i)%len(f.buf)]
-		}
-		f.buf, f.head = buf, 0
-	}
-	f.buf[(f.head+f.size)%len(f.buf)] = e
-	f.size++
-}
+func (h *dueHeap) push(e dueEntry) { heap.Push(h, e) }
 
-func (f *dueFIFO) peek() (dueEntry, bool) {
-	if f.size == 0 {
+func (h *dueHeap) peek() (dueEntry, bool) {
+	if len(*h) == 0 {
 		return dueEntry{}, false
 	}
-	return f.buf[f.head], true
+	return (*h)[0], true
 }
 
-func (f *dueFIFO) pop() {
-	f.buf[f.head] = dueEntry{}
-	f.head = (f.head + 1) % len(f.buf)
-	f.size--
-}
+func (h *dueHeap) pop() { heap.Pop(h) }

@@ -8,8 +8,10 @@ import (
 )
 
 // menWaiting returns a Pool with n men seeking women waiting, a minute of
-// arrivals behind its estimator, and the time after the last enqueue.
-func menWaiting(b *testing.B, n int) (*Pool, time.Time) {
+// arrivals behind its estimator, and the time after the last enqueue. With
+// recent > 0 every man carries that many recent partners (women w0, w1, ...
+// of the cooldown, as after a long session).
+func menWaiting(b *testing.B, n, recent int) (*Pool, time.Time) {
 	b.Helper()
 	p := NewPool(PoolConfig{})
 	e := p.Estimator()
@@ -17,7 +19,7 @@ func menWaiting(b *testing.B, n int) (*Pool, time.Time) {
 	arrive(e, Female, sM, 60, time.Minute, t0)
 	at := t0
 	for i := range n {
-		w := &Waiter{UserID: "m" + strconv.Itoa(i), Gender: Male, Seeking: sF, EnqueuedAt: at}
+		w := &Waiter{UserID: "m" + strconv.Itoa(i), Gender: Male, Seeking: sF, EnqueuedAt: at, Recent: recentSet("w", i, recent)}
 		if p.Insert(w, at) == false {
 			b.Fatal("setup")
 		}
@@ -26,15 +28,37 @@ func menWaiting(b *testing.B, n int) (*Pool, time.Time) {
 	return p, at
 }
 
+// recentSet returns k user ids prefix<from>, prefix<from+1>, ... (nil for
+// k = 0).
+func recentSet(prefix string, from, k int) map[string]struct{} {
+	if k == 0 {
+		return nil
+	}
+	m := make(map[string]struct{}, k)
+	for j := range k {
+		m[prefix+strconv.Itoa(from+j)] = struct{}{}
+	}
+	return m
+}
+
 // BenchmarkPoolEvents measures the pool's per-event costs at 1k, 10k and
-// 100k waiters (issue 10 wants them flat within 2x): a newcomer's Join and
-// its estimate (Status, which counts the position), and one wait tick
-// (Updates) divided by the waiters it visits. Today Status and the tick
-// are O(n) per call: the figures show it.
+// 100k waiters (issue 10 wants them flat within 2x):
+//
+//   - status: the estimate of the newest waiter (its position counted);
+//   - join-leave: a newcomer queued and told, then leaving;
+//   - reannounce: a waiter from the middle of the line taken and put back
+//     at its old place (a place announced again after its pool moved);
+//   - pair-recent: a newcomer paired past the 100 oldest waiters, who are
+//     on its rematch cooldown, every waiter carrying 100 recent partners
+//     (the partner is put back at the tail to keep n);
+//   - tick: one wait tick a second (Updates) in a steady line where one
+//     waiter is paired away and one joins per tick; ns/waiter is the tick
+//     over n, looked/tick the waiters estimated (about n/5 + those whose
+//     place moved by a tenth).
 func BenchmarkPoolEvents(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
-		b.Run(fmt.Sprintf("status/waiters=%d", n), func(b *testing.B) {
-			p, at := menWaiting(b, n)
+		b.Run(fmt.Sprintf("status/n=%d", n), func(b *testing.B) {
+			p, at := menWaiting(b, n, 0)
 			last := "m" + strconv.Itoa(n-1)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -44,8 +68,8 @@ func BenchmarkPoolEvents(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("join-leave/waiters=%d", n), func(b *testing.B) {
-			p, at := menWaiting(b, n)
+		b.Run(fmt.Sprintf("join-leave/n=%d", n), func(b *testing.B) {
+			p, at := menWaiting(b, n, 0)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
@@ -57,15 +81,63 @@ func BenchmarkPoolEvents(b *testing.B) {
 				at = at.Add(time.Duration(i%2) * time.Millisecond)
 			}
 		})
-		b.Run(fmt.Sprintf("tick-per-waiter/waiters=%d", n), func(b *testing.B) {
-			p, at := menWaiting(b, n)
+		b.Run(fmt.Sprintf("reannounce/n=%d", n), func(b *testing.B) {
+			p, at := menWaiting(b, n, 0)
+			mid := "m" + strconv.Itoa(n/2)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
+				w, ok := p.Take(mid, at)
+				if !ok || p.Join(w, false, at) != nil {
+					b.Fatal("not put back")
+				}
+			}
+			b.StopTimer()
+			if pos := p.Queue().Position(mid); pos != n/2+1 {
+				b.Fatalf("back at %d, want %d", pos, n/2+1)
+			}
+		})
+		b.Run(fmt.Sprintf("pair-recent/n=%d", n), func(b *testing.B) {
+			const recent = 100
+			p, at := menWaiting(b, n, recent)
+			b.ReportAllocs()
+			b.ResetTimer()
+			// Her cooldown holds the 100 men at the head of the line, who
+			// stay there.
+			blocked := recentSet("m", 0, recent)
+			for i := range b.N {
+				w := &Waiter{UserID: "x" + strconv.Itoa(i), Gender: Female, Seeking: sM, EnqueuedAt: at, Recent: blocked}
+				partner := p.Join(w, true, at)
+				if _, cooling := blocked[partner.UserID]; partner == nil || cooling {
+					b.Fatalf("paired with %v", partner)
+				}
+				b.StopTimer()
+				partner.EnqueuedAt = at // back at the tail, keeping n
+				p.Insert(partner, at)
+				at = at.Add(time.Millisecond)
+				b.StartTimer()
+			}
+		})
+		b.Run(fmt.Sprintf("tick/n=%d", n), func(b *testing.B) {
+			p, at := menWaiting(b, n, 0)
+			p.Updates(at, func(*Waiter, int, ETA, map[Gender]int) {}) // everyone told once
+			looked := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
 				at = at.Add(time.Second)
-				p.Updates(at, func(*Waiter, int, ETA, map[Gender]int) {})
+				b.StopTimer()
+				w := &Waiter{UserID: "t" + strconv.Itoa(i), Gender: Female, Seeking: sM, EnqueuedAt: at}
+				if p.Join(w, true, at) == nil {
+					b.Fatal("not paired")
+				}
+				m := &Waiter{UserID: "n" + strconv.Itoa(i), Gender: Male, Seeking: sF, EnqueuedAt: at}
+				p.Join(m, true, at)
+				b.StartTimer()
+				p.Updates(at, func(*Waiter, int, ETA, map[Gender]int) { looked++ })
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/waiter")
+			b.ReportMetric(float64(looked)/float64(b.N), "told/tick")
 		})
 	}
 }
