@@ -547,7 +547,8 @@ func (p *matchPool) resumeStale() {
 }
 
 // pushWaitUpdates tells each waiter their estimate when it changed by 10% or
-// more, their position changed, or WaitUpdateMax passed since the last one.
+// more, their position changed, or WaitUpdateMax passed since the last one
+// (pool.Pool.Updates: it looks only at the waiters that may be due).
 func (p *matchPool) pushWaitUpdates() {
 	var wm map[string]int32
 	p.core.Updates(p.d.now(), func(w *pool.Waiter, pos int, eta pool.ETA, waiting map[pool.Gender]int) {

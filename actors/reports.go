@@ -472,5 +472,7 @@ func (s *System) RunReport(ctx context.Context, period string) (Report, error) {
 // after a topology change), so that a period is written even when the
 // grain's node died: its new activation writes what is missing.
 func (s *System) wakeReports() {
-	s.d.Router.Send(KindReports, ReportsID, &msg.Wake{})
+	done := make(chan struct{})
+	s.d.Router.SendThen(KindReports, ReportsID, &msg.Wake{}, func(bool) { close(done) })
+	<-done // NewSystem returns with the grain active (wakePools)
 }

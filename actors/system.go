@@ -112,9 +112,14 @@ func (s *System) wakePools() {
 		}
 	}
 	s.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, name := range moved {
-		s.d.Router.Send(KindMatchPool, name, &msg.Wake{})
+		wg.Add(1)
+		s.d.Router.SendThen(KindMatchPool, name, &msg.Wake{}, func(bool) { wg.Done() })
 	}
+	// Waited for (NewSystem returns with its pools active, as when a Send
+	// waited for its lookup; the topology hooks run in goroutines).
+	wg.Wait()
 }
 
 // Router returns the node's grain router.
