@@ -13,7 +13,7 @@ import (
 // tick's resumeStale, with nobody stale.
 func BenchmarkResumeStale(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("waiters=%d", n), func(b *testing.B) {
 			now := time.Unix(1_700_000_000, 0)
 			cfg := TestConfig()
 			cfg.Refresh = time.Hour // nobody goes stale (a stale one is sent a Resume)

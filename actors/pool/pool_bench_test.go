@@ -57,7 +57,7 @@ func recentSet(prefix string, from, k int) map[string]struct{} {
 //     place moved by a tenth).
 func BenchmarkPoolEvents(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
-		b.Run(fmt.Sprintf("status/n=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("status/waiters=%d", n), func(b *testing.B) {
 			p, at := menWaiting(b, n, 0)
 			last := "m" + strconv.Itoa(n-1)
 			b.ReportAllocs()
@@ -68,7 +68,7 @@ func BenchmarkPoolEvents(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("join-leave/n=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("join-leave/waiters=%d", n), func(b *testing.B) {
 			p, at := menWaiting(b, n, 0)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -81,7 +81,7 @@ func BenchmarkPoolEvents(b *testing.B) {
 				at = at.Add(time.Duration(i%2) * time.Millisecond)
 			}
 		})
-		b.Run(fmt.Sprintf("reannounce/n=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("reannounce/waiters=%d", n), func(b *testing.B) {
 			p, at := menWaiting(b, n, 0)
 			mid := "m" + strconv.Itoa(n/2)
 			b.ReportAllocs()
@@ -97,7 +97,7 @@ func BenchmarkPoolEvents(b *testing.B) {
 				b.Fatalf("back at %d, want %d", pos, n/2+1)
 			}
 		})
-		b.Run(fmt.Sprintf("pair-recent/n=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("pair-recent/waiters=%d", n), func(b *testing.B) {
 			const recent = 100
 			p, at := menWaiting(b, n, recent)
 			b.ReportAllocs()
@@ -118,7 +118,7 @@ func BenchmarkPoolEvents(b *testing.B) {
 				b.StartTimer()
 			}
 		})
-		b.Run(fmt.Sprintf("tick/n=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("tick/waiters=%d", n), func(b *testing.B) {
 			p, at := menWaiting(b, n, 0)
 			p.Updates(at, func(*Waiter, int, ETA, map[Gender]int) {}) // everyone told once
 			looked := 0
