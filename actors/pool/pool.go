@@ -18,11 +18,10 @@ type Pool struct {
 	told      map[string]Told
 	updateMax time.Duration
 	// Which waiters Updates looks at (see there): fresh have never been
-	// told; due holds each told waiter's WaitUpdateMax deadline (a heap by
-	// time), an entry of a waiter told again since, or gone, skipped by its
-	// gen; the
-	// queue's watch heaps (Queue.watch) hold when a waiter's place may
-	// have moved by a tenth.
+	// told; due holds when each told waiter's WaitUpdateMax runs from (a
+	// heap by time; an entry of a waiter told again since, or gone, is
+	// skipped by its gen); the queue's watch heaps (Queue.watch) hold when
+	// a waiter's place may have moved by a tenth.
 	fresh []string
 	due   dueHeap
 	gen   uint64 // last Told.gen handed out
@@ -160,10 +159,10 @@ func (p *Pool) Status(userID string, now time.Time) (position int, eta ETA, ok b
 // have moved by a tenth since they were told: a waiter of gender g told at
 // position k is looked at again once the queue changed k/10 times for g
 // (a removal, or an insertion ahead of someone), an upper bound on the
-// places it moved. A move of a tenth of the line ahead is what moves an
-// estimate by 10%; a waiter's estimate drifting by itself (its age, the
-// pool's rates) is caught at its WaitUpdateMax. Cost: O(log n) per waiter
-// looked at.
+// places it moved (a tenth of the line ahead gone is about what moves an
+// estimate by 10%). A deep waiter's place moving by less than a tenth, or
+// its estimate drifting by itself (its age, the pool's rates), is told at
+// its WaitUpdateMax. Cost: O(log n) per waiter looked at.
 func (p *Pool) Updates(now time.Time, fn func(w *Waiter, position int, eta ETA, waiting map[Gender]int)) {
 	p.est.atRisk(p.q, now)
 	p.est.accrue(p.q, now)
