@@ -176,8 +176,8 @@ load-long: build ## Ten minutes at 1,500 spins/s (6,000 users, default cooldown)
 
 load-ratio: build deps-pg ## CPU per spin on three nodes against one, at the same rate on fresh PostgreSQL databases (budget: at most 1.5x)
 	@mkdir -p $(BENCH_DIR)
-	@$(MAKE) --no-print-directory load-pg LOAD_USERS=3000 LOAD_RATE=1000 LOAD_FLAGS='-json $(BENCH_DIR)/single-pg.json'
-	@$(MAKE) --no-print-directory load-cluster LOAD_USERS=3000 LOAD_RATE=1000 LOAD_FLAGS='-json $(BENCH_DIR)/cluster.json'
+	@$(MAKE) --no-print-directory load-pg LOAD_USERS=3000 LOAD_RATE=500 LOAD_FLAGS='-json $(BENCH_DIR)/single-pg.json'
+	@$(MAKE) --no-print-directory load-cluster LOAD_USERS=3000 LOAD_RATE=500 LOAD_FLAGS='-json $(BENCH_DIR)/cluster.json'
 
 proto: deps-protoc ## Regenerate the protobuf messages (generated code is committed)
 	protoc -I actors/msg -I $(PROTOACTOR_DIR)/actor \
