@@ -70,7 +70,6 @@ func (c LimitConfig) leaseTTL() time.Duration {
 // bring them back (limit.Leases.Renew).
 type limiter struct {
 	d      *Deps
-	log    *slog.Logger
 	id     string
 	set    limit.Set
 	leases limit.Leases
@@ -78,13 +77,18 @@ type limiter struct {
 
 func newLimiter(d *Deps) actor.Actor { return &limiter{d: d} }
 
+// logger returns the node's logger with the grain's kind and address
+// (made only when something is logged: one grain per client address).
+func (g *limiter) logger() *slog.Logger {
+	return g.d.Logger.With("grain", KindLimiter, "id", g.id)
+}
+
 // Receive handles one message.
 func (g *limiter) Receive(ctx actor.Context) {
 	g.d.hooks.receive(KindLimiter, g.id, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.id = cluster.GetClusterIdentity(ctx).GetIdentity()
-		g.log = g.d.Logger.With("grain", KindLimiter, "id", g.id)
 		ctx.SetReceiveTimeout(g.d.Config.Limits.idle())
 	case *actor.ReceiveTimeout:
 		if g.idle() {
@@ -104,7 +108,7 @@ func (g *limiter) Receive(ctx actor.Context) {
 		g.leases.Release(m.LeaseId)
 	case *actor.Stopping, *actor.Stopped, *actor.Restarting, *cluster.ClusterInit:
 	default:
-		g.log.Warn("limiter: unknown message", "type", fmt.Sprintf("%T", m))
+		g.logger().Warn("limiter: unknown message", "type", fmt.Sprintf("%T", m))
 	}
 }
 

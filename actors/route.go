@@ -203,6 +203,16 @@ func (r *Router) Owner(kind, id string) string {
 	return rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Identity: id, Kind: kind})
 }
 
+// OwnerMember returns the member id of the node that owns kind/id in the
+// current topology ("" when no member hosts the kind). Unlike the
+// address, it changes when the owner restarts at the same address.
+func (r *Router) OwnerMember(kind, id string) string {
+	r.mu.RLock()
+	rdv, members := r.rdv, r.members
+	r.mu.RUnlock()
+	return members[rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Identity: id, Kind: kind})]
+}
+
 // Owns reports whether this node owns kind/id in its current view. A grain
 // that finds itself not owned (a lagging node activated it here, or its
 // identity moved to a node that joined) stops: its owner restores from

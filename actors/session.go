@@ -38,15 +38,14 @@ type (
 type session struct {
 	d       *Deps
 	sys     *actor.ActorSystem
-	log     *slog.Logger
 	self    *actor.PID
 	userID  string
 	profile *msg.ProfileData     // nil until loaded; cache of the store
-	recent  map[string]time.Time // partners within the rematch cooldown, by match time
+	recent  map[string]time.Time // partners within the rematch cooldown, by match time; nil until the first (addRecent)
 	// recentLoaded is set once recent holds the store's partners too.
 	recentLoaded bool
 
-	conns map[string]*actor.PID // by PID string
+	conns map[string]*actor.PID // by PID string; nil until the first attach
 	// lastSeen is when a REST call last showed the user present.
 	lastSeen time.Time
 
@@ -94,10 +93,8 @@ type session struct {
 
 func newSession(d *Deps) actor.Actor {
 	return &session{
-		d:      d,
-		conns:  map[string]*actor.PID{},
-		state:  StateIdle,
-		recent: map[string]time.Time{},
+		d:     d,
+		state: StateIdle,
 	}
 }
 
@@ -138,7 +135,7 @@ func (s *session) Receive(ctx actor.Context) {
 // handle runs a message after restoring the session from the store.
 func (s *session) handle(ctx actor.Context, m any) {
 	if err := s.restore(ctx); err != nil {
-		s.log.Warn("session: restore failed", "err", err)
+		s.logger().Warn("session: restore failed", "err", err)
 		switch m := m.(type) {
 		case *msg.Command:
 			s.fail(ctx, m, errUnavailable())
@@ -204,7 +201,7 @@ func (s *session) handle(ctx actor.Context, m any) {
 			s.stopBackstp = after(ctx.ActorSystem(), s.self, time.Second, m)
 		}
 	default:
-		s.log.Warn("session: unknown message", "type", fmt.Sprintf("%T", m))
+		s.logger().Warn("session: unknown message", "type", fmt.Sprintf("%T", m))
 	}
 }
 
@@ -213,10 +210,15 @@ func (s *session) init(ctx actor.Context) {
 	s.userID = gc.GetIdentity()
 	s.sys = ctx.ActorSystem()
 	s.self = ctx.Self()
-	s.log = s.d.Logger.With("grain", KindUserSession, "user", s.userID)
 	s.d.Metrics.Sessions.Inc()
 	s.d.sessions.Add(1)
 	ctx.SetReceiveTimeout(s.d.Config.SessionIdle)
+}
+
+// logger returns the node's logger with the session's grain and user
+// (made only when something is logged: an idle session holds none).
+func (s *session) logger() *slog.Logger {
+	return s.d.Logger.With("grain", KindUserSession, "user", s.userID)
 }
 
 // stray reports (and stops the activation) when this node does not own the
@@ -227,7 +229,7 @@ func (s *session) stray(ctx actor.Context) bool {
 	if s.d.Router.Owns(KindUserSession, s.userID) {
 		return false
 	}
-	s.log.Info("session: not the owner any more; stopping this activation")
+	s.logger().Info("session: not the owner any more; stopping this activation")
 	s.stopTimers()
 	ctx.Poison(ctx.Self())
 	return true
@@ -239,6 +241,14 @@ func (s *session) stopTimers() {
 			f()
 		}
 	}
+}
+
+// addRecent records a partner of the rematch cooldown, met at t.
+func (s *session) addRecent(id string, t time.Time) {
+	if s.recent == nil {
+		s.recent = map[string]time.Time{}
+	}
+	s.recent[id] = t
 }
 
 // ---- connections ----
@@ -253,6 +263,9 @@ func (s *session) attach(ctx actor.Context, m *msg.Attach) {
 	}
 	if s.overSocketCap(m) {
 		return
+	}
+	if s.conns == nil {
+		s.conns = map[string]*actor.PID{}
 	}
 	s.conns[conn.String()] = conn
 	ctx.Watch(conn)
@@ -304,12 +317,12 @@ func (s *session) onGraceExpired(ctx actor.Context, m graceExpired) {
 	}
 	left, err := s.leaveQueue(ctx, OutcomeExpired)
 	if err != nil {
-		s.log.Warn("session: dequeue after grace failed; retrying", "err", err)
+		s.logger().Warn("session: dequeue after grace failed; retrying", "err", err)
 		s.armGrace()
 		return
 	}
 	if left {
-		s.log.Info("session: left the queue after the reconnect grace")
+		s.logger().Info("session: left the queue after the reconnect grace")
 	}
 }
 

@@ -79,13 +79,13 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 	// write of any match the pool forms from it finds (and deletes) it.
 	if err := s.d.Store.PutQueueEntry(c, queueEntry(p.Pool, w)); err != nil {
 		s.d.Metrics.StoreErrors.WithLabelValues("put_queue_entry").Inc()
-		s.log.Error("session: queue entry not stored", "err", err)
+		s.logger().Error("session: queue entry not stored", "err", err)
 		s.fail(ctx, cmd, errUnavailable())
 		return
 	}
 	r, err := ask[*msg.EnqueueReply](c, s.d, p.Pool, KindMatchPool, &msg.Enqueue{Waiter: w}, s.d.Config.RequestTimeout)
 	if err != nil {
-		s.log.Error("session: enqueue failed", "pool", p.Pool, "err", err)
+		s.logger().Error("session: enqueue failed", "pool", p.Pool, "err", err)
 		s.forgetEntry(p.Pool, now)
 		// The pool may still take the late Enqueue: have it drop the place.
 		s.d.Router.Send(KindMatchPool, p.Pool, &msg.Dequeue{UserId: s.userID, Outcome: OutcomeCancelled, Ghost: true})
@@ -120,7 +120,7 @@ func (s *session) paired(ctx actor.Context, info *msg.MatchInfo) {
 	r, err := ask[*msg.StartReply](c, s.d, info.MatchId, KindMatch, &msg.StartMatch{Match: info}, s.d.Config.RequestTimeout)
 	switch {
 	case err != nil:
-		s.log.Warn("session: match not confirmed yet", "match", info.MatchId, "err", err)
+		s.logger().Warn("session: match not confirmed yet", "match", info.MatchId, "err", err)
 	case r.Ok:
 		s.matchFound(ctx, info)
 	case r.Aborted:
@@ -166,7 +166,7 @@ func (s *session) announce(ctx actor.Context, tell bool) {
 	r, err := ask[*msg.EnqueueReply](c, s.d, s.queue.GetPool(), KindMatchPool, &msg.Enqueue{Waiter: s.waiter, Refresh: true}, s.d.Config.RequestTimeout)
 	switch {
 	case err != nil:
-		s.log.Warn("session: re-announce failed", "err", err)
+		s.logger().Warn("session: re-announce failed", "err", err)
 	case r.Match != nil:
 		s.paired(ctx, r.Match)
 	case r.Queue.GetPosition() > 0:
@@ -188,7 +188,7 @@ func (s *session) cancel(ctx actor.Context, cmd *msg.Command) {
 	}
 	left, err := s.leaveQueue(ctx, OutcomeCancelled)
 	if err != nil {
-		s.log.Error("session: dequeue failed", "err", err)
+		s.logger().Error("session: dequeue failed", "err", err)
 		s.fail(ctx, cmd, errUnavailable())
 		return
 	}
@@ -228,7 +228,7 @@ func (s *session) forgetEntry(pool string, enqueuedAt time.Time) {
 	defer cancel()
 	if err := s.d.Store.DeleteQueueEntry(c, s.userID, enqueuedAt); err != nil {
 		s.d.Metrics.StoreErrors.WithLabelValues("delete_queue_entry").Inc()
-		s.log.Warn("session: queue entry not deleted", "pool", pool, "err", err)
+		s.logger().Warn("session: queue entry not deleted", "pool", pool, "err", err)
 	}
 }
 
@@ -266,7 +266,7 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 	defer cancel()
 	r, err := ask[*msg.VoteReply](c, s.d, v.MatchId, KindMatch, &msg.CastVote{Match: s.match, Voter: s.userID, Choice: v.Choice}, s.d.Config.RequestTimeout)
 	if err != nil {
-		s.log.Error("session: vote failed", "match", v.MatchId, "err", err)
+		s.logger().Error("session: vote failed", "match", v.MatchId, "err", err)
 		s.fail(ctx, cmd, errUnavailable())
 		return
 	}
@@ -316,13 +316,13 @@ func (s *session) matchFound(ctx actor.Context, m *msg.MatchInfo) {
 	if s.state == StateMatched {
 		// The store settles a match whose deadline passed before it lets
 		// its partners into another one.
-		s.log.Warn("session: new match replaces one past its deadline", "old", s.match.GetMatchId(), "new", m.MatchId)
+		s.logger().Warn("session: new match replaces one past its deadline", "old", s.match.GetMatchId(), "new", m.MatchId)
 	}
 	spun := s.state == StateQueued && !s.enqueuedAt.IsZero()
 	spunAt := s.enqueuedAt
 	s.toIdle()
 	s.state, s.match = StateMatched, m
-	s.recent[s.partnerID()] = now
+	s.addRecent(s.partnerID(), now)
 	s.push(&msg.Event{Kind: &msg.Event_MatchFound{MatchFound: &msg.MatchFound{Match: m}}})
 	if spun {
 		// Spin to match_found: both moments are the session's own.

@@ -24,7 +24,7 @@ func (s *session) loadProfile() (*msg.ProfileData, *msg.Error) {
 		return nil, NewError(CodeProfileIncomplete, "Finish your profile (name, gender, who you're seeking) before you spin.")
 	case err != nil:
 		s.d.Metrics.StoreErrors.WithLabelValues("profile").Inc()
-		s.log.Error("session: load profile", "err", err)
+		s.logger().Error("session: load profile", "err", err)
 		return nil, errUnavailable()
 	}
 	s.profile = profileFromRecord(r)
@@ -46,7 +46,7 @@ func (s *session) putProfile(p *msg.ProfileData) *msg.ProfileReply {
 	defer cancel()
 	if err := s.d.Store.PutProfile(c, profileToRecord(p)); err != nil {
 		s.d.Metrics.StoreErrors.WithLabelValues("put_profile").Inc()
-		s.log.Error("session: save profile", "err", err)
+		s.logger().Error("session: save profile", "err", err)
 		return &msg.ProfileReply{Error: errUnavailable()}
 	}
 	s.profile = p
@@ -65,13 +65,13 @@ func (s *session) loadRecent() {
 	ids, err := s.d.Store.RecentPartners(c, s.userID, s.d.now().Add(-s.d.Config.RematchCooldown))
 	if err != nil {
 		s.d.Metrics.StoreErrors.WithLabelValues("recent_partners").Inc()
-		s.log.Warn("session: recent partners unavailable", "err", err)
+		s.logger().Warn("session: recent partners unavailable", "err", err)
 		return
 	}
 	s.recentLoaded = true
 	for _, id := range ids {
 		if _, ok := s.recent[id]; !ok {
-			s.recent[id] = s.d.now()
+			s.addRecent(id, s.d.now())
 		}
 	}
 }

@@ -43,9 +43,9 @@ func (s *session) restore(ctx actor.Context) error {
 		s.restored = true
 		info := matchInfoFromRecord(m)
 		s.state, s.match = StateMatched, info
-		s.recent[s.partnerID()] = m.CreatedAt
+		s.addRecent(s.partnerID(), m.CreatedAt)
 		s.armBackstop(info, now)
-		s.log.Info("session: restored a match from the store", "match", m.ID)
+		s.logger().Info("session: restored a match from the store", "match", m.ID)
 		return nil
 	case !errors.Is(err, persistence.ErrNotFound):
 		s.d.Metrics.StoreErrors.WithLabelValues("active_match").Inc()
@@ -64,7 +64,7 @@ func (s *session) restore(ctx actor.Context) error {
 		EnqueuedAtMs: ms(e.EnqueuedAt),
 	}
 	s.lastSeen = now // the grace runs from now: the old session's timer is gone
-	s.log.Info("session: restored a queue place from the store", "pool", e.Pool, "enqueued_at", e.EnqueuedAt)
+	s.logger().Info("session: restored a queue place from the store", "pool", e.Pool, "enqueued_at", e.EnqueuedAt)
 	s.armRefresh()
 	s.announce(ctx, false) // the connections get state when they attach
 	if len(s.conns) == 0 && s.state == StateQueued {
@@ -115,7 +115,7 @@ func (s *session) matchAborted(ctx actor.Context, matchID string) {
 		s.matchFound(ctx, matchInfoFromRecord(m))
 		return
 	}
-	s.log.Info("session: pairing refused by the store; back to the same place", "match", matchID)
+	s.logger().Info("session: pairing refused by the store; back to the same place", "match", matchID)
 	s.announce(ctx, false)
 }
 

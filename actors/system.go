@@ -130,6 +130,13 @@ func (s *System) SessionOwner(userID string) string {
 	return s.d.Router.Owner(KindUserSession, userID)
 }
 
+// SessionOwnerMember returns the member id of the node that owns
+// userID's session: it changes when the session's node is lost, when the
+// session moves to a node that joined, and when its node restarts.
+func (s *System) SessionOwnerMember(userID string) string {
+	return s.d.Router.OwnerMember(KindUserSession, userID)
+}
+
 // ActorSystem returns the node's actor system (for spawning connection actors).
 func (s *System) ActorSystem() *actor.ActorSystem { return s.cl.ActorSystem }
 

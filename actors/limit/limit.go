@@ -56,8 +56,20 @@ type Decision struct {
 // GCRA is the state of one limit: the theoretical arrival time of the next
 // event. The zero value is a full budget.
 type GCRA struct {
-	tat time.Time
+	// tat is the theoretical arrival time in nanoseconds since epoch (0:
+	// none yet): 8 bytes rather than a time.Time's 24, as every session
+	// and Limiter grain holds one per action. Durations since epoch are
+	// read on the monotonic clock, so a wall clock set back does not
+	// hold a budget empty.
+	tat int64
 }
+
+// epoch is the origin of GCRA times: the process's start. Never written
+// after initialization.
+var epoch = time.Now()
+
+// since returns t as nanoseconds since epoch.
+func since(t time.Time) int64 { return int64(t.Sub(epoch)) }
 
 // Take spends one event of r at now, or refuses it (and then spends
 // nothing). A clock that went backwards is treated as standing still.
@@ -67,19 +79,20 @@ func (g *GCRA) Take(r Rate, now time.Time) Decision {
 	}
 	t := r.interval()
 	tolerance := time.Duration(r.burst()) * t
+	n := since(now)
 	tat := g.tat
-	if tat.Before(now) {
-		tat = now
+	if tat == 0 || tat < n {
+		tat = n
 	}
-	next := tat.Add(t)
-	if ahead := next.Sub(now); ahead > tolerance {
-		return Decision{RetryAfter: ahead - tolerance, Reset: tat.Sub(now)}
+	next := tat + int64(t)
+	if ahead := time.Duration(next - n); ahead > tolerance {
+		return Decision{RetryAfter: ahead - tolerance, Reset: time.Duration(tat - n)}
 	}
 	g.tat = next
-	ahead := next.Sub(now)
+	ahead := time.Duration(next - n)
 	return Decision{Allowed: true, Remaining: int((tolerance - ahead) / t), Reset: ahead}
 }
 
 // Full reports whether r's whole burst is available at now (the state
 // then holds nothing worth keeping).
-func (g *GCRA) Full(now time.Time) bool { return !g.tat.After(now) }
+func (g *GCRA) Full(now time.Time) bool { return g.tat == 0 || g.tat <= since(now) }

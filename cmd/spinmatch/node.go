@@ -174,7 +174,7 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 			NodeName:    func() string { return selfName(member, cfg.Cluster.NodeName) },
 			Sentry:      sentryOn(cfg),
 		},
-		WS:          ws.Config{AllowedOrigins: cfg.AllowedOrigins, Reattach: cfg.Actors.Refresh, AuthWait: cfg.WSAuthWait},
+		WS:          ws.Config{AllowedOrigins: cfg.AllowedOrigins, AuthWait: cfg.WSAuthWait},
 		Gatherer:    reg,
 		WSMetrics:   ws.NewMetrics(reg),
 		Metrics:     transport.NewMetrics(reg),

@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	if os.Getenv(memClientEnv) == "1" {
+		os.Exit(memClientMain())
+	}
 	os.Exit(m.Run())
 }
 

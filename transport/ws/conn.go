@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/getsentry/sentry-go"
 	"github.com/gorilla/websocket"
 
@@ -19,24 +18,43 @@ import (
 	"github.com/spinmatch/spinmatch/transport/wire"
 )
 
-// conn is one user socket.
+// conn is one user socket. Its reader is the goroutine of run; a writer
+// goroutine runs only while there is something to write (frames, a ping,
+// the close), so an idle socket has one goroutine, no write buffer and an
+// empty queue; its pings and heartbeats come from the Handler's wheel.
 type conn struct {
-	h   *Handler        // static
-	ws  *websocket.Conn // reads: owned by run; writes: owned by writeLoop
-	log *slog.Logger    // static
+	h  *Handler        // static
+	ws *websocket.Conn // reads: owned by run; writes: owned by the writer
+	// userID is the socket's user; static after ServeHTTP sets it.
+	userID string
 
-	// send holds encoded frames for writeLoop. Full means the client is too
-	// slow: the socket is closed (see enqueue). Never closed; done is.
-	send chan []byte
-	done chan struct{} // closed once by closeWith
-	once sync.Once
-	// closeCode and closeText are what writeLoop sends when done closes;
-	// written once by closeWith before it closes done.
+	mu sync.Mutex
+	// queue holds encoded frames for the writer, at most cfg.SendQueue.
+	// Full means the client is too slow: the socket is closed (see
+	// enqueue). Guarded by mu; nil when empty.
+	queue [][]byte
+	// pingDue asks the writer for a ping; guarded by mu.
+	pingDue bool
+	// writing is set while a writer goroutine runs; guarded by mu.
+	writing bool
+	// closing is set once by closeWith, with closeCode and closeText:
+	// the writer sends what is queued, then this close, then stops.
+	// Guarded by mu.
+	closing   bool
 	closeCode int
 	closeText string
-	// actor is the Connection actor, set once by run; read by the
-	// handler's topology hook.
-	actor atomic.Pointer[actor.PID]
+	// finished is set when the writer has sent the close (or a write
+	// failed): no writer runs again. Guarded by mu.
+	finished bool
+	// written is closed when finished is set.
+	written chan struct{}
+
+	// actor is the Connection process, set once by run; read by the
+	// handler's topology hook and wheel.
+	actor atomic.Pointer[connection]
+	// slot is the socket's slot on the Handler's wheel; set by track,
+	// read by untrack.
+	slot int
 
 	// hub is the socket's Sentry hub, nil when Sentry is off; hctx carries
 	// it and tracing says whether commands are traced. Set by upgrade and
@@ -54,9 +72,14 @@ type conn struct {
 	lim *socketLimits
 }
 
+// readBufferSize is a socket's read buffer: commands are small, and a
+// larger frame is read through it in pieces (up to ReadLimit). It holds a
+// control frame whole (125 bytes and its header).
+const readBufferSize = 256
+
 func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) {
 	up := websocket.Upgrader{
-		ReadBufferSize:  4096,
+		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: 4096,
 		WriteBufferPool: &h.writeBuffers,
 		// The Origin was checked by the handler before authentication.
@@ -67,53 +90,41 @@ func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) 
 		return nil, err
 	}
 	return &conn{
-		h:    h,
-		ws:   ws,
-		log:  h.log,
-		send: make(chan []byte, h.cfg.SendQueue),
-		done: make(chan struct{}),
-		hub:  socketHub(r),
+		h:       h,
+		ws:      ws,
+		written: make(chan struct{}),
+		hub:     socketHub(r),
 	}, nil
 }
 
-// run serves the socket until it closes: it starts the writer and the
-// Connection actor, then reads in this goroutine.
+// run serves the socket until it closes: it starts the Connection process,
+// then reads in this goroutine.
 func (c *conn) run(userID string, expires time.Time) {
 	c.expires.Store(expires.UnixNano())
 	c.h.metrics.Connections.Inc()
 	defer c.h.metrics.Connections.Dec()
-	c.log = c.log.With("user", userID)
 	c.setUser(userID)
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
-
-	sys := c.h.sys.ActorSystem()
-	pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor {
-		return &connActor{c: c, sys: c.h.sys, userID: userID}
-	}))
-	c.actor.Store(pid)
+	p := newConnection(c, c.h.sys, c.h.sys.ActorSystem(), userID)
+	pid := p.start()
+	c.actor.Store(p)
 	// Attach from this goroutine, before the reader starts: the Router
 	// sends in call order, so the session has the socket (and has sent it
 	// its state) before it handles the socket's first command.
 	c.h.sys.Deliver(userID, &msg.Attach{Conn: pid}, func() {
-		c.log.Error("ws: attach failed")
+		c.logger().Error("ws: attach failed")
 		c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please reconnect in a moment."), ""))
 	})
 
-	c.readLoop(userID, pid)
+	c.readLoop(userID, p)
 
 	c.shutdown()
-	sys.Root.Stop(pid)
-	wg.Wait()
+	p.stop()
+	<-c.written
 	_ = c.ws.Close()
 }
 
-func (c *conn) readLoop(userID string, pid *actor.PID) {
+func (c *conn) readLoop(userID string, p *connection) {
 	defer c.recoverLoop("ws.reader")
 	c.ws.SetReadLimit(c.h.cfg.ReadLimit)
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
@@ -124,7 +135,7 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 		typ, data, err := c.ws.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
-				c.log.Info("ws: frame over the read limit; closed with 1009")
+				c.logger().Info("ws: frame over the read limit; closed with 1009")
 			}
 			return
 		}
@@ -142,7 +153,7 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			continue
 		}
 		if m.Auth != nil {
-			c.authenticate(userID, pid, m.Auth, m.Ref)
+			c.authenticate(userID, p, m.Auth, m.Ref)
 			continue
 		}
 		if c.expired(time.Now()) {
@@ -150,7 +161,7 @@ func (c *conn) readLoop(userID string, pid *actor.PID) {
 			continue
 		}
 		cmd := m.Command
-		cmd.Conn = pid
+		cmd.Conn = p.self
 		if e := c.lim.admit(context.Background(), cmd); e != nil {
 			c.enqueue(wire.ErrorFrame(e, m.Ref))
 			continue
@@ -183,56 +194,110 @@ func (c *conn) deliverThen(userID string, cmd *msg.Command, ref string, after fu
 		if delivered {
 			return
 		}
-		c.log.Error("ws: session unreachable")
+		c.logger().Error("ws: session unreachable")
 		e := actors.NewError(actors.CodeUnavailable, "We can't reach our servers right now. Please try again in a moment.")
 		e.RetryAfterS = 1
 		c.enqueue(wire.ErrorFrame(e, ref))
 	})
 }
 
-// writeLoop owns every write to the socket.
+// kick starts a writer unless one runs or the socket is finished.
+// Called with mu held.
+func (c *conn) kick() {
+	if c.writing || c.finished {
+		return
+	}
+	c.writing = true
+	go c.writeLoop()
+}
+
+// writeLoop owns every write to the socket while it runs: it writes the
+// queued frames and a due ping, and returns when there is nothing left
+// (a later enqueue starts a new one), or after the close.
 func (c *conn) writeLoop() {
-	defer c.recoverLoop("ws.writer")
-	ping := time.NewTicker(c.h.cfg.PongWait * 9 / 10)
-	defer ping.Stop()
+	defer c.recoverWriter()
 	for {
-		select {
-		case b := <-c.send:
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			c.writeClose()
+			return
+		}
+		var b []byte
+		ping := false
+		switch {
+		case len(c.queue) > 0:
+			b = c.queue[0]
+			c.queue[0] = nil
+			c.queue = c.queue[1:]
+			if len(c.queue) == 0 {
+				c.queue = nil // an idle socket holds no array
+			}
+		case c.pingDue:
+			ping, c.pingDue = true, false
+		default:
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		var err error
+		if ping {
+			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.cfg.WriteWait))
+		} else {
 			_ = c.ws.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteWait))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				c.shutdown()
-				_ = c.ws.Close() // unblocks the reader
-				return
+			if err = c.ws.WriteMessage(websocket.TextMessage, b); err == nil {
+				c.h.metrics.FramesOut.Inc()
 			}
-			c.h.metrics.FramesOut.Inc()
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.cfg.WriteWait)); err != nil {
-				c.shutdown()
-				_ = c.ws.Close()
-				return
-			}
-		case <-c.done:
-			// Frames queued before the close (an error that explains it)
-			// go out first, within a second.
-			_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
-		drain:
-			for {
-				select {
-				case b := <-c.send:
-					if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
-						break drain
-					}
-				default:
-					break drain
-				}
-			}
-			_ = c.ws.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(c.closeCode, c.closeText), time.Now().Add(time.Second))
-			// Give the peer a second to answer the close, then the reader stops.
-			_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+		}
+		if err != nil {
+			c.finish()
+			_ = c.ws.Close() // unblocks the reader
 			return
 		}
 	}
+}
+
+// writeClose sends the frames queued before the close (an error that
+// explains it) within a second, then the close; it gives the peer a
+// second to answer before the reader stops.
+func (c *conn) writeClose() {
+	c.mu.Lock()
+	queue, code, text := c.queue, c.closeCode, c.closeText
+	c.queue = nil
+	c.mu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
+	for _, b := range queue {
+		if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
+			break
+		}
+	}
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+	c.finish()
+}
+
+// finish marks the writer done for good (once).
+func (c *conn) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return
+	}
+	c.finished, c.writing, c.queue = true, false, nil
+	c.closing = true // a later closeWith is a no-op
+	close(c.written)
+}
+
+// ping asks the writer for a ping (the wheel calls it once per ping period).
+func (c *conn) ping() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.pingDue = true
+	c.kick()
 }
 
 // enqueue queues a frame for the writer. It never blocks: when the queue is
@@ -241,94 +306,57 @@ func (c *conn) writeLoop() {
 func (c *conn) enqueue(f *wire.Frame) {
 	b, err := json.Marshal(f)
 	if err != nil {
-		c.log.Error("ws: encode frame", "err", err)
+		c.logger().Error("ws: encode frame", "err", err)
 		return
 	}
-	select {
-	case <-c.done:
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
 		return
-	default:
 	}
-	select {
-	case c.send <- b:
-	default:
-		c.h.metrics.SlowClients.Inc()
-		c.log.Warn("ws: send queue full; disconnecting slow client")
-		c.shutdown()
-		_ = c.ws.Close()
+	if len(c.queue) < c.h.cfg.SendQueue {
+		c.queue = append(c.queue, b)
+		c.kick()
+		c.mu.Unlock()
+		return
 	}
+	c.mu.Unlock()
+	c.h.metrics.SlowClients.Inc()
+	c.logger().Warn("ws: send queue full; disconnecting slow client")
+	c.shutdown()
+	_ = c.ws.Close()
 }
 
 // shutdown ends the socket with a normal close (1000).
 func (c *conn) shutdown() { c.closeWith(websocket.CloseNormalClosure, "") }
 
-// closeWith ends the socket: the writer sends this close code, then stops.
-// The first call wins.
+// closeWith ends the socket: the writer sends what is queued and this
+// close code, then stops. The first call wins.
 func (c *conn) closeWith(code int, text string) {
-	c.once.Do(func() {
-		c.closeCode, c.closeText = code, text
-		close(c.done)
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing, c.closeCode, c.closeText = true, code, text
+	c.kick()
+}
+
+// closed reports whether the socket is closing or closed.
+func (c *conn) closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
 }
 
 // goAway tells the client the server is going away (1001).
 func (c *conn) goAway() { c.closeWith(websocket.CloseGoingAway, "server shutting down") }
 
-// connActor is the Connection actor: it attaches the socket to the user's
-// session, re-attaches it when the session's owner node changes (a node
-// died or joined: the fresh activation restores the user from the store
-// and sends the socket its state) and periodically (a no-op unless the
-// session moved), and forwards the session's events to the socket's send
-// queue. It also watches the socket's token (token.go). Its one timer
-// wakes it for whichever is due first. c, sys and userID are static; the
-// rest is owned by Receive.
-type connActor struct {
-	c            *conn
-	sys          *actors.System
-	userID       string
-	timer        *time.Timer
-	nextReattach time.Time
-	authDeadline time.Time // set while waiting for auth after token_expired
-	owner        string    // node that owned the session at the last attach
-	seen         string    // match id of the last match_found forwarded to the socket
-}
-
-// Receive handles one message.
-func (a *connActor) Receive(ctx actor.Context) {
-	defer a.c.recoverLoop("ws.connection")
-	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		a.owner = a.sys.SessionOwner(a.userID) // run attached the socket
-		now := time.Now()
-		a.nextReattach = now.Add(a.c.h.cfg.Reattach)
-		a.onTimer(ctx, now)
-	case timerTick:
-		a.onTimer(ctx, time.Now())
-	case tokenRenewed:
-		a.authDeadline = time.Time{}
-		a.arm(ctx, time.Now())
-	case ownerCheck:
-		if a.sys.SessionOwner(a.userID) != a.owner {
-			a.reattach(ctx)
-		}
-	case *actor.Stopping:
-		if a.timer != nil {
-			a.timer.Stop()
-		}
-		a.sys.Deliver(a.userID, &msg.Detach{Conn: ctx.Self()}, nil)
-	case *msg.Event:
-		if f := m.GetMatchFound(); f != nil {
-			a.seen = f.GetMatch().GetMatchId()
-		}
-		a.c.eventCrumb(m)
-		a.c.enqueue(wire.FromEvent(m))
-		if e := m.GetError(); e != nil && e.Close {
-			a.c.closeWith(closeCode(e), e.Code)
-		}
+// logger returns the node's logger with the socket's user (made only when
+// something is logged: an idle socket holds no logger of its own).
+func (c *conn) logger() *slog.Logger {
+	if c.userID == "" {
+		return c.h.log
 	}
-}
-
-func (a *connActor) reattach(ctx actor.Context) {
-	a.owner = a.sys.SessionOwner(a.userID)
-	a.sys.Deliver(a.userID, &msg.Attach{Conn: ctx.Self(), Heartbeat: true, SeenMatch: a.seen}, nil)
+	return c.h.log.With("user", c.userID)
 }

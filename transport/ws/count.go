@@ -2,8 +2,4 @@ package ws
 
 // Count returns how many user sockets are open on this node (the admin
 // snapshot's connections).
-func (h *Handler) Count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.open)
-}
+func (h *Handler) Count() int { return h.open.len() }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,15 +27,20 @@ const maxInFlight = 100
 
 // socketLimits is one socket's limits: its address's Limiter grain, its
 // lease under the address's socket cap, and its commands in flight. key
-// and lease are static after admitUpgrade ("" when the address is exempt
-// or there is no cap); inFlight is atomic.
+// and lease are static after admitAddress ("" when the address is exempt
+// or there is no cap); leases, slot and refused are static after
+// keepLease; inFlight, released and renewing are atomic.
 type socketLimits struct {
 	sys      *actors.System
 	key      string // Limiter grain identity; "" when exempt
 	lease    string // lease id; "" when none is held
 	inFlight atomic.Int32
-	stop     chan struct{} // closed by release
 	released atomic.Bool
+	renewing atomic.Bool // a renewal is in flight (renewAll)
+
+	leases  *wheel[*socketLimits] // nil until keepLease puts the lease on it
+	slot    int
+	refused func()
 }
 
 // admitAddress checks an upgrade against the address's upgrade budget and
@@ -48,7 +54,7 @@ func (h *Handler) admitAddress(w http.ResponseWriter, r *http.Request) *socketLi
 		ips = clientip.New(nil, nil)
 	}
 	addr := ips.Addr(r)
-	l := &socketLimits{sys: h.sys, stop: make(chan struct{})}
+	l := &socketLimits{sys: h.sys}
 	cfg := h.sys.Limits()
 	if !ips.Exempt(addr) {
 		l.key = clientip.Key(addr)
@@ -97,31 +103,58 @@ func newLeaseID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// keepLease renews the socket's lease until release (every third of the
-// lease's TTL, so one lost renewal never lets it expire). A renewal the
-// grain refuses (its lease table is full: after a move, more sockets than
-// the cap came back) calls refused, which closes the socket: it is over
-// the address's cap, and an uncounted socket would let the address go
-// past it.
-func (l *socketLimits) keepLease(refused func()) {
+// keepLease renews the socket's lease until release, on the Handler's
+// lease wheel (every third of the lease's TTL, so one lost renewal never
+// lets it expire). A renewal the grain refuses (its lease table is full:
+// after a move, more sockets than the cap came back) calls refused, which
+// closes the socket: it is over the address's cap, and an uncounted
+// socket would let the address go past it.
+func (h *Handler) keepLease(l *socketLimits, refused func()) {
 	if l.lease == "" {
 		return
 	}
+	l.leases, l.refused = h.leases, refused
+	l.slot = h.leases.add(l)
+}
+
+// renewConcurrency bounds the renewals of one slot of leases in flight.
+const renewConcurrency = 32
+
+// renewAll renews a slot of leases (the lease wheel calls it once per
+// tick). It does not hold up the wheel: the slot is renewed in a goroutine
+// of its own, renewConcurrency at a time, so a slow Limiter grain (each
+// renewal waits at most the limiter timeout) delays only its own slot; a
+// lease whose last renewal is still in flight is skipped.
+func renewAll(ls []*socketLimits) {
+	ls = append([]*socketLimits(nil), ls...) // the wheel reuses its slice
 	go func() {
-		t := time.NewTicker(l.sys.Limits().LeaseEvery())
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				if !l.sys.RenewLease(context.Background(), l.key, l.lease) {
-					refused()
-					return
-				}
-			case <-l.stop:
-				return
+		sem := make(chan struct{}, renewConcurrency)
+		var wg sync.WaitGroup
+		for _, l := range ls {
+			if !l.renewing.CompareAndSwap(false, true) {
+				continue
 			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { l.renewing.Store(false); <-sem; wg.Done() }()
+				l.renew()
+			}()
 		}
+		wg.Wait()
 	}()
+}
+
+// renew renews the lease once; a refusal takes it off the wheel and calls
+// refused.
+func (l *socketLimits) renew() {
+	if l.released.Load() {
+		return
+	}
+	if !l.sys.RenewLease(context.Background(), l.key, l.lease) {
+		l.leases.remove(l, l.slot)
+		l.refused()
+	}
 }
 
 // release drops the lease (once) and stops its renewals.
@@ -129,7 +162,9 @@ func (l *socketLimits) release() {
 	if l.released.Swap(true) {
 		return
 	}
-	close(l.stop)
+	if l.leases != nil {
+		l.leases.remove(l, l.slot)
+	}
 	if l.lease != "" {
 		l.sys.ReleaseLease(l.key, l.lease)
 	}

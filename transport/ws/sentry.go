@@ -105,8 +105,22 @@ func (c *conn) recoverLoop(where string) {
 	if v == nil {
 		return
 	}
-	c.log.Error("ws: panic; closing the socket", "loop", where, "panic", v, "reported", c.hub != nil)
+	c.logger().Error("ws: panic; closing the socket", "loop", where, "panic", v, "reported", c.hub != nil)
 	actors.CapturePanic(c.hub, v, where)
 	c.closeWith(websocket.CloseInternalServerErr, "internal error")
+	_ = c.ws.Close()
+}
+
+// recoverWriter, deferred at the top of the writer, recovers a panic in
+// it as recoverLoop does; the writer is then finished for good, so run
+// does not wait for it.
+func (c *conn) recoverWriter() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	c.logger().Error("ws: panic; closing the socket", "loop", "ws.writer", "panic", v, "reported", c.hub != nil)
+	actors.CapturePanic(c.hub, v, "ws.writer")
+	c.finish()
 	_ = c.ws.Close()
 }

@@ -34,19 +34,19 @@ func TestSocketLoopPanics(t *testing.T) {
 	}{
 		{"ws.reader", func(c *conn) {
 			c.expires.Store(time.Now().Add(time.Hour).UnixNano()) // a valid token
-			c.readLoop("u1", nil)                                 // the client sends a spin: Deliver on a nil system panics
+			c.readLoop("u1", &connection{})                       // the client sends a spin: Deliver on a nil system panics
 		}},
 		{"ws.writer", func(c *conn) {
-			c.h.metrics = &Metrics{} // no FramesOut counter: the first write panics
-			c.enqueue(&wire.Frame{Type: "state"})
-			c.writeLoop()
+			c.h.metrics = &Metrics{}              // no FramesOut counter: the first write panics
+			c.enqueue(&wire.Frame{Type: "state"}) // starts the writer
+			<-c.written
 		}},
 		{"ws.connection", func(c *conn) {
-			sys := actor.NewActorSystem()
-			// No actors.System: the actor panics as it starts.
-			pid := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &connActor{c: c, userID: "u1"} }))
-			<-c.done
-			sys.Root.Stop(pid)
+			// No actors.System: the process panics as it starts.
+			p := newConnection(c, nil, actor.NewActorSystem(), "u1")
+			p.start()
+			<-c.written // the close was sent
+			p.stop()
 		}},
 	}
 	for _, tc := range cases {

@@ -3,8 +3,6 @@ package ws
 import (
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/spinmatch/spinmatch/actors"
 	"github.com/spinmatch/spinmatch/actors/msg"
 	"github.com/spinmatch/spinmatch/transport/wire"
@@ -22,14 +20,6 @@ const (
 // one sooner gets rate_limited (each costs a signature check).
 const authEvery = time.Second
 
-// Local messages of the Connection actor: its one timer fired, the reader
-// accepted a fresh token, the topology changed.
-type (
-	timerTick    struct{}
-	tokenRenewed struct{}
-	ownerCheck   struct{}
-)
-
 // expiresAt is when the socket's token expires.
 func (c *conn) expiresAt() time.Time { return time.Unix(0, c.expires.Load()) }
 
@@ -41,7 +31,7 @@ func (c *conn) expired(now time.Time) bool { return !now.Before(c.expiresAt()) }
 // state; an invalid one gets unauthorized and the old token stays; another
 // user's token gets forbidden and closes the socket (4003), since a socket
 // belongs to one user and its session.
-func (c *conn) authenticate(userID string, pid *actor.PID, a *wire.Auth, ref string) {
+func (c *conn) authenticate(userID string, p *connection, a *wire.Auth, ref string) {
 	now := time.Now()
 	if now.Sub(c.lastAuth) < authEvery {
 		e := actors.NewError(actors.CodeRateLimited, "You're signing in again too often. Please wait a moment.")
@@ -57,15 +47,15 @@ func (c *conn) authenticate(userID string, pid *actor.PID, a *wire.Auth, ref str
 		return
 	}
 	if sub != userID {
-		c.log.Warn("ws: auth with another user's token; closing with 4003")
+		c.logger().Warn("ws: auth with another user's token; closing with 4003")
 		c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeForbidden,
 			"That sign-in belongs to another account. Reconnect to switch accounts."), ref))
 		c.closeWith(CloseOtherUser, "token of another user")
 		return
 	}
 	c.expires.Store(exp.UnixNano())
-	c.h.sys.ActorSystem().Root.Send(pid, tokenRenewed{})
-	c.deliver(userID, &msg.Command{Ref: ref, Conn: pid, Kind: &msg.Command_Status{Status: &msg.StatusCmd{}}}, ref)
+	p.tokenRenewed()
+	c.deliver(userID, &msg.Command{Ref: ref, Conn: p.self, Kind: &msg.Command_Status{Status: &msg.StatusCmd{}}}, ref)
 }
 
 // tokenExpiredError is sent when the socket's token expires, and in reply
@@ -75,25 +65,33 @@ func tokenExpiredError() *msg.Error {
 		"Your sign-in has expired. Send a fresh token to stay connected.")
 }
 
-// onTimer runs the actor's due work: the periodic re-attach, and the token
-// check: at expiry the client is told (token_expired) and given AuthWait
+// onTimer runs the token check: at expiry the client is told (token_expired) and given AuthWait
 // to answer with auth; after that the socket closes with 4001 (the user
 // keeps the queue place for the reconnect grace, as for any drop).
-func (a *connActor) onTimer(ctx actor.Context, now time.Time) {
-	if !now.Before(a.nextReattach) {
-		a.reattach(ctx)
-		a.nextReattach = now.Add(a.c.h.cfg.Reattach)
+// Called with mu held.
+func (p *connection) onTimerLocked(now time.Time) {
+	if p.stopped {
+		return
 	}
 	var step tokenStep
-	step, a.authDeadline = tokenCheck(now, a.c.expiresAt(), a.authDeadline, a.c.h.cfg.AuthWait)
+	step, p.authDeadline = tokenCheck(now, p.c.expiresAt(), p.authDeadline, p.c.h.cfg.AuthWait)
 	switch step {
 	case tokenTellExpired:
-		a.c.enqueue(wire.ErrorFrame(tokenExpiredError(), ""))
+		p.c.enqueue(wire.ErrorFrame(tokenExpiredError(), ""))
 	case tokenClose:
-		a.c.log.Info("ws: token expired and no auth came; closing with 4001")
-		a.c.closeWith(CloseTokenExpired, "sign-in expired")
+		p.c.logger().Info("ws: token expired and no auth came; closing with 4001")
+		p.c.closeWith(CloseTokenExpired, "sign-in expired")
+		return // closing: nothing more to wake for
 	}
-	a.arm(ctx, now)
+	p.arm(now)
+}
+
+// onTimer is the timer's callback.
+func (p *connection) onTimer() {
+	defer p.c.recoverLoop("ws.connection")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onTimerLocked(time.Now())
 }
 
 // tokenStep is what the token check asks the actor to do.
@@ -119,26 +117,35 @@ func tokenCheck(now, exp, deadline time.Time, wait time.Duration) (tokenStep, ti
 	return tokenNothing, deadline
 }
 
-// arm sets the actor's one timer to the next wake-up.
-func (a *connActor) arm(ctx actor.Context, now time.Time) {
-	d := max(nextWake(now, a.nextReattach, a.c.expiresAt(), a.authDeadline).Sub(now), 0)
-	if a.timer == nil {
-		self, root := ctx.Self(), ctx.ActorSystem().Root
-		a.timer = time.AfterFunc(d, func() { root.Send(self, timerTick{}) })
+// arm sets the process's one timer to the next wake-up, or stops it when
+// nothing is ahead within two ping periods: the wheel's heartbeat, once a
+// period, arms it when the wake-up comes near (an idle socket with a
+// long-lived token holds no timer). Called with mu held.
+func (p *connection) arm(now time.Time) {
+	next := nextWake(now, p.c.expiresAt(), p.authDeadline)
+	if next.IsZero() || next.Sub(now) > 2*p.c.h.cfg.pingEvery() {
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		return
+	}
+	d := max(next.Sub(now), 0)
+	if p.timer == nil {
+		p.timer = time.AfterFunc(d, p.onTimer)
 		return
 	}
 	// A tick already on its way is harmless: onTimer only does what is due.
-	a.timer.Reset(d)
+	p.timer.Reset(d)
 }
 
-// nextWake is the earliest of the next re-attach, the token's expiry (when
-// still ahead) and the end of the auth window (when one is open).
-func nextWake(now, reattach, exp, deadline time.Time) time.Time {
-	next := reattach
-	if now.Before(exp) && exp.Before(next) {
+// nextWake is the earlier of the token's expiry (when still ahead) and the
+// end of the auth window (when one is open); zero when neither is.
+func nextWake(now, exp, deadline time.Time) time.Time {
+	var next time.Time
+	if now.Before(exp) {
 		next = exp
 	}
-	if !deadline.IsZero() && deadline.Before(next) {
+	if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
 		next = deadline
 	}
 	return next

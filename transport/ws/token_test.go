@@ -47,17 +47,17 @@ func TestNextWake(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return now.Add(time.Duration(s) * time.Second) }
 	cases := []struct {
-		name                    string
-		reattach, exp, deadline time.Time
-		want                    time.Time
+		name          string
+		exp, deadline time.Time
+		want          time.Time
 	}{
-		{"re-attach first", at(5), at(3600), time.Time{}, at(5)},
-		{"expiry first", at(5), at(2), time.Time{}, at(2)},
-		{"expired: the window's end", at(5), at(-1), at(3), at(3)},
-		{"expired, window beyond the re-attach", at(5), at(-1), at(30), at(5)},
+		{"the expiry", at(3600), time.Time{}, at(3600)},
+		{"expired: the window's end", at(-1), at(3), at(3)},
+		{"window before the expiry", at(60), at(30), at(30)},
+		{"expired, no window: nothing", at(-1), time.Time{}, time.Time{}},
 	}
 	for _, tc := range cases {
-		if got := nextWake(now, tc.reattach, tc.exp, tc.deadline); !got.Equal(tc.want) {
+		if got := nextWake(now, tc.exp, tc.deadline); !got.Equal(tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got.Sub(now), tc.want.Sub(now))
 		}
 	}

@@ -1,10 +1,15 @@
 // Package ws serves the user WebSocket (/ws) of PROTOCOL.md. Each socket has
-// one reader goroutine (the HTTP handler's), one writer goroutine that owns
-// all writes, and one Connection actor that receives the user's events from
-// the UserSession grain and queues them for the writer. The send queue is
-// bounded: a client too slow to drain it is disconnected. The actor also
-// watches the socket's token: at expiry the client gets token_expired and
-// AuthWait to send a fresh one with auth (token.go).
+// one reader goroutine (started by the HTTP handler, which returns so the
+// server's request state is freed), a writer goroutine that owns all
+// writes while there is something to write (conn.go), and one Connection
+// actor that receives the user's events from the UserSession grain and
+// queues them for the writer. The send queue is bounded: a client too slow
+// to drain it is disconnected. The actor also watches the socket's token:
+// at expiry the client gets token_expired and AuthWait to send a fresh one
+// with auth (token.go). Periodic work is node-wide: one wheel pings every
+// socket and heartbeats its actor once per ping period, another renews
+// the sockets' address leases (wheel.go, limits.go); an idle socket has
+// no timer or goroutine of its own besides its reader.
 package ws
 
 import (
@@ -13,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,11 +38,9 @@ type Config struct {
 	SendQueue int
 	// WriteWait bounds one write. Zero: 10s.
 	WriteWait time.Duration
-	// PongWait is how long the peer may stay silent (pings are sent at 9/10 of it). Zero: 60s.
+	// PongWait is how long the peer may stay silent (pings are sent at 9/10
+	// of it, with a heartbeat re-attach of the socket to its session). Zero: 60s.
 	PongWait time.Duration
-	// Reattach is how often a connection re-attaches to its user's session,
-	// so a session that moved (its node died) finds its sockets again. Zero: 5s.
-	Reattach time.Duration
 	// AuthWait is how long a socket whose token expired waits for an auth
 	// message before it closes with 4001. Zero: 30s.
 	AuthWait time.Duration
@@ -60,13 +62,13 @@ func (c *Config) defaults() {
 	if c.PongWait == 0 {
 		c.PongWait = 60 * time.Second
 	}
-	if c.Reattach == 0 {
-		c.Reattach = 5 * time.Second
-	}
 	if c.AuthWait == 0 {
 		c.AuthWait = 30 * time.Second
 	}
 }
+
+// pingEvery is how often each socket is pinged and heartbeats.
+func (c *Config) pingEvery() time.Duration { return c.PongWait * 9 / 10 }
 
 // Metrics are the sockets' instruments.
 type Metrics struct {
@@ -108,34 +110,49 @@ type Handler struct {
 	// writeBuffers lends write buffers to sockets only while they write, so
 	// an idle socket holds none. Safe for concurrent use.
 	writeBuffers sync.Pool
+	// open is every live socket, on the wheel that pings each once per
+	// ping period and heartbeats its actor. Safe for concurrent use.
+	open *wheel[*conn]
+	// leases renews the sockets' address leases (limits.go). Safe for
+	// concurrent use.
+	leases *wheel[*socketLimits]
 
 	mu      sync.Mutex
-	open    map[*conn]struct{} // live sockets; guarded by mu
-	closing bool               // set by CloseAll; guarded by mu
+	closing bool // set by CloseAll; guarded by mu
 }
 
 // NewHandler returns the /ws handler.
 func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, writeErr ErrorWriter, log *slog.Logger) *Handler {
 	cfg.defaults()
-	h := &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr, open: map[*conn]struct{}{}}
+	h := &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr}
+	h.open = newWheel(cfg.pingEvery(), h.pingAll)
+	h.leases = newWheel(sys.Limits().LeaseEvery(), renewAll)
 	sys.Router().OnChange(h.topologyChanged)
 	return h
+}
+
+// pingAll pings a slot of sockets and heartbeats their actors (the wheel
+// calls it once per tick).
+func (h *Handler) pingAll(conns []*conn) {
+	for _, c := range conns {
+		c.ping()
+		if p := c.actor.Load(); p != nil {
+			p.heartbeat()
+		}
+	}
 }
 
 // topologyChanged tells every socket's Connection actor to check whether
 // its session's owner changed (it re-attaches if so).
 func (h *Handler) topologyChanged() {
-	h.mu.Lock()
-	pids := make([]*actor.PID, 0, len(h.open))
-	for c := range h.open {
-		if pid := c.actor.Load(); pid != nil {
-			pids = append(pids, pid)
+	var ps []*connection
+	h.open.each(func(c *conn) {
+		if p := c.actor.Load(); p != nil {
+			ps = append(ps, p)
 		}
-	}
-	h.mu.Unlock()
-	root := h.sys.ActorSystem().Root
-	for _, pid := range pids {
-		root.Send(pid, ownerCheck{})
+	})
+	for _, p := range ps {
+		p.ownerCheck()
 	}
 }
 
@@ -144,11 +161,9 @@ func (h *Handler) topologyChanged() {
 func (h *Handler) CloseAll() {
 	h.mu.Lock()
 	h.closing = true
-	open := make([]*conn, 0, len(h.open))
-	for c := range h.open {
-		open = append(open, c)
-	}
 	h.mu.Unlock()
+	var open []*conn
+	h.open.each(func(c *conn) { open = append(open, c) })
 	for _, c := range open {
 		c.goAway()
 	}
@@ -161,15 +176,11 @@ func (h *Handler) track(c *conn) bool {
 	if h.closing {
 		return false
 	}
-	h.open[c] = struct{}{}
+	c.slot = h.open.add(c)
 	return true
 }
 
-func (h *Handler) untrack(c *conn) {
-	h.mu.Lock()
-	delete(h.open, c)
-	h.mu.Unlock()
-}
+func (h *Handler) untrack(c *conn) { h.open.remove(c, c.slot) }
 
 // originAllowed applies the allow-list (OriginAllowed).
 func (h *Handler) originAllowed(r *http.Request) bool { return OriginAllowed(r, h.cfg.AllowedOrigins) }
@@ -185,7 +196,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if lim == nil {
 		return // refused (limits.go)
 	}
-	defer lim.release()
+	served := false // the socket's goroutine releases lim from then on
+	defer func() {
+		if !served {
+			lim.release()
+		}
+	}()
 	tok, err := auth.BearerToken(r, true)
 	if err != nil {
 		h.writeErr(w, actors.CodeUnauthorized, "Please sign in to connect.")
@@ -210,18 +226,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader already answered
 	}
-	c.lim = lim
+	c.lim, c.userID = lim, userID
 	if !h.track(c) {
 		_ = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		_ = c.ws.Close()
 		return
 	}
-	defer h.untrack(c)
-	lim.keepLease(func() {
+	h.keepLease(lim, func() {
 		h.log.Warn("ws: the address's socket lease was refused; closing the socket", "user", userID)
 		c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeRateLimited, "Too many connections from your network. Please close another tab and reconnect."), ""))
 		c.closeWith(actors.CloseTooManySockets, "too many sockets from this address")
 	})
-	c.run(userID, expires)
+	// The socket runs in a goroutine of its own, and this one returns: the
+	// HTTP server's state for the request (its buffers, the request, a
+	// stack grown while serving it) is freed.
+	served = true
+	go func() {
+		defer lim.release()
+		defer h.untrack(c)
+		c.run(userID, expires)
+	}()
 }
