@@ -259,7 +259,7 @@ func (r *Router) lookup(ctx context.Context, kind, id string) (*actor.PID, error
 		}
 		req := &cluster.ActivationRequest{ClusterIdentity: cluster.NewClusterIdentity(id, kind)}
 		f := r.sys.Root.RequestFuture(actor.NewPID(owner, placementActor), req, r.lookupTimeout)
-		res, err := r.await(ctx, f, owner)
+		res, err := r.await(ctx, f, owner, goneGrace)
 		if errors.Is(err, errMemberGone) || errors.Is(err, actor.ErrDeadLetter) {
 			if werr := r.backoff(ctx, 0); werr != nil {
 				return nil, fmt.Errorf("lookup %s: %w", key, err)
@@ -282,12 +282,36 @@ func (r *Router) lookup(ctx context.Context, kind, id string) (*actor.PID, error
 // node has left the topology gracefully: such a node finishes what it was
 // handling and answers (its stop lingers for longer than this), and
 // resending something it already did would repeat it. A node declared
-// dead gets no grace.
+// dead, or seen back at its address as a new incarnation, gets no grace:
+// the process asked is gone.
 const goneGrace = 500 * time.Millisecond
 
+// commandGrace is goneGrace for a client command, which must never run
+// twice: a spin resent to the new owner while the leaving node still runs
+// it is answered by both, and the second answer is already_queued or a
+// second queued (TestRollingRestart's "two answers to request"). A leaving
+// node runs grains until its cluster stop ends, which is bounded by 2.5 s
+// from the start of its leave (cmd/spinmatch's clusterStop: the leave
+// broadcast, leaveLinger, the grains' stop), and the others see it leave
+// only after that start; so a command is resent only once the node that
+// took it can no longer be running it. A command it did not take (lost as
+// its grains stopped) waits this long for its resend, and one it took but
+// whose answer its stop cut is repeated, as after a crash.
+const commandGrace = 3 * time.Second
+
+// graceFor returns the grace await gives a gracefully leaving node's
+// answer to m.
+func graceFor(m proto.Message) time.Duration {
+	if _, ok := m.(*msg.Command); ok {
+		return commandGrace
+	}
+	return goneGrace
+}
+
 // await waits for f, giving up early with errMemberGone when addr has left
-// the topology for goneGrace, or with ctx's error.
-func (r *Router) await(ctx context.Context, f *actor.Future, addr string) (any, error) {
+// the topology for grace (at once when it was declared dead or restarted),
+// or with ctx's error.
+func (r *Router) await(ctx context.Context, f *actor.Future, addr string, grace time.Duration) (any, error) {
 	if addr == r.self {
 		return f.Result() // a local grain cannot vanish with its node
 	}
@@ -303,26 +327,25 @@ func (r *Router) await(ctx context.Context, f *actor.Future, addr string) (any, 
 		res, err := f.Result()
 		ch <- result{res, err}
 	}()
+	var graceOver <-chan time.Time // nil (never) while addr is in the topology
 	for {
 		changed := r.Changed()
 		if now := r.memberAt(addr); now == "" || now != id {
-			if r.graceful != nil && !r.graceful(addr) {
+			restarted := now != "" && now != id
+			if restarted || (r.graceful != nil && !r.graceful(addr)) {
 				return nil, errMemberGone
 			}
-			grace := time.NewTimer(goneGrace)
-			defer grace.Stop()
-			select {
-			case x := <-ch:
-				return x.res, x.err
-			case <-grace.C:
-				return nil, errMemberGone
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			if graceOver == nil {
+				t := time.NewTimer(grace)
+				defer t.Stop()
+				graceOver = t.C
 			}
 		}
 		select {
 		case x := <-ch:
 			return x.res, x.err
+		case <-graceOver:
+			return nil, errMemberGone
 		case <-changed:
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -492,7 +515,7 @@ func (r *Router) confirm(ctx context.Context, kind, id string, m proto.Message, 
 	key := kind + "/" + id
 	for attempt := 0; ; attempt++ {
 		if err == nil {
-			_, err = r.await(ctx, f, pid.Address)
+			_, err = r.await(ctx, f, pid.Address, graceFor(m))
 			if err == nil {
 				if done != nil {
 					done(true)
@@ -543,7 +566,7 @@ func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m pro
 			return zero, fmt.Errorf("ask %s: %w", key, err)
 		}
 		f := r.sys.Root.RequestFuture(pid, m, r.askAttempt(ctx, m))
-		res, err := r.await(ctx, f, pid.Address)
+		res, err := r.await(ctx, f, pid.Address, graceFor(m))
 		if err == nil {
 			out, ok := res.(R)
 			if !ok {
