@@ -122,7 +122,7 @@ test: deps-pg deps-chromium deps-promtool ## Run every test (-race), PostgreSQL 
 	@# itself when several nodes share a process (see cluster/multinode_test.go),
 	@# and the multi-process tests (failover, rolling restart) run one
 	@# cluster member per process.
-	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart|TestNoFalseSuspicionUnderLoad|TestReadyWhileJoining|TestClusterKeyAdmission|TestClusterKeyProcesses|TestSentryTraceAcrossNodes|TestClusterSharesAddressLimit|TestReportsOncePerClusterAndMove|TestNodeLostOnceAcrossTheCluster|TestSpinLatencyWithFailingWebhook|TestAdminTwoNodes|TestRemoteRefusesForgedMessages|TestIdleMemoryPerUser|TestChurnReturnsToBaseline' ./cluster/ ./cmd/spinmatch/
+	$(GO) test -count=1 -timeout 5m -run 'TestThreeNodes|TestClusterEndToEnd|TestFailover|TestRollingRestart|TestNoFalseSuspicionUnderLoad|TestReadyWhileJoining|TestClusterKeyAdmission|TestClusterKeyProcesses|TestSentryTraceAcrossNodes|TestClusterSharesAddressLimit|TestReportsOncePerClusterAndMove|TestNodeLostOnceAcrossTheCluster|TestSpinLatencyWithFailingWebhook|TestAdminTwoNodes|TestRemoteRefusesForgedMessages|TestIdleMemoryPerUser|TestChurnReturnsToBaseline|TestCommandDuringGracefulLeave' ./cluster/ ./cmd/spinmatch/ ./actors/
 	$(MAKE) --no-print-directory fuzz-short
 
 fuzz: ## Run every fuzz target for FUZZ_TIME each (the seed corpora are committed under testdata/fuzz)
