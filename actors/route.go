@@ -501,10 +501,12 @@ func (r *Router) sendPending(kind, id, key string) {
 			if err == nil {
 				f = r.sys.Root.RequestFuture(pid, ps.m, r.attempt(ps.ctx, ps.m))
 			}
-			go func() {
+			// pid is shared by the loop (the next iteration may look up
+			// again): the goroutine gets this send's copy.
+			go func(pid *actor.PID) {
 				defer ps.cancel()
 				r.confirm(ps.ctx, kind, id, ps.m, pid, f, err, ps.done)
-			}()
+			}(pid)
 		}
 	}
 }
