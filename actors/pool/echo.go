@@ -9,18 +9,18 @@ import (
 // partners who will arrive over someone's wait are people on a date now:
 // partner arrivals are not Poisson but echo the pairings of a date's length
 // ago. The pool knows whom it paired and when, so it keeps, by class, who is
-// out on a date (paired and not back yet), and learns from those who came
-// back how long after their pairing they did (a histogram of return delays
-// by gender) and how many never did within echoSpan. The partners expected
-// back within the next T seconds are then
-//
-//	sum over those out, of age a: (B(a) - B(a+T)) / (B(a) + gone)
-//
-// with B(x) the learned returns with a delay of x or more and gone the
-// learned users who did not come back: the chance of coming back in the
-// next T given not back yet. The arrival rate a waiter is given is the
-// fresh arrivals' rate (arrivals that were not returns, measured as
-// before) plus those expected returns over the wait.
+// out on a date (paired and not back yet), and learns by gender a life
+// table of coming back: of those still out at d bins after their pairing,
+// how many came back at d (hazard back/risk, decayed with the window, so a
+// share of pairings that has not had time to come back yet biases
+// nothing). From it, the partners expected back within the next T seconds
+// are those out now, each by the chance of coming back in T given not back
+// by its age, plus those who will arrive during T, be paired (the waiter's
+// side has a line) and come back within it (a renewal equation over the
+// bins). The arrival rate a waiter is given is the fresh arrivals' rate
+// (arrivals that were not returns, measured as before) plus those expected
+// returns over the wait. Memory: one entry per user out on a date (at most
+// maxOut) and fixed arrays of echoBins bins.
 
 // echoBin is the resolution of return delays and echoBins how many bins the
 // echo follows (echoSpan): a user not back echoSpan after their pairing

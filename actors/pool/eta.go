@@ -43,10 +43,16 @@ import (
 // each older stretch is consistent with the newer rate (within 4 standard
 // deviations of a Poisson count): a steady pool is measured over the whole
 // window, a rush or its end is followed within a minute or two. When a
-// straight-line fit of the rate over the last trendSpan clears trendZ
-// standard deviations, the rate is taken at its mean over the expected wait
-// rather than the horizon's (a pool filling up, or a rush building or
-// ending). gamma is the
+// straight-line fit of the rate over the last 5 or 15 minutes (trendSpans,
+// the more significant) clears trendZ standard deviations, the rate is
+// taken at its mean over the expected wait rather than the horizon's (a
+// pool filling up, or a rush building or ending). Once the pool has seen
+// users come back from dates (echo.go), lambda is the fresh arrivals' rate
+// (arrivals that were not returns) plus the partners expected back from a
+// date within the expected wait (those out now, by their age and the
+// learned return delays, and those who will be paired during it): the
+// re-spin echo is a schedule the pool knows, not Poisson noise. The rate
+// and the wait depend on each other; three passes settle them. gamma is the
 // estimate of an exponential patience from person-time: the competitors who
 // left unmatched in the window over the time waiters of those classes spent
 // waiting within the window (accrued from the queue's class counts at
