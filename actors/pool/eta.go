@@ -43,10 +43,16 @@ import (
 // each older stretch is consistent with the newer rate (within 4 standard
 // deviations of a Poisson count): a steady pool is measured over the whole
 // window, a rush or its end is followed within a minute or two. When a
-// straight-line fit of the rate over the last trendSpan clears trendZ
-// standard deviations, the rate is taken at its mean over the expected wait
-// rather than the horizon's (a pool filling up, or a rush building or
-// ending). gamma is the
+// straight-line fit of the rate over the last 5 or 15 minutes (trendSpans,
+// the more significant) clears trendZ standard deviations, the rate is
+// taken at its mean over the expected wait rather than the horizon's (a
+// pool filling up, or a rush building or ending). Once the pool has seen
+// users come back from dates (echo.go), lambda is the fresh arrivals' rate
+// (arrivals that were not returns) plus the partners expected back from a
+// date within the expected wait (those out now, by their age and the
+// learned return delays, and those who will be paired during it): the
+// re-spin echo is a schedule the pool knows, not Poisson noise. The rate
+// and the wait depend on each other; three passes settle them. gamma is the
 // estimate of an exponential patience from person-time: the competitors who
 // left unmatched in the window over the time waiters of those classes spent
 // waiting within the window (accrued from the queue's class counts at
@@ -116,6 +122,8 @@ type Estimator struct {
 	mid    [len(ageGrid)]int64
 	midGap time.Duration
 	midOK  bool
+	// echo follows who is out on a date and how they come back (echo.go).
+	echo echo
 }
 
 // ageGrid are the ages (seconds waited) at which the hazard of leaving is
@@ -319,6 +327,32 @@ func (e *Estimator) Arrival(g Gender, s GenderSet, at time.Time) {
 	}
 }
 
+// arrive records a new spin of w: an Arrival, counted also as a return
+// when w is back from a date the pool paired it in.
+func (e *Estimator) arrive(w *Waiter, at time.Time) {
+	c, ok := classOf(w.Gender, w.Seeking)
+	if !ok {
+		return
+	}
+	sl := e.slotAt(at)
+	if sl == nil {
+		return
+	}
+	sl.arrivals[c]++
+	e.win.total.arrivals[c]++
+	if e.echo.returned(w.UserID, timeKey(at), e.cfg.Window) {
+		sl.returns[c]++
+		e.win.total.returns[c]++
+	}
+}
+
+// dated records that w was paired at at (and is out on a date).
+func (e *Estimator) dated(w *Waiter, at time.Time) {
+	if c, ok := classOf(w.Gender, w.Seeking); ok && !at.IsZero() {
+		e.echo.dated(w.UserID, c, timeKey(at))
+	}
+}
+
 // Finished records that a wait of a user of gender g seeking s ended at at,
 // after wait, either in a match or by leaving the queue.
 func (e *Estimator) Finished(g Gender, s GenderSet, wait time.Duration, matched bool, at time.Time) {
@@ -400,12 +434,29 @@ func (e *Estimator) partnerArrivals(c class) int {
 // partners (per second) over the adaptive horizon at nowKey, and the real
 // arrivals behind it. Cost: one pass over at most numSlots slots.
 func (e *Estimator) partnerRate(c class, nowKey int64) (lambda, n float64) {
-	lambda, n, _ = e.partnerRateSpan(c, nowKey)
+	lambda, n, _ = e.partnerRateSpan(c, nowKey, false)
 	return lambda, n
 }
 
-// partnerRateSpan is partnerRate with the span (seconds) of the horizon.
-func (e *Estimator) partnerRateSpan(c class, nowKey int64) (lambda, n, span float64) {
+// count returns the arrivals of sl in the classes of set: all of them, or
+// with fresh only those who were not back from a date.
+func (sl *slot) count(set classSet, fresh bool) float64 {
+	var x float64
+	for s := set; ; {
+		pc, ok := s.next()
+		if !ok {
+			return x
+		}
+		x += float64(sl.arrivals[pc])
+		if fresh {
+			x -= float64(sl.returns[pc])
+		}
+	}
+}
+
+// partnerRateSpan is partnerRate with the span (seconds) of the horizon;
+// with fresh it counts only the arrivals that were not back from a date.
+func (e *Estimator) partnerRateSpan(c class, nowKey int64, fresh bool) (lambda, n, span float64) {
 	set := partnerClasses[c]
 	var total float64 // arrivals over the accepted horizon (span seconds)
 	prev := 0
@@ -418,13 +469,7 @@ func (e *Estimator) partnerRateSpan(c class, nowKey int64) (lambda, n, span floa
 			if sl.idx != idx {
 				continue
 			}
-			for s := set; ; {
-				pc, ok := s.next()
-				if !ok {
-					break
-				}
-				seg += float64(sl.arrivals[pc])
-			}
+			seg += sl.count(set, fresh)
 		}
 		from := max((e.win.head-int64(h)+1)*e.win.width, e.start)
 		segSpan := float64(end-from) / float64(time.Second)
@@ -432,8 +477,13 @@ func (e *Estimator) partnerRateSpan(c class, nowKey int64) (lambda, n, span floa
 			break
 		}
 		if i > 0 && span > 0 {
+			// Under one rate for both stretches (the pooled rate r0) the
+			// difference has variance r0 segSpan (1 + segSpan/span). The
+			// newer stretch's own count would make a lull look surer than
+			// a burst, and bias the rate low.
 			want := total / span * segSpan
-			v := want + (segSpan/span)*(segSpan/span)*total
+			r0 := (total + seg) / (span + segSpan)
+			v := r0 * segSpan * (1 + segSpan/span)
 			if d := seg - want; d*d > consistentZ*consistentZ*max(v, 1) {
 				break // the older stretch tells of another rate: stop here
 			}
@@ -448,20 +498,36 @@ func (e *Estimator) partnerRateSpan(c class, nowKey int64) (lambda, n, span floa
 	return (w + total) / (w*e.cfg.PriorInterval.Seconds() + span), total, span
 }
 
-// trendSpan is how far back the trend of an arrival rate is fitted, and
-// trendZ the standard deviations its slope must clear to be used.
-const (
-	trendSpan = 15 * time.Minute
-	trendZ    = 3.0
-)
+// trendSpans are how far back the trend of an arrival rate is fitted (the
+// one whose slope is the most significant is used), and trendZ the
+// standard deviations its slope must clear to be used.
+var trendSpans = [...]time.Duration{5 * time.Minute, 15 * time.Minute}
+
+const trendZ = 3.0
 
 // partnerTrend returns the slope (per second, per second) of class c's
-// partner arrival rate over the last trendSpan, by weighted least squares
-// on the slots' rates, and whether it clears trendZ standard deviations of
-// Poisson noise (a rate that is not moving reports false).
-func (e *Estimator) partnerTrend(c class, nowKey int64) (slope float64, ok bool) {
+// partner arrival rate, by weighted least squares on the slots' rates over
+// each of trendSpans, the most significant, and whether it clears trendZ
+// standard deviations of Poisson noise (a rate that is not moving reports
+// false). A short span follows a rush that began a few minutes ago (a long
+// one sees mostly the calm before it) and lets go soon after it ends; a
+// long one sees a slow drift.
+func (e *Estimator) partnerTrend(c class, nowKey int64, fresh bool) (slope float64, ok bool) {
+	best := 0.0
+	for _, span := range trendSpans {
+		b, z2 := e.partnerTrendOver(c, nowKey, fresh, span)
+		if z2 > trendZ*trendZ && z2 > best {
+			slope, ok, best = b, true, z2
+		}
+	}
+	return slope, ok
+}
+
+// partnerTrendOver is partnerTrend's fit over one span: the slope and its
+// squared z score.
+func (e *Estimator) partnerTrendOver(c class, nowKey int64, fresh bool, span time.Duration) (slope, z2 float64) {
 	set := partnerClasses[c]
-	m := int(min((int64(trendSpan)+e.win.width-1)/e.win.width, numSlots))
+	m := int(min((int64(span)+e.win.width-1)/e.win.width, numSlots))
 	var sw, st, sr, stt, str, count float64
 	for j := range m {
 		idx := e.win.head - int64(j)
@@ -474,13 +540,7 @@ func (e *Estimator) partnerTrend(c class, nowKey int64) (slope float64, ok bool)
 		}
 		var x float64
 		if sl.idx == idx {
-			for s := set; ; {
-				pc, more := s.next()
-				if !more {
-					break
-				}
-				x += float64(sl.arrivals[pc])
-			}
+			x = sl.count(set, fresh)
 		}
 		t := -float64(nowKey-(from+to)/2) / float64(time.Second) // slot centre, seconds from now (negative)
 		sw += width
@@ -491,16 +551,16 @@ func (e *Estimator) partnerTrend(c class, nowKey int64) (slope float64, ok bool)
 		count += x
 	}
 	if sw <= 0 || count < 10 {
-		return 0, false
+		return 0, 0
 	}
 	tbar := st / sw
 	sxx := stt - sw*tbar*tbar
 	if sxx <= 0 {
-		return 0, false
+		return 0, 0
 	}
 	slope = (str - sr*tbar) / sxx // sum w (t - tbar)(r - rbar) with r = x/w
 	v := (count / sw) / sxx       // Poisson: var(r_j) = lambda/w_j
-	return slope, slope*slope > trendZ*trendZ*v
+	return slope, slope * slope / v
 }
 
 // priorFade is how many real events halve a prior's weight.
@@ -769,18 +829,41 @@ func (e *Estimator) Estimate(w *Waiter, position int, waiting map[Gender]int, no
 // class c at position k, the rates' uncertainty included, and the partner
 // arrivals and rates behind it.
 func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, variance, arrivals, lambda, gamma float64) {
-	lambda, arrivals, span := e.partnerRateSpan(c, timeKey(now))
+	nowKey := timeKey(now)
+	set := partnerClasses[c]
+	fresh := e.echo.active(set)
+	base, arrivals, span := e.partnerRateSpan(c, nowKey, fresh)
+	if fresh {
+		// The rate's uncertainty is that of every partner arrival seen.
+		_, arrivals, _ = e.partnerRateSpan(c, nowKey, false)
+	}
 	gamma0, left := e.leaveRate(c, now)
-	// A first pass at the class's average hazard gives the horizon over
-	// which the hazards by age are averaged.
-	first, _ := stageSums(k, lambda+ownLeaving*gamma0, gamma0, 0)
-	if b, ok := e.partnerTrend(c, timeKey(now)); ok {
-		// The rate is moving (a rush building or ending): what serves the
-		// line is its mean over the wait, from its value now (the horizon's
-		// mean is that of span/2 ago).
-		base := lambda
-		lambda = min(max(base+b*(span/2+first/2), base/3), 3*base)
+	slope, trend := e.partnerTrend(c, nowKey, fresh)
+	// rate is the mean partner arrival rate over the next w seconds: the
+	// horizon's, moved along its trend when it has one (a rush building or
+	// ending: the horizon's mean is that of span/2 ago), plus the partners
+	// expected back from a date within w.
+	rate := func(w float64) float64 {
+		l := base
+		if trend {
+			l = min(max(base+slope*(span/2+w/2), base/3), 3*base)
+		}
+		if fresh && w > 0 {
+			l += e.echo.within(set, nowKey, base, w) / w
+		}
+		return l
+	}
+	// The rates depend on the wait and the wait on the rates: a few passes
+	// at the class's average hazard give the horizon over which the rate
+	// and the hazards by age are averaged.
+	lambda = rate(quietP50.Seconds())
+	var first float64
+	for range 3 {
 		first, _ = stageSums(k, lambda+ownLeaving*gamma0, gamma0, 0)
+		lambda = rate(first)
+	}
+	if lambda <= 0 {
+		lambda = base
 	}
 	g := c.gender()
 	gamma = gamma0 * e.aheadRatio(g, age, first)

@@ -82,7 +82,7 @@ func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
 	}
 	p.est.atRisk(p.q, now)
 	if arrival {
-		p.est.Arrival(w.Gender, w.Seeking, now)
+		p.est.arrive(w, now)
 	}
 	partner := p.q.Add(w)
 	if partner == nil {
@@ -96,6 +96,8 @@ func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
 	}
 	delete(p.told, partner.UserID)
 	p.est.MatchFormed(now)
+	p.est.dated(partner, now)
+	p.est.dated(w, now)
 	p.est.Finished(partner.Gender, partner.Seeking, now.Sub(partner.EnqueuedAt), true, now)
 	p.est.Finished(w.Gender, w.Seeking, now.Sub(w.EnqueuedAt), true, now)
 	return partner

@@ -14,9 +14,12 @@ const numSlots = 60
 type slot struct {
 	idx      int64 // absolute slot number: floor(unix nanos / width)
 	arrivals [numClasses]uint32
-	matches  uint32
-	decided  uint32
-	mutual   uint32
+	// returns counts, by class, the arrivals that were users back from a
+	// date (echo): arrivals - returns are the fresh arrivals.
+	returns [numClasses]uint32
+	matches uint32
+	decided uint32
+	mutual  uint32
 	// abandoned counts, by gender, the waits that ended by leaving the
 	// queue (a cancel, or the reconnect grace ran out); index 0 unused.
 	abandoned [numGenders + 1]uint32
@@ -32,6 +35,7 @@ type slot struct {
 func (s *slot) sub(o *slot) {
 	for i := range s.arrivals {
 		s.arrivals[i] -= o.arrivals[i]
+		s.returns[i] -= o.returns[i]
 	}
 	s.matches -= o.matches
 	s.decided -= o.decided

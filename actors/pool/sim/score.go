@@ -14,6 +14,8 @@ import (
 // the real remaining wait from that moment to the match.
 type Sample struct {
 	P50, P90, Pred, Real float64
+	// At is when the estimate was told, in seconds since the run began.
+	At float64
 	// Confidence is the confidence told with the estimate ("" for a spin
 	// paired at once).
 	Confidence string

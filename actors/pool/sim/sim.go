@@ -307,9 +307,9 @@ func (r *runner) matched(a, b *user, now time.Time) {
 		if sp.judged {
 			r.open--
 			gd := &r.out.ByGender[u.class.Gender-1]
-			gd.First = append(gd.First, sampleOf(sp.first, now))
+			gd.First = append(gd.First, sampleOf(sp.first, now, r.start))
 			for _, t := range sp.updates {
-				gd.Update = append(gd.Update, sampleOf(t, now))
+				gd.Update = append(gd.Update, sampleOf(t, now, r.start))
 			}
 		}
 		u.spin = nil
@@ -351,8 +351,9 @@ func (r *runner) gaveUp(u *user, now time.Time) {
 	}
 }
 
-func sampleOf(t told, matchedAt time.Time) Sample {
+func sampleOf(t told, matchedAt, start time.Time) Sample {
 	return Sample{
+		At:   t.at.Sub(start).Seconds(),
 		P50:  t.p50.Seconds(),
 		P90:  t.p90.Seconds(),
 		Pred: t.pred.Seconds(),
