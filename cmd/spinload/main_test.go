@@ -82,11 +82,7 @@ func TestAgainstARealNode(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", res.code, res.stderr)
 	}
-	var sum load.Summary
-	b, err := os.ReadFile(out)
-	if err != nil || json.Unmarshal(b, &sum) != nil {
-		t.Fatalf("summary JSON: %v %s", err, b)
-	}
+	sum := readSummary(t, out)
 	c := sum.Counts
 	if c.Spins < 300 || c.Found < 200 || c.Results < 200 || c.Mutual == 0 {
 		t.Fatalf("too little happened in 3 s at 150 spins/s: %+v", c)

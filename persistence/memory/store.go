@@ -49,13 +49,13 @@ func New() *Store {
 	return &Store{
 		logLimit:   DefaultLogLimit,
 		matchLimit: DefaultMatchLimit,
-		profiles: make(map[string]persistence.Profile),
-		matches:  make(map[string]persistence.Match),
-		byUser:   make(map[string][]string),
-		votes:    make(map[string]map[string]string),
-		results:  make(map[string]string),
-		claims:   make(map[string]string),
-		queue:    make(map[string]persistence.QueueEntry),
+		profiles:   make(map[string]persistence.Profile),
+		matches:    make(map[string]persistence.Match),
+		byUser:     make(map[string][]string),
+		votes:      make(map[string]map[string]string),
+		results:    make(map[string]string),
+		claims:     make(map[string]string),
+		queue:      make(map[string]persistence.QueueEntry),
 	}
 }
 
