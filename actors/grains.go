@@ -9,6 +9,8 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/spinmatch/spinmatch/actors/gopool"
 )
 
 // Grain kind names, as registered with the cluster.
@@ -69,14 +71,17 @@ func (d *Deps) now() time.Time {
 // Kinds returns the grain kinds every node hosts.
 func Kinds(d *Deps) []*cluster.Kind {
 	mw := actor.WithReceiverMiddleware(ackOneWay, reportPanics(d))
+	// Mailboxes run on pooled goroutines (see gopool), 300 messages a run
+	// as protoactor's default dispatcher does.
+	dp := actor.WithDispatcher(gopool.NewDispatcher(gopool.Default, 300))
 	return []*cluster.Kind{
-		cluster.NewKind(KindUserSession, actor.PropsFromProducer(func() actor.Actor { return newSession(d) }, mw)),
-		cluster.NewKind(KindMatchPool, actor.PropsFromProducer(func() actor.Actor { return newMatchPool(d) }, mw)),
-		cluster.NewKind(KindMatch, actor.PropsFromProducer(func() actor.Actor { return newMatchGrain(d) }, mw)),
-		cluster.NewKind(KindPoolDirectory, actor.PropsFromProducer(func() actor.Actor { return newDirectory(d) }, mw)),
-		cluster.NewKind(KindLimiter, actor.PropsFromProducer(func() actor.Actor { return newLimiter(d) }, mw)),
-		cluster.NewKind(KindReports, actor.PropsFromProducer(func() actor.Actor { return newReportsGrain(d) }, mw)),
-		cluster.NewKind(KindAlerts, actor.PropsFromProducer(func() actor.Actor { return newAlertsGrain(d) }, mw)),
+		cluster.NewKind(KindUserSession, actor.PropsFromProducer(func() actor.Actor { return newSession(d) }, mw, dp)),
+		cluster.NewKind(KindMatchPool, actor.PropsFromProducer(func() actor.Actor { return newMatchPool(d) }, mw, dp)),
+		cluster.NewKind(KindMatch, actor.PropsFromProducer(func() actor.Actor { return newMatchGrain(d) }, mw, dp)),
+		cluster.NewKind(KindPoolDirectory, actor.PropsFromProducer(func() actor.Actor { return newDirectory(d) }, mw, dp)),
+		cluster.NewKind(KindLimiter, actor.PropsFromProducer(func() actor.Actor { return newLimiter(d) }, mw, dp)),
+		cluster.NewKind(KindReports, actor.PropsFromProducer(func() actor.Actor { return newReportsGrain(d) }, mw, dp)),
+		cluster.NewKind(KindAlerts, actor.PropsFromProducer(func() actor.Actor { return newAlertsGrain(d) }, mw, dp)),
 	}
 }
 

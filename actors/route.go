@@ -60,6 +60,7 @@ type Router struct {
 	sys      *actor.ActorSystem
 	self     string
 	sub      *eventstream.Subscription
+	acks     *acks // the acknowledgements of sends to local grains
 
 	mu      sync.RWMutex
 	rdv     *cluster.Rendezvous // guarded by mu: owner of each identity
@@ -118,6 +119,7 @@ func NewRouter(cfg Config, log *slog.Logger, m *Metrics) *Router {
 func (r *Router) Attach(c *cluster.Cluster) {
 	r.sys = c.ActorSystem
 	r.self = c.ActorSystem.Address()
+	r.acks = newAcks(r)
 	r.sub = c.ActorSystem.EventStream.Subscribe(func(evt any) {
 		if t, ok := evt.(*cluster.ClusterTopology); ok {
 			r.setMembers(t.Members, true)
@@ -433,16 +435,22 @@ func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
 // goroutine of its own, and every later send to that target waits behind
 // it, so that sends from one goroutine to one grain keep their order.
 func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered bool)) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.deliver)
+	deadline := time.Now().Add(r.deliver)
 	key := kind + "/" + id
 	r.pendMu.Lock()
 	if q, waiting := r.pending[key]; waiting {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		r.pending[key] = append(q, pendingSend{m: m, ctx: ctx, cancel: cancel, done: done})
 		r.pendMu.Unlock()
 		return
 	}
 	if pid := r.cached(kind, id); pid != nil {
 		r.pendMu.Unlock()
+		if pid.Address == r.self && r.acks != nil {
+			r.acks.send(kind, id, m, pid, deadline, done, nil)
+			return
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		f := r.sys.Root.RequestFuture(pid, m, r.attempt(ctx, m))
 		go func() {
 			defer cancel()
@@ -453,6 +461,7 @@ func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered 
 	if r.pending == nil {
 		r.pending = map[string][]pendingSend{}
 	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	r.pending[key] = []pendingSend{{m: m, ctx: ctx, cancel: cancel, done: done}}
 	r.pendMu.Unlock()
 	go r.sendPending(kind, id, key)
@@ -496,6 +505,10 @@ func (r *Router) sendPending(kind, id, key string) {
 			var err error
 			if pid == nil {
 				pid, err = r.lookup(ps.ctx, kind, id)
+			}
+			if err == nil && pid.Address == r.self && r.acks != nil {
+				r.acks.send(kind, id, ps.m, pid, deadlineOf(ps.ctx), ps.done, ps.cancel)
+				continue
 			}
 			var f *actor.Future
 			if err == nil {
@@ -601,13 +614,16 @@ func oneWay(m any) bool {
 	return false
 }
 
+// ack is every acknowledgement (never modified).
+var ack = &msg.Ack{}
+
 // ackOneWay acknowledges a one-way message to its sender after the grain
 // processed it (a panic leaves it unacknowledged).
 func ackOneWay(next actor.ReceiverFunc) actor.ReceiverFunc {
 	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 		next(c, env)
 		if env.Sender != nil && oneWay(env.Message) {
-			c.ActorSystem().Root.Send(env.Sender, &msg.Ack{})
+			c.ActorSystem().Root.Send(env.Sender, ack)
 		}
 	}
 }

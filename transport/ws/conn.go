@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/actors/gopool"
 	"github.com/spinmatch/spinmatch/actors/msg"
 	"github.com/spinmatch/spinmatch/transport/wire"
 )
@@ -208,7 +209,7 @@ func (c *conn) kick() {
 		return
 	}
 	c.writing = true
-	go c.writeLoop()
+	gopool.Go(c.writeLoop)
 }
 
 // writeLoop owns every write to the socket while it runs: it writes the

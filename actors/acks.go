@@ -1,0 +1,218 @@
+package actors
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/spinmatch/spinmatch/actors/msg"
+)
+
+// acks waits for the acknowledgements of the Router's one-way sends to
+// grains on this node, without a future per send.
+//
+// A protoactor future is a process of its own: each one is added to and
+// removed from the process registry, starts a timer and a condition
+// variable, and the Router gave each a goroutine to wait on it. At 3,000
+// spins/s (about a dozen routed messages a spin) that was a tenth of a
+// node's CPU. Here every send is an entry in one map, under a sequence
+// number that travels as the RequestId of the send's sender PID: the
+// grain's acknowledgement (ackOneWay), and the dead-letter response for a
+// grain that is gone, come back to that PID, so to this process, which
+// finds the entry by the number. Deadlines are a heap, served by one
+// goroutine that runs only while something is unacknowledged.
+//
+// Only local targets take this path: a remote send also has to watch for
+// its node leaving the topology (Router.await), which the future path
+// does. What follows an unacknowledged send (a dead letter, or no answer
+// within the attempt) is the future path's too: Router.confirm, from the
+// failed attempt.
+type acks struct {
+	r   *Router
+	pid *actor.PID // this process; senders are copies with a RequestId
+
+	mu      sync.Mutex
+	seq     uint32              // guarded by mu: the last number given
+	wait    map[uint32]*ackWait // guarded by mu
+	due     ackHeap             // guarded by mu: wait's entries by due
+	running bool                // guarded by mu: the expiry loop runs
+}
+
+// ackWait is one send waiting for its acknowledgement.
+type ackWait struct {
+	kind, id string
+	m        proto.Message
+	pid      *actor.PID
+	deadline time.Time // of the whole delivery (Router.deliver)
+	due      time.Time // of this attempt
+	done     func(bool)
+	cancel   context.CancelFunc // of the send's context, if it has one
+	seq      uint32
+	index    int // in due
+}
+
+// ackTick is how often unacknowledged sends are checked for their
+// deadline while there are any.
+const ackTick = 25 * time.Millisecond
+
+// newAcks registers the acknowledgement process in r's actor system.
+func newAcks(r *Router) *acks {
+	a := &acks{r: r, wait: map[uint32]*ackWait{}}
+	name := "router$acks-" + r.sys.ProcessRegistry.NextId()
+	pid, _ := r.sys.ProcessRegistry.Add(a, name)
+	a.pid = pid
+	return a
+}
+
+// send delivers m to the local activation pid of kind/id, to be
+// acknowledged by deadline (the attempt's timeout is Router.attempt's).
+func (a *acks) send(kind, id string, m proto.Message, pid *actor.PID, deadline time.Time, done func(bool), cancel context.CancelFunc) {
+	now := time.Now()
+	w := &ackWait{kind: kind, id: id, m: m, pid: pid, deadline: deadline,
+		due: now.Add(a.r.attemptUntil(deadline, now, m)), done: done, cancel: cancel}
+	a.mu.Lock()
+	for {
+		a.seq++
+		if _, taken := a.wait[a.seq]; a.seq != 0 && !taken {
+			break
+		}
+	}
+	w.seq = a.seq
+	a.wait[w.seq] = w
+	heap.Push(&a.due, w)
+	start := !a.running
+	a.running = true
+	a.mu.Unlock()
+	if start {
+		go a.expire()
+	}
+	sender := &actor.PID{Address: a.pid.Address, Id: a.pid.Id, RequestId: w.seq}
+	a.r.sys.Root.Send(pid, &actor.MessageEnvelope{Message: m, Sender: sender})
+}
+
+// SendUserMessage implements actor.Process: an acknowledgement (or any
+// answer), or a dead letter, for the send numbered pid.RequestId.
+func (a *acks) SendUserMessage(pid *actor.PID, message any) {
+	_, m, _ := actor.UnwrapEnvelope(message)
+	var err error
+	if _, dead := m.(*actor.DeadLetterResponse); dead {
+		err = actor.ErrDeadLetter
+	}
+	a.finish(pid.GetRequestId(), err)
+}
+
+// SendSystemMessage implements actor.Process (nothing to do).
+func (a *acks) SendSystemMessage(*actor.PID, any) {}
+
+// Stop implements actor.Process (the process lives as long as its node).
+func (a *acks) Stop(*actor.PID) {}
+
+// take removes and returns the entry numbered seq, nil if there is none.
+// Called with mu held.
+func (a *acks) take(seq uint32) *ackWait {
+	w := a.wait[seq]
+	if w != nil {
+		delete(a.wait, seq)
+		heap.Remove(&a.due, w.index)
+	}
+	return w
+}
+
+// finish ends the send numbered seq: acknowledged (err nil), or failed.
+func (a *acks) finish(seq uint32, err error) {
+	a.mu.Lock()
+	w := a.take(seq)
+	a.mu.Unlock()
+	if w == nil {
+		return // late: already given up or retried
+	}
+	if err == nil {
+		if w.cancel != nil {
+			w.cancel()
+		}
+		if w.done != nil {
+			w.done(true)
+		}
+		return
+	}
+	go a.r.retry(w, err)
+}
+
+// expire fails the sends whose attempt is over, every ackTick, until none
+// is left.
+func (a *acks) expire() {
+	t := time.NewTicker(ackTick)
+	defer t.Stop()
+	for now := range t.C {
+		var late []*ackWait
+		a.mu.Lock()
+		for len(a.due) > 0 && !a.due[0].due.After(now) {
+			late = append(late, a.take(a.due[0].seq))
+		}
+		empty := len(a.due) == 0
+		if empty {
+			a.running = false
+		}
+		a.mu.Unlock()
+		for _, w := range late {
+			go a.r.retry(w, actor.ErrTimeout)
+		}
+		if empty {
+			return
+		}
+	}
+}
+
+// pending returns how many sends wait for their acknowledgement.
+func (a *acks) pending() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.wait)
+}
+
+// retry goes on with a send whose attempt failed, as Router.confirm does
+// after a failed attempt of its own.
+func (r *Router) retry(w *ackWait, err error) {
+	r.cache.drop(w.kind+"/"+w.id, w.pid)
+	ctx, cancel := context.WithDeadline(context.Background(), w.deadline)
+	defer cancel()
+	if w.cancel != nil {
+		defer w.cancel()
+	}
+	r.confirm(ctx, w.kind, w.id, w.m, nil, nil, err, w.done)
+}
+
+// attemptUntil is Router.attempt for a delivery due by deadline.
+func (r *Router) attemptUntil(deadline, now time.Time, m proto.Message) time.Duration {
+	left := max(deadline.Sub(now), time.Millisecond)
+	if _, ok := m.(*msg.Command); ok {
+		return left
+	}
+	return min(left, sendAttempt)
+}
+
+// ackHeap orders unacknowledged sends by when their attempt is over.
+type ackHeap []*ackWait
+
+func (h ackHeap) Len() int           { return len(h) }
+func (h ackHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h ackHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *ackHeap) Push(x any) {
+	w := x.(*ackWait)
+	w.index = len(*h)
+	*h = append(*h, w)
+}
+func (h *ackHeap) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return w
+}
