@@ -13,7 +13,8 @@ import (
 )
 
 // acks waits for the acknowledgements of the Router's one-way sends to
-// grains on this node, without a future per send.
+// grains on this node, and for the answers to its requests to them,
+// without a future for each.
 //
 // A protoactor future is a process of its own: each one is added to and
 // removed from the process registry, starts a timer and a condition
@@ -51,8 +52,15 @@ type ackWait struct {
 	due      time.Time // of this attempt
 	done     func(bool)
 	cancel   context.CancelFunc // of the send's context, if it has one
+	reply    chan askReply      // a request's: where its answer goes
 	seq      uint32
 	index    int // in due
+}
+
+// askReply is a request's answer, or why there is none.
+type askReply struct {
+	m   any
+	err error
 }
 
 // ackTick is how often unacknowledged sends are checked for their
@@ -72,8 +80,30 @@ func newAcks(r *Router) *acks {
 // acknowledged by deadline (the attempt's timeout is Router.attempt's).
 func (a *acks) send(kind, id string, m proto.Message, pid *actor.PID, deadline time.Time, done func(bool), cancel context.CancelFunc) {
 	now := time.Now()
-	w := &ackWait{kind: kind, id: id, m: m, pid: pid, deadline: deadline,
-		due: now.Add(a.r.attemptUntil(deadline, now, m)), done: done, cancel: cancel}
+	a.post(&ackWait{kind: kind, id: id, m: m, pid: pid, deadline: deadline,
+		due: now.Add(a.r.attemptUntil(deadline, now, m)), done: done, cancel: cancel})
+}
+
+// ask sends the request m to the local activation pid and waits for its
+// answer within attempt (or ctx): one attempt of Router's Ask.
+func (a *acks) ask(ctx context.Context, m proto.Message, pid *actor.PID, attempt time.Duration) (any, error) {
+	w := &ackWait{m: m, pid: pid, due: time.Now().Add(attempt), reply: make(chan askReply, 1)}
+	a.post(w)
+	select {
+	case r := <-w.reply:
+		return r.m, r.err
+	case <-ctx.Done():
+		a.mu.Lock()
+		if a.wait[w.seq] == w {
+			a.take(w.seq)
+		}
+		a.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// post numbers w, registers it and sends its message.
+func (a *acks) post(w *ackWait) {
 	a.mu.Lock()
 	for {
 		a.seq++
@@ -91,7 +121,7 @@ func (a *acks) send(kind, id string, m proto.Message, pid *actor.PID, deadline t
 		go a.expire()
 	}
 	sender := &actor.PID{Address: a.pid.Address, Id: a.pid.Id, RequestId: w.seq}
-	a.r.sys.Root.Send(pid, &actor.MessageEnvelope{Message: m, Sender: sender})
+	a.r.sys.Root.Send(w.pid, &actor.MessageEnvelope{Message: w.m, Sender: sender})
 }
 
 // SendUserMessage implements actor.Process: an acknowledgement (or any
@@ -102,7 +132,7 @@ func (a *acks) SendUserMessage(pid *actor.PID, message any) {
 	if _, dead := m.(*actor.DeadLetterResponse); dead {
 		err = actor.ErrDeadLetter
 	}
-	a.finish(pid.GetRequestId(), err)
+	a.finish(pid.GetRequestId(), m, err)
 }
 
 // SendSystemMessage implements actor.Process (nothing to do).
@@ -122,13 +152,18 @@ func (a *acks) take(seq uint32) *ackWait {
 	return w
 }
 
-// finish ends the send numbered seq: acknowledged (err nil), or failed.
-func (a *acks) finish(seq uint32, err error) {
+// finish ends the send numbered seq: acknowledged or answered with m (err
+// nil), or failed.
+func (a *acks) finish(seq uint32, m any, err error) {
 	a.mu.Lock()
 	w := a.take(seq)
 	a.mu.Unlock()
 	if w == nil {
 		return // late: already given up or retried
+	}
+	if w.reply != nil {
+		w.reply <- askReply{m: m, err: err} // buffered: never blocks
+		return
 	}
 	if err == nil {
 		if w.cancel != nil {
@@ -159,6 +194,10 @@ func (a *acks) expire() {
 		}
 		a.mu.Unlock()
 		for _, w := range late {
+			if w.reply != nil {
+				w.reply <- askReply{err: actor.ErrTimeout}
+				continue
+			}
 			go a.r.retry(w, actor.ErrTimeout)
 		}
 		if empty {

@@ -61,7 +61,7 @@ func (s *session) overSocketCap(m *msg.Attach) bool {
 	if max <= 0 || m.Heartbeat || len(s.conns) < max {
 		return false
 	}
-	if _, ok := s.conns[m.Conn.String()]; ok {
+	if _, ok := s.conns[connKey(m.Conn)]; ok {
 		return false
 	}
 	s.d.Metrics.RateLimited.WithLabelValues(limit.User.String(), limit.Sockets.String()).Inc()

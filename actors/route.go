@@ -580,8 +580,13 @@ func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m pro
 		if err != nil {
 			return zero, fmt.Errorf("ask %s: %w", key, err)
 		}
-		f := r.sys.Root.RequestFuture(pid, m, r.askAttempt(ctx, m))
-		res, err := r.await(ctx, f, pid.Address, graceFor(m))
+		var res any
+		if pid.Address == r.self && r.acks != nil {
+			res, err = r.acks.ask(ctx, m, pid, r.askAttempt(ctx, m))
+		} else {
+			f := r.sys.Root.RequestFuture(pid, m, r.askAttempt(ctx, m))
+			res, err = r.await(ctx, f, pid.Address, graceFor(m))
+		}
 		if err == nil {
 			out, ok := res.(R)
 			if !ok {

@@ -45,7 +45,7 @@ type session struct {
 	// recentLoaded is set once recent holds the store's partners too.
 	recentLoaded bool
 
-	conns map[string]*actor.PID // by PID string; nil until the first attach
+	conns map[string]*actor.PID // by connKey; nil until the first attach
 	// lastSeen is when a REST call last showed the user present.
 	lastSeen time.Time
 
@@ -258,7 +258,7 @@ func (s *session) attach(ctx actor.Context, m *msg.Attach) {
 	if conn == nil {
 		return
 	}
-	if _, ok := s.conns[conn.String()]; ok && m.Heartbeat {
+	if _, ok := s.conns[connKey(conn)]; ok && m.Heartbeat {
 		return
 	}
 	if s.overSocketCap(m) {
@@ -267,7 +267,7 @@ func (s *session) attach(ctx actor.Context, m *msg.Attach) {
 	if s.conns == nil {
 		s.conns = map[string]*actor.PID{}
 	}
-	s.conns[conn.String()] = conn
+	s.conns[connKey(conn)] = conn
 	ctx.Watch(conn)
 	s.graceEpoch++ // any running grace timer is now stale
 	s.send(conn, &msg.Event{Kind: &msg.Event_State{State: s.stateMsg()}})
@@ -286,10 +286,10 @@ func (s *session) detach(conn *actor.PID) {
 	if conn == nil {
 		return
 	}
-	if _, ok := s.conns[conn.String()]; !ok {
+	if _, ok := s.conns[connKey(conn)]; !ok {
 		return
 	}
-	delete(s.conns, conn.String())
+	delete(s.conns, connKey(conn))
 	if len(s.conns) == 0 && s.state == StateQueued {
 		s.armGrace()
 	}
@@ -353,11 +353,16 @@ func (s *session) reply(ctx actor.Context, cmd *msg.Command, ev *msg.Event) {
 	}
 }
 
+// connKey is a connection's key in a session's conns. A PID's String()
+// formats it with prototext, which showed in profiles at every command and
+// heartbeat.
+func connKey(p *actor.PID) string { return p.Address + "/" + p.Id }
+
 // broadcast answers a command on the asking connection (with ref) and tells
 // the user's other connections the same news (without ref).
 func (s *session) broadcast(ctx actor.Context, cmd *msg.Command, ev *msg.Event) {
-	for k, c := range s.conns {
-		if cmd.Conn != nil && k == cmd.Conn.String() {
+	for _, c := range s.conns {
+		if cmd.Conn != nil && c.Id == cmd.Conn.Id && c.Address == cmd.Conn.Address {
 			continue
 		}
 		s.send(c, &msg.Event{Kind: ev.Kind})

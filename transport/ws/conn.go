@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,7 +134,7 @@ func (c *conn) readLoop(userID string, p *connection) {
 		return c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
 	})
 	for {
-		typ, data, err := c.ws.ReadMessage()
+		typ, buf, err := c.readFrame()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.logger().Info("ws: frame over the read limit; closed with 1009")
@@ -143,11 +144,13 @@ func (c *conn) readLoop(userID string, p *connection) {
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
 		c.h.metrics.FramesIn.Inc()
 		if typ != websocket.TextMessage {
+			putFrameBuf(buf)
 			c.h.metrics.BadFrames.Inc()
 			c.enqueue(wire.ErrorFrame(actors.NewError(actors.CodeInvalidMessage, "Send JSON text frames."), ""))
 			continue
 		}
-		m, e := wire.Decode(data)
+		m, e := wire.Decode(buf.Bytes()) // keeps nothing of the frame's bytes
+		putFrameBuf(buf)
 		if e != nil {
 			c.h.metrics.BadFrames.Inc()
 			c.enqueue(wire.ErrorFrame(e, m.Ref))
@@ -174,6 +177,36 @@ func (c *conn) readLoop(userID string, p *connection) {
 			measured()
 		})
 		endCommand(tx, span)
+	}
+}
+
+// frameBufs are the buffers frames are read into (gorilla's ReadMessage
+// allocates each frame anew, growing from 512 bytes). An idle socket holds
+// none.
+var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledFrame is the largest buffer put back in frameBufs.
+const maxPooledFrame = 64 << 10
+
+// readFrame reads the next frame into a buffer from frameBufs (the caller
+// puts it back with putFrameBuf).
+func (c *conn) readFrame() (int, *bytes.Buffer, error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	buf := frameBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		putFrameBuf(buf)
+		return 0, nil, err
+	}
+	return typ, buf, nil
+}
+
+func putFrameBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledFrame {
+		frameBufs.Put(b)
 	}
 }
 
