@@ -27,11 +27,12 @@ import (
 // finds the entry by the number. Deadlines are a heap, served by one
 // goroutine that runs only while something is unacknowledged.
 //
-// Only local targets take this path: a remote send also has to watch for
-// its node leaving the topology (Router.await), which the future path
-// does. What follows an unacknowledged send (a dead letter, or no answer
-// within the attempt) is the future path's too: Router.confirm, from the
-// failed attempt.
+// A send to another node also watches for that node leaving the topology,
+// as Router.await does for a future: at each change (topologyChanged) and
+// when it is made. What follows an unacknowledged send (a dead letter, its
+// node gone, or no answer within the attempt) is the future path's:
+// Router.confirm from the failed attempt, which resends through a fresh
+// lookup; a request fails its attempt and Ask asks again.
 type acks struct {
 	r   *Router
 	pid *actor.PID // this process; senders are copies with a RequestId
@@ -53,6 +54,8 @@ type ackWait struct {
 	done     func(bool)
 	cancel   context.CancelFunc // of the send's context, if it has one
 	reply    chan askReply      // a request's: where its answer goes
+	member   string             // a remote target's: its node's member id at the send
+	gone     bool               // the remote node left: due is its grace
 	seq      uint32
 	index    int // in due
 }
@@ -104,6 +107,10 @@ func (a *acks) ask(ctx context.Context, m proto.Message, pid *actor.PID, attempt
 
 // post numbers w, registers it and sends its message.
 func (a *acks) post(w *ackWait) {
+	remote := w.pid.Address != a.r.self
+	if remote {
+		w.member = a.r.memberAt(w.pid.Address)
+	}
 	a.mu.Lock()
 	for {
 		a.seq++
@@ -116,10 +123,15 @@ func (a *acks) post(w *ackWait) {
 	heap.Push(&a.due, w)
 	start := !a.running
 	a.running = true
+	var failed []*ackWait
+	if remote && w.member == "" {
+		failed = a.depart(w, time.Now(), failed) // left already
+	}
 	a.mu.Unlock()
 	if start {
 		go a.expire()
 	}
+	a.fail(failed, errMemberGone)
 	sender := &actor.PID{Address: a.pid.Address, Id: a.pid.Id, RequestId: w.seq}
 	a.r.sys.Root.Send(w.pid, &actor.MessageEnvelope{Message: w.m, Sender: sender})
 }
@@ -194,16 +206,67 @@ func (a *acks) expire() {
 		}
 		a.mu.Unlock()
 		for _, w := range late {
-			if w.reply != nil {
-				w.reply <- askReply{err: actor.ErrTimeout}
-				continue
+			err := actor.ErrTimeout
+			if w.gone {
+				err = errMemberGone
 			}
-			go a.r.retry(w, actor.ErrTimeout)
+			a.fail([]*ackWait{w}, err)
 		}
 		if empty {
 			return
 		}
 	}
+}
+
+// fail ends each of ws (taken from wait already) with err: a request's
+// answer, or a send's retry.
+func (a *acks) fail(ws []*ackWait, err error) {
+	for _, w := range ws {
+		if w.reply != nil {
+			w.reply <- askReply{err: err} // buffered: never blocks
+			continue
+		}
+		go a.r.retry(w, err)
+	}
+}
+
+// topologyChanged looks at every send to another node, as Router.await
+// does at each change for the one it waits on: one whose node is gone is
+// failed with errMemberGone, at once when the node restarted or did not
+// leave gracefully, otherwise when its grace (graceFor) is over.
+func (a *acks) topologyChanged() {
+	now := time.Now()
+	var failed []*ackWait
+	a.mu.Lock()
+	for _, w := range a.wait {
+		if w.pid.Address != a.r.self && !w.gone {
+			failed = a.depart(w, now, failed)
+		}
+	}
+	a.mu.Unlock()
+	a.fail(failed, errMemberGone)
+}
+
+// depart checks w's node against the topology: still the member it was
+// sent to, nothing; gone for good, w is taken and appended to failed;
+// gracefully leaving, w is due at the end of its grace. Called with mu
+// held.
+func (a *acks) depart(w *ackWait, now time.Time, failed []*ackWait) []*ackWait {
+	addr := w.pid.Address
+	at := a.r.memberAt(addr)
+	if at != "" && at == w.member {
+		return failed
+	}
+	restarted := at != "" && at != w.member && w.member != ""
+	if restarted || (a.r.graceful != nil && !a.r.graceful(addr)) {
+		return append(failed, a.take(w.seq))
+	}
+	w.gone = true
+	if end := now.Add(graceFor(w.m)); end.Before(w.due) {
+		w.due = end
+		heap.Fix(&a.due, w.index)
+	}
+	return failed
 }
 
 // pending returns how many sends wait for their acknowledgement.

@@ -191,6 +191,9 @@ func (r *Router) setMembers(ms []*cluster.Member, fromEvent bool) {
 	hooks := r.hooks
 	r.mu.Unlock()
 	r.log.Info("router: topology changed", "members", len(set))
+	if r.acks != nil {
+		r.acks.topologyChanged()
+	}
 	for _, h := range hooks {
 		go h()
 	}
@@ -446,7 +449,7 @@ func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered 
 	}
 	if pid := r.cached(kind, id); pid != nil {
 		r.pendMu.Unlock()
-		if pid.Address == r.self && r.acks != nil {
+		if r.acks != nil {
 			r.acks.send(kind, id, m, pid, deadline, done, nil)
 			return
 		}
@@ -506,7 +509,7 @@ func (r *Router) sendPending(kind, id, key string) {
 			if pid == nil {
 				pid, err = r.lookup(ps.ctx, kind, id)
 			}
-			if err == nil && pid.Address == r.self && r.acks != nil {
+			if err == nil && r.acks != nil {
 				r.acks.send(kind, id, ps.m, pid, deadlineOf(ps.ctx), ps.done, ps.cancel)
 				continue
 			}
@@ -581,7 +584,7 @@ func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m pro
 			return zero, fmt.Errorf("ask %s: %w", key, err)
 		}
 		var res any
-		if pid.Address == r.self && r.acks != nil {
+		if r.acks != nil {
 			res, err = r.acks.ask(ctx, m, pid, r.askAttempt(ctx, m))
 		} else {
 			f := r.sys.Root.RequestFuture(pid, m, r.askAttempt(ctx, m))
