@@ -76,6 +76,16 @@ func (s *Stats) add(f func(c *Counts)) {
 	s.mu.Unlock()
 }
 
+// recordResult counts one match_result.
+func (s *Stats) recordResult(mutual bool) {
+	s.mu.Lock()
+	s.counts.Results++
+	if mutual {
+		s.counts.Mutual++
+	}
+	s.mu.Unlock()
+}
+
 func (s *Stats) error(code string) {
 	s.mu.Lock()
 	if s.counts.Errors == nil {

@@ -1,7 +1,7 @@
 package load
 
 import (
-	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -22,15 +22,15 @@ const (
 	closed                  // socket gone
 )
 
-// user is one connected load user. The reader goroutine (readLoop) owns
-// the socket's reads; writes from the pacer, the reader and the timeout
-// sweep go through send, guarded by wmu. The cycle fields are guarded by mu.
+// user is one connected load user. Its socket's reader (the worker's
+// poller, or readLoop for a gorilla socket) drives the cycle through
+// message; writes from the pacer, the reader and the timeout sweep go
+// through send, which the socket serializes. The cycle fields are guarded
+// by mu.
 type user struct {
 	w     *worker // static
-	ws    *websocket.Conn
-	index int // static
-
-	wmu sync.Mutex // serializes writes on ws
+	sock  sock    // static once connected
+	index int     // static
 
 	mu      sync.Mutex
 	phase   phase
@@ -38,6 +38,16 @@ type user struct {
 	matchID string // the match being voted on
 	voted   string // the last match voted on
 	inIdle  bool   // in the worker's idle queue: at most once
+}
+
+// sock is a user's WebSocket: a raw one read by the worker's poller
+// (rawConn), or a gorilla one read by readLoop (wsSock).
+type sock interface {
+	// writeText sends one text message.
+	writeText(b []byte) error
+	// shut closes the socket, with a close frame first when asked; its
+	// reader then ends and calls gone.
+	shut(closeFrame bool)
 }
 
 var (
@@ -49,12 +59,8 @@ var (
 // send writes one text frame; a failed write closes the socket, which
 // ends the reader.
 func (u *user) send(b []byte) {
-	u.wmu.Lock()
-	_ = u.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	err := u.ws.WriteMessage(websocket.TextMessage, b)
-	u.wmu.Unlock()
-	if err != nil {
-		_ = u.ws.Close()
+	if err := u.sock.writeText(b); err != nil {
+		u.sock.shut(false)
 	}
 }
 
@@ -104,45 +110,30 @@ func (u *user) toIdle() {
 	}
 }
 
-// serverFrame is the part of a server message the tool reads.
-type serverFrame struct {
-	Type    string `json:"type"`
-	MatchID string `json:"match_id"`
-	Result  string `json:"result"`
-	Code    string `json:"code"`
-	State   string `json:"state"`
-	Match   struct {
-		MatchID string `json:"match_id"`
-	} `json:"match"`
-}
-
-// readLoop reads the socket until it closes, driving the cycle.
-func (u *user) readLoop() {
-	defer u.w.conns.Done()
-	for {
-		_, data, err := u.ws.ReadMessage()
-		if err != nil {
-			u.mu.Lock()
-			u.phase = closed
-			u.mu.Unlock()
-			u.w.connected.Add(-1)
-			if !u.w.stopping.Load() {
-				u.w.stats.add(func(c *Counts) { c.Drops++ })
-			}
-			return
-		}
-		now := time.Now()
-		var f serverFrame
-		if err := json.Unmarshal(data, &f); err != nil {
-			u.w.stats.error("bad_frame")
-			continue
-		}
-		u.handle(f, now)
+// message handles one server message, read at now.
+func (u *user) message(data []byte, now time.Time) {
+	var f frame
+	if err := parseFrame(data, &f); err != nil {
+		u.w.stats.error("bad_frame")
+		return
 	}
+	u.handle(&f, now)
 }
 
-func (u *user) handle(f serverFrame, now time.Time) {
-	switch f.Type {
+// gone marks the user's socket closed; its reader calls it once.
+func (u *user) gone() {
+	u.mu.Lock()
+	u.phase = closed
+	u.mu.Unlock()
+	u.w.connected.Add(-1)
+	if !u.w.stopping.Load() {
+		u.w.stats.add(func(c *Counts) { c.Drops++ })
+	}
+	u.w.conns.Done()
+}
+
+func (u *user) handle(f *frame, now time.Time) {
+	switch string(f.typ) {
 	case "queued":
 		u.mu.Lock()
 		ok := u.phase == spinning
@@ -157,30 +148,26 @@ func (u *user) handle(f serverFrame, now time.Time) {
 	case "match_found":
 		u.mu.Lock()
 		timed := u.phase == spinning || u.phase == queued || u.phase == cancelling
-		fresh := u.phase != closed && u.voted != f.MatchID
+		fresh := u.phase != closed && u.voted != string(f.matchID)
+		id := string(f.matchID)
 		if fresh {
 			// Also from idle or resyncing: a match the server made
 			// after a spin it refused to us in time, still to vote on.
 			u.phase = matched
-			u.matchID = f.MatchID
+			u.matchID = id
 		}
 		at := u.spinAt
 		u.mu.Unlock()
 		if timed {
-			u.w.stats.recordFound(f.MatchID, now.Sub(at), now)
+			u.w.stats.recordFound(id, now.Sub(at), now)
 		}
 		if fresh {
-			u.startVote(f.MatchID)
+			u.startVote(id)
 		}
 	case "match_result":
-		u.w.stats.add(func(c *Counts) {
-			c.Results++
-			if f.Result == "mutual" {
-				c.Mutual++
-			}
-		})
+		u.w.stats.recordResult(string(f.result) == "mutual")
 		u.mu.Lock()
-		mine := u.phase == matched && u.matchID == f.MatchID
+		mine := u.phase == matched && u.matchID == string(f.matchID)
 		u.mu.Unlock()
 		if mine {
 			u.toIdle()
@@ -195,7 +182,7 @@ func (u *user) handle(f serverFrame, now time.Time) {
 	case "state":
 		u.resync(f)
 	case "error":
-		u.w.stats.error(f.Code)
+		u.w.stats.error(string(f.code))
 		u.mu.Lock()
 		p := u.phase
 		if p == spinning || p == cancelling {
@@ -213,18 +200,18 @@ func (u *user) handle(f serverFrame, now time.Time) {
 
 // resync follows a state frame (on connect, or after status) when the
 // user was waiting to learn where it stands.
-func (u *user) resync(f serverFrame) {
+func (u *user) resync(f *frame) {
 	u.mu.Lock()
 	if u.phase != resyncing {
 		u.mu.Unlock()
 		return
 	}
-	switch f.State {
+	switch string(f.state) {
 	case "queued":
 		u.phase = queued // the sweep cancels it if no match comes
 		u.mu.Unlock()
 	case "matched":
-		id := f.Match.MatchID
+		id := string(f.stateMatchID)
 		u.phase = matched
 		u.matchID = id
 		vote := id != "" && u.voted != id
@@ -252,15 +239,61 @@ func (u *user) startVote(matchID string) {
 
 // vote sends the user's vote, yes with probability cfg.Yes.
 func (u *user) vote(matchID string) {
-	choice := "no"
-	if rand.Float64() < u.w.cfg.Yes {
-		choice = "yes"
-	}
-	b, _ := json.Marshal(struct {
-		Type    string `json:"type"`
-		MatchID string `json:"match_id"`
-		Choice  string `json:"choice"`
-	}{"vote", matchID, choice})
+	b := voteFrame(make([]byte, 0, 64+len(matchID)), matchID, rand.Float64() < u.w.cfg.Yes)
 	u.w.stats.add(func(c *Counts) { c.Votes++ })
 	u.send(b)
+}
+
+// wsSock is a gorilla socket, for what raw sockets do not cover (wss://,
+// systems without epoll).
+type wsSock struct {
+	ws  *websocket.Conn
+	wmu sync.Mutex // serializes writes on ws
+}
+
+func (s *wsSock) writeText(b []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return s.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+func (s *wsSock) shut(closeFrame bool) {
+	if closeFrame {
+		s.wmu.Lock()
+		_ = s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		s.wmu.Unlock()
+	}
+	_ = s.ws.Close()
+}
+
+// readLoop reads a gorilla socket until it closes, into one buffer it
+// reuses, handing each message to h.
+func (s *wsSock) readLoop(h handler) {
+	defer h.gone()
+	buf := make([]byte, 0, 512)
+	for {
+		_, r, err := s.ws.NextReader()
+		if err != nil {
+			return
+		}
+		buf = buf[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return
+			}
+		}
+		h.message(buf, time.Now())
+		if cap(buf) > 64<<10 {
+			buf = make([]byte, 0, 512)
+		}
+	}
 }

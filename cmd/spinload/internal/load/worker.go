@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,10 @@ type worker struct {
 	out   *json.Encoder
 
 	users []*user // written while connecting, then read-only
+
+	// poller reads the raw sockets (ws:// targets, on Linux); nil when
+	// every socket is a gorilla one.
+	poller *poller
 
 	lastReport time.Time // owned by run's goroutine
 }
@@ -108,12 +113,12 @@ func (w *worker) close() {
 		if u == nil {
 			continue
 		}
-		u.wmu.Lock()
-		_ = u.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		u.wmu.Unlock()
-		_ = u.ws.Close()
+		u.sock.shut(true)
 	}
 	w.conns.Wait()
+	if w.poller != nil {
+		w.poller.close()
+	}
 }
 
 // connect sets up and connects every user of the worker, at most
@@ -122,6 +127,13 @@ func (w *worker) close() {
 func (w *worker) connect(ctx context.Context) error {
 	n := w.spec.Hi - w.spec.Lo
 	w.users = make([]*user, n)
+	if rawSupported && os.Getenv(RawEnv) != "0" {
+		p, err := newPoller()
+		if err != nil {
+			return err
+		}
+		w.poller = p
+	}
 	genders := assign(w.cfg.Genders, w.cfg.Users)
 	httpc := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}
 	defer httpc.CloseIdleConnections()
@@ -174,16 +186,27 @@ func (w *worker) connect(ctx context.Context) error {
 	return nil
 }
 
-// dialers returns one WebSocket dialer per source address.
-func (w *worker) dialers() []*websocket.Dialer {
-	mk := func(local net.Addr) *websocket.Dialer {
+// RawEnv set to 0 makes every socket a gorilla one (wsSock), for
+// comparing the two.
+const RawEnv = "SPINLOAD_RAW"
+
+// dialer dials from one source address: raw sockets with net, gorilla
+// ones with ws.
+type dialer struct {
+	net *net.Dialer
+	ws  *websocket.Dialer
+}
+
+// dialers returns one dialer per source address.
+func (w *worker) dialers() []dialer {
+	mk := func(local net.Addr) dialer {
 		nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: local}
-		return &websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 15 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 512}
+		return dialer{nd, &websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: 15 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 512}}
 	}
 	if len(w.cfg.Sources) == 0 {
-		return []*websocket.Dialer{mk(nil)}
+		return []dialer{mk(nil)}
 	}
-	ds := make([]*websocket.Dialer, len(w.cfg.Sources))
+	ds := make([]dialer, len(w.cfg.Sources))
 	for i, a := range w.cfg.Sources {
 		ds[i] = mk(&net.TCPAddr{IP: a.AsSlice()})
 	}
@@ -192,7 +215,7 @@ func (w *worker) dialers() []*websocket.Dialer {
 
 // setup makes user g's token and profile and opens its socket, retrying
 // what may pass (a timeout, a busy server) a few times.
-func (w *worker) setup(ctx context.Context, httpc *http.Client, d *websocket.Dialer, g int, gender string) (*user, error) {
+func (w *worker) setup(ctx context.Context, httpc *http.Client, d dialer, g int, gender string) (*user, error) {
 	base := w.cfg.Targets[g%len(w.cfg.Targets)]
 	var token string
 	if len(w.spec.Tokens) > 0 {
@@ -209,9 +232,32 @@ func (w *worker) setup(ctx context.Context, httpc *http.Client, d *websocket.Dia
 		}
 	}
 	wsURL := wsTarget(base)
+	header := http.Header{"Authorization": {"Bearer " + token}}
+	u := &user{w: w, index: g}
+	if w.poller != nil && strings.HasPrefix(wsURL, "ws://") {
+		var conn *rawConn
+		err := retry(ctx, func() error {
+			c, res, err := dialRaw(ctx, d.net, wsURL, header)
+			if err != nil {
+				return dialError(wsURL, res, err)
+			}
+			conn = c
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		u.sock = conn
+		w.connected.Add(1)
+		w.conns.Add(1)
+		if err := conn.start(w.poller, u); err != nil {
+			return nil, fmt.Errorf("%s: %w", wsURL, err)
+		}
+		return u, nil
+	}
 	var conn *websocket.Conn
 	err := retry(ctx, func() error {
-		c, res, err := d.DialContext(ctx, wsURL, http.Header{"Authorization": {"Bearer " + token}})
+		c, res, err := d.ws.DialContext(ctx, wsURL, header)
 		if err != nil {
 			return dialError(wsURL, res, err)
 		}
@@ -222,10 +268,11 @@ func (w *worker) setup(ctx context.Context, httpc *http.Client, d *websocket.Dia
 		return nil, err
 	}
 	conn.SetReadLimit(1 << 20)
-	u := &user{w: w, ws: conn, index: g}
+	s := &wsSock{ws: conn}
+	u.sock = s
 	w.connected.Add(1)
 	w.conns.Add(1)
-	go u.readLoop()
+	go s.readLoop(u)
 	return u, nil
 }
 
