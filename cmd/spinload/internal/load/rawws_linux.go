@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,7 +58,28 @@ type poller struct {
 	next  int32
 
 	stop atomic.Bool
+	wake [2]int // a pipe whose reading end is in epfd, to end its wait for close
+
+	// step, while pace runs, is called on the loop every paceTick.
+	step     atomic.Pointer[func(time.Time)]
+	stepDone chan struct{} // closed by the loop when it has let go of step
 }
+
+// pace calls step on the poller's goroutine every paceTick until ctx
+// ends, and returns once it is no longer called.
+func (p *poller) pace(ctx context.Context, step func(time.Time)) {
+	done := make(chan struct{})
+	p.stepDone = done
+	p.step.Store(&step)
+	p.kick()
+	<-ctx.Done()
+	p.step.Store(nil)
+	p.kick()
+	<-done
+}
+
+// kick ends the loop's wait.
+func (p *poller) kick() { _, _ = syscall.Write(p.wake[1], []byte{0}) }
 
 func newPoller() (*poller, error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
@@ -65,12 +87,26 @@ func newPoller() (*poller, error) {
 		return nil, fmt.Errorf("epoll: %w", err)
 	}
 	p := &poller{epfd: fd, conns: map[int32]*rawConn{}}
+	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		syscall.Close(fd)
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: 0} // id 0: the wake pipe
+	if err := syscall.EpollCtl(fd, syscall.EPOLL_CTL_ADD, p.wake[0], &ev); err != nil {
+		syscall.Close(fd)
+		syscall.Close(p.wake[0])
+		syscall.Close(p.wake[1])
+		return nil, fmt.Errorf("epoll add: %w", err)
+	}
 	go p.loop()
 	return p, nil
 }
 
 // close ends the poller once its sockets are gone.
-func (p *poller) close() { p.stop.Store(true) }
+func (p *poller) close() {
+	p.stop.Store(true)
+	p.kick()
+}
 
 // add starts reading c.
 func (p *poller) add(c *rawConn) error {
@@ -92,12 +128,34 @@ func (p *poller) add(c *rawConn) error {
 func (p *poller) loop() {
 	events := make([]syscall.EpollEvent, 256)
 	buf := make([]byte, 64<<10)
+	// With one P, holding it would stop the world's other goroutines, and
+	// a garbage collection, for as long as the wait.
+	raw := runtime.GOMAXPROCS(0) >= 2
+	var stepping *func(time.Time) // the step in use, owned here
+	var next time.Time            // when it is due
 	for {
-		n, err := epollWait(p.epfd, events, 100)
+		// No timeout but the pacer's: arming a timer for every wait costs;
+		// close and pace wake it through the pipe.
+		msec := -1
+		if stepping != nil {
+			msec = max(int((time.Until(next)+time.Millisecond-1)/time.Millisecond), 0)
+		}
+		var n int
+		var err error
+		if raw {
+			n, err = epollWait(p.epfd, events, msec)
+		} else {
+			n, err = syscall.EpollWait(p.epfd, events, msec)
+		}
 		if err != nil && !errors.Is(err, syscall.EINTR) {
 			panic(fmt.Sprintf("spinload: epoll_wait: %v", err))
 		}
 		for _, ev := range events[:max(n, 0)] {
+			if ev.Fd == 0 {
+				var b [16]byte
+				_, _ = syscall.Read(p.wake[0], b[:])
+				continue
+			}
 			p.mu.RLock()
 			c := p.conns[ev.Fd]
 			p.mu.RUnlock()
@@ -105,12 +163,26 @@ func (p *poller) loop() {
 				c.readable(buf)
 			}
 		}
-		if n <= 0 && p.stop.Load() {
+		if s := p.step.Load(); s != stepping {
+			if stepping != nil {
+				close(p.stepDone)
+			}
+			stepping, next = s, time.Now()
+		}
+		if stepping != nil {
+			if now := time.Now(); !now.Before(next) {
+				(*stepping)(now)
+				next = now.Truncate(paceTick).Add(paceTick)
+			}
+		}
+		if p.stop.Load() {
 			p.mu.RLock()
 			left := len(p.conns)
 			p.mu.RUnlock()
 			if left == 0 {
 				syscall.Close(p.epfd)
+				syscall.Close(p.wake[0])
+				syscall.Close(p.wake[1])
 				return
 			}
 		}
@@ -122,10 +194,11 @@ func (p *poller) loop() {
 // the P of a thread blocked in a system call, and the thread would have to
 // win one back each time it wakes, costing more than the reads it waits
 // for. Held this way the P stays with the poller; the runtime still gets
-// it back at once when it needs it, for its preemption signal ends the
-// wait with EINTR.
+// it back at once when it needs it (a garbage collection, another
+// goroutine after 10 ms), for its preemption signal ends the wait with
+// EINTR.
 func epollWait(epfd int, events []syscall.EpollEvent, msec int) (int, error) {
-	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0) // msec -1 is no timeout: as uintptr, all ones, which the kernel reads as int -1
 	if e != 0 {
 		return 0, e
 	}

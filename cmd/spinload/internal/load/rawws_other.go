@@ -24,6 +24,8 @@ func newPoller() (*poller, error) { return nil, errors.New("raw sockets need Lin
 
 func (p *poller) close() {}
 
+func (p *poller) pace(ctx context.Context, step func(time.Time)) {}
+
 type rawConn struct{}
 
 func (c *rawConn) writeText(b []byte) error { return errors.New("raw sockets need Linux") }

@@ -383,7 +383,13 @@ func (w *worker) run(ctx context.Context) {
 
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); w.pace(ctx, start) }()
+	if w.poller != nil {
+		// The poller's thread wakes for the sockets anyway: pacing there
+		// spares a second thread waking every millisecond.
+		go func() { defer wg.Done(); w.poller.pace(ctx, w.paceFunc(start)) }()
+	} else {
+		go func() { defer wg.Done(); w.pace(ctx, start) }()
+	}
 	go func() { defer wg.Done(); w.sweep(ctx) }()
 
 	tick := time.NewTicker(time.Second)
@@ -419,31 +425,43 @@ func (w *worker) report(warm bool) {
 	w.emit(r)
 }
 
-// pace sends spins open-loop at the worker's rate: every tick, the spins
-// due since start that were not sent yet; a due spin with no idle user is
-// counted as missed.
+// pace sends spins open-loop at the worker's rate: every millisecond, the
+// spins due since start that were not sent yet (paceFunc).
 func (w *worker) pace(ctx context.Context, start time.Time) {
-	tick := time.NewTicker(time.Millisecond)
+	tick := time.NewTicker(paceTick)
 	defer tick.Stop()
-	var sent int64
+	step := w.paceFunc(start)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			due := int64(w.spec.Rate * now.Sub(start).Seconds())
-			for sent < due {
-				select {
-				case u := <-w.idle:
-					sent++
-					u.spin()
-					continue
-				default:
-				}
-				missed := uint64(due - sent)
-				w.stats.add(func(c *Counts) { c.Missed += missed })
-				sent = due
+			step(now)
+		}
+	}
+}
+
+// paceTick is how often spins are sent.
+const paceTick = time.Millisecond
+
+// paceFunc returns the pacer's step, to call every paceTick from one
+// goroutine: it sends the spins due by now since start that were not sent
+// yet; a due spin with no idle user is counted as missed.
+func (w *worker) paceFunc(start time.Time) func(now time.Time) {
+	var sent int64
+	return func(now time.Time) {
+		due := int64(w.spec.Rate * now.Sub(start).Seconds())
+		for sent < due {
+			select {
+			case u := <-w.idle:
+				sent++
+				u.spin()
+				continue
+			default:
 			}
+			missed := uint64(due - sent)
+			w.stats.add(func(c *Counts) { c.Missed += missed })
+			sent = due
 		}
 	}
 }
