@@ -5,6 +5,7 @@ package load
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -246,3 +247,29 @@ type chanHandler chan string
 
 func (h chanHandler) message(data []byte, _ time.Time) { h <- string(data) }
 func (h chanHandler) gone()                            { h <- "gone" }
+
+// The poller's wait holds its P (or, with one P, blocks in the runtime's
+// sight): either way a garbage collection, which stops every P, must not
+// wait for a socket to have something.
+func TestPollerLetsTheWorldStop(t *testing.T) {
+	for _, procs := range []int{1, 2} {
+		prev := runtime.GOMAXPROCS(procs)
+		p, err := newPoller()
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // the loop is in its wait
+		var worst time.Duration
+		for range 10 {
+			start := time.Now()
+			runtime.GC()
+			worst = max(worst, time.Since(start))
+		}
+		p.close()
+		runtime.GOMAXPROCS(prev)
+		if worst > time.Second {
+			t.Fatalf("GOMAXPROCS %d: a collection waited %v for the idle poller", procs, worst)
+		}
+		t.Logf("GOMAXPROCS %d: the slowest of 10 collections %v", procs, worst)
+	}
+}
