@@ -11,9 +11,16 @@
 // counts and latency histograms), which the coordinator adds up for the
 // progress line and the summary.
 //
-// Concurrency: in a worker, each user has one reader goroutine that owns
-// the socket's reads and the user's cycle; writes from the pacer, the
-// reader and the timeout sweep are serialized by the user's write lock.
-// The worker's Stats is guarded by its own lock. The coordinator's state
-// is owned by Run's goroutine.
+// Concurrency: in a worker, the users' plain (ws://) sockets are read by
+// one poller goroutine (rawws_linux.go): a level-triggered epoll over all
+// of them, one read(2) per ready socket, frames split and JSON scanned
+// (frame.go) without encoding/json or a copy; the same goroutine sends the
+// paced spins. That is what keeps the tool's CPU per spin small beside the
+// server's on the same machine. wss:// sockets, and any socket off Linux
+// or with SPINLOAD_RAW=0, have a gorilla reader goroutine each (wsSock).
+// Either way a user's messages are handled one at a time, timed when the
+// read that brought them returned; writes from the pacer, the reader and
+// the timeout sweep are serialized by the socket's write lock. The
+// worker's Stats is guarded by its own lock. The coordinator's state is
+// owned by Run's goroutine.
 package load
