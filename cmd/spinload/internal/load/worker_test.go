@@ -76,6 +76,17 @@ func (s *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestWorkerFollowsTheStateAfterAFailedSpin(t *testing.T) {
+	t.Run("raw sockets", func(t *testing.T) { // gorilla ones too where rawSupported is false
+		t.Setenv(RawEnv, "1")
+		testWorkerFollowsTheStateAfterAFailedSpin(t)
+	})
+	t.Run("gorilla sockets", func(t *testing.T) {
+		t.Setenv(RawEnv, "0")
+		testWorkerFollowsTheStateAfterAFailedSpin(t)
+	})
+}
+
+func testWorkerFollowsTheStateAfterAFailedSpin(t *testing.T) {
 	fs := &fakeServer{votes: map[string]string{}}
 	srv := httptest.NewServer(fs)
 	defer srv.Close()
