@@ -230,8 +230,8 @@ func (u *user) startVote(matchID string) {
 	u.mu.Lock()
 	u.voted = matchID
 	u.mu.Unlock()
-	if d := u.w.cfg.VoteDelay; d > 0 {
-		time.AfterFunc(d, func() { u.vote(matchID) })
+	if u.w.votes != nil {
+		u.w.votes.add(u, matchID)
 	} else {
 		u.vote(matchID)
 	}

@@ -50,6 +50,8 @@ type worker struct {
 
 	users []*user // written while connecting, then read-only
 
+	votes *voteQueue // the votes waiting for the vote delay; nil without one
+
 	// poller reads the raw sockets (ws:// targets, on Linux); nil when
 	// every socket is a gorilla one.
 	poller *poller
@@ -73,6 +75,10 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	w := &worker{cfg: spec.Config, spec: spec, out: json.NewEncoder(out), idle: make(chan *user, spec.Hi-spec.Lo)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if w.cfg.VoteDelay > 0 {
+		w.votes = newVoteQueue(w.cfg.VoteDelay)
+		go w.votes.run(ctx)
+	}
 	start := make(chan struct{})
 	go func() {
 		defer cancel() // the coordinator went away, or said stop
