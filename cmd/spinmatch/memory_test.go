@@ -412,8 +412,12 @@ func TestChurnReturnsToBaseline(t *testing.T) {
 		}
 		time.Sleep(time.Second) // a polling period
 	}
-	t.Logf("churn over %v: %d sockets opened and closed (%.0f/s), %d failed; goroutines %d -> %d (%d right after); live heap %.1f MiB -> %.1f MiB (%.1f right after); RSS %d KiB -> %d KiB",
-		d, done, float64(done)/d.Seconds(), failed, g0, goroutines, g1, float64(heap0)/(1<<20), float64(heap)/(1<<20), float64(heap1)/(1<<20), rss0, rssKiB(t, p.cmd.Process.Pid))
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	t.Logf("churn over %v, %d users: %d sockets opened and closed (%.0f/s), %d failed\n"+
+		"goroutines: %d before -> %d after (%d right after the churn)\n"+
+		"live heap:  %.1f MiB before -> %.1f MiB after (%.1f MiB right after)\n"+
+		"RSS:        %d KiB before -> %d KiB after",
+		d, users, done, float64(done)/d.Seconds(), failed, g0, goroutines, g1, mib(heap0), mib(heap), mib(heap1), rss0, rssKiB(t, p.cmd.Process.Pid))
 	if g > int64(g0)+10 {
 		t.Errorf("goroutines %d after the churn, %d before", goroutines, g0)
 	}
