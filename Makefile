@@ -45,8 +45,10 @@ BENCH_IDLE_USERS ?= 18000
 BENCH_USERS ?= 12000
 BENCH_RATE ?= 10000
 BENCH_PG_RATE ?= 3000
+# make load-churn: how long 2,000 users connect and disconnect.
+CHURN_TIME ?= 10m
 
-.PHONY: help run build test test-unit bench budgets load-long load-ratio fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion eta-eval load load-pg load-cluster load-run
+.PHONY: help run build test test-unit bench budgets load-long load-churn load-ratio fuzz fuzz-short proto lint deps-pg deps-chromium deps-promtool deps-protoc clean cluster failover suspicion eta-eval load load-pg load-cluster load-run
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -173,6 +175,9 @@ budgets: ## Print the budgets against the figures of the last make bench (and ma
 load-long: build ## Ten minutes at 1,500 spins/s (6,000 users, default cooldown) on one node, in one-minute rows: the last minute's p99 and RSS against the first's
 	@mkdir -p $(BENCH_DIR)
 	@$(MAKE) --no-print-directory load-run LOAD_USERS=6000 LOAD_RATE=1500 LOAD_DURATION=605s LOAD_WARMUP=5s LOAD_FLAGS='-interval 1m -json $(BENCH_DIR)/long.json'
+
+load-churn: ## CHURN_TIME (10 minutes) of 2,000 users connecting and disconnecting on one node (TestChurnReturnsToBaseline): goroutines, live heap and RSS before and after
+	SPIN_CHURN=$(CHURN_TIME) $(GO) test -count=1 -v -timeout 20m -run 'TestChurnReturnsToBaseline' ./cmd/spinmatch/
 
 load-ratio: build deps-pg ## CPU per spin on three nodes against one, at the same rate on fresh PostgreSQL databases (budget: at most 1.5x)
 	@mkdir -p $(BENCH_DIR)

@@ -28,6 +28,8 @@ import (
 //	SPIN_MEM_USERS=18000 flock /work/heavy.lock go test -count=1 -v -run TestIdleMemoryPerUser ./cmd/spinmatch/
 //	SPIN_CHURN=10m flock /work/heavy.lock go test -count=1 -v -timeout 20m -run TestChurnReturnsToBaseline ./cmd/spinmatch/
 //
+// (make load-churn; SPIN_CHURN_PROFILES=dir keeps its heap profiles.)
+//
 // SPIN_MEM_ADDRESSES=per-user gives every user its own source address
 // (127.1.x.y), not exempt from the per-address limits, so each has its
 // Limiter grain and socket lease as a real user would.
@@ -392,6 +394,12 @@ func TestChurnReturnsToBaseline(t *testing.T) {
 	}
 	heap0, g0 := settled("before the churn")
 	rss0 := rssKiB(t, p.cmd.Process.Pid)
+	// SPIN_CHURN_PROFILES=dir keeps the node's heap profiles before and
+	// after (go tool pprof -diff_base dir/heap-before.pb.gz dir/heap-after.pb.gz).
+	profiles := os.Getenv("SPIN_CHURN_PROFILES")
+	if profiles != "" {
+		saveProfile(t, p.base+"/debug/pprof/heap?gc=1", filepath.Join(profiles, "heap-before.pb.gz"))
+	}
 
 	churn := startMemClients(t, p.base, toks, 2, memModeChurn, d)
 	done, failed := churn.wait(t, d+2*time.Minute)
@@ -412,8 +420,15 @@ func TestChurnReturnsToBaseline(t *testing.T) {
 		}
 		time.Sleep(time.Second) // a polling period
 	}
-	t.Logf("churn over %v: %d sockets opened and closed (%.0f/s), %d failed; goroutines %d -> %d (%d right after); live heap %.1f MiB -> %.1f MiB (%.1f right after); RSS %d KiB -> %d KiB",
-		d, done, float64(done)/d.Seconds(), failed, g0, goroutines, g1, float64(heap0)/(1<<20), float64(heap)/(1<<20), float64(heap1)/(1<<20), rss0, rssKiB(t, p.cmd.Process.Pid))
+	if profiles != "" {
+		saveProfile(t, p.base+"/debug/pprof/heap?gc=1", filepath.Join(profiles, "heap-after.pb.gz"))
+	}
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	t.Logf("churn over %v, %d users: %d sockets opened and closed (%.0f/s), %d failed\n"+
+		"goroutines: %d before -> %d after (%d right after the churn)\n"+
+		"live heap:  %.1f MiB before -> %.1f MiB after (%.1f MiB right after)\n"+
+		"RSS:        %d KiB before -> %d KiB after",
+		d, users, done, float64(done)/d.Seconds(), failed, g0, goroutines, g1, mib(heap0), mib(heap), mib(heap1), rss0, rssKiB(t, p.cmd.Process.Pid))
 	if g > int64(g0)+10 {
 		t.Errorf("goroutines %d after the churn, %d before", goroutines, g0)
 	}
