@@ -46,11 +46,11 @@ func TestMatchLimit(t *testing.T) {
 		settle(create(i, "a", "b"))
 	}
 	s.mu.Lock()
-	n, votes, results, ids := len(s.matches), len(s.votes), len(s.results), append([]string(nil), s.byUser["a"]...)
+	n, votes, results, ids := len(s.matches), s.nVotes, s.nResults, append([]string(nil), s.byUser["a"]...)
 	s.mu.Unlock()
 	// The open match holds its place: it and the two newest settled ones.
-	if n != 3 || results != 2 || votes != 2 {
-		t.Fatalf("%d matches, %d results, %d vote sets kept, want 3, 2, 2", n, results, votes)
+	if n != 3 || results != 2 || votes != 4 {
+		t.Fatalf("%d matches, %d results, %d votes kept, want 3, 2, 4", n, results, votes)
 	}
 	if fmt.Sprint(ids) != "[m5 m6]" {
 		t.Fatalf("a's matches %v, want [m5 m6]", ids)

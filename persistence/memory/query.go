@@ -22,11 +22,11 @@ func (s *Store) MatchHistory(ctx context.Context, userID string, limit int) ([]p
 	s.mu.Lock()
 	var out []persistence.HistoryEntry
 	for _, id := range s.byUser[userID] {
-		if s.results[id] != persistence.ResultMutual {
+		m := s.matches[id]
+		if m.result != persistence.ResultMutual {
 			continue
 		}
-		m := s.matches[id]
-		partner, _ := partnerOf(m, userID)
+		partner, _ := partnerOf(m.Match, userID)
 		out = append(out, persistence.HistoryEntry{MatchID: id, Partner: partner, MatchedAt: m.CreatedAt})
 	}
 	s.mu.Unlock()
@@ -59,7 +59,7 @@ func (s *Store) RecentPartners(ctx context.Context, userID string, since time.Ti
 		if m.CreatedAt.Before(since) {
 			continue
 		}
-		partner, _ := partnerOf(m, userID)
+		partner, _ := partnerOf(m.Match, userID)
 		if at, ok := latest[partner.UserID]; !ok || m.CreatedAt.After(at) {
 			latest[partner.UserID] = m.CreatedAt
 		}

@@ -26,15 +26,15 @@ func (s *Store) SummarizePeriod(ctx context.Context, start, end, asOf time.Time)
 	in := func(t time.Time) bool { return !t.Before(start) && t.Before(end) }
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, m := range s.matches {
+	for _, m := range s.matches {
 		if !in(m.CreatedAt) {
 			continue
 		}
 		sum.Matches++
-		switch r, ok := s.results[id]; {
+		switch r := m.result; {
 		case r == persistence.ResultMutual:
 			sum.Mutual++
-		case r == persistence.ResultNoMatch, !ok && !m.VoteDeadline.After(asOf):
+		case r == persistence.ResultNoMatch, r == "" && !m.VoteDeadline.After(asOf):
 			sum.NoMatch++
 		}
 	}

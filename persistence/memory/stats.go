@@ -16,10 +16,7 @@ func (s *Store) Stats(ctx context.Context) (persistence.StoreStats, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	votes, reports := 0, 0
-	for _, v := range s.votes {
-		votes += len(v)
-	}
+	reports := 0
 	for _, r := range s.reports {
 		reports += len(r)
 	}
@@ -28,8 +25,8 @@ func (s *Store) Stats(ctx context.Context) (persistence.StoreStats, error) {
 		Rows: map[string]int64{
 			"profiles":      int64(len(s.profiles)),
 			"matches":       int64(len(s.matches)),
-			"votes":         int64(votes),
-			"match_results": int64(len(s.results)),
+			"votes":         int64(s.nVotes),
+			"match_results": int64(s.nResults),
 			"match_members": int64(len(s.claims)),
 			"queue_entries": int64(len(s.queue)),
 			"wait_samples":  int64(len(s.waits)),

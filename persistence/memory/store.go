@@ -28,12 +28,12 @@ type Store struct {
 
 	mu       sync.Mutex
 	profiles map[string]persistence.Profile    // guarded by mu
-	matches  map[string]persistence.Match      // guarded by mu
+	matches  map[string]*record                // match id -> the match, its votes and result; guarded by mu
 	byUser   map[string][]string               // user id -> ids of the user's matches, oldest first; guarded by mu
 	order    []string                          // match ids, oldest first from head; guarded by mu
 	head     int                               // order[:head] are forgotten; guarded by mu
-	votes    map[string]map[string]string      // match id -> voter -> choice; guarded by mu
-	results  map[string]string                 // match id -> result; guarded by mu
+	nVotes   int                               // votes recorded over matches; guarded by mu
+	nResults int                               // matches with a result; guarded by mu
 	claims   map[string]string                 // user id -> id of the user's match without a result; guarded by mu
 	queue    map[string]persistence.QueueEntry // user id -> queue place; guarded by mu
 	waits    []persistence.WaitSample          // bounded by logLimit; guarded by mu
@@ -50,13 +50,46 @@ func New() *Store {
 		logLimit:   DefaultLogLimit,
 		matchLimit: DefaultMatchLimit,
 		profiles:   make(map[string]persistence.Profile),
-		matches:    make(map[string]persistence.Match),
+		matches:    make(map[string]*record),
 		byUser:     make(map[string][]string),
-		votes:      make(map[string]map[string]string),
-		results:    make(map[string]string),
 		claims:     make(map[string]string),
 		queue:      make(map[string]persistence.QueueEntry),
 	}
+}
+
+// record is one match with its votes and result, in one allocation: a
+// map of votes a match cost more than the match itself (about 390 bytes
+// against 400), and the store keeps DefaultMatchLimit of them. The vote
+// and result strings are the persistence constants (no copy is kept).
+type record struct {
+	persistence.Match
+	voteA, voteB string // the choices of A and B; "" until they vote
+	result       string // "" until settled
+}
+
+// vote returns the slot of voter's choice, or nil when voter is not a
+// partner of r.
+func (r *record) vote(voter string) *string {
+	switch voter {
+	case r.A.UserID:
+		return &r.voteA
+	case r.B.UserID:
+		return &r.voteB
+	}
+	return nil
+}
+
+// votes counts r's recorded votes (one for a match of a user with
+// themself, whose two sides are one voter).
+func (r *record) votes() int {
+	n := 0
+	if r.voteA != "" {
+		n++
+	}
+	if r.voteB != "" && r.B.UserID != r.A.UserID {
+		n++
+	}
+	return n
 }
 
 // Ping reports whether the store answers; it always does unless ctx is done.
@@ -134,7 +167,8 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	}
 	for _, u := range users {
 		if holder, ok := s.claims[u]; ok {
-			if deadline := s.matches[holder].VoteDeadline; deadline.After(m.CreatedAt) {
+			if h := s.matches[holder]; h != nil && h.VoteDeadline.After(m.CreatedAt) {
+				deadline := h.VoteDeadline
 				return fmt.Errorf("memory: create match: user %q in match %q until %s: %w",
 					u, holder, deadline.UTC().Format(time.RFC3339Nano), persistence.ErrConflict)
 			}
@@ -143,19 +177,14 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	for _, u := range users {
 		if holder, ok := s.claims[u]; ok {
 			// From its votes: mutual when both said yes, a missing vote is no.
-			result, yes := persistence.ResultNoMatch, 0
-			for _, c := range s.votes[holder] {
-				if c == persistence.ChoiceYes {
-					yes++
-				}
-			}
-			if yes == 2 {
+			result := persistence.ResultNoMatch
+			if h := s.matches[holder]; h != nil && h.voteA == persistence.ChoiceYes && h.voteB == persistence.ChoiceYes && h.A.UserID != h.B.UserID {
 				result = persistence.ResultMutual
 			}
 			s.settleLocked(holder, result)
 		}
 	}
-	s.matches[m.ID] = m
+	s.matches[m.ID] = &record{Match: m}
 	s.order = append(s.order, m.ID)
 	for _, u := range users {
 		s.byUser[u] = append(s.byUser[u], m.ID)
@@ -176,14 +205,19 @@ func (s *Store) forgetLocked(now time.Time) {
 		s.order[s.head] = ""
 		s.head++
 		m := s.matches[id]
-		if _, settled := s.results[id]; !settled && m.VoteDeadline.After(now) {
+		if m == nil {
+			continue
+		}
+		if m.result == "" && m.VoteDeadline.After(now) {
 			s.order = append(s.order, id)
 			skipped++
 			continue
 		}
 		delete(s.matches, id)
-		delete(s.votes, id)
-		delete(s.results, id)
+		s.nVotes -= m.votes()
+		if m.result != "" {
+			s.nResults--
+		}
 		for _, u := range []string{m.A.UserID, m.B.UserID} {
 			if s.claims[u] == id {
 				delete(s.claims, u)
@@ -218,8 +252,8 @@ func (s *Store) ActiveMatch(ctx context.Context, userID string, since time.Time)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if holder, ok := s.claims[userID]; ok {
-		if m := s.matches[holder]; m.VoteDeadline.After(since) {
-			return m, nil
+		if m := s.matches[holder]; m != nil && m.VoteDeadline.After(since) {
+			return m.Match, nil
 		}
 	}
 	return persistence.Match{}, fmt.Errorf("memory: active match of %q: %w", userID, persistence.ErrNotFound)
@@ -229,18 +263,31 @@ func (s *Store) ActiveMatch(ctx context.Context, userID string, since time.Time)
 // first result wins), releases its partners' claims on it, and returns the
 // stored result. s.mu must be held.
 func (s *Store) settleLocked(matchID, result string) string {
-	stored, ok := s.results[matchID]
-	if !ok {
-		stored = result
-		s.results[matchID] = result
-	}
 	m := s.matches[matchID]
+	if m == nil {
+		return result
+	}
+	if m.result == "" {
+		m.result = constant(result, persistence.ResultMutual, persistence.ResultNoMatch)
+		s.nResults++
+	}
 	for _, u := range []string{m.A.UserID, m.B.UserID} {
 		if s.claims[u] == matchID {
 			delete(s.claims, u)
 		}
 	}
-	return stored
+	return m.result
+}
+
+// constant returns the one of values equal to v (the package constant,
+// not v's copy), or v.
+func constant(v string, values ...string) string {
+	for _, c := range values {
+		if v == c {
+			return c
+		}
+	}
+	return v
 }
 
 // RecordVote records voter's choice once and returns the stored choice. It
@@ -259,19 +306,16 @@ func (s *Store) RecordVote(ctx context.Context, matchID, voter, choice string) (
 	if !ok {
 		return "", fmt.Errorf("memory: record vote: match %q: %w", matchID, persistence.ErrNotFound)
 	}
-	if voter != m.A.UserID && voter != m.B.UserID {
+	slot := m.vote(voter)
+	if slot == nil {
 		return "", fmt.Errorf("memory: record vote: voter %q in match %q: %w", voter, matchID, persistence.ErrNotFound)
 	}
-	byVoter := s.votes[matchID]
-	if byVoter == nil {
-		byVoter = make(map[string]string, 2)
-		s.votes[matchID] = byVoter
+	if *slot != "" {
+		return *slot, nil
 	}
-	if stored, ok := byVoter[voter]; ok {
-		return stored, nil
-	}
-	byVoter[voter] = choice
-	return choice, nil
+	*slot = constant(choice, persistence.ChoiceYes, persistence.ChoiceNo)
+	s.nVotes++
+	return *slot, nil
 }
 
 // Votes returns the recorded votes of a match by voter, or
@@ -282,12 +326,16 @@ func (s *Store) Votes(ctx context.Context, matchID string) (map[string]string, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.matches[matchID]; !ok {
+	m, ok := s.matches[matchID]
+	if !ok {
 		return nil, fmt.Errorf("memory: votes: match %q: %w", matchID, persistence.ErrNotFound)
 	}
-	out := make(map[string]string, len(s.votes[matchID]))
-	for voter, choice := range s.votes[matchID] {
-		out[voter] = choice
+	out := make(map[string]string, 2)
+	if m.voteA != "" {
+		out[m.A.UserID] = m.voteA
+	}
+	if m.voteB != "" {
+		out[m.B.UserID] = m.voteB
 	}
 	return out, nil
 }
