@@ -40,8 +40,12 @@ type session struct {
 	sys     *actor.ActorSystem
 	self    *actor.PID
 	userID  string
-	profile *msg.ProfileData     // nil until loaded; cache of the store
-	recent  map[string]time.Time // partners within the rematch cooldown, by match time; nil until the first (addRecent)
+	profile *msg.ProfileData // nil until loaded; cache of the store
+	// recent holds the partners within the rematch cooldown, in the order
+	// met (addRecent), pruned at each spin (pruneRecent): about 30 bytes
+	// a partner (a map of them cost about 70), as a user may meet hundreds
+	// within a 24 h cooldown.
+	recent []recentPartner
 	// recentLoaded is set once recent holds the store's partners too.
 	recentLoaded bool
 
@@ -243,12 +247,30 @@ func (s *session) stopTimers() {
 	}
 }
 
-// addRecent records a partner of the rematch cooldown, met at t.
+// recentPartner is a partner of the rematch cooldown and when they were
+// met (Unix nanoseconds).
+type recentPartner struct {
+	id string
+	at int64
+}
+
+// addRecent records a partner of the rematch cooldown, met at t. It does
+// not look for an earlier entry of id: within the cooldown the pool never
+// pairs the two again, and an entry older than the cooldown is pruned
+// before the next spin; loadRecent skips the ids it holds already.
 func (s *session) addRecent(id string, t time.Time) {
-	if s.recent == nil {
-		s.recent = map[string]time.Time{}
+	if s.d.Config.RematchCooldown <= 0 || id == "" {
+		return
 	}
-	s.recent[id] = t
+	if len(s.recent) == cap(s.recent) && len(s.recent) >= 16 {
+		// Grow by a quarter, not append's doubling: the set grows by one a
+		// match for a whole cooldown, and its spare room is memory of
+		// every active user.
+		grown := make([]recentPartner, len(s.recent), len(s.recent)+len(s.recent)/4)
+		copy(grown, s.recent)
+		s.recent = grown
+	}
+	s.recent = append(s.recent, recentPartner{id: id, at: t.UnixNano()})
 }
 
 // ---- connections ----

@@ -454,18 +454,34 @@ func (s *session) stateMsg() *msg.State {
 	return st
 }
 
+// pruneRecent drops the partners met more than the rematch cooldown
+// before now, and gives back the memory of a set that shrank to a quarter.
 func (s *session) pruneRecent(now time.Time) {
-	for id, at := range s.recent {
-		if s.d.Config.RematchCooldown <= 0 || now.Sub(at) > s.d.Config.RematchCooldown {
-			delete(s.recent, id)
+	cd := s.d.Config.RematchCooldown
+	kept := s.recent[:0]
+	for _, r := range s.recent {
+		if cd > 0 && now.Sub(time.Unix(0, r.at)) <= cd {
+			kept = append(kept, r)
 		}
+	}
+	clear(s.recent[len(kept):])
+	switch {
+	case len(kept) == 0:
+		s.recent = nil
+	case cap(kept) > 64 && len(kept) < cap(kept)/4:
+		s.recent = slices.Clone(kept)
+	default:
+		s.recent = kept
 	}
 }
 
 func (s *session) recentIDs() []string {
-	ids := make([]string, 0, len(s.recent))
-	for id := range s.recent {
-		ids = append(ids, id)
+	if len(s.recent) == 0 {
+		return nil
+	}
+	ids := make([]string, len(s.recent))
+	for i, r := range s.recent {
+		ids[i] = r.id
 	}
 	return ids
 }

@@ -69,9 +69,18 @@ func (s *session) loadRecent() {
 		return
 	}
 	s.recentLoaded = true
+	if len(ids) == 0 {
+		return
+	}
+	have := make(map[string]struct{}, len(s.recent))
+	for _, r := range s.recent {
+		have[r.id] = struct{}{}
+	}
+	now := s.d.now()
 	for _, id := range ids {
-		if _, ok := s.recent[id]; !ok {
-			s.addRecent(id, s.d.now())
+		if _, ok := have[id]; !ok {
+			have[id] = struct{}{}
+			s.addRecent(id, now)
 		}
 	}
 }
