@@ -1,11 +1,15 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/spinmatch/spinmatch/actors/msg"
+	"github.com/spinmatch/spinmatch/cluster/clustertest"
 )
 
 // TestRecentPartnersCompact: a user's partners within the rematch cooldown
@@ -71,4 +75,64 @@ func heapAlloc() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
+}
+
+// TestCooldownKeepsPartnersApart: the compact set still keeps a pair
+// apart. Ann and Bob are paired and say no; when both spin again they
+// are not paired with each other, and Cal, who spins next, gets Ann.
+func TestCooldownKeepsPartnersApart(t *testing.T) {
+	cfg := TestConfig()
+	cfg.RematchCooldown = time.Hour
+	sys, _ := boundedNode(t, cfg, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const pool = "cooldown"
+	putProfile(t, sys, "ann", "female", pool, "male")
+	putProfile(t, sys, "bob", "male", pool, "female")
+	putProfile(t, sys, "cal", "male", pool, "female")
+	command := func(id string, c *msg.Command) *msg.Event {
+		t.Helper()
+		ev, err := sys.Command(ctx, id, c)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		return ev
+	}
+	spin := func(id string) { command(id, &msg.Command{Kind: &msg.Command_Spin{Spin: &msg.SpinCmd{}}}) }
+	state := func(id string) *msg.State {
+		return command(id, &msg.Command{Kind: &msg.Command_Status{Status: &msg.StatusCmd{}}}).GetState()
+	}
+	partner := func(id string) string {
+		m := state(id).GetMatch()
+		if m.GetA().GetUserId() == id {
+			return m.GetB().GetUserId()
+		}
+		return m.GetA().GetUserId()
+	}
+
+	spin("ann")
+	spin("bob")
+	clustertest.Eventually(t, 5*time.Second, "Ann and Bob to be matched", func() bool {
+		return state("ann").State == StateMatched && partner("ann") == "bob"
+	})
+	id := state("ann").GetMatch().GetMatchId()
+	for _, u := range []string{"ann", "bob"} {
+		command(u, &msg.Command{Kind: &msg.Command_Vote{Vote: &msg.Vote{MatchId: id, Choice: "no"}}})
+	}
+	clustertest.Eventually(t, 10*time.Second, "Ann and Bob to be idle again", func() bool {
+		return state("ann").State == StateIdle && state("bob").State == StateIdle
+	})
+	spin("ann")
+	spin("bob")
+	if a, b := state("ann").State, state("bob").State; a != StateQueued || b != StateQueued {
+		t.Fatalf("Ann %s, Bob %s: want both queued (they met within the cooldown)", a, b)
+	}
+	spin("cal")
+	clustertest.Eventually(t, 5*time.Second, "Cal to be matched", func() bool { return state("cal").State == StateMatched })
+	if p := partner("cal"); p != "ann" {
+		t.Fatalf("Cal was paired with %q, want ann", p)
+	}
+	if s := state("bob").State; s != StateQueued {
+		t.Fatalf("Bob %s, want still queued", s)
+	}
 }
