@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unique"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -42,7 +43,7 @@ type session struct {
 	userID  string
 	profile *msg.ProfileData // nil until loaded; cache of the store
 	// recent holds the partners within the rematch cooldown, in the order
-	// met (addRecent), pruned at each spin (pruneRecent): about 30 bytes
+	// met (addRecent), pruned at each spin (pruneRecent): about 20 bytes
 	// a partner (a map of them cost about 70), as a user may meet hundreds
 	// within a 24 h cooldown.
 	recent []recentPartner
@@ -248,9 +249,10 @@ func (s *session) stopTimers() {
 }
 
 // recentPartner is a partner of the rematch cooldown and when they were
-// met (Unix nanoseconds).
+// met (Unix nanoseconds). The id is interned (one copy a user for every
+// session that met them) and costs 8 bytes.
 type recentPartner struct {
-	id string
+	id unique.Handle[string]
 	at int64
 }
 
@@ -270,7 +272,7 @@ func (s *session) addRecent(id string, t time.Time) {
 		copy(grown, s.recent)
 		s.recent = grown
 	}
-	s.recent = append(s.recent, recentPartner{id: id, at: t.UnixNano()})
+	s.recent = append(s.recent, recentPartner{id: unique.Make(id), at: t.UnixNano()})
 }
 
 // ---- connections ----

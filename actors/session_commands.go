@@ -481,7 +481,7 @@ func (s *session) recentIDs() []string {
 	}
 	ids := make([]string, len(s.recent))
 	for i, r := range s.recent {
-		ids[i] = r.id
+		ids[i] = r.id.Value()
 	}
 	return ids
 }

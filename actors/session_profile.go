@@ -74,7 +74,7 @@ func (s *session) loadRecent() {
 	}
 	have := make(map[string]struct{}, len(s.recent))
 	for _, r := range s.recent {
-		have[r.id] = struct{}{}
+		have[r.id.Value()] = struct{}{}
 	}
 	now := s.d.now()
 	for _, id := range ids {
