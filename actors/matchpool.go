@@ -373,12 +373,8 @@ func toWaiter(m *msg.Waiter) (*pool.Waiter, bool) {
 		return nil, false
 	}
 	w := &pool.Waiter{UserID: m.UserId, DisplayName: m.DisplayName, Gender: g, Seeking: s, EnqueuedAt: fromMS(m.EnqueuedAtMs)}
-	if len(m.RecentPartners) > 0 {
-		w.Recent = make(map[string]struct{}, len(m.RecentPartners))
-		for _, id := range m.RecentPartners {
-			w.Recent[id] = struct{}{}
-		}
-	}
+	// The session sends its partners sorted (recentIDs): kept as they come.
+	w.Recent = pool.PartnersOf(m.RecentPartners)
 	return w, true
 }
 

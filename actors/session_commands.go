@@ -475,6 +475,9 @@ func (s *session) pruneRecent(now time.Time) {
 	}
 }
 
+// recentIDs returns the partners of the cooldown, sorted: the pool keeps
+// them as they come (pool.PartnersOf), so the slice is never changed
+// after it is sent.
 func (s *session) recentIDs() []string {
 	if len(s.recent) == 0 {
 		return nil
@@ -483,5 +486,6 @@ func (s *session) recentIDs() []string {
 	for i, r := range s.recent {
 		ids[i] = r.id.Value()
 	}
+	slices.Sort(ids)
 	return ids
 }

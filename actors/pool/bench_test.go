@@ -26,7 +26,7 @@ func imbalancedPool(tb testing.TB, n int) (*Queue, time.Time) {
 			w.Gender = Male
 		}
 		if i%10 == 9 {
-			w.Recent = map[string]struct{}{"u" + strconv.Itoa(i/2): {}}
+			w.Recent = Partners{"u" + strconv.Itoa(i/2)}
 		}
 		if p := q.Add(w); p != nil {
 			tb.Fatalf("setup: %s paired with %s", w.UserID, p.UserID)

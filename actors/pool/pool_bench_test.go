@@ -30,15 +30,15 @@ func menWaiting(b *testing.B, n, recent int) (*Pool, time.Time) {
 
 // recentSet returns k user ids prefix<from>, prefix<from+1>, ... (nil for
 // k = 0).
-func recentSet(prefix string, from, k int) map[string]struct{} {
+func recentSet(prefix string, from, k int) Partners {
 	if k == 0 {
 		return nil
 	}
-	m := make(map[string]struct{}, k)
+	m := make([]string, 0, k)
 	for j := range k {
-		m[prefix+strconv.Itoa(from+j)] = struct{}{}
+		m = append(m, prefix+strconv.Itoa(from+j))
 	}
-	return m
+	return PartnersOf(m)
 }
 
 // BenchmarkPoolEvents measures the pool's per-event costs at 1k, 10k and
@@ -108,7 +108,7 @@ func BenchmarkPoolEvents(b *testing.B) {
 			for i := range b.N {
 				w := &Waiter{UserID: "x" + strconv.Itoa(i), Gender: Female, Seeking: sM, EnqueuedAt: at, Recent: blocked}
 				partner := p.Join(w, true, at)
-				if _, cooling := blocked[partner.UserID]; partner == nil || cooling {
+				if partner == nil || blocked.Has(partner.UserID) {
 					b.Fatalf("paired with %v", partner)
 				}
 				b.StopTimer()

@@ -13,12 +13,7 @@ var t0 = time.Date(2025, 6, 1, 20, 0, 0, 0, time.UTC)
 // on cooldown.
 func wt(id string, g Gender, seeking GenderSet, sec int, recent ...string) *Waiter {
 	w := &Waiter{UserID: id, DisplayName: id, Gender: g, Seeking: seeking, EnqueuedAt: t0.Add(time.Duration(sec) * time.Second)}
-	if len(recent) > 0 {
-		w.Recent = map[string]struct{}{}
-		for _, r := range recent {
-			w.Recent[r] = struct{}{}
-		}
-	}
+	w.Recent = PartnersOf(recent)
 	return w
 }
 

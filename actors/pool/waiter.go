@@ -2,6 +2,7 @@ package pool
 
 import (
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -16,7 +17,7 @@ type Waiter struct {
 	EnqueuedAt  time.Time
 	// Recent holds the users this waiter must not be paired with now (the
 	// rematch cooldown); may be nil.
-	Recent map[string]struct{}
+	Recent Partners
 	// Held marks a place that is queued (it counts for positions and
 	// waiting) but may not be paired yet: a place rebuilt from the store
 	// whose session has not confirmed it (the user may be in a match the
@@ -31,11 +32,38 @@ func Compatible(a, b *Waiter) bool {
 	if a.UserID == b.UserID || !a.Seeking.Has(b.Gender) || !b.Seeking.Has(a.Gender) {
 		return false
 	}
-	if _, ok := a.Recent[b.UserID]; ok {
+	return !a.Recent.Has(b.UserID) && !b.Recent.Has(a.UserID)
+}
+
+// Partners is a set of user ids, sorted: a waiter's rematch cooldown. A
+// user may have met hundreds within a 24 h cooldown, and the set comes
+// with every enqueue and re-announcement, so it is the sorted ids the
+// session sends (PartnersOf keeps them as they come, 16 bytes an id), not
+// a map built from them at each (about 50 bytes an id, and the garbage of
+// building it).
+type Partners []string
+
+// PartnersOf returns ids as a set. Sorted ids (the sessions send them so)
+// are kept as they are: the caller must not change them afterwards; any
+// others are copied and sorted.
+func PartnersOf(ids []string) Partners {
+	if len(ids) == 0 {
+		return nil
+	}
+	if !slices.IsSorted(ids) {
+		ids = slices.Clone(ids)
+		slices.Sort(ids)
+	}
+	return Partners(ids)
+}
+
+// Has reports whether id is in the set: O(log n).
+func (p Partners) Has(id string) bool {
+	if len(p) == 0 {
 		return false
 	}
-	_, ok := b.Recent[a.UserID]
-	return !ok
+	_, ok := slices.BinarySearch(p, id)
+	return ok
 }
 
 // class is a waiter's bucket: gender x seeking mask, 3 x 7 values.

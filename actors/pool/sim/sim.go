@@ -273,16 +273,15 @@ func (r *runner) spin(u *user, now time.Time) {
 	}
 	u.spin = sp
 	w := &pool.Waiter{UserID: u.id, Gender: u.class.Gender, Seeking: u.class.Seeking, EnqueuedAt: now}
+	var recent []string
 	for id, at := range u.recent {
 		if r.cfg.Cooldown > 0 && now.Sub(at) <= r.cfg.Cooldown {
-			if w.Recent == nil {
-				w.Recent = map[string]struct{}{}
-			}
-			w.Recent[id] = struct{}{}
+			recent = append(recent, id)
 		} else {
 			delete(u.recent, id)
 		}
 	}
+	w.Recent = pool.PartnersOf(recent)
 	pred := r.predecessor(u.class.Gender, now)
 	partner := r.p.Join(w, true, now)
 	if partner != nil {
