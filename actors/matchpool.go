@@ -451,30 +451,14 @@ func (p *matchPool) pair(a, b *pool.Waiter, now time.Time) *msg.MatchInfo {
 	return info
 }
 
-// newID returns a fresh match id, one this node owns when one of a few
-// tries gives one: the Match grain then runs beside its pool, so the
-// StartMatch, the MatchOutcome and the grain's activation stay on this
-// node (on three nodes, each cross-node message costs a TLS write and a
-// read on both sides, and its acknowledgement another pair).
 func (p *matchPool) newID() string {
 	if p.d.NewID != nil {
 		return p.d.NewID()
 	}
-	var id string
-	for range colocateTries {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-		if owner := p.d.Router.Owner(KindMatch, id); owner == "" || p.d.Router.local(owner) {
-			break
-		}
-	}
-	return id
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
-
-// colocateTries bounds the ids newID draws looking for one its node owns
-// (with n nodes, each try succeeds with probability 1/n).
-const colocateTries = 8
 
 // recordWait hands a wait sample to the node's writer (never blocks).
 func (p *matchPool) recordWait(g pool.Gender, wait time.Duration, outcome string, now time.Time) {

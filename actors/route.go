@@ -234,16 +234,6 @@ func (r *Router) Changed() <-chan struct{} {
 	return r.changed
 }
 
-// local reports whether addr is this node's (false before Attach).
-func (r *Router) local(addr string) bool {
-	select {
-	case <-r.attached:
-		return addr == r.self
-	default:
-		return false
-	}
-}
-
 // memberAt returns the id of the member at addr ("" when none).
 func (r *Router) memberAt(addr string) string {
 	r.mu.RLock()
