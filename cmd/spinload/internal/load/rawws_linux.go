@@ -57,8 +57,9 @@ type poller struct {
 	conns map[int32]*rawConn // by id, the epoll event's data
 	next  int32
 
-	stop atomic.Bool
-	wake [2]int // a pipe whose reading end is in epfd, to end its wait for close
+	stop  atomic.Bool
+	waits atomic.Int64 // epoll waits begun (tests see the loop reach its wait)
+	wake  [2]int       // a pipe whose reading end is in epfd, to end its wait for close
 
 	// step, while pace runs, is called on the loop every paceTick.
 	step     atomic.Pointer[func(time.Time)]
@@ -142,6 +143,7 @@ func (p *poller) loop() {
 		}
 		var n int
 		var err error
+		p.waits.Add(1)
 		if raw {
 			n, err = epollWait(p.epfd, events, msec)
 		} else {

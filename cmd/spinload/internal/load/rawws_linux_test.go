@@ -258,7 +258,13 @@ func TestPollerLetsTheWorldStop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond) // the loop is in its wait
+		deadline := time.Now().Add(5 * time.Second)
+		for p.waits.Load() == 0 { // the loop reaches its wait (and stays: nothing comes)
+			if time.Now().After(deadline) {
+				t.Fatal("the poller never began its wait")
+			}
+			runtime.Gosched()
+		}
 		var worst time.Duration
 		for range 10 {
 			start := time.Now()

@@ -35,25 +35,13 @@ func TestVoteQueueSendsEachVoteAfterTheDelayInOrder(t *testing.T) {
 	// Two bursts with a gap, so the queue empties and fills again.
 	for i := range 6 {
 		if i == 3 {
-			time.Sleep(2 * delay)
+			waitSent(t, s, 3) // the queue has emptied
 		}
 		u := &user{w: w, sock: s}
 		added = append(added, time.Now())
 		u.startVote(string(rune('a' + i)))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s.mu.Lock()
-		n := len(s.msgs)
-		s.mu.Unlock()
-		if n == len(added) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d votes sent within 5 s", n, len(added))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitSent(t, s, len(added))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, m := range s.msgs {
@@ -66,5 +54,23 @@ func TestVoteQueueSendsEachVoteAfterTheDelayInOrder(t *testing.T) {
 	}
 	if w.stats.counts.Votes != uint64(len(added)) {
 		t.Fatalf("%d votes counted, want %d", w.stats.counts.Votes, len(added))
+	}
+}
+
+// waitSent polls until s holds n messages, failing after 5 s.
+func waitSent(t *testing.T, s *timedSock, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		got := len(s.msgs)
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d votes sent within 5 s", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
