@@ -56,6 +56,7 @@ type ackWait struct {
 	reply    chan askReply      // a request's: where its answer goes
 	member   string             // a remote target's: its node's member id at the send
 	gone     bool               // the remote node left: due is its grace
+	attempt  int                // of the send: 0, then each resend's number
 	seq      uint32
 	index    int // in due
 }
@@ -82,9 +83,14 @@ func newAcks(r *Router) *acks {
 // send delivers m to the local activation pid of kind/id, to be
 // acknowledged by deadline (the attempt's timeout is Router.attempt's).
 func (a *acks) send(kind, id string, m proto.Message, pid *actor.PID, deadline time.Time, done func(bool), cancel context.CancelFunc) {
+	a.resend(kind, id, m, pid, deadline, done, cancel, 0)
+}
+
+// resend is send for attempt number attempt (Router.confirm's resends).
+func (a *acks) resend(kind, id string, m proto.Message, pid *actor.PID, deadline time.Time, done func(bool), cancel context.CancelFunc, attempt int) {
 	now := time.Now()
 	a.post(&ackWait{kind: kind, id: id, m: m, pid: pid, deadline: deadline,
-		due: now.Add(a.r.attemptUntil(deadline, now, m)), done: done, cancel: cancel})
+		due: now.Add(a.r.attemptUntil(deadline, now, m)), done: done, cancel: cancel, attempt: attempt})
 }
 
 // ask sends the request m to the local activation pid and waits for its
@@ -276,16 +282,12 @@ func (a *acks) pending() int {
 	return len(a.wait)
 }
 
-// retry goes on with a send whose attempt failed, as Router.confirm does
-// after a failed attempt of its own.
+// retry goes on with a send whose attempt failed (Router.confirm).
 func (r *Router) retry(w *ackWait, err error) {
 	r.cache.drop(w.kind+"/"+w.id, w.pid)
 	ctx, cancel := context.WithDeadline(context.Background(), w.deadline)
 	defer cancel()
-	if w.cancel != nil {
-		defer w.cancel()
-	}
-	r.confirm(ctx, w.kind, w.id, w.m, nil, nil, err, w.done)
+	r.confirm(ctx, w.kind, w.id, w.m, err, w.done, w.cancel, w.attempt)
 }
 
 // attemptUntil is Router.attempt for a delivery due by deadline.

@@ -60,7 +60,7 @@ type Router struct {
 	sys      *actor.ActorSystem
 	self     string
 	sub      *eventstream.Subscription
-	acks     *acks // the acknowledgements of sends to local grains
+	acks     *acks // set by Attach: every send's acknowledgement and every request's answer
 
 	mu      sync.RWMutex
 	rdv     *cluster.Rendezvous // guarded by mu: owner of each identity
@@ -385,15 +385,6 @@ func retryable(err error) bool {
 // spin twice is an error): its one attempt gets the whole delivery time.
 const sendAttempt = 3 * time.Second
 
-// attempt returns the timeout of one attempt to deliver m within ctx.
-func (r *Router) attempt(ctx context.Context, m proto.Message) time.Duration {
-	left := max(time.Until(deadlineOf(ctx)), time.Millisecond)
-	if _, ok := m.(*msg.Command); ok {
-		return left
-	}
-	return min(left, sendAttempt)
-}
-
 // askAttempt bounds one attempt of a request: half of what is left, so a
 // request that reached a grain as it stopped (dropped without a dead
 // letter) is asked again in time. A client command gets all of it.
@@ -430,7 +421,9 @@ func (r *Router) SendOr(kind, id string, m proto.Message, failed func()) {
 }
 
 // SendThen is Send, and calls done (from another goroutine) once m was
-// acknowledged (true) or given up after the delivery timeout (false).
+// acknowledged (true) or given up after the delivery timeout (false). done
+// must return quickly: an acknowledgement runs it on the goroutine that
+// delivered the acknowledgement (the grain's, or the remote reader's).
 //
 // It never blocks on the network. A target whose live activation is cached
 // at its owner is sent to at once, from the caller's goroutine; otherwise
@@ -449,16 +442,7 @@ func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered 
 	}
 	if pid := r.cached(kind, id); pid != nil {
 		r.pendMu.Unlock()
-		if r.acks != nil {
-			r.acks.send(kind, id, m, pid, deadline, done, nil)
-			return
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		f := r.sys.Root.RequestFuture(pid, m, r.attempt(ctx, m))
-		go func() {
-			defer cancel()
-			r.confirm(ctx, kind, id, m, pid, f, nil, done)
-		}()
+		r.acks.send(kind, id, m, pid, deadline, done, nil)
 		return
 	}
 	if r.pending == nil {
@@ -509,46 +493,34 @@ func (r *Router) sendPending(kind, id, key string) {
 			if pid == nil {
 				pid, err = r.lookup(ps.ctx, kind, id)
 			}
-			if err == nil && r.acks != nil {
+			if err == nil {
 				r.acks.send(kind, id, ps.m, pid, deadlineOf(ps.ctx), ps.done, ps.cancel)
 				continue
 			}
-			var f *actor.Future
-			if err == nil {
-				f = r.sys.Root.RequestFuture(pid, ps.m, r.attempt(ps.ctx, ps.m))
-			}
-			// pid is shared by the loop (the next iteration may look up
-			// again): the goroutine gets this send's copy.
-			go func(pid *actor.PID) {
-				defer ps.cancel()
-				r.confirm(ps.ctx, kind, id, ps.m, pid, f, err, ps.done)
-			}(pid)
+			go r.confirm(ps.ctx, kind, id, ps.m, err, ps.done, ps.cancel, 0)
 		}
 	}
 }
 
-// confirm waits for the acknowledgement of a send, resending through a
-// fresh lookup while the message is undeliverable.
-func (r *Router) confirm(ctx context.Context, kind, id string, m proto.Message, pid *actor.PID, f *actor.Future, err error, done func(bool)) {
-	key := kind + "/" + id
-	for attempt := 0; ; attempt++ {
-		if err == nil {
-			_, err = r.await(ctx, f, pid.Address, graceFor(m))
-			if err == nil {
-				if done != nil {
-					done(true)
-				}
-				return // acknowledged (or answered)
-			}
-			r.cache.drop(key, pid)
-		}
+// confirm goes on with a send whose attempt failed with err (attempt
+// numbers the failed one, for the backoff): while err allows a resend, it
+// waits its backoff and looks the grain up again, and the acks process
+// takes the new attempt (and cancel with it); otherwise the send is given
+// up, counted and logged, and done(false) called.
+func (r *Router) confirm(ctx context.Context, kind, id string, m proto.Message, err error, done func(bool), cancel context.CancelFunc, attempt int) {
+	for ; ; attempt++ {
 		if !resendable(err, m) || r.backoff(ctx, attempt) != nil {
 			break
 		}
 		r.metrics.Resent.WithLabelValues(kind).Inc()
+		var pid *actor.PID
 		if pid, err = r.lookup(ctx, kind, id); err == nil {
-			f = r.sys.Root.RequestFuture(pid, m, r.attempt(ctx, m))
+			r.acks.resend(kind, id, m, pid, deadlineOf(ctx), done, cancel, attempt+1)
+			return
 		}
+	}
+	if cancel != nil {
+		cancel()
 	}
 	r.metrics.Undeliverable.WithLabelValues(kind).Inc()
 	r.log.Error("router: message undeliverable", "kind", kind, "id", id, "type", fmt.Sprintf("%T", m), "err", err)
@@ -583,13 +555,7 @@ func Ask[R proto.Message](ctx context.Context, r *Router, kind, id string, m pro
 		if err != nil {
 			return zero, fmt.Errorf("ask %s: %w", key, err)
 		}
-		var res any
-		if r.acks != nil {
-			res, err = r.acks.ask(ctx, m, pid, r.askAttempt(ctx, m))
-		} else {
-			f := r.sys.Root.RequestFuture(pid, m, r.askAttempt(ctx, m))
-			res, err = r.await(ctx, f, pid.Address, graceFor(m))
-		}
+		res, err := r.acks.ask(ctx, m, pid, r.askAttempt(ctx, m))
 		if err == nil {
 			out, ok := res.(R)
 			if !ok {
