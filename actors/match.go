@@ -39,10 +39,12 @@ type matchGrain struct {
 	persisted bool           // the match row exists in the store
 	aborted   bool           // the store refused the match
 	// votesLoaded is set once the votes an earlier activation recorded are
-	// in votes (loadVotes); until then no result is decided.
+	// in voteA and voteB (loadVotes); until then no result is decided.
 	votesLoaded bool
-	votes       map[string]string
-	result      string // "" until settled and durable
+	// voteA and voteB are the choices of info's A and B ("" until they
+	// vote): two fields, not a map, as a lingering grain holds them.
+	voteA, voteB string
+	result       string // "" until settled and durable
 
 	stopDeadline func() bool
 	stopRetry    func() bool
@@ -50,17 +52,73 @@ type matchGrain struct {
 }
 
 func newMatchGrain(d *Deps) actor.Actor {
-	return &matchGrain{d: d, votes: map[string]string{}}
+	return &matchGrain{d: d}
+}
+
+// matchLinger is how long a settled (or aborted) Match grain stays active
+// for messages sent to it before it settled: a resend of a one-way
+// message (StartMatch from the pool) ends within the delivery timeout, a
+// request (a session's StartMatch or vote) within the request timeout.
+// Nothing later needs this activation: a late vote is answered by the
+// session (its settled matches, the store's votes), a reconnect restores
+// from the store, and a partner's Finalize backstop reaches a fresh
+// activation, which rebuilds the result from the store. It was a minute:
+// at 750 matches a second that kept 45,000 settled grains (about 170 MB
+// of live heap with their processes and timers).
+func (c Config) matchLinger() time.Duration {
+	d := DefaultConfig()
+	deliver, request := c.DeliveryTimeout, c.RequestTimeout
+	if deliver <= 0 {
+		deliver = d.DeliveryTimeout
+	}
+	if request <= 0 {
+		request = d.RequestTimeout
+	}
+	return deliver + request
+}
+
+// logger returns the grain's logger, made when something is logged first
+// (a grain that logs nothing holds none).
+func (g *matchGrain) logger() *slog.Logger {
+	if g.log == nil {
+		g.log = g.d.Logger.With("grain", KindMatch, "match", g.id)
+	}
+	return g.log
+}
+
+// slot returns the slot of voter's choice, or nil when voter is not a
+// partner; g.info must be set.
+func (g *matchGrain) slot(voter string) *string {
+	switch voter {
+	case g.info.A.UserId:
+		return &g.voteA
+	case g.info.B.UserId:
+		return &g.voteB
+	}
+	return nil
+}
+
+// votes counts the distinct voters recorded (one at most for a match of a
+// user with themself, whose two sides are one voter).
+func (g *matchGrain) votes() int {
+	n := 0
+	if g.voteA != "" {
+		n++
+	}
+	if g.voteB != "" {
+		n++
+	}
+	return n
 }
 
 // Receive handles one message.
 func (g *matchGrain) Receive(ctx actor.Context) {
+	g.d.hooks.receive(KindMatch, g.id, ctx.Message())
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.id = cluster.GetClusterIdentity(ctx).GetIdentity()
 		g.sys = ctx.ActorSystem()
 		g.self = ctx.Self()
-		g.log = g.d.Logger.With("grain", KindMatch, "match", g.id)
 	case *actor.Stopping, *actor.Restarting:
 		// On a restart the fresh instance rebuilds from the next message
 		// that carries the match (and the store's votes), with timers of
@@ -75,7 +133,7 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 			ctx.Poison(ctx.Self())
 			return
 		}
-		rearmIdle(ctx, time.Minute)
+		rearmIdle(ctx, g.d.Config.matchLinger())
 	case *msg.StartMatch:
 		g.ensure(m.Match, false)
 		r := g.start(ctx)
@@ -102,14 +160,14 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 			// Not the owner (moved, or activated here by a lagging node):
 			// the owner settles, from the store's votes, when a partner's
 			// backstop reaches it.
-			g.log.Info("match: not the owner any more; stopping this activation")
+			g.logger().Info("match: not the owner any more; stopping this activation")
 			ctx.Poison(ctx.Self())
 			return
 		}
 		g.settle(ctx)
 	case *actor.Stopped, *cluster.ClusterInit:
 	default:
-		g.log.Warn("match: unknown message", "type", fmt.Sprintf("%T", m))
+		g.logger().Warn("match: unknown message", "type", fmt.Sprintf("%T", m))
 	}
 }
 
@@ -141,12 +199,14 @@ func (g *matchGrain) loadVotes() bool {
 	case errors.Is(err, persistence.ErrNotFound):
 		g.votesLoaded = true
 	case err != nil:
-		g.log.Warn("match: stored votes unavailable", "err", err)
+		g.logger().Warn("match: stored votes unavailable", "err", err)
 		return false
 	default:
 		g.votesLoaded, g.persisted = true, true // votes can only exist on a stored match
-		for k, v := range votes {
-			g.votes[k] = v
+		for voter, v := range votes {
+			if p := g.slot(voter); p != nil {
+				*p = v
+			}
 		}
 		g.settleIfBoth()
 	}
@@ -206,14 +266,18 @@ func (g *matchGrain) retryStart() {
 
 func (g *matchGrain) abort(ctx actor.Context) {
 	g.aborted = true
-	g.log.Warn("match: the store refused the pairing (a partner is in another match)")
+	g.logger().Warn("match: the store refused the pairing (a partner is in another match)")
 	if g.stopDeadline != nil {
 		g.stopDeadline()
+		g.stopDeadline = nil
 	}
 	ab := &msg.MatchAborted{MatchId: g.id}
 	g.d.Router.Send(KindUserSession, g.info.A.UserId, ab)
 	g.d.Router.Send(KindUserSession, g.info.B.UserId, ab)
 	g.d.Router.Send(KindMatchPool, g.info.Pool, &msg.MatchOutcome{MatchId: g.id, Result: ResultAborted, A: g.info.A.UserId, B: g.info.B.UserId})
+	// A minute, not matchLinger: a fresh activation given a late StartMatch
+	// could create the refused match once its partner is free, and aborts
+	// are rare enough that lingering costs nothing.
 	ctx.SetReceiveTimeout(time.Minute)
 }
 
@@ -230,7 +294,7 @@ func (g *matchGrain) persist() error {
 	}
 	if err != nil {
 		g.d.Metrics.StoreErrors.WithLabelValues("create_match").Inc()
-		g.log.Error("match: create failed", "err", err)
+		g.logger().Error("match: create failed", "err", err)
 		return err
 	}
 	g.persisted = true
@@ -248,7 +312,7 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 	if g.aborted {
 		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
 	}
-	if prev, ok := g.votes[m.Voter]; ok {
+	if prev := *g.slot(m.Voter); prev != "" {
 		g.settleIfBoth()                    // an activation that recorded both votes may have died before settling
 		return &msg.VoteReply{Choice: prev} // idempotent: the first vote stands
 	}
@@ -268,18 +332,18 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 		return &msg.VoteReply{Error: NewError(CodeMatchNotFound, "That match isn't yours.")}
 	case err != nil:
 		g.d.Metrics.StoreErrors.WithLabelValues("record_vote").Inc()
-		g.log.Error("match: vote not recorded", "err", err)
+		g.logger().Error("match: vote not recorded", "err", err)
 		return &msg.VoteReply{Error: errUnavailable()}
 	}
 	g.d.Metrics.VotesRecorded.Inc()
-	g.votes[m.Voter] = stored
+	*g.slot(m.Voter) = stored
 	g.settleIfBoth()
 	return &msg.VoteReply{Choice: stored}
 }
 
 // settleIfBoth settles (after the current message) once both votes are in.
 func (g *matchGrain) settleIfBoth() {
-	if len(g.votes) == 2 && g.result == "" {
+	if g.votes() == 2 && g.result == "" {
 		g.sys.Root.Send(g.self, settleRetry{})
 	}
 }
@@ -291,7 +355,7 @@ func (g *matchGrain) settle(ctx actor.Context) {
 	if g.info == nil || g.result != "" || g.aborted {
 		return
 	}
-	if len(g.votes) < 2 && g.d.now().Before(g.deadline()) {
+	if g.votes() < 2 && g.d.now().Before(g.deadline()) {
 		return
 	}
 	if !g.loadVotes() {
@@ -304,12 +368,12 @@ func (g *matchGrain) settle(ctx actor.Context) {
 		return
 	}
 	result := persistence.ResultNoMatch
-	if g.votes[g.info.A.UserId] == persistence.ChoiceYes && g.votes[g.info.B.UserId] == persistence.ChoiceYes {
+	if *g.slot(g.info.A.UserId) == persistence.ChoiceYes && *g.slot(g.info.B.UserId) == persistence.ChoiceYes {
 		result = persistence.ResultMutual
 	}
 	stored, err := g.recordResult(result)
 	if err != nil {
-		g.log.Error("match: result not recorded; retrying", "err", err)
+		g.logger().Error("match: result not recorded; retrying", "err", err)
 		if g.stopRetry != nil {
 			g.stopRetry()
 		}
@@ -319,11 +383,12 @@ func (g *matchGrain) settle(ctx actor.Context) {
 	g.result = stored
 	if g.stopDeadline != nil {
 		g.stopDeadline()
+		g.stopDeadline = nil // the timer, freed while the grain lingers
 	}
 	g.d.Metrics.MatchResults.WithLabelValues(stored).Inc()
 	g.announce()
 	g.d.Router.Send(KindMatchPool, g.info.Pool, &msg.MatchOutcome{MatchId: g.id, Result: stored, A: g.info.A.UserId, B: g.info.B.UserId})
-	ctx.SetReceiveTimeout(time.Minute)
+	ctx.SetReceiveTimeout(g.d.Config.matchLinger())
 }
 
 func (g *matchGrain) recordResult(result string) (string, error) {
