@@ -23,11 +23,11 @@ func (s *Store) MatchHistory(ctx context.Context, userID string, limit int) ([]p
 	var out []persistence.HistoryEntry
 	for _, id := range s.byUser[userID] {
 		m := s.matches[id]
-		if m.result != persistence.ResultMutual {
+		if m.result != outcomeMutual {
 			continue
 		}
-		partner, _ := partnerOf(m.Match, userID)
-		out = append(out, persistence.HistoryEntry{MatchID: id, Partner: partner, MatchedAt: m.CreatedAt})
+		partner, _ := partnerOf(m, userID)
+		out = append(out, persistence.HistoryEntry{MatchID: id, Partner: partner, MatchedAt: m.created()})
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b persistence.HistoryEntry) int {
@@ -56,12 +56,13 @@ func (s *Store) RecentPartners(ctx context.Context, userID string, since time.Ti
 	s.mu.Lock()
 	for _, id := range s.byUser[userID] {
 		m := s.matches[id]
-		if m.CreatedAt.Before(since) {
+		created := m.created()
+		if created.Before(since) {
 			continue
 		}
-		partner, _ := partnerOf(m.Match, userID)
-		if at, ok := latest[partner.UserID]; !ok || m.CreatedAt.After(at) {
-			latest[partner.UserID] = m.CreatedAt
+		partner, _ := partnerOf(m, userID)
+		if at, ok := latest[partner.UserID]; !ok || created.After(at) {
+			latest[partner.UserID] = created
 		}
 	}
 	s.mu.Unlock()
@@ -84,7 +85,7 @@ func (s *Store) RecentPartners(ctx context.Context, userID string, since time.Ti
 
 // partnerOf returns the other side of m from userID, and whether userID
 // takes part in m at all.
-func partnerOf(m persistence.Match, userID string) (persistence.Participant, bool) {
+func partnerOf(m *record, userID string) (persistence.Participant, bool) {
 	switch userID {
 	case m.A.UserID:
 		return m.B, true

@@ -74,7 +74,7 @@ func (s *Store) QueueEntries(ctx context.Context, pool string, since time.Time) 
 		if e.Pool != pool {
 			continue
 		}
-		if holder, ok := s.claims[e.UserID]; ok && s.matches[holder] != nil && s.matches[holder].VoteDeadline.After(since) {
+		if holder, ok := s.claims[e.UserID]; ok && s.matches[holder] != nil && s.matches[holder].deadline().After(since) {
 			continue
 		}
 		e.Seeking = slices.Clone(e.Seeking)

@@ -27,14 +27,14 @@ func (s *Store) SummarizePeriod(ctx context.Context, start, end, asOf time.Time)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range s.matches {
-		if !in(m.CreatedAt) {
+		if !in(m.created()) {
 			continue
 		}
 		sum.Matches++
 		switch r := m.result; {
-		case r == persistence.ResultMutual:
+		case r == outcomeMutual:
 			sum.Mutual++
-		case r == persistence.ResultNoMatch, r == "" && !m.VoteDeadline.After(asOf):
+		case r == outcomeNoMatch, r == noOutcome && !m.deadline().After(asOf):
 			sum.NoMatch++
 		}
 	}

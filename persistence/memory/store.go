@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -57,19 +58,141 @@ func New() *Store {
 	}
 }
 
-// record is one match with its votes and result, in one allocation: a
-// map of votes a match cost more than the match itself (about 390 bytes
-// against 400), and the store keeps DefaultMatchLimit of them. The vote
-// and result strings are the persistence constants (no copy is kept).
+// record is one match with its votes and result, in one allocation of
+// 192 bytes: the store keeps DefaultMatchLimit of them, so what one costs
+// is what a long run's store grows to, and every pointer in it is work for
+// each collection. Times are Unix nanoseconds (a time.Time is 24 bytes
+// with a location pointer, and a match has five), the votes and the
+// result small codes (they were strings, and a map of votes and a map of
+// results beside the matches once cost as much as the matches).
 type record struct {
-	persistence.Match
-	voteA, voteB string // the choices of A and B; "" until they vote
-	result       string // "" until settled
+	id, pool string
+	A, B     persistence.Participant
+	// createdAt ... placeB are Unix nanoseconds, noTime for the zero time.
+	createdAt, dateEndsAt, voteDeadline, placeA, placeB int64
+	waitA, waitB                                        time.Duration
+	voteA, voteB                                        choice // of A and B; none until they vote
+	result                                              outcome
+}
+
+// noTime stands for the zero time.Time in a record.
+const noTime = math.MinInt64
+
+// Times a record can hold: Unix nanoseconds' range, less noTime.
+var (
+	firstNanos = time.Unix(0, math.MinInt64+1)
+	lastNanos  = time.Unix(0, math.MaxInt64)
+)
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// storable reports whether every time of m fits a record.
+func storable(m persistence.Match) bool {
+	for _, t := range []time.Time{m.CreatedAt, m.DateEndsAt, m.VoteDeadline, m.PlaceA, m.PlaceB} {
+		if !t.IsZero() && (t.Before(firstNanos) || t.After(lastNanos)) {
+			return false
+		}
+	}
+	return true
+}
+
+func newRecord(m persistence.Match) *record {
+	return &record{
+		id: m.ID, pool: m.Pool, A: m.A, B: m.B,
+		createdAt: nanos(m.CreatedAt), dateEndsAt: nanos(m.DateEndsAt), voteDeadline: nanos(m.VoteDeadline),
+		placeA: nanos(m.PlaceA), placeB: nanos(m.PlaceB),
+		waitA: m.WaitA, waitB: m.WaitB,
+	}
+}
+
+// match returns r's match as CreateMatch was given it (times in the
+// local zone).
+func (r *record) match() persistence.Match {
+	return persistence.Match{
+		ID: r.id, Pool: r.pool, A: r.A, B: r.B,
+		CreatedAt: fromNanos(r.createdAt), DateEndsAt: fromNanos(r.dateEndsAt), VoteDeadline: fromNanos(r.voteDeadline),
+		PlaceA: fromNanos(r.placeA), PlaceB: fromNanos(r.placeB),
+		WaitA: r.waitA, WaitB: r.waitB,
+	}
+}
+
+func (r *record) deadline() time.Time { return fromNanos(r.voteDeadline) }
+
+func (r *record) created() time.Time { return fromNanos(r.createdAt) }
+
+// choice is a recorded vote: none, yes or no.
+type choice uint8
+
+const (
+	noChoice choice = iota
+	choiceYes
+	choiceNo
+)
+
+func choiceOf(v string) choice {
+	switch v {
+	case persistence.ChoiceYes:
+		return choiceYes
+	case persistence.ChoiceNo:
+		return choiceNo
+	}
+	return noChoice
+}
+
+func (c choice) String() string {
+	switch c {
+	case choiceYes:
+		return persistence.ChoiceYes
+	case choiceNo:
+		return persistence.ChoiceNo
+	}
+	return ""
+}
+
+// outcome is a recorded result: none, mutual or no_match.
+type outcome uint8
+
+const (
+	noOutcome outcome = iota
+	outcomeMutual
+	outcomeNoMatch
+)
+
+func outcomeOf(v string) outcome {
+	switch v {
+	case persistence.ResultMutual:
+		return outcomeMutual
+	case persistence.ResultNoMatch:
+		return outcomeNoMatch
+	}
+	return noOutcome
+}
+
+func (o outcome) String() string {
+	switch o {
+	case outcomeMutual:
+		return persistence.ResultMutual
+	case outcomeNoMatch:
+		return persistence.ResultNoMatch
+	}
+	return ""
 }
 
 // vote returns the slot of voter's choice, or nil when voter is not a
 // partner of r.
-func (r *record) vote(voter string) *string {
+func (r *record) vote(voter string) *choice {
 	switch voter {
 	case r.A.UserID:
 		return &r.voteA
@@ -83,10 +206,10 @@ func (r *record) vote(voter string) *string {
 // themself, whose two sides are one voter).
 func (r *record) votes() int {
 	n := 0
-	if r.voteA != "" {
+	if r.voteA != noChoice {
 		n++
 	}
-	if r.voteB != "" && r.B.UserID != r.A.UserID {
+	if r.voteB != noChoice && r.B.UserID != r.A.UserID {
 		n++
 	}
 	return n
@@ -147,6 +270,9 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	if m.ID == "" {
 		return fmt.Errorf("memory: create match: empty match id")
 	}
+	if !storable(m) {
+		return fmt.Errorf("memory: create match %q: a time outside %d-%d", m.ID, firstNanos.Year(), lastNanos.Year())
+	}
 	users := []string{m.A.UserID}
 	if m.B.UserID != m.A.UserID {
 		users = append(users, m.B.UserID)
@@ -167,8 +293,8 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	}
 	for _, u := range users {
 		if holder, ok := s.claims[u]; ok {
-			if h := s.matches[holder]; h != nil && h.VoteDeadline.After(m.CreatedAt) {
-				deadline := h.VoteDeadline
+			if h := s.matches[holder]; h != nil && h.deadline().After(m.CreatedAt) {
+				deadline := h.deadline()
 				return fmt.Errorf("memory: create match: user %q in match %q until %s: %w",
 					u, holder, deadline.UTC().Format(time.RFC3339Nano), persistence.ErrConflict)
 			}
@@ -178,13 +304,13 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 		if holder, ok := s.claims[u]; ok {
 			// From its votes: mutual when both said yes, a missing vote is no.
 			result := persistence.ResultNoMatch
-			if h := s.matches[holder]; h != nil && h.voteA == persistence.ChoiceYes && h.voteB == persistence.ChoiceYes && h.A.UserID != h.B.UserID {
+			if h := s.matches[holder]; h != nil && h.voteA == choiceYes && h.voteB == choiceYes && h.A.UserID != h.B.UserID {
 				result = persistence.ResultMutual
 			}
 			s.settleLocked(holder, result)
 		}
 	}
-	s.matches[m.ID] = &record{Match: m}
+	s.matches[m.ID] = newRecord(m)
 	s.order = append(s.order, m.ID)
 	for _, u := range users {
 		s.byUser[u] = append(s.byUser[u], m.ID)
@@ -208,14 +334,14 @@ func (s *Store) forgetLocked(now time.Time) {
 		if m == nil {
 			continue
 		}
-		if m.result == "" && m.VoteDeadline.After(now) {
+		if m.result == noOutcome && m.deadline().After(now) {
 			s.order = append(s.order, id)
 			skipped++
 			continue
 		}
 		delete(s.matches, id)
 		s.nVotes -= m.votes()
-		if m.result != "" {
+		if m.result != noOutcome {
 			s.nResults--
 		}
 		for _, u := range []string{m.A.UserID, m.B.UserID} {
@@ -252,8 +378,8 @@ func (s *Store) ActiveMatch(ctx context.Context, userID string, since time.Time)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if holder, ok := s.claims[userID]; ok {
-		if m := s.matches[holder]; m != nil && m.VoteDeadline.After(since) {
-			return m.Match, nil
+		if m := s.matches[holder]; m != nil && m.deadline().After(since) {
+			return m.match(), nil
 		}
 	}
 	return persistence.Match{}, fmt.Errorf("memory: active match of %q: %w", userID, persistence.ErrNotFound)
@@ -267,8 +393,8 @@ func (s *Store) settleLocked(matchID, result string) string {
 	if m == nil {
 		return result
 	}
-	if m.result == "" {
-		m.result = constant(result, persistence.ResultMutual, persistence.ResultNoMatch)
+	if m.result == noOutcome {
+		m.result = outcomeOf(result)
 		s.nResults++
 	}
 	for _, u := range []string{m.A.UserID, m.B.UserID} {
@@ -276,18 +402,7 @@ func (s *Store) settleLocked(matchID, result string) string {
 			delete(s.claims, u)
 		}
 	}
-	return m.result
-}
-
-// constant returns the one of values equal to v (the package constant,
-// not v's copy), or v.
-func constant(v string, values ...string) string {
-	for _, c := range values {
-		if v == c {
-			return c
-		}
-	}
-	return v
+	return m.result.String()
 }
 
 // RecordVote records voter's choice once and returns the stored choice. It
@@ -310,12 +425,12 @@ func (s *Store) RecordVote(ctx context.Context, matchID, voter, choice string) (
 	if slot == nil {
 		return "", fmt.Errorf("memory: record vote: voter %q in match %q: %w", voter, matchID, persistence.ErrNotFound)
 	}
-	if *slot != "" {
-		return *slot, nil
+	if *slot != noChoice {
+		return slot.String(), nil
 	}
-	*slot = constant(choice, persistence.ChoiceYes, persistence.ChoiceNo)
+	*slot = choiceOf(choice)
 	s.nVotes++
-	return *slot, nil
+	return slot.String(), nil
 }
 
 // Votes returns the recorded votes of a match by voter, or
@@ -331,11 +446,11 @@ func (s *Store) Votes(ctx context.Context, matchID string) (map[string]string, e
 		return nil, fmt.Errorf("memory: votes: match %q: %w", matchID, persistence.ErrNotFound)
 	}
 	out := make(map[string]string, 2)
-	if m.voteA != "" {
-		out[m.A.UserID] = m.voteA
+	if m.voteA != noChoice {
+		out[m.A.UserID] = m.voteA.String()
 	}
-	if m.voteB != "" {
-		out[m.B.UserID] = m.voteB
+	if m.voteB != noChoice {
+		out[m.B.UserID] = m.voteB.String()
 	}
 	return out, nil
 }
