@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unique"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster"
@@ -43,10 +42,10 @@ type session struct {
 	userID  string
 	profile *msg.ProfileData // nil until loaded; cache of the store
 	// recent holds the partners within the rematch cooldown, in the order
-	// met (addRecent), pruned at each spin (pruneRecent): about 20 bytes
-	// a partner (a map of them cost about 70), as a user may meet hundreds
+	// met (addRecent), pruned at each spin (pruneRecent): about 13 bytes
+	// a partner (a map of them cost about 73), as a user may meet hundreds
 	// within a 24 h cooldown.
-	recent []recentPartner
+	recent recentSet
 	// recentLoaded is set once recent holds the store's partners too.
 	recentLoaded bool
 
@@ -248,14 +247,6 @@ func (s *session) stopTimers() {
 	}
 }
 
-// recentPartner is a partner of the rematch cooldown and when they were
-// met (Unix nanoseconds). The id is interned (one copy a user for every
-// session that met them) and costs 8 bytes.
-type recentPartner struct {
-	id unique.Handle[string]
-	at int64
-}
-
 // addRecent records a partner of the rematch cooldown, met at t. It does
 // not look for an earlier entry of id: within the cooldown the pool never
 // pairs the two again, and an entry older than the cooldown is pruned
@@ -264,15 +255,7 @@ func (s *session) addRecent(id string, t time.Time) {
 	if s.d.Config.RematchCooldown <= 0 || id == "" {
 		return
 	}
-	if len(s.recent) == cap(s.recent) && len(s.recent) >= 16 {
-		// Grow by a quarter, not append's doubling: the set grows by one a
-		// match for a whole cooldown, and its spare room is memory of
-		// every active user.
-		grown := make([]recentPartner, len(s.recent), len(s.recent)+len(s.recent)/4)
-		copy(grown, s.recent)
-		s.recent = grown
-	}
-	s.recent = append(s.recent, recentPartner{id: unique.Make(id), at: t.UnixNano()})
+	s.recent.add(id, t)
 }
 
 // ---- connections ----

@@ -457,35 +457,10 @@ func (s *session) stateMsg() *msg.State {
 // pruneRecent drops the partners met more than the rematch cooldown
 // before now, and gives back the memory of a set that shrank to a quarter.
 func (s *session) pruneRecent(now time.Time) {
-	cd := s.d.Config.RematchCooldown
-	kept := s.recent[:0]
-	for _, r := range s.recent {
-		if cd > 0 && now.Sub(time.Unix(0, r.at)) <= cd {
-			kept = append(kept, r)
-		}
-	}
-	clear(s.recent[len(kept):])
-	switch {
-	case len(kept) == 0:
-		s.recent = nil
-	case cap(kept) > 64 && len(kept) < cap(kept)/4:
-		s.recent = slices.Clone(kept)
-	default:
-		s.recent = kept
-	}
+	s.recent.prune(now, s.d.Config.RematchCooldown)
 }
 
 // recentIDs returns the partners of the cooldown, sorted: the pool keeps
 // them as they come (pool.PartnersOf), so the slice is never changed
 // after it is sent.
-func (s *session) recentIDs() []string {
-	if len(s.recent) == 0 {
-		return nil
-	}
-	ids := make([]string, len(s.recent))
-	for i, r := range s.recent {
-		ids[i] = r.id.Value()
-	}
-	slices.Sort(ids)
-	return ids
-}
+func (s *session) recentIDs() []string { return s.recent.sorted() }

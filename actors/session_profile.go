@@ -72,10 +72,8 @@ func (s *session) loadRecent() {
 	if len(ids) == 0 {
 		return
 	}
-	have := make(map[string]struct{}, len(s.recent))
-	for _, r := range s.recent {
-		have[r.id.Value()] = struct{}{}
-	}
+	have := make(map[string]struct{}, s.recent.len())
+	s.recent.each(func(id string) { have[id] = struct{}{} })
 	now := s.d.now()
 	for _, id := range ids {
 		if _, ok := have[id]; !ok {
