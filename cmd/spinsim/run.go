@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,6 +27,7 @@ type options struct {
 	check    bool
 	jsonOut  string
 	svgDir   string
+	samples  string
 	whatIf   bool
 	list     bool
 }
@@ -52,6 +54,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.check, "check", false, "exit 1 when any gender of any scenario misses a bar")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.svgDir, "svg", "", "write a calibration plot per scenario (NAME.svg) into this directory")
+	fs.StringVar(&o.samples, "samples", "", "write every judged estimate (CSV, NAME.csv) into this directory, to study the errors")
 	fs.BoolVar(&o.whatIf, "whatif", true, "check the pool's what-if model (one more run per eligible scenario)")
 	fs.BoolVar(&o.list, "list", false, "list the scenarios and exit")
 	if err := fs.Parse(args); err != nil {
@@ -121,7 +124,7 @@ func simConfig(ac actors.Config, seed uint64) sim.Config {
 }
 
 // evaluate runs s (and its what-if check when asked) and scores it.
-func evaluate(s sim.Scenario, cfg sim.Config, whatIf bool) *sim.Result {
+func evaluate(s sim.Scenario, cfg sim.Config, whatIf bool, samples string) (*sim.Result, error) {
 	var plan *sim.WhatIfPlan
 	if whatIf {
 		plan = sim.PlanWhatIf(s, sim.PoolWhatIf)
@@ -129,6 +132,11 @@ func evaluate(s sim.Scenario, cfg sim.Config, whatIf bool) *sim.Result {
 	}
 	run := sim.Simulate(s, cfg)
 	res := sim.NewResult(run)
+	if samples != "" {
+		if err := writeSamples(filepath.Join(samples, s.Name+".csv"), run); err != nil {
+			return nil, err
+		}
+	}
 	if plan != nil {
 		var raised *sim.Run
 		if plan.NeedsRaised() {
@@ -137,14 +145,41 @@ func evaluate(s sim.Scenario, cfg sim.Config, whatIf bool) *sim.Result {
 		}
 		res.SetWhatIf(plan.Finish(run, raised))
 	}
-	return res
+	return res, nil
+}
+
+// writeSamples writes every judged sample of run as CSV: gender, phase,
+// when told (s), place in line, p50, p90, the predecessor's, the oracle's
+// (-1: none), confidence and the real remaining wait.
+func writeSamples(path string, run *sim.Run) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("samples: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "gender,phase,at,pos,p50,p90,pred,oracle,confidence,real")
+	for _, gr := range run.ByGender {
+		for _, ph := range []struct {
+			name string
+			ss   []sim.Sample
+		}{{"first", gr.First}, {"update", gr.Update}} {
+			for _, x := range ph.ss {
+				fmt.Fprintf(w, "%s,%s,%.3f,%d,%.3f,%.3f,%.3f,%.3f,%s,%.3f\n", gr.Gender, ph.name, x.At, x.Pos, x.P50, x.P90, x.Pred, x.Oracle, x.Confidence, x.Real)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("samples %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // run is the command: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "usage: spinsim [-scenario NAME|all] [-scenario-file FILE] [-quick] [-seed N] [-warmup D] [-check] [-json FILE] [-svg DIR] [-whatif=false] [-list]")
+		fmt.Fprintln(stdout, "usage: spinsim [-scenario NAME|all] [-scenario-file FILE] [-quick] [-seed N] [-warmup D] [-check] [-json FILE] [-svg DIR] [-samples DIR] [-whatif=false] [-list]")
 		return 0
 	}
 	ac := actors.DefaultConfig()
@@ -155,6 +190,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil && o.svgDir != "" {
 		if mkErr := os.MkdirAll(o.svgDir, 0o755); mkErr != nil {
 			err = badFlag("svg", "%v", mkErr)
+		}
+	}
+	if err == nil && o.samples != "" {
+		if mkErr := os.MkdirAll(o.samples, 0o755); mkErr != nil {
+			err = badFlag("samples", "%v", mkErr)
 		}
 	}
 	var jsonFile *os.File
@@ -179,7 +219,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var results []*sim.Result
 	var failed []string
 	for _, s := range ss {
-		res := evaluate(s, cfg, o.whatIf)
+		res, err := evaluate(s, cfg, o.whatIf, o.samples)
+		if err != nil {
+			fmt.Fprintln(stderr, "spinsim: "+oneLine(err.Error()))
+			return 1
+		}
 		results = append(results, res)
 		if err := sim.WriteTable(stdout, res); err != nil {
 			fmt.Fprintln(stderr, "spinsim: "+oneLine(err.Error()))

@@ -27,7 +27,10 @@ func TestQuickBars(t *testing.T) {
 	}
 	for _, s := range ss {
 		t.Run(s.Name, func(t *testing.T) {
-			res := evaluate(s, simConfig(ac, 1), true)
+			res, err := evaluate(s, simConfig(ac, 1), true, "")
+			if err != nil {
+				t.Fatal(err)
+			}
 			var table bytes.Buffer
 			if err := sim.WriteTable(&table, res); err != nil {
 				t.Fatal(err)

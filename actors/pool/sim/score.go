@@ -22,6 +22,9 @@ type Sample struct {
 	// Oracle is the model's p50 given the scenario's true rates, negative
 	// when the scenario has no oracle (first estimates only).
 	Oracle float64
+	// Pos is the place in line when the estimate was told (0: paired at
+	// once).
+	Pos int
 }
 
 // ConfidenceRow is how accurate the estimates told with one confidence

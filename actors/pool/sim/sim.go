@@ -95,6 +95,7 @@ type told struct {
 	p50, p90, pred time.Duration
 	confidence     string
 	oracle         time.Duration // -1 when the scenario has no oracle
+	pos            int           // place in line (0: paired at once)
 }
 
 type spin struct {
@@ -206,12 +207,12 @@ func (r *runner) handle(e *event) {
 		r.spin(u, e.at)
 	case evTick:
 		r.schedule(&event{at: e.at.Add(r.cfg.Tick), kind: evTick})
-		r.p.Updates(e.at, func(w *pool.Waiter, _ int, eta pool.ETA, _ map[pool.Gender]int) {
+		r.p.Updates(e.at, func(w *pool.Waiter, pos int, eta pool.ETA, _ map[pool.Gender]int) {
 			sp := r.users[w.UserID].spin
 			if sp != nil && sp.judged {
 				waited := e.at.Sub(sp.start)
 				pred := max(r.predecessor(w.Gender, e.at)-waited, 0)
-				sp.updates = append(sp.updates, told{at: e.at, p50: eta.P50, p90: eta.P90, pred: pred, confidence: eta.Confidence})
+				sp.updates = append(sp.updates, told{at: e.at, p50: eta.P50, p90: eta.P90, pred: pred, confidence: eta.Confidence, pos: pos})
 			}
 		})
 	case evGiveUp:
@@ -291,7 +292,7 @@ func (r *runner) spin(u *user, now time.Time) {
 		return
 	}
 	pos, eta, _ := r.p.Status(u.id, now)
-	sp.first = told{at: now, p50: eta.P50, p90: eta.P90, pred: pred, confidence: eta.Confidence, oracle: r.oracle(u.class, pos)}
+	sp.first = told{at: now, p50: eta.P50, p90: eta.P90, pred: pred, confidence: eta.Confidence, oracle: r.oracle(u.class, pos), pos: pos}
 	r.schedule(&event{at: now.Add(sp.patience), kind: evGiveUp, u: u, sp: sp})
 }
 
@@ -360,6 +361,7 @@ func sampleOf(t told, matchedAt, start time.Time) Sample {
 		// Paired at once: told 0 s with no confidence of its own.
 		Confidence: t.confidence,
 		Oracle:     t.oracle.Seconds(),
+		Pos:        t.pos,
 	}
 }
 
