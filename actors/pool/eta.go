@@ -44,7 +44,8 @@ import (
 // deviations of a Poisson count): a steady pool is measured over the whole
 // window, a rush or its end is followed within a minute or two. When a
 // straight-line fit of the rate over the last 5 or 15 minutes (trendSpans,
-// the more significant) clears trendZ standard deviations, the rate is
+// the more significant; 15 only when the horizon found one rate over more
+// than 5 minutes) clears trendZ standard deviations, the rate is
 // taken at its mean over the expected wait rather than the horizon's (a
 // pool filling up, or a rush building or ending). Once the pool has seen
 // users come back from dates (echo.go), lambda is the fresh arrivals' rate
@@ -511,10 +512,18 @@ const trendZ = 3.0
 // standard deviations of Poisson noise (a rate that is not moving reports
 // false). A short span follows a rush that began a few minutes ago (a long
 // one sees mostly the calm before it) and lets go soon after it ends; a
-// long one sees a slow drift.
-func (e *Estimator) partnerTrend(c class, nowKey int64, fresh bool) (slope float64, ok bool) {
+// long one sees a slow drift. A span longer than horizon (seconds: the
+// stretch over which the rate horizon found one rate, partnerRateSpan) is
+// not fitted: beyond it lies another regime, and a line through a ramp and
+// the plateau after it keeps rising after the rate has stopped (in the rush
+// scenario the 15-minute fit over the ramp up kept men's estimates short
+// through the whole peak).
+func (e *Estimator) partnerTrend(c class, nowKey int64, fresh bool, horizon float64) (slope float64, ok bool) {
 	best := 0.0
-	for _, span := range trendSpans {
+	for i, span := range trendSpans {
+		if i > 0 && span.Seconds() > horizon+1 {
+			break
+		}
 		b, z2 := e.partnerTrendOver(c, nowKey, fresh, span)
 		if z2 > trendZ*trendZ && z2 > best {
 			slope, ok, best = b, true, z2
@@ -838,7 +847,7 @@ func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, va
 		_, arrivals, _ = e.partnerRateSpan(c, nowKey, false)
 	}
 	gamma0, left := e.leaveRate(c, now)
-	slope, trend := e.partnerTrend(c, nowKey, fresh)
+	slope, trend := e.partnerTrend(c, nowKey, fresh, span)
 	// rate is the mean partner arrival rate over the next w seconds: the
 	// horizon's, moved along its trend when it has one (a rush building or
 	// ending: the horizon's mean is that of span/2 ago), plus the partners
