@@ -888,6 +888,20 @@ func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, va
 	return s1, variance, arrivals, lambda, gamma
 }
 
+// Rates returns the partner arrival rate and the competitors' rate of
+// leaving (per second) behind the estimate of a waiter of gender g seeking
+// s at position k who has waited age: what the model was given (the
+// simulator reports them beside the rates that came).
+func (e *Estimator) Rates(g Gender, s GenderSet, k int, age time.Duration, now time.Time) (lambda, gamma float64) {
+	e.observe(now)
+	c, ok := classOf(g, s)
+	if !ok {
+		return 0, 0
+	}
+	_, _, _, lambda, gamma = e.stages(c, max(k, 1), now, max(age.Seconds(), 0))
+	return lambda, gamma
+}
+
 // estimate is the wait of someone of class c at position k.
 func (e *Estimator) estimate(c class, k int, waiting map[Gender]int, now time.Time, queued bool, age float64) ETA {
 	mean, variance, n, lambda, gamma := e.stages(c, k, now, age)

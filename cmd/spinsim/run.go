@@ -157,14 +157,14 @@ func writeSamples(path string, run *sim.Run) error {
 		return fmt.Errorf("samples: %w", err)
 	}
 	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "gender,phase,at,pos,p50,p90,pred,oracle,confidence,real")
+	fmt.Fprintln(w, "gender,phase,at,pos,p50,p90,pred,oracle,confidence,real,lambda,real_lambda")
 	for _, gr := range run.ByGender {
 		for _, ph := range []struct {
 			name string
 			ss   []sim.Sample
 		}{{"first", gr.First}, {"update", gr.Update}} {
 			for _, x := range ph.ss {
-				fmt.Fprintf(w, "%s,%s,%.3f,%d,%.3f,%.3f,%.3f,%.3f,%s,%.3f\n", gr.Gender, ph.name, x.At, x.Pos, x.P50, x.P90, x.Pred, x.Oracle, x.Confidence, x.Real)
+				fmt.Fprintf(w, "%s,%s,%.3f,%d,%.3f,%.3f,%.3f,%.3f,%s,%.3f,%.5f,%.5f\n", gr.Gender, ph.name, x.At, x.Pos, x.P50, x.P90, x.Pred, x.Oracle, x.Confidence, x.Real, x.Lambda, x.RealLambda)
 			}
 		}
 	}

@@ -25,6 +25,10 @@ type Sample struct {
 	// Pos is the place in line when the estimate was told (0: paired at
 	// once).
 	Pos int
+	// Lambda is the partner arrival rate the estimate was made with, and
+	// RealLambda the rate at which partners spun over the real wait (per
+	// second; first estimates of waiters only, else 0).
+	Lambda, RealLambda float64
 }
 
 // ConfidenceRow is how accurate the estimates told with one confidence

@@ -96,6 +96,8 @@ type told struct {
 	confidence     string
 	oracle         time.Duration // -1 when the scenario has no oracle
 	pos            int           // place in line (0: paired at once)
+	lambda         float64       // the partner rate behind the estimate
+	partners       float64       // partner spins so far when told
 }
 
 type spin struct {
@@ -125,6 +127,7 @@ type runner struct {
 	patRNG  *rand.Rand // patience
 	voteRNG *rand.Rand // votes and re-spins
 	cum     []float64  // cumulative class weights
+	spun    []float64  // spins so far by class (index of s.Classes)
 	pred    [len(pool.Genders)]predecessor
 	open    int // judged spins not yet ended
 	out     *Run
@@ -156,6 +159,7 @@ func Simulate(s Scenario, cfg Config) *Run {
 		total += c.Weight
 		r.cum = append(r.cum, total)
 	}
+	r.spun = make([]float64, len(s.Classes))
 	r.scheduleArrival(r.start)
 	r.schedule(&event{at: r.start.Add(cfg.Tick), kind: evTick})
 	// The what-if is asked halfway through the judged stretch, once
@@ -273,6 +277,11 @@ func (r *runner) spin(u *user, now time.Time) {
 		r.out.Spins++
 	}
 	u.spin = sp
+	for i, c := range r.s.Classes {
+		if c == u.class {
+			r.spun[i]++
+		}
+	}
 	w := &pool.Waiter{UserID: u.id, Gender: u.class.Gender, Seeking: u.class.Seeking, EnqueuedAt: now}
 	var recent []string
 	for id, at := range u.recent {
@@ -292,7 +301,8 @@ func (r *runner) spin(u *user, now time.Time) {
 		return
 	}
 	pos, eta, _ := r.p.Status(u.id, now)
-	sp.first = told{at: now, p50: eta.P50, p90: eta.P90, pred: pred, confidence: eta.Confidence, oracle: r.oracle(u.class, pos), pos: pos}
+	lam, _ := r.p.Estimator().Rates(u.class.Gender, u.class.Seeking, pos, 0, now)
+	sp.first = told{at: now, p50: eta.P50, p90: eta.P90, pred: pred, confidence: eta.Confidence, oracle: r.oracle(u.class, pos), pos: pos, lambda: lam, partners: r.partnersSpun(u.class)}
 	r.schedule(&event{at: now.Add(sp.patience), kind: evGiveUp, u: u, sp: sp})
 }
 
@@ -307,7 +317,12 @@ func (r *runner) matched(a, b *user, now time.Time) {
 		if sp.judged {
 			r.open--
 			gd := &r.out.ByGender[u.class.Gender-1]
-			gd.First = append(gd.First, sampleOf(sp.first, now, r.start))
+			first := sampleOf(sp.first, now, r.start)
+			if sp.first.lambda > 0 && wait > 0 {
+				first.Lambda = sp.first.lambda
+				first.RealLambda = (r.partnersSpun(u.class) - sp.first.partners) / wait.Seconds()
+			}
+			gd.First = append(gd.First, first)
 			for _, t := range sp.updates {
 				gd.Update = append(gd.Update, sampleOf(t, now, r.start))
 			}
@@ -363,6 +378,17 @@ func sampleOf(t told, matchedAt, start time.Time) Sample {
 		Oracle:     t.oracle.Seconds(),
 		Pos:        t.pos,
 	}
+}
+
+// partnersSpun counts the spins so far of c's partners' classes.
+func (r *runner) partnersSpun(c Class) float64 {
+	var n float64
+	for i, o := range r.s.Classes {
+		if c.Seeking.Has(o.Gender) && o.Seeking.Has(c.Gender) {
+			n += r.spun[i]
+		}
+	}
+	return n
 }
 
 // oracle is the model's P50 for a spin of class c at position pos (0:
