@@ -691,6 +691,98 @@ func (e *Estimator) aheadRatio(g Gender, age, horizon float64) float64 {
 	return sum / float64(n)
 }
 
+// fluidChunks is how many steps fluidRatio takes through the waiters of
+// one age band at most.
+const fluidChunks = 8
+
+// fluidRatio returns how much longer (above 1) or shorter the wait of
+// someone of gender g who has waited age, at position k, is when each of
+// those ahead leaves by the hazard of their own age (the life table) than
+// when all leave at the one rate gamma the stages use. The stages give
+// every competitor ahead one rate for the whole wait (gamma0 scaled by
+// their mean hazard ratio over it, aheadRatio); with patience that is not
+// exponential that is biased: one near the head is served soon, so only
+// their hazard over the next few seconds matters, and with lognormal
+// patience (newcomers leave readily, the long-waiting rarely) the stages'
+// wait came out 4 to 6% long in a 10:1 line of 2-minute patience (median
+// wait / p50 0.94 to 0.96, given the true rates and hazards). The fluid
+// line (the fluid approximation of a line with abandonment, Whitt 2006,
+// which Ibrahim and Whitt use for non-exponential patience) serves those
+// ahead oldest first: partners arrive at lambda, and the one ahead aged a
+// is still there at their turn t with the chance exp(-(H(a+t) - H(a))), so
+// each takes that much of a partner arrival, and the waiter is served one
+// arrival after the last of them. The ratio is that fluid wait over the
+// same fluid with the one rate gamma: exactly 1 when the hazard does not
+// change with age (exponential patience), whatever the discretization. The
+// ages are the life table's counts of those waiting by age band (as of the
+// last accrue), older than the waiter's, scaled to the k-1 ahead.
+// O(bands x fluidChunks x log bands), no allocation.
+func (e *Estimator) fluidRatio(g Gender, age float64, k int, lambda, gamma0, gamma float64) float64 {
+	if k <= 1 || lambda <= 0 || gamma0 <= 0 || gamma <= 0 {
+		return 1
+	}
+	t := &e.life[g]
+	var left, exposure float64
+	for b := range ageGrid {
+		left += t.left[b]
+		exposure += t.exposure[b]
+	}
+	if left < 1 || exposure <= 0 {
+		return 1
+	}
+	all := left / exposure
+	prior := lifePrior / all
+	// h[b] is the hazard (per second) in band b, cum[b] the cumulative
+	// hazard at its start.
+	var h, cum [len(ageGrid)]float64
+	for b := range ageGrid {
+		h[b] = gamma0 * (t.left[b] + lifePrior) / (t.exposure[b] + prior) / all
+		if b+1 < len(ageGrid) {
+			cum[b+1] = cum[b] + h[b]*(ageGrid[b+1]-ageGrid[b])
+		}
+	}
+	H := func(x float64) float64 {
+		b := ageBand(x)
+		return cum[b] + h[b]*(x-ageGrid[b])
+	}
+	from := ageBand(age)
+	n := 0
+	for b := from; b < len(ageGrid); b++ {
+		n += t.waiting[b]
+	}
+	if n == 0 {
+		return 1
+	}
+	scale := float64(k-1) / float64(n)
+	var fluid, flat float64 // time until the waiter's turn: by age, at gamma
+	for b := len(ageGrid) - 1; b >= from; b-- {
+		c := float64(t.waiting[b]) * scale
+		if c <= 0 {
+			continue
+		}
+		a := max(age, ageGrid[b])
+		if b+1 < len(ageGrid) {
+			a = max(age, (ageGrid[b]+ageGrid[b+1])/2)
+		}
+		ha := H(a)
+		m := min(math.Ceil(c), fluidChunks)
+		step := c / m
+		for range int(m) {
+			// Midpoint steps: dt = step * S(t + dt/2) / lambda.
+			d := step * math.Exp(-(H(a+fluid) - ha)) / lambda
+			fluid += step * math.Exp(-(H(a+fluid+d/2) - ha)) / lambda
+			d = step * math.Exp(-gamma*flat) / lambda
+			flat += step * math.Exp(-gamma*(flat+d/2)) / lambda
+		}
+	}
+	fluid += 1 / lambda
+	flat += 1 / lambda
+	if r := fluid / flat; r > 0 && !math.IsInf(r, 0) && !math.IsNaN(r) {
+		return r
+	}
+	return 1
+}
+
 // lifeTable is one gender's departures and time at risk by age band
 // (ageGrid), decayed with time constant Window so that old behaviour fades.
 type lifeTable struct {
@@ -885,7 +977,10 @@ func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, va
 	dl := lambda * s2
 	dg := s1 - lambda*s2
 	variance = s2 + dl*dl/(arrivals+e.cfg.PriorWeight) + dg*dg/(left+1)
-	return s1, variance, arrivals, lambda, gamma
+	// Those ahead do not all leave at one rate: scale the wait by what
+	// their ages change in the fluid line (fluidRatio).
+	r := e.fluidRatio(g, age, k, lambda, gamma0, gamma)
+	return s1 * r, variance * r * r, arrivals, lambda, gamma
 }
 
 // Rates returns the partner arrival rate and the competitors' rate of
