@@ -731,6 +731,21 @@ func (e *Estimator) fluidRatio(g Gender, age float64, k int, lambda, gamma0, gam
 		return 1
 	}
 	all := left / exposure
+	// Hazards that do not differ by age beyond the noise of their counts
+	// (a chi-square test of one hazard for every band, at about 3 standard
+	// deviations) change nothing: with exponential patience the bands'
+	// noise alone moved the wait by a few percent.
+	var chi2, df float64
+	for b := range ageGrid {
+		if want := t.exposure[b] * all; want >= 1 {
+			d := t.left[b] - want
+			chi2 += d * d / want
+			df++
+		}
+	}
+	if df--; df < 1 || chi2 <= df+3*math.Sqrt(2*df) {
+		return 1
+	}
 	prior := lifePrior / all
 	// h[b] is the hazard (per second) in band b, cum[b] the cumulative
 	// hazard at its start.
