@@ -203,3 +203,99 @@ func TestRecalibrateUsesTheWaitSinceTold(t *testing.T) {
 		t.Errorf("z90 = %.1f: the hour before the announcement was taken for a wait", z)
 	}
 }
+
+// fluidLine fills gender g's life table: ahead[b] waiting in age band b,
+// and per band the departures over the time at risk that give hazard[b]
+// (per second) over a large exposure.
+func fluidLine(e *Estimator, g Gender, hazard []float64, ahead []int) {
+	t := &e.life[g]
+	for b := range ageGrid {
+		t.exposure[b] = 1e6
+		t.left[b] = hazard[b] * 1e6
+		t.waiting[b] = ahead[b]
+	}
+}
+
+func TestFluidRatio(t *testing.T) {
+	bands := len(ageGrid)
+	flat := make([]float64, bands)
+	falling := make([]float64, bands)
+	ahead := make([]int, bands)
+	for b := range bands {
+		flat[b] = 1.0 / 120
+		// Newcomers leave readily, the long-waiting rarely (lognormal-like).
+		falling[b] = 0.05 / (1 + ageGrid[b]/10)
+		if ageGrid[b] <= 240 {
+			ahead[b] = 30
+		}
+	}
+	k := 1
+	for _, n := range ahead {
+		k += n
+	}
+	e := NewEstimator(EstimatorConfig{})
+	fluidLine(e, Male, flat, ahead)
+	if r := e.fluidRatio(Male, 0, k, 0.7, 1.0/120, 1.0/120); r != 1 {
+		t.Errorf("one hazard at every age: ratio %v, want exactly 1", r)
+	}
+	if r := e.fluidRatio(Male, 0, 1, 0.7, 0.01, 0.01); r != 1 {
+		t.Errorf("first in line: ratio %v, want 1", r)
+	}
+	fluidLine(e, Male, falling, ahead)
+	// The stages' one rate is the mean over those ahead of their hazard
+	// over the whole wait (aheadRatio); those about to be served only need
+	// to stay a few seconds: the fluid line moves faster.
+	var sum float64
+	for b := range bands {
+		sum += falling[b]
+	}
+	all := sum / float64(bands)               // equal exposure in every band
+	first, _ := stageSums(k, 0.7+all, all, 0) // the horizon, as stages takes it
+	gamma := all * e.aheadRatio(Male, 0, first)
+	r := e.fluidRatio(Male, 0, k, 0.7, all, gamma)
+	// The same fluid line one waiter at a time, each at their band's
+	// middle age, with the hazard (after the life table's prior) exactly
+	// integrated: the chunks of fluidRatio lose little.
+	prior := lifePrior / all
+	h := func(b int) float64 { return all * (falling[b]*1e6 + lifePrior) / (1e6 + prior) / all }
+	H := func(x float64) float64 { // cumulative hazard from 0 to x
+		var c float64
+		for b := range bands {
+			hi := math.Inf(1)
+			if b+1 < bands {
+				hi = ageGrid[b+1]
+			}
+			if x > ageGrid[b] {
+				c += h(b) * (min(x, hi) - ageGrid[b])
+			}
+		}
+		return c
+	}
+	var fluid, flatT float64
+	for b := bands - 1; b >= 0; b-- {
+		a := ageGrid[b]
+		if b+1 < bands {
+			a = (ageGrid[b] + ageGrid[b+1]) / 2
+		}
+		for range ahead[b] {
+			fluid += math.Exp(-(H(a+fluid) - H(a))) / 0.7
+			flatT += math.Exp(-gamma*flatT) / 0.7
+		}
+	}
+	want := (fluid + 1/0.7) / (flatT + 1/0.7)
+	t.Logf("falling hazard: stages' horizon %.0f s, ratio %.3f, one waiter at a time %.3f", first, r, want)
+	if math.Abs(r-want) > 0.02*want {
+		t.Errorf("ratio %.4f, one waiter at a time %.4f", r, want)
+	}
+	if r >= 1 {
+		t.Errorf("hazard falling with age: ratio %v, want below 1", r)
+	}
+	// Hazards that differ only by noise: no correction.
+	for b := range bands {
+		e.life[Male].exposure[b] = 1000
+		e.life[Male].left[b] = 8 + float64(b%3) // about 1 in 100 s, Poisson-sized noise
+	}
+	if r := e.fluidRatio(Male, 0, k, 0.7, 0.009, 0.009); r != 1 {
+		t.Errorf("hazards equal but for noise: ratio %v, want 1", r)
+	}
+}
