@@ -60,7 +60,13 @@ import (
 // every change, O(1)), with a prior of one departure per PriorPatience.
 // Patience follows no fixed law, so gamma is scaled by a life table of
 // leaving by age band (accrue, hazardRatio): for those ahead by their age
-// bands, and for the waiter's own age.
+// bands, and for the waiter's own age. One rate for everyone ahead is still
+// biased when the hazard changes with age (those about to be served need
+// to stay only a few seconds, the young ones near the waiter leave faster
+// than the average over the wait), so the wait is scaled by the fluid line
+// of those ahead, each leaving by the hazard of their own age, over the
+// same fluid line at the one rate (fluidRatio; 1 when the hazards do not
+// differ by age beyond their noise).
 //
 // Quantiles. P50 and P90 are those of a Gamma distribution with the stages'
 // mean and a variance that adds the uncertainty of the rates (the delta
@@ -715,7 +721,8 @@ const fluidChunks = 8
 // same fluid with the one rate gamma: exactly 1 when the hazard does not
 // change with age (exponential patience), whatever the discretization. The
 // ages are the life table's counts of those waiting by age band (as of the
-// last accrue), older than the waiter's, scaled to the k-1 ahead.
+// last accrue), older than the waiter's, spread evenly over each band and
+// scaled to the k-1 ahead.
 // O(bands x fluidChunks x log bands), no allocation.
 func (e *Estimator) fluidRatio(g Gender, age float64, k int, lambda, gamma0, gamma float64) float64 {
 	if k <= 1 || lambda <= 0 || gamma0 <= 0 || gamma <= 0 {
@@ -775,14 +782,18 @@ func (e *Estimator) fluidRatio(g Gender, age float64, k int, lambda, gamma0, gam
 		if c <= 0 {
 			continue
 		}
-		a := max(age, ageGrid[b])
+		// The band's ages are taken as spread evenly over it (above the
+		// waiter's own), the oldest first.
+		lo := max(age, ageGrid[b])
+		hi := lo
 		if b+1 < len(ageGrid) {
-			a = max(age, (ageGrid[b]+ageGrid[b+1])/2)
+			hi = max(lo, ageGrid[b+1])
 		}
-		ha := H(a)
 		m := min(math.Ceil(c), fluidChunks)
 		step := c / m
-		for range int(m) {
+		for j := range int(m) {
+			a := hi - (float64(j)+0.5)*(hi-lo)/m
+			ha := H(a)
 			// Midpoint steps: dt = step * S(t + dt/2) / lambda.
 			d := step * math.Exp(-(H(a+fluid) - ha)) / lambda
 			fluid += step * math.Exp(-(H(a+fluid+d/2) - ha)) / lambda
