@@ -135,3 +135,24 @@ func BenchmarkStats(b *testing.B) {
 		_ = e.Stats(waiting, t0)
 	}
 }
+
+// BenchmarkFluidRatio measures the fluid line's correction of one estimate
+// with a full life table: people waiting in every age band, hazards that
+// fall with age.
+func BenchmarkFluidRatio(b *testing.B) {
+	e := NewEstimator(EstimatorConfig{})
+	t := &e.life[Male]
+	for i := range ageGrid {
+		t.exposure[i] = 1e5
+		t.left[i] = 1e5 * 0.05 / (1 + ageGrid[i]/10)
+		t.waiting[i] = 100
+	}
+	k := 100*len(ageGrid) + 1
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if e.fluidRatio(Male, 0, k, 0.7, 0.01, 0.008) == 1 {
+			b.Fatal("no correction")
+		}
+	}
+}
