@@ -161,6 +161,19 @@ func TestProcess(t *testing.T) {
 	if svg, err := os.ReadFile(filepath.Join(svgDir, "tiny.svg")); err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
 		t.Fatalf("svg: %v", err)
 	}
+	// -samples writes every judged estimate, one CSV line each.
+	samples := filepath.Join(dir, "samples")
+	if _, errs, code := self("-scenario-file", file, "-whatif=false", "-samples", samples); code != 0 || errs != "" {
+		t.Fatalf("-samples: status %d, stderr %q", code, errs)
+	}
+	csv, err := os.ReadFile(filepath.Join(samples, "tiny.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
+	if lines[0] != "gender,phase,at,pos,p50,p90,pred,oracle,confidence,real,lambda,real_lambda" || len(lines) < 10 || !strings.HasPrefix(lines[1], "male,first,") {
+		t.Fatalf("samples CSV: %d lines, starting %q", len(lines), lines[:min(len(lines), 2)])
+	}
 	// -check turns a missed bar into status 1; with the same seed the
 	// figures, and so the status, are the same every time.
 	out2, _, code2 := self("-scenario-file", file, "-check")
