@@ -47,7 +47,7 @@ func Matrix() []Scenario {
 	}{
 		{"1to1", 1, 1, nil},
 		{"3to1", 3, 1, []string{"exp-20s", "logn-20s", "logn-5m"}},
-		{"10to1", 10, 1, nil},
+		{"10to1", 10, 1, []string{"logn-2m"}},
 	}
 	means := []struct {
 		name string
