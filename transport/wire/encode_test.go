@@ -15,8 +15,8 @@ func events() map[string]*msg.Event {
 	q := &msg.QueueInfo{Pool: "eu", Position: 3, Waiting: map[string]int32{"male": 12, "female": 9, "nonbinary": 0}}
 	e := &msg.Eta{P50S: 12.34, P90S: 40, Confidence: "medium", Reason: "About 3 ahead of you <& \"quoted\">."}
 	m := &msg.MatchInfo{MatchId: "m-01", Pool: "eu",
-		A: &msg.Partner{UserId: "a", DisplayName: "Ann\u2028\n", Gender: "female"},
-		B: &msg.Partner{UserId: "b", DisplayName: "Bé\x01\xff", Gender: "male"},
+		A:            &msg.Partner{UserId: "a", DisplayName: "Ann\u2028\n", Gender: "female"},
+		B:            &msg.Partner{UserId: "b", DisplayName: "Bé\x01\xff", Gender: "male"},
 		DateEndsAtMs: 1764720000123, VoteDeadlineMs: 1764720030000}
 	return map[string]*msg.Event{
 		"state idle":    {Ref: "1", Kind: &msg.Event_State{State: &msg.State{State: "idle", Viewer: "a"}}},
