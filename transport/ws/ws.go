@@ -107,9 +107,14 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	writeErr ErrorWriter
-	// writeBuffers lends write buffers to sockets only while they write, so
-	// an idle socket holds none. Safe for concurrent use.
+	// writeBuffers is gorilla's write buffer pool: gorilla writes no frame
+	// of ours, so it stays empty, but with a pool set gorilla keeps no
+	// buffer per socket. Safe for concurrent use.
 	writeBuffers sync.Pool
+	// outBufs lends sockets the buffers their frames are encoded into,
+	// only while they have something to write (outBuf, putOutBuf), so an
+	// idle socket holds none. Safe for concurrent use.
+	outBufs sync.Pool
 	// open is every live socket, on the wheel that pings each once per
 	// ping period and heartbeats its actor. Safe for concurrent use.
 	open *wheel[*conn]
@@ -129,6 +134,24 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, wr
 	h.leases = newWheel(sys.Limits().LeaseEvery(), renewAll)
 	sys.Router().OnChange(h.topologyChanged)
 	return h
+}
+
+// outBuf borrows a frame buffer from the pool (empty).
+func (h *Handler) outBuf() *outBuf {
+	if ob, ok := h.outBufs.Get().(*outBuf); ok {
+		return ob
+	}
+	return &outBuf{b: make([]byte, 0, 1024)}
+}
+
+// putOutBuf gives a frame buffer back (one grown past maxPooledOut is
+// dropped).
+func (h *Handler) putOutBuf(ob *outBuf) {
+	if cap(ob.b) > maxPooledOut {
+		return
+	}
+	ob.b = ob.b[:0]
+	h.outBufs.Put(ob)
 }
 
 // pingAll pings a slot of sockets and heartbeats their actors (the wheel
