@@ -335,6 +335,7 @@ func (c *conn) writeLoop() {
 			return
 		}
 		c.h.metrics.FramesOut.Add(float64(n))
+		c.h.metrics.Writes.Inc()
 	}
 }
 

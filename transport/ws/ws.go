@@ -76,6 +76,7 @@ type Metrics struct {
 	SlowClients prometheus.Counter
 	FramesIn    prometheus.Counter
 	FramesOut   prometheus.Counter
+	Writes      prometheus.Counter
 	BadFrames   prometheus.Counter
 	commands    *commandLatency // nil: not measured
 }
@@ -87,11 +88,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SlowClients: prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_slow_client_disconnects_total", Help: "Sockets closed because their send queue was full."}),
 		FramesIn:    prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_frames_in_total", Help: "Frames read from user sockets."}),
 		FramesOut:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_frames_out_total", Help: "Frames written to user sockets."}),
+		Writes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_writes_total", Help: "Writes to user sockets (each carries every frame that was queued)."}),
 		BadFrames:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_bad_frames_total", Help: "Client frames refused as invalid."}),
 		commands:    newCommandLatency(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.SlowClients, m.FramesIn, m.FramesOut, m.BadFrames, m.commands.vec)
+		reg.MustRegister(m.Connections, m.SlowClients, m.FramesIn, m.FramesOut, m.Writes, m.BadFrames, m.commands.vec)
 	}
 	return m
 }
