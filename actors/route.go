@@ -478,12 +478,6 @@ func (r *Router) cachedAt(kind, id, key string) *actor.PID {
 	return nil
 }
 
-// Forget drops this node's cached activation of kind/id: a grain that
-// will not be sent to from here again (a Match whose result this node's
-// session has), whose PID would otherwise sit in the cache until it ages
-// out. A later send looks the grain up again.
-func (r *Router) Forget(kind, id string) { r.cache.forget(kind + "/" + id) }
-
 // sendPending sends what waits for kind/id's lookup, in order, until
 // nothing does. The lookup is made once, within the first send's ctx; while
 // it fails, each send looks up again within its own (as each Send did
@@ -669,14 +663,6 @@ func (c *pidCache) drop(key string, p *actor.PID) {
 			delete(m, key)
 		}
 	}
-}
-
-// forget drops key.
-func (c *pidCache) forget(key string) {
-	c.mu.Lock()
-	delete(c.young, key)
-	delete(c.old, key)
-	c.mu.Unlock()
 }
 
 func (c *pidCache) len() int {

@@ -437,9 +437,6 @@ func (s *session) matchResult(m *msg.MatchResult) {
 	}
 	s.state, s.match = StateIdle, nil
 	s.noteSettled(m.MatchId)
-	// Nothing here sends to the settled match again (a late vote is
-	// answered from s.closed): its PID would only fill the cache.
-	s.d.Router.Forget(KindMatch, m.MatchId)
 	if len(s.conns) == 0 {
 		s.resultMissed = m
 	}
