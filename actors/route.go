@@ -440,7 +440,7 @@ func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered 
 		r.pendMu.Unlock()
 		return
 	}
-	if pid := r.cachedAt(kind, id, key); pid != nil {
+	if pid := r.cached(kind, id); pid != nil {
 		r.pendMu.Unlock()
 		r.acks.send(kind, id, m, pid, deadline, done, nil)
 		return
@@ -457,12 +457,6 @@ func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered 
 // cached returns the cached activation of kind/id when it is at the
 // grain's current owner, without waiting for anything; nil otherwise.
 func (r *Router) cached(kind, id string) *actor.PID {
-	return r.cachedAt(kind, id, kind+"/"+id)
-}
-
-// cachedAt is cached for the cache key of kind/id (kind + "/" + id),
-// which SendThen has made already.
-func (r *Router) cachedAt(kind, id, key string) *actor.PID {
 	select {
 	case <-r.attached:
 	default:
@@ -472,7 +466,7 @@ func (r *Router) cachedAt(kind, id, key string) *actor.PID {
 	if owner == "" {
 		return nil
 	}
-	if pid := r.cache.get(key); pid != nil && pid.Address == owner {
+	if pid := r.cache.get(kind + "/" + id); pid != nil && pid.Address == owner {
 		return pid
 	}
 	return nil
