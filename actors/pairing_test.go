@@ -3,9 +3,11 @@ package actors
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -130,5 +132,72 @@ func TestNoDoublePairingWhileTheMatchIsWritten(t *testing.T) {
 	}
 	if n := refused.GetCounter().GetValue(); n != 0 {
 		t.Fatalf("%v pairings refused by the store: the pool paired Ann twice", n)
+	}
+}
+
+// TestInstantPairStartsOnce: a spin paired at once does not ask the Match
+// grain to start the match a second time; the spinner learns of it from
+// the grain's one MatchFound, like its partner, and both are matched.
+func TestInstantPairStartsOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster node")
+	}
+	cfg := TestConfig()
+	cfg.Refresh = time.Minute // no refresh tick asks within the test
+	var mu sync.Mutex
+	starts, found := 0, map[string]int{}
+	hooks := &testHooks{message: func(kind, id string, m any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch m.(type) {
+		case *msg.StartMatch:
+			starts++
+		case *msg.MatchFound:
+			found[id]++
+		}
+	}}
+	d := &Deps{Config: cfg, Store: memory.New(), Logger: clustertest.Logger(), Metrics: NewMetrics(prometheus.NewRegistry()), hooks: hooks}
+	node := clustertest.Local(t, Kinds(d)...)
+	sys := NewSystem(node.Cluster(), d)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for id, p := range map[string]*msg.ProfileData{
+		"ann": {DisplayName: "Ann", Gender: "female", Seeking: []string{"male"}, Pool: "once"},
+		"bob": {DisplayName: "Bob", Gender: "male", Seeking: []string{"female"}, Pool: "once"},
+	} {
+		if r, err := sys.PutProfile(ctx, id, p); err != nil || r.Error != nil {
+			t.Fatalf("profile %s: %v %v", id, err, r.GetError())
+		}
+	}
+	// The spins come from a socket (a REST spin asks the Match grain at
+	// once, so that its answer can carry the match).
+	events := make(chan *msg.Event, 16)
+	sock := sys.ActorSystem().Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if ev, ok := c.Message().(*msg.Event); ok && ev.Ref != "" {
+			events <- ev
+		}
+	}))
+	for _, id := range []string{"ann", "bob"} {
+		sys.Deliver(id, &msg.Attach{Conn: sock}, nil)
+		sys.Deliver(id, &msg.Command{Conn: sock, Ref: "spin-" + id, Kind: &msg.Command_Spin{Spin: &msg.SpinCmd{}}}, nil)
+		select {
+		case ev := <-events:
+			if ev.GetQueued() == nil || ev.Ref != "spin-"+id {
+				t.Fatalf("spin %s: %v", id, ev)
+			}
+		case <-ctx.Done():
+			t.Fatalf("spin %s: no answer", id)
+		}
+	}
+	for _, id := range []string{"ann", "bob"} {
+		clustertest.Eventually(t, 5*time.Second, id+" matched", func() bool {
+			ev, err := sys.Command(ctx, id, &msg.Command{Kind: &msg.Command_Status{Status: &msg.StatusCmd{}}})
+			return err == nil && ev.GetState().GetState() == StateMatched
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if starts != 1 || found["ann"] != 1 || found["bob"] != 1 {
+		t.Fatalf("StartMatch received %d times (want 1), MatchFound by session %v (want one each)", starts, found)
 	}
 }

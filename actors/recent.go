@@ -2,19 +2,23 @@ package actors
 
 import (
 	"slices"
+	"strings"
 	"time"
 	"unique"
 )
 
-// recentSet is a session's partners within the rematch cooldown, in the
-// order met: the interned ids (8 bytes each, one copy a user for every
-// session that met them) and, beside them, when each was met in whole
-// seconds after base, rounded up (4 bytes: a partner is kept up to a
-// second longer, never shorter). Under the default 24 h cooldown a user of
-// the long load run meets one more partner every four seconds, 150 in ten
+// recentSet is a session's partners within the rematch cooldown, sorted
+// by id: the interned ids (8 bytes each, one copy a user for every session
+// that met them) and, beside them, when each was met in whole seconds
+// after base, rounded up (4 bytes: a partner is kept up to a second
+// longer, never shorter). Under the default 24 h cooldown a user of the
+// long load run meets one more partner every four seconds, 150 in ten
 // minutes, so this is the one piece of a session that grows for the whole
 // run: about 14 bytes a partner with the spare room; a slice of id and
-// Unix nanoseconds pairs cost about 20, a map about 73.
+// Unix nanoseconds pairs cost about 20, a map about 73. Kept sorted so
+// that every spin's sorted copy for the pool (sorted) costs a pass, not a
+// sort of strings (which grew with the set to a fifth of the session's
+// CPU by the tenth minute of that run).
 type recentSet struct {
 	ids  []unique.Handle[string]
 	at   []int32 // seconds after base, rounded up; len(at) == len(ids)
@@ -23,10 +27,19 @@ type recentSet struct {
 
 func (r *recentSet) len() int { return len(r.ids) }
 
-// add records id, met at t.
+// add records id, met at t: O(log n) comparisons and a move of the
+// entries after it. An id already held keeps the later time.
 func (r *recentSet) add(id string, t time.Time) {
 	if len(r.ids) == 0 && r.ids == nil {
 		r.base = t.Unix()
+	}
+	at := r.offset(t)
+	i, found := slices.BinarySearchFunc(r.ids, id, func(h unique.Handle[string], id string) int {
+		return strings.Compare(h.Value(), id)
+	})
+	if found {
+		r.at[i] = max(r.at[i], at)
+		return
 	}
 	if len(r.ids) == cap(r.ids) && len(r.ids) >= 16 {
 		// Grow by a quarter, not append's doubling: the set grows by one a
@@ -36,8 +49,8 @@ func (r *recentSet) add(id string, t time.Time) {
 		r.ids = append(make([]unique.Handle[string], 0, n), r.ids...)
 		r.at = append(make([]int32, 0, n), r.at...)
 	}
-	r.ids = append(r.ids, unique.Make(id))
-	r.at = append(r.at, r.offset(t))
+	r.ids = slices.Insert(r.ids, i, unique.Make(id))
+	r.at = slices.Insert(r.at, i, at)
 }
 
 // offset returns t in seconds after base, rounded up and clamped to int32.
@@ -84,7 +97,6 @@ func (r *recentSet) sorted() []string {
 	for i, h := range r.ids {
 		out[i] = h.Value()
 	}
-	slices.Sort(out)
 	return out
 }
 

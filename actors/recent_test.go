@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
@@ -174,5 +175,65 @@ func TestEnqueueKeepsTheSessionsPartners(t *testing.T) {
 	}
 	if !pw.Recent.Has("u000") || !pw.Recent.Has("u149") || pw.Recent.Has("u150") {
 		t.Fatal("the waiter's cooldown lost partners")
+	}
+}
+
+// TestRecentSetStaysSorted: partners added in any order, some twice, come
+// out sorted and once each, before and after a prune, and an id met again
+// keeps its later time.
+func TestRecentSetStaysSorted(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var r recentSet
+	met := map[string]time.Time{}
+	for i := range 400 {
+		id := fmt.Sprintf("u%d", rng.IntN(300))
+		at := now.Add(time.Duration(i) * time.Second)
+		r.add(id, at)
+		met[id] = at
+	}
+	want := func(cutoff time.Time) []string {
+		var ids []string
+		for id, at := range met {
+			if !at.Before(cutoff) {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	if got, w := r.sorted(), want(now); !slices.Equal(got, w) {
+		t.Fatalf("sorted() = %d ids %v..., want %d", len(got), got[:min(5, len(got))], len(w))
+	}
+	// A cooldown of 200 s at +400 s keeps those last met at +200 s or later.
+	r.prune(now.Add(400*time.Second), 200*time.Second)
+	if got, w := r.sorted(), want(now.Add(200*time.Second)); !slices.Equal(got, w) || len(w) == 0 || len(w) == len(met) {
+		t.Fatalf("after the prune: %d ids, want %d of %d", len(got), len(w), len(met))
+	}
+}
+
+// BenchmarkRecentSpin measures what a spin costs the partner set of a
+// user who met 150 partners: one more partner added (and one dropped, to
+// keep the size) and the sorted copy sent to the pool.
+func BenchmarkRecentSpin(b *testing.B) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var r recentSet
+	for j := range 150 {
+		r.add(fmt.Sprintf("load-u%d", (j*7919)%100_000), now.Add(time.Duration(j)*time.Second))
+	}
+	ids := make([]string, 1024)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("load-u%d", 100_000+(i*7919)%100_000)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		at := now.Add(time.Duration(150+i) * time.Second)
+		r.add(ids[i%len(ids)], at)
+		r.prune(at, 150*time.Second)
+		if len(r.sorted()) == 0 {
+			b.Fatal("empty")
+		}
+		i++
 	}
 }

@@ -440,7 +440,7 @@ func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered 
 		r.pendMu.Unlock()
 		return
 	}
-	if pid := r.cached(kind, id); pid != nil {
+	if pid := r.cachedAt(kind, id, key); pid != nil {
 		r.pendMu.Unlock()
 		r.acks.send(kind, id, m, pid, deadline, done, nil)
 		return
@@ -457,6 +457,12 @@ func (r *Router) SendThen(kind, id string, m proto.Message, done func(delivered 
 // cached returns the cached activation of kind/id when it is at the
 // grain's current owner, without waiting for anything; nil otherwise.
 func (r *Router) cached(kind, id string) *actor.PID {
+	return r.cachedAt(kind, id, kind+"/"+id)
+}
+
+// cachedAt is cached for the cache key of kind/id (kind + "/" + id),
+// which SendThen has made already.
+func (r *Router) cachedAt(kind, id, key string) *actor.PID {
 	select {
 	case <-r.attached:
 	default:
@@ -466,11 +472,17 @@ func (r *Router) cached(kind, id string) *actor.PID {
 	if owner == "" {
 		return nil
 	}
-	if pid := r.cache.get(kind + "/" + id); pid != nil && pid.Address == owner {
+	if pid := r.cache.get(key); pid != nil && pid.Address == owner {
 		return pid
 	}
 	return nil
 }
+
+// Forget drops this node's cached activation of kind/id: a grain that
+// will not be sent to from here again (a Match whose result this node's
+// session has), whose PID would otherwise sit in the cache until it ages
+// out. A later send looks the grain up again.
+func (r *Router) Forget(kind, id string) { r.cache.forget(kind + "/" + id) }
 
 // sendPending sends what waits for kind/id's lookup, in order, until
 // nothing does. The lookup is made once, within the first send's ctx; while
@@ -657,6 +669,14 @@ func (c *pidCache) drop(key string, p *actor.PID) {
 			delete(m, key)
 		}
 	}
+}
+
+// forget drops key.
+func (c *pidCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.young, key)
+	delete(c.old, key)
+	c.mu.Unlock()
 }
 
 func (c *pidCache) len() int {

@@ -101,17 +101,45 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 	s.crumb("queued", "pool", p.Pool)
 	s.armRefresh()
 	if r.Match != nil {
-		s.paired(ctx, r.Match)
+		s.pairedAtOnce(ctx, cmd, r.Match)
 	}
+}
+
+// pairedAtOnce takes a pairing the pool made with the spin itself. The
+// pool has handed it to its Match grain (a one-way send the Router
+// delivers), which tells both partners once it is durable (MatchFound) or
+// refused (MatchAborted), so the session asks nothing: it keeps the
+// pairing pending, and the user stays queued until one of them comes. If
+// neither comes within a refresh period, onRefresh asks the Match grain
+// (paired). A traced spin asks at once, so that the start is a span of
+// its trace, and so does a REST spin (no connection), whose caller reads
+// the match from the status that follows its answer. Asking for every
+// spin cost a request, its reply and the Match grain's second MatchFound
+// to both partners.
+func (s *session) pairedAtOnce(ctx actor.Context, cmd *msg.Command, info *msg.MatchInfo) {
+	if s.tctx != nil || cmd.Conn == nil {
+		s.paired(ctx, info)
+		return
+	}
+	if s.takes(info) {
+		s.pending = info
+	}
+}
+
+// takes reports whether a pairing the pool offers is one to take up: not
+// the user's current or last settled match, nor one the store refused.
+func (s *session) takes(info *msg.MatchInfo) bool {
+	if info == nil || s.settled == info.MatchId || s.match.GetMatchId() == info.MatchId {
+		return false
+	}
+	_, refused := s.refused[info.MatchId]
+	return !refused
 }
 
 // paired handles a pairing the pool made: the Match grain makes it durable
 // (or refuses it) before the user is told.
 func (s *session) paired(ctx actor.Context, info *msg.MatchInfo) {
-	if info == nil || s.settled == info.MatchId || s.match.GetMatchId() == info.MatchId {
-		return
-	}
-	if _, no := s.refused[info.MatchId]; no {
+	if !s.takes(info) {
 		return
 	}
 	s.pending = info
@@ -411,6 +439,9 @@ func (s *session) matchResult(m *msg.MatchResult) {
 	}
 	s.state, s.match = StateIdle, nil
 	s.noteSettled(m.MatchId)
+	// Nothing here sends to the settled match again (a late vote is
+	// answered from s.closed): its PID would only fill the cache.
+	s.d.Router.Forget(KindMatch, m.MatchId)
 	if len(s.conns) == 0 {
 		s.resultMissed = m
 	}

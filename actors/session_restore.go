@@ -106,6 +106,7 @@ func (s *session) matchAborted(ctx actor.Context, matchID string) {
 		s.refused = map[string]struct{}{}
 	}
 	s.refused[matchID] = struct{}{}
+	s.d.Router.Forget(KindMatch, matchID) // refused: not sent to again
 	// The pool forgets the pairing before it hears the place again (the
 	// Match grain tells it too; this one is ordered before the announce).
 	s.d.Router.Send(KindMatchPool, p.Pool, &msg.MatchOutcome{MatchId: matchID, Result: ResultAborted, A: p.A.GetUserId(), B: p.B.GetUserId()})

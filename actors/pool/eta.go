@@ -294,6 +294,12 @@ func NewEstimator(cfg EstimatorConfig) *Estimator {
 		}
 	}
 	e.horizons = append(e.horizons, numSlots)
+	for _, h := range e.horizons {
+		e.win.track(h)
+	}
+	for _, span := range trendSpans {
+		e.win.track(int(e.trendSlots(span)))
+	}
 	e.usualAt = [2]int64{-1, -1}
 	return e
 }
@@ -329,8 +335,7 @@ func (e *Estimator) Arrival(g Gender, s GenderSet, at time.Time) {
 		return
 	}
 	if sl := e.slotAt(at); sl != nil {
-		sl.arrivals[c]++
-		e.win.total.arrivals[c]++
+		e.win.arrival(sl, c, false)
 	}
 }
 
@@ -345,12 +350,7 @@ func (e *Estimator) arrive(w *Waiter, at time.Time) {
 	if sl == nil {
 		return
 	}
-	sl.arrivals[c]++
-	e.win.total.arrivals[c]++
-	if e.echo.returned(w.UserID, timeKey(at), e.cfg.Window) {
-		sl.returns[c]++
-		e.win.total.returns[c]++
-	}
+	e.win.arrival(sl, c, e.echo.returned(w.UserID, timeKey(at), e.cfg.Window))
 }
 
 // dated records that w was paired at at (and is out on a date).
@@ -439,45 +439,24 @@ func (e *Estimator) partnerArrivals(c class) int {
 
 // partnerRate returns the posterior mean of the arrival rate of class c's
 // partners (per second) over the adaptive horizon at nowKey, and the real
-// arrivals behind it. Cost: one pass over at most numSlots slots.
+// arrivals behind it. Cost: O(horizons x classes), whatever the history
+// (the window keeps the horizons' counts, stretch.go).
 func (e *Estimator) partnerRate(c class, nowKey int64) (lambda, n float64) {
 	lambda, n, _ = e.partnerRateSpan(c, nowKey, false)
 	return lambda, n
-}
-
-// count returns the arrivals of sl in the classes of set: all of them, or
-// with fresh only those who were not back from a date.
-func (sl *slot) count(set classSet, fresh bool) float64 {
-	var x float64
-	for s := set; ; {
-		pc, ok := s.next()
-		if !ok {
-			return x
-		}
-		x += float64(sl.arrivals[pc])
-		if fresh {
-			x -= float64(sl.returns[pc])
-		}
-	}
 }
 
 // partnerRateSpan is partnerRate with the span (seconds) of the horizon;
 // with fresh it counts only the arrivals that were not back from a date.
 func (e *Estimator) partnerRateSpan(c class, nowKey int64, fresh bool) (lambda, n, span float64) {
 	set := partnerClasses[c]
-	var total float64 // arrivals over the accepted horizon (span seconds)
-	prev := 0
-	end := nowKey // end of the next stretch
+	var total float64  // arrivals over the accepted horizon (span seconds)
+	var within float64 // arrivals in the slots of the previous horizon
+	end := nowKey      // end of the next stretch
 	for i, h := range e.horizons {
-		var seg float64
-		for j := prev; j < h; j++ {
-			idx := e.win.head - int64(j)
-			sl := &e.win.slots[mod(idx)]
-			if sl.idx != idx {
-				continue
-			}
-			seg += sl.count(set, fresh)
-		}
+		// The counts are integers well below 2^53: exact in a float64.
+		upTo := float64(e.win.arrivalsWithin(int64(h), set, fresh))
+		seg := upTo - within // the slots beyond the previous horizon
 		from := max((e.win.head-int64(h)+1)*e.win.width, e.start)
 		segSpan := float64(end-from) / float64(time.Second)
 		if segSpan <= 0 {
@@ -497,7 +476,7 @@ func (e *Estimator) partnerRateSpan(c class, nowKey int64, fresh bool) (lambda, 
 		}
 		total += seg
 		span += segSpan
-		prev, end = h, from
+		end, within = from, upTo
 	}
 	// The prior fades as arrivals come in (a fixed one would bias a busy
 	// pool's rate by its pseudo-time over the span).
@@ -538,32 +517,104 @@ func (e *Estimator) partnerTrend(c class, nowKey int64, fresh bool, horizon floa
 	return slope, ok
 }
 
+// trendSlots returns how many slots back from the head a trend over span
+// is fitted on (at most the window).
+func (e *Estimator) trendSlots(span time.Duration) int64 {
+	return min((int64(span)+e.win.width-1)/e.win.width, numSlots)
+}
+
 // partnerTrendOver is partnerTrend's fit over one span: the slope and its
-// squared z score.
+// squared z score. The fit is over the m newest slots, each clipped to the
+// time observed (from the start to nowKey): a point at the slot's centre,
+// t seconds from now (negative), weighted by its width w, with x arrivals,
+// rate x/w. The slots wholly inside the observed time, all but the one
+// holding now and the one holding the start, have width W and centres in
+// steps of W: their sums of w, w t and w t^2 have closed forms in the
+// ages, and their sums of x and x t come from the window's stretch of m
+// slots (the arrivals and the arrivals times age), so a fit costs
+// O(classes), whatever the history; the two clipped slots are added one
+// by one. Equal to a walk of the slots to float rounding
+// (TestStretchSumsMatchTheWalk).
 func (e *Estimator) partnerTrendOver(c class, nowKey int64, fresh bool, span time.Duration) (slope, z2 float64) {
 	set := partnerClasses[c]
-	m := int(min((int64(span)+e.win.width-1)/e.win.width, numSlots))
+	w := &e.win
+	width := w.width
+	m := e.trendSlots(span)
+	// Ages (slots back from the head) of the slot holding now and of the
+	// one holding the start; the slots of ages lo to hi are whole (a slot
+	// newer than now's or older than the start's has no observed time).
+	aNow := w.head - w.slotOf(nowKey)
+	aStart := w.head - w.slotOf(e.start)
+	lo, hi := max(aNow+1, 0), min(aStart, m-1)
+	if w.slotOf(e.start)*width < e.start {
+		hi = min(aStart-1, m-1)
+	}
 	var sw, st, sr, stt, str, count float64
-	for j := range m {
-		idx := e.win.head - int64(j)
-		sl := &e.win.slots[mod(idx)]
-		from := max(idx*e.win.width, e.start)
-		to := min((idx+1)*e.win.width, nowKey)
-		width := float64(to-from) / float64(time.Second)
-		if width <= 0 {
-			continue
+	// add adds the slot of age a, clipped, as a walk would.
+	add := func(a int64) {
+		idx := w.head - a
+		from := max(idx*width, e.start)
+		to := min((idx+1)*width, nowKey)
+		wd := float64(to-from) / float64(time.Second)
+		if wd <= 0 {
+			return
 		}
-		var x float64
-		if sl.idx == idx {
-			x = sl.count(set, fresh)
-		}
+		x := float64(w.countAt(a, set, fresh))
 		t := -float64(nowKey-(from+to)/2) / float64(time.Second) // slot centre, seconds from now (negative)
-		sw += width
-		st += width * t
+		sw += wd
+		st += wd * t
 		sr += x
-		stt += width * t * t
+		stt += wd * t * t
 		str += x * t
 		count += x
+	}
+	switch {
+	case hi-lo+1 < 3:
+		// A fit over a few slots (a new pool) is walked as it is, so that
+		// a fit of one slot, which has no slope, gives none.
+		for a := max(aNow, 0); a <= min(aStart, m-1); a++ {
+			add(a)
+		}
+	default:
+		if aNow >= 0 && aNow < m {
+			add(aNow)
+		}
+		if aStart != aNow && aStart > hi && aStart < m {
+			add(aStart)
+		}
+		// Arrivals and arrivals x age over ages lo..hi: the stretch holds
+		// ages 1..m-1; the head (age 0) is added when whole, and the ages
+		// outside lo..hi that may hold arrivals (those newer than now, and
+		// the start's slot) taken out.
+		x0, x1 := int64(0), int64(0)
+		if m > 1 {
+			x0, x1 = w.stretchOf(m).sums(set, fresh)
+		}
+		if lo == 0 {
+			x0 += w.countAt(0, set, fresh)
+		}
+		for a := int64(1); a < lo && a < m; a++ {
+			n := w.countAt(a, set, fresh)
+			x0, x1 = x0-n, x1-a*n
+		}
+		for a := hi + 1; a <= min(aStart, m-1); a++ {
+			n := w.countAt(a, set, fresh)
+			x0, x1 = x0-n, x1-a*n
+		}
+		// A whole slot of age a is centred at head*W + W/2 - a*W (the
+		// walk's (from+to)/2), so t = -(q + a W) with q the offset of now
+		// from the head's centre.
+		n := float64(hi - lo + 1)
+		sa := float64((lo + hi) * (hi - lo + 1) / 2)
+		saa := float64(sumSquares(hi) - sumSquares(lo-1))
+		q := float64(nowKey-w.head*width-width/2) / float64(time.Second)
+		ws := float64(width) / float64(time.Second)
+		sw += n * ws
+		st -= ws * (n*q + ws*sa)
+		stt += ws * (n*q*q + 2*q*ws*sa + ws*ws*saa)
+		sr += float64(x0)
+		str -= q*float64(x0) + ws*float64(x1)
+		count += float64(x0)
 	}
 	if sw <= 0 || count < 10 {
 		return 0, 0
@@ -576,6 +627,14 @@ func (e *Estimator) partnerTrendOver(c class, nowKey int64, fresh bool, span tim
 	slope = (str - sr*tbar) / sxx // sum w (t - tbar)(r - rbar) with r = x/w
 	v := (count / sw) / sxx       // Poisson: var(r_j) = lambda/w_j
 	return slope, slope * slope / v
+}
+
+// sumSquares returns 1^2 + 2^2 + ... + k^2 (0 for k < 1).
+func sumSquares(k int64) int64 {
+	if k < 1 {
+		return 0
+	}
+	return k * (k + 1) * (2*k + 1) / 6
 }
 
 // priorFade is how many real events halve a prior's weight.

@@ -2,6 +2,8 @@ package pool
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -138,6 +140,91 @@ func BenchmarkPoolEvents(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/waiter")
 			b.ReportMetric(float64(looked)/float64(b.N), "told/tick")
+		})
+	}
+}
+
+// busyHistory drives p through d of traffic ending at end: about 40 spins
+// a second of men and women seeking each other and some nonbinary people
+// seeking anyone, most paired at once, everyone paired back after a date
+// of 30 to 90 s (so the echo learns returns), the longest-waiting man
+// leaving whenever more than 50 wait, and a wait tick a second.
+func busyHistory(tb testing.TB, p *Pool, d time.Duration, end time.Time) {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(7, 8))
+	type back struct {
+		w  *Waiter
+		at time.Time
+	}
+	var out []back
+	id := 0
+	const step = 100 * time.Millisecond
+	for now := end.Add(-d); now.Before(end); now = now.Add(step) {
+		var spins []*Waiter
+		for len(out) > 0 && !out[0].at.After(now) {
+			spins = append(spins, out[0].w)
+			out = out[1:]
+		}
+		for range 4 - min(len(spins), 4) {
+			id++
+			w := &Waiter{UserID: "h" + strconv.Itoa(id)}
+			switch r := rng.IntN(20); {
+			case r < 10:
+				w.Gender, w.Seeking = Male, sF
+			case r < 19:
+				w.Gender, w.Seeking = Female, sM
+			default:
+				w.Gender, w.Seeking = Nonbinary, sAll
+			}
+			spins = append(spins, w)
+		}
+		for _, w := range spins {
+			w.EnqueuedAt = now
+			if partner := p.Join(w, true, now); partner != nil {
+				for _, u := range []*Waiter{w, partner} {
+					b := back{u, now.Add(30*time.Second + time.Duration(rng.Int64N(int64(time.Minute))))}
+					i, _ := slices.BinarySearchFunc(out, b, func(x, y back) int { return x.at.Compare(y.at) })
+					out = slices.Insert(out, i, b)
+				}
+			}
+		}
+		if n := p.Queue().Count(Male); n > 50 {
+			var oldest string
+			p.Queue().Each(func(w *Waiter, _ int) bool {
+				if w.Gender == Male {
+					oldest = w.UserID
+					return false
+				}
+				return true
+			})
+			p.Leave(oldest, now)
+		}
+		if now.Sub(end.Add(-d))%time.Second == 0 {
+			p.Updates(now, func(*Waiter, int, ETA, map[Gender]int) {})
+		}
+	}
+}
+
+// BenchmarkEstimateHistory measures one estimate (a man seeking women at
+// position 40) after 0, 1, 5 and 15 minutes of busy history (busyHistory):
+// what an estimate costs must not grow as the window's history fills
+// (issue 10's 10-minute run: 0.20 -> 0.39 s of Estimator.estimate in a 25 s
+// profile when the slots were walked).
+func BenchmarkEstimateHistory(b *testing.B) {
+	for _, d := range []time.Duration{0, time.Minute, 5 * time.Minute, 15 * time.Minute} {
+		b.Run("history="+d.String(), func(b *testing.B) {
+			p := NewPool(PoolConfig{})
+			busyHistory(b, p, d, t0)
+			e := p.Estimator()
+			w := &Waiter{UserID: "m", Gender: Male, Seeking: sF, EnqueuedAt: t0}
+			waiting := p.Queue().Waiting()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if e.Estimate(w, 40, waiting, t0).P50 <= 0 {
+					b.Fatal("no estimate")
+				}
+			}
 		})
 	}
 }

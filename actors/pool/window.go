@@ -58,6 +58,9 @@ type window struct {
 	begun bool
 	slots [numSlots]slot
 	total slot // sum of every slot in (head-numSlots, head]
+	// stretches keep the arrivals of the newest slots for the rate
+	// horizons and trends (stretch.go), set up by track.
+	stretches []stretch
 }
 
 // slotOf returns the slot number of time t (floor division).
@@ -84,6 +87,9 @@ func (w *window) advance(t int64) {
 	if i-w.head >= numSlots {
 		w.slots = [numSlots]slot{}
 		w.total = slot{}
+		for k := range w.stretches {
+			w.stretches[k].clear()
+		}
 		for j := i - numSlots + 1; j <= i; j++ {
 			w.slots[mod(j)].idx = j
 		}
@@ -91,6 +97,7 @@ func (w *window) advance(t int64) {
 		return
 	}
 	for j := w.head + 1; j <= i; j++ {
+		w.shiftStretches(j - 1)
 		s := &w.slots[mod(j)]
 		w.total.sub(s)
 		*s = slot{idx: j}

@@ -71,6 +71,14 @@ type Frame struct {
 // FromEvent converts a grain event into its wire frame.
 func FromEvent(ev *msg.Event) *Frame {
 	f := &Frame{}
+	FillFrame(f, ev)
+	return f
+}
+
+// FillFrame sets the fields of f, a zero Frame, from a grain event (as
+// FromEvent): a socket encodes the frame at once, so it can be a
+// variable of the caller's rather than an allocation.
+func FillFrame(f *Frame, ev *msg.Event) {
 	if ev.Ref != "" {
 		f.Ref = json.RawMessage(ev.Ref)
 	}
@@ -104,7 +112,6 @@ func FromEvent(ev *msg.Event) *Frame {
 		f.Type = "error"
 		f.Code, f.Message, f.HelpURL = "internal", "Something went wrong on our side.", HelpURL("internal")
 	}
-	return f
 }
 
 func queue(q *msg.QueueInfo) *Queue {

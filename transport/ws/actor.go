@@ -105,7 +105,9 @@ func (p *connection) SendUserMessage(_ *actor.PID, message any) {
 			p.seen = f.GetMatch().GetMatchId()
 		}
 		p.c.eventCrumb(m)
-		p.c.enqueue(wire.FromEvent(m))
+		var f wire.Frame // encoded by enqueue: it need not outlive the call
+		wire.FillFrame(&f, m)
+		p.c.enqueue(&f)
 		if e := m.GetError(); e != nil && e.Close {
 			p.c.closeWith(closeCode(e), e.Code)
 		}

@@ -3,9 +3,9 @@ package ws
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -26,23 +26,35 @@ import (
 // empty queue; its pings and heartbeats come from the Handler's wheel.
 type conn struct {
 	h  *Handler        // static
-	ws *websocket.Conn // reads: owned by run; writes: owned by the writer
+	ws *websocket.Conn // reads: owned by run (the writer writes to nc itself)
+	// nc is ws's network connection, static: the writer writes whole
+	// frames to it (frames.go).
+	nc net.Conn
 	// userID is the socket's user; static after ServeHTTP sets it.
 	userID string
 
 	mu sync.Mutex
-	// queue holds encoded frames for the writer, at most cfg.SendQueue.
-	// Full means the client is too slow: the socket is closed (see
-	// enqueue). Guarded by mu; nil when empty.
-	queue [][]byte
+	// out holds the encoded frames (headers included) waiting for the
+	// writer, frames of them, at most cfg.SendQueue. Full means the
+	// client is too slow: the socket is closed (see enqueue). Guarded by
+	// mu; nil when empty (the buffer goes back to the Handler's pool).
+	out    *outBuf
+	frames int
 	// pingDue asks the writer for a ping; guarded by mu.
 	pingDue bool
+	// pongDue asks the writer for a pong with pongData, the payload of
+	// the latest ping the peer sent (one pong answers all the pings read
+	// before it was written). Guarded by mu.
+	pongDue  bool
+	pongData string
 	// writing is set while a writer goroutine runs; guarded by mu.
 	writing bool
 	// closing is set once by closeWith, with closeCode and closeText:
 	// the writer sends what is queued, then this close, then stops.
-	// Guarded by mu.
+	// closeSent (set with closing) means gorilla sent a close already:
+	// the writer sends nothing more. Guarded by mu.
 	closing   bool
+	closeSent bool
 	closeCode int
 	closeText string
 	// finished is set when the writer has sent the close (or a write
@@ -50,6 +62,12 @@ type conn struct {
 	finished bool
 	// written is closed when finished is set.
 	written chan struct{}
+	// writeSet is when the writer last moved nc's write deadline; owned
+	// by the writer (one runs at a time, handed over under mu).
+	writeSet time.Time
+	// readSet is when the reader last moved nc's read deadline; owned by
+	// the reader (the pong handler runs in it).
+	readSet time.Time
 
 	// actor is the Connection process, set once by run; read by the
 	// handler's topology hook and wheel.
@@ -83,6 +101,8 @@ func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) 
 	up := websocket.Upgrader{
 		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: 4096,
+		// gorilla writes no frame of ours (frames.go); with a pool set it
+		// never takes a buffer from it, and keeps no hijacked one.
 		WriteBufferPool: &h.writeBuffers,
 		// The Origin was checked by the handler before authentication.
 		CheckOrigin: func(*http.Request) bool { return true },
@@ -94,6 +114,7 @@ func upgrade(w http.ResponseWriter, r *http.Request, h *Handler) (*conn, error) 
 	return &conn{
 		h:       h,
 		ws:      ws,
+		nc:      ws.NetConn(),
 		written: make(chan struct{}),
 		hub:     socketHub(r),
 	}, nil
@@ -129,19 +150,33 @@ func (c *conn) run(userID string, expires time.Time) {
 func (c *conn) readLoop(userID string, p *connection) {
 	defer c.recoverLoop("ws.reader")
 	c.ws.SetReadLimit(c.h.cfg.ReadLimit)
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
+	c.extendRead(time.Now())
 	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
+		c.extendRead(time.Now())
+		return nil
+	})
+	// gorilla would answer from this goroutine, beside the writer: the
+	// writer answers instead.
+	c.ws.SetPingHandler(func(data string) error {
+		c.pong(data)
+		return nil
+	})
+	c.ws.SetCloseHandler(func(code int, _ string) error {
+		c.closeWith(code, "") // echoes the peer's code (none: an empty close)
+		return nil
 	})
 	for {
 		typ, buf, err := c.readFrame()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
+				c.closeAlreadySent()
 				c.logger().Info("ws: frame over the read limit; closed with 1009")
 			}
 			return
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
+		if now := time.Now(); now.Sub(c.readSet) >= c.h.cfg.PongWait/10 {
+			c.extendRead(now)
+		}
 		c.h.metrics.FramesIn.Inc()
 		if typ != websocket.TextMessage {
 			putFrameBuf(buf)
@@ -178,6 +213,20 @@ func (c *conn) readLoop(userID string, p *connection) {
 		})
 		endCommand(tx, span)
 	}
+}
+
+// extendRead moves the read deadline to PongWait from now. The reader
+// calls it on a pong and, for other frames, at most once per PongWait/10
+// (a deadline moved per frame was a timer update per frame): a peer that
+// sends anything stays open, and a silent one is closed between 0.9 and 1
+// PongWait after its last frame. A closing socket keeps the second the
+// writer gave it.
+func (c *conn) extendRead(now time.Time) {
+	c.readSet = now
+	if c.closed() {
+		return
+	}
+	_ = c.nc.SetReadDeadline(now.Add(c.h.cfg.PongWait))
 }
 
 // frameBufs are the buffers frames are read into (gorilla's ReadMessage
@@ -245,9 +294,10 @@ func (c *conn) kick() {
 	gopool.Go(c.writeLoop)
 }
 
-// writeLoop owns every write to the socket while it runs: it writes the
-// queued frames and a due ping, and returns when there is nothing left
-// (a later enqueue starts a new one), or after the close.
+// writeLoop owns every write to the socket while it runs: each turn it
+// takes every frame queued and a due ping or pong, and writes them in one
+// write; it returns when there is nothing left (a later enqueue starts a
+// new one), or after the close.
 func (c *conn) writeLoop() {
 	defer c.recoverWriter()
 	for {
@@ -257,57 +307,69 @@ func (c *conn) writeLoop() {
 			c.writeClose()
 			return
 		}
-		var b []byte
-		ping := false
-		switch {
-		case len(c.queue) > 0:
-			b = c.queue[0]
-			c.queue[0] = nil
-			c.queue = c.queue[1:]
-			if len(c.queue) == 0 {
-				c.queue = nil // an idle socket holds no array
+		ob, n := c.out, c.frames
+		c.out, c.frames = nil, 0
+		if c.pingDue || c.pongDue {
+			if ob == nil {
+				ob = c.h.outBuf()
 			}
-		case c.pingDue:
-			ping, c.pingDue = true, false
-		default:
+			if c.pingDue {
+				ob.b = appendControl(ob.b, websocket.PingMessage, "")
+			}
+			if c.pongDue {
+				ob.b = appendControl(ob.b, websocket.PongMessage, c.pongData)
+			}
+			c.pingDue, c.pongDue, c.pongData = false, false, ""
+		}
+		if ob == nil {
 			c.writing = false
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
-		var err error
-		if ping {
-			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.cfg.WriteWait))
-		} else {
-			_ = c.ws.SetWriteDeadline(time.Now().Add(c.h.cfg.WriteWait))
-			if err = c.ws.WriteMessage(websocket.TextMessage, b); err == nil {
-				c.h.metrics.FramesOut.Inc()
-			}
-		}
+		err := c.write(ob.b, time.Now())
+		c.h.putOutBuf(ob)
 		if err != nil {
 			c.finish()
 			_ = c.ws.Close() // unblocks the reader
 			return
 		}
+		c.h.metrics.FramesOut.Add(float64(n))
+		c.h.metrics.Writes.Inc()
 	}
 }
 
+// write writes b in one write. The write deadline is moved to WriteWait
+// from now at most once per WriteWait/10 (a write starts with at least
+// 0.9 WriteWait ahead of it).
+func (c *conn) write(b []byte, now time.Time) error {
+	if now.Sub(c.writeSet) >= c.h.cfg.WriteWait/10 {
+		c.writeSet = now
+		_ = c.nc.SetWriteDeadline(now.Add(c.h.cfg.WriteWait))
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
 // writeClose sends the frames queued before the close (an error that
-// explains it) within a second, then the close; it gives the peer a
-// second to answer before the reader stops.
+// explains it) and the close in one write within a second; it gives the
+// peer a second to answer before the reader stops. After a close gorilla
+// sent (closeSent) it sends nothing.
 func (c *conn) writeClose() {
 	c.mu.Lock()
-	queue, code, text := c.queue, c.closeCode, c.closeText
-	c.queue = nil
+	ob, code, text, sent := c.out, c.closeCode, c.closeText, c.closeSent
+	c.out, c.frames = nil, 0
 	c.mu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
-	for _, b := range queue {
-		if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
-			break
-		}
+	if ob == nil {
+		ob = c.h.outBuf()
 	}
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
-	_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
+	if !sent {
+		ob.b = appendControl(ob.b, websocket.CloseMessage, string(websocket.FormatCloseMessage(code, text)))
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.nc.Write(ob.b)
+	}
+	c.h.putOutBuf(ob)
+	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
 	c.finish()
 }
 
@@ -318,7 +380,10 @@ func (c *conn) finish() {
 	if c.finished {
 		return
 	}
-	c.finished, c.writing, c.queue = true, false, nil
+	if c.out != nil {
+		c.h.putOutBuf(c.out)
+	}
+	c.finished, c.writing, c.out, c.frames = true, false, nil, 0
 	c.closing = true // a later closeWith is a no-op
 	close(c.written)
 }
@@ -334,22 +399,39 @@ func (c *conn) ping() {
 	c.kick()
 }
 
-// enqueue queues a frame for the writer. It never blocks: when the queue is
-// full the client is too slow and the socket is closed (the user keeps the
-// queue place for the reconnect grace period and resumes on reconnect).
-func (c *conn) enqueue(f *wire.Frame) {
-	b, err := json.Marshal(f)
-	if err != nil {
-		c.logger().Error("ws: encode frame", "err", err)
+// pong asks the writer to answer the peer's ping (the reader's ping
+// handler).
+func (c *conn) pong(data string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
 		return
 	}
+	c.pongDue, c.pongData = true, data
+	c.kick()
+}
+
+// enqueue encodes a frame into the writer's buffer. It never blocks: when
+// the queue is full the client is too slow and the socket is closed (the
+// user keeps the queue place for the reconnect grace period and resumes
+// on reconnect).
+func (c *conn) enqueue(f *wire.Frame) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return
 	}
-	if len(c.queue) < c.h.cfg.SendQueue {
-		c.queue = append(c.queue, b)
+	if c.frames < c.h.cfg.SendQueue {
+		if c.out == nil {
+			c.out = c.h.outBuf()
+		}
+		var err error
+		if c.out.b, err = appendTextFrame(c.out.b, f); err != nil {
+			c.mu.Unlock()
+			c.logger().Error("ws: encode frame", "err", err)
+			return
+		}
+		c.frames++
 		c.kick()
 		c.mu.Unlock()
 		return
@@ -381,6 +463,18 @@ func (c *conn) closed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closing
+}
+
+// closeAlreadySent records that gorilla sent a close itself (over the read
+// limit: 1009): the writer sends nothing after it.
+func (c *conn) closeAlreadySent() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing, c.closeSent = true, true
+	c.kick()
 }
 
 // goAway tells the client the server is going away (1001).

@@ -76,6 +76,7 @@ type Metrics struct {
 	SlowClients prometheus.Counter
 	FramesIn    prometheus.Counter
 	FramesOut   prometheus.Counter
+	Writes      prometheus.Counter
 	BadFrames   prometheus.Counter
 	commands    *commandLatency // nil: not measured
 }
@@ -87,11 +88,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SlowClients: prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_slow_client_disconnects_total", Help: "Sockets closed because their send queue was full."}),
 		FramesIn:    prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_frames_in_total", Help: "Frames read from user sockets."}),
 		FramesOut:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_frames_out_total", Help: "Frames written to user sockets."}),
+		Writes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_writes_total", Help: "Writes to user sockets (each carries every frame that was queued)."}),
 		BadFrames:   prometheus.NewCounter(prometheus.CounterOpts{Name: "spinmatch_ws_bad_frames_total", Help: "Client frames refused as invalid."}),
 		commands:    newCommandLatency(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Connections, m.SlowClients, m.FramesIn, m.FramesOut, m.BadFrames, m.commands.vec)
+		reg.MustRegister(m.Connections, m.SlowClients, m.FramesIn, m.FramesOut, m.Writes, m.BadFrames, m.commands.vec)
 	}
 	return m
 }
@@ -107,9 +109,14 @@ type Handler struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	writeErr ErrorWriter
-	// writeBuffers lends write buffers to sockets only while they write, so
-	// an idle socket holds none. Safe for concurrent use.
+	// writeBuffers is gorilla's write buffer pool: gorilla writes no frame
+	// of ours, so it stays empty, but with a pool set gorilla keeps no
+	// buffer per socket. Safe for concurrent use.
 	writeBuffers sync.Pool
+	// outBufs lends sockets the buffers their frames are encoded into,
+	// only while they have something to write (outBuf, putOutBuf), so an
+	// idle socket holds none. Safe for concurrent use.
+	outBufs sync.Pool
 	// open is every live socket, on the wheel that pings each once per
 	// ping period and heartbeats its actor. Safe for concurrent use.
 	open *wheel[*conn]
@@ -129,6 +136,24 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, wr
 	h.leases = newWheel(sys.Limits().LeaseEvery(), renewAll)
 	sys.Router().OnChange(h.topologyChanged)
 	return h
+}
+
+// outBuf borrows a frame buffer from the pool (empty).
+func (h *Handler) outBuf() *outBuf {
+	if ob, ok := h.outBufs.Get().(*outBuf); ok {
+		return ob
+	}
+	return &outBuf{b: make([]byte, 0, 1024)}
+}
+
+// putOutBuf gives a frame buffer back (one grown past maxPooledOut is
+// dropped).
+func (h *Handler) putOutBuf(ob *outBuf) {
+	if cap(ob.b) > maxPooledOut {
+		return
+	}
+	ob.b = ob.b[:0]
+	h.outBufs.Put(ob)
 }
 
 // pingAll pings a slot of sockets and heartbeats their actors (the wheel
