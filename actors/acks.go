@@ -59,6 +59,12 @@ type ackWait struct {
 	attempt  int                // of the send: 0, then each resend's number
 	seq      uint32
 	index    int // in due
+	// sender and env are the send's sender PID (this process, numbered
+	// seq) and envelope, allocated with the entry rather than each
+	// apart: three allocations a send were a sixth of the hot path's
+	// bytes.
+	sender actor.PID
+	env    actor.MessageEnvelope
 }
 
 // askReply is a request's answer, or why there is none.
@@ -138,8 +144,20 @@ func (a *acks) post(w *ackWait) {
 		go a.expire()
 	}
 	a.fail(failed, errMemberGone)
-	sender := &actor.PID{Address: a.pid.Address, Id: a.pid.Id, RequestId: w.seq}
-	a.r.sys.Root.Send(w.pid, &actor.MessageEnvelope{Message: w.m, Sender: sender})
+	w.sender.Address, w.sender.Id, w.sender.RequestId = a.pid.Address, a.pid.Id, w.seq
+	w.env.Message, w.env.Sender = w.m, &w.sender
+	sendTo(a.r.sys, w.pid, &w.env)
+}
+
+// sendTo delivers m to pid through the process registry, as Root.Send
+// does without sender middleware, but without caching the process in pid:
+// the Router's cached PIDs are shared by every send to their grain, and a
+// PID that cached its process would keep a passivated grain's whole state
+// alive for as long as the cache holds it (PID.ref also allocates for the
+// cached process each time it resolves one).
+func sendTo(sys *actor.ActorSystem, pid *actor.PID, m any) {
+	proc, _ := sys.ProcessRegistry.Get(pid) // the dead-letter process when there is none
+	proc.SendUserMessage(pid, m)
 }
 
 // SendUserMessage implements actor.Process: an acknowledgement (or any

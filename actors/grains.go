@@ -51,6 +51,13 @@ type Deps struct {
 	Alerts       AlertSink
 	AlertMetrics *AlertMetrics
 
+	// StoreNeverBlocks says Store answers every call at once, without I/O
+	// or waiting on anything but its own short critical sections (the
+	// embedded store): its calls then get no deadline, and so no context
+	// timer each (callCtx). Leave it false for any store that may wait,
+	// and for a store wrapped by a test to block or fail.
+	StoreNeverBlocks bool
+
 	// NodeName is this node's name in the cluster (SPIN_NODE_NAME), as the
 	// admin snapshot lists it; empty: the actor system id.
 	NodeName string
@@ -66,6 +73,21 @@ func (d *Deps) now() time.Time {
 		return d.Now()
 	}
 	return time.Now()
+}
+
+// noCancel is the cancel of a context callCtx did not derive.
+func noCancel() {}
+
+// callCtx returns the context for a grain's store calls and requests on
+// parent, and its cancel: bounded by the request timeout, unless the
+// store never blocks (StoreNeverBlocks), when it is parent itself, so
+// that a call allocates no timer (a request is then bounded by its own
+// timeout, Ask's, which needs no context timer either).
+func (d *Deps) callCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	if d.StoreNeverBlocks {
+		return parent, noCancel
+	}
+	return context.WithTimeout(parent, d.Config.RequestTimeout)
 }
 
 // Kinds returns the grain kinds every node hosts.

@@ -317,7 +317,7 @@ func (p *matchPool) announce() {
 // order, and asks each waiter's session to confirm its place (Resume). A
 // store failure is retried at the next tick.
 func (p *matchPool) load() {
-	c, cancel := context.WithTimeout(context.Background(), p.d.Config.RequestTimeout)
+	c, cancel := p.d.callCtx(context.Background())
 	defer cancel()
 	entries, err := p.d.Store.QueueEntries(c, p.name, p.d.now())
 	if err != nil {

@@ -124,12 +124,14 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := actors.NewMetrics(reg)
 	measured := actors.MeasureStore(n.store, metrics) // the grains' and the samples' calls
+	_, embedded := n.store.(*memory.Store)            // not wrapped by a test to block or fail
 	deps := &actors.Deps{
-		Config:   cfg.Actors,
-		Store:    grainStore(cfg, measured),
-		Logger:   log.With("component", "actors"),
-		Metrics:  metrics,
-		NodeName: nodeName(cfg.Cluster.NodeName),
+		Config:           cfg.Actors,
+		Store:            grainStore(cfg, measured),
+		StoreNeverBlocks: embedded,
+		Logger:           log.With("component", "actors"),
+		Metrics:          metrics,
+		NodeName:         nodeName(cfg.Cluster.NodeName),
 	}
 	// The router exists before the cluster starts: other nodes may reach this
 	// node's grains while it is still joining; they wait for Attach.
