@@ -652,6 +652,8 @@ var ack = &msg.Ack{}
 func ackOneWay(next actor.ReceiverFunc) actor.ReceiverFunc {
 	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 		next(c, env)
+		// The acknowledgement is the last use of env: the Router recycles
+		// an acknowledged send's envelope (ackWaits).
 		if env.Sender != nil && oneWay(env.Message) {
 			sendTo(c.ActorSystem(), env.Sender, ack)
 		}
