@@ -66,6 +66,8 @@ type Deps struct {
 	// sessions counts this node's UserSession activations (for the admin
 	// snapshot; the Sessions gauge is the metric).
 	sessions atomic.Int64
+	// spins counts the spins this node's sessions took (System.Spins).
+	spins atomic.Int64
 }
 
 func (d *Deps) now() time.Time {

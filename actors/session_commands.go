@@ -49,6 +49,7 @@ func (s *session) command(ctx actor.Context, cmd *msg.Command) {
 }
 
 func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
+	s.d.spins.Add(1)
 	switch s.state {
 	case StateQueued:
 		s.fail(ctx, cmd, NewError(CodeAlreadyQueued, "You're already in the queue; hang tight."))

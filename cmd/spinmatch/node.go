@@ -47,6 +47,7 @@ type Node struct {
 	samples    *actors.SampleWriter
 	webhook    *webhook.Sender // nil without ALERT_WEBHOOK_URL
 	stopAlerts func()
+	stopPace   func() // ends the GC pace (a no-op without cfg.GCPace)
 	// front serves HTTP from the start: until the node has joined, it
 	// answers /healthz, and 503 elsewhere (startingHandler); then the edge.
 	front *frontHandler
@@ -165,6 +166,13 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	deps.Router.SetDepartures(member.LeftGracefully)
 	n.sys = actors.NewSystem(member.Cluster(), deps)
 	n.stopAlerts = n.sys.StartAlerts()
+	n.stopPace = func() {}
+	if cfg.GCPace {
+		pctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); newGCPace(n.sys.Spins).run(pctx, gcPaceEvery) }()
+		n.stopPace = func() { stop(); <-done }
+	}
 
 	edge := transport.NewHandler(transport.Config{
 		API: api.Config{
@@ -293,6 +301,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 		err = nil // in-flight requests were cut; clients retry
 	}
 	n.stopAlerts()
+	n.stopPace()
 	cctx, cancel := context.WithTimeout(ctx, clusterStop)
 	err = errors.Join(err, n.member.Shutdown(cctx))
 	cancel()
