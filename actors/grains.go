@@ -141,13 +141,23 @@ func ask[R proto.Message](ctx context.Context, d *Deps, identity, kind string, m
 func rearmIdle(ctx actor.Context, d time.Duration) { ctx.SetReceiveTimeout(d) }
 
 // after sends m to self after d, from a timer goroutine. The returned func
-// stops the timer. The timer holds a bare copy of self: a stopped timer may
-// linger in the runtime's timer heap for a while, and self (once sent to)
-// caches its process, which would keep a stopped grain's whole state alive.
+// stops the timer. self must be a bare PID (bareSelf), which the timer
+// holds: a stopped timer may linger in the runtime's timer heap for a
+// while, and a PID that caches its process (ctx.Self(), or any PID once
+// Root.Send sent to it) would keep a stopped grain's whole state alive.
+// The timer sends with sendTo, which never caches the process; a grain
+// keeps one bare copy of itself for all its timers (a copy per timer was
+// a third of what a timer allocated).
 func after(sys *actor.ActorSystem, self *actor.PID, d time.Duration, m any) func() bool {
-	to := actor.NewPID(self.Address, self.Id)
-	t := time.AfterFunc(d, func() { sys.Root.Send(to, m) })
+	t := time.AfterFunc(d, func() { sendTo(sys, self, m) })
 	return t.Stop
+}
+
+// bareSelf returns a bare copy (address and id only) of the grain's PID,
+// for its timers (after) and its sends to itself through sendTo.
+func bareSelf(ctx actor.Context) *actor.PID {
+	p := ctx.Self()
+	return actor.NewPID(p.Address, p.Id)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

@@ -118,7 +118,7 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 	case *actor.Started:
 		g.id = cluster.GetClusterIdentity(ctx).GetIdentity()
 		g.sys = ctx.ActorSystem()
-		g.self = ctx.Self()
+		g.self = bareSelf(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		// On a restart the fresh instance rebuilds from the next message
 		// that carries the match (and the store's votes), with timers of
@@ -344,7 +344,7 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 // settleIfBoth settles (after the current message) once both votes are in.
 func (g *matchGrain) settleIfBoth() {
 	if g.votes() == 2 && g.result == "" {
-		g.sys.Root.Send(g.self, settleRetry{})
+		sendTo(g.sys, g.self, settleRetry{})
 	}
 }
 

@@ -174,7 +174,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *actor.Started:
 		p.name = cluster.GetClusterIdentity(ctx).GetIdentity()
 		p.sys = ctx.ActorSystem()
-		p.self = ctx.Self()
+		p.self = bareSelf(ctx)
 		p.log = p.d.Logger.With("grain", KindMatchPool, "pool", p.name)
 		p.d.Metrics.PoolsActive.Inc()
 		p.load()
