@@ -136,8 +136,12 @@ func TestDateAllocations(t *testing.T) {
 	}
 }
 
-// The bounds of TestDateAllocations.
+// The bounds of TestDateAllocations: 370 allocations and 23.3 KB a date
+// before the hot path's cuts (a context timer per store call and request,
+// three allocations per routed send, a PID copy per cache hit and per
+// timer, protoactor's owner computation per send), 219 and 15.2 KB after
+// (226 and 16.1 KB under -race).
 const (
-	dateAllocBound = 100000
-	dateBytesBound = 10000000
+	dateAllocBound = 280
+	dateBytesBound = 19500
 )

@@ -64,6 +64,12 @@ type Router struct {
 
 	mu      sync.RWMutex
 	rdv     *cluster.Rendezvous // guarded by mu: owner of each identity
+	// solo is set while the topology has one member: the address of that
+	// member by each kind it hosts, the owner of every grain of the kind
+	// (nil otherwise). protoactor's Rendezvous allocates a member list,
+	// an address string and an identity for every owner it computes, and
+	// the Router asks for the owner at every send. Guarded by mu.
+	solo map[string]string
 	members map[string]string   // guarded by mu: member address -> member id
 	changed chan struct{}       // guarded by mu: closed at the next topology change
 	hooks   []func()            // guarded by mu: run (in a goroutine) after each change
@@ -170,6 +176,13 @@ func (r *Router) setMembers(ms []*cluster.Member, fromEvent bool) {
 	for _, m := range ms {
 		set[m.Address()] = m.Id
 	}
+	var solo map[string]string
+	if len(ms) == 1 {
+		solo = make(map[string]string, len(ms[0].Kinds))
+		for _, k := range ms[0].Kinds {
+			solo[k] = ms[0].Address()
+		}
+	}
 	r.mu.Lock()
 	if !fromEvent && r.gotEvent {
 		r.mu.Unlock()
@@ -185,7 +198,7 @@ func (r *Router) setMembers(ms []*cluster.Member, fromEvent bool) {
 		r.mu.Unlock()
 		return
 	}
-	r.rdv, r.members = rdv, set
+	r.rdv, r.members, r.solo = rdv, set, solo
 	close(r.changed)
 	r.changed = make(chan struct{})
 	hooks := r.hooks
@@ -203,8 +216,17 @@ func (r *Router) setMembers(ms []*cluster.Member, fromEvent bool) {
 // topology ("" when no member hosts the kind).
 func (r *Router) Owner(kind, id string) string {
 	r.mu.RLock()
-	rdv := r.rdv
+	rdv, solo := r.rdv, r.solo
 	r.mu.RUnlock()
+	return ownerIn(rdv, solo, kind, id)
+}
+
+// ownerIn is the owner of kind/id in one topology (rdv, and solo when it
+// has one member).
+func ownerIn(rdv *cluster.Rendezvous, solo map[string]string, kind, id string) string {
+	if solo != nil {
+		return solo[kind]
+	}
 	return rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Identity: id, Kind: kind})
 }
 
@@ -213,9 +235,9 @@ func (r *Router) Owner(kind, id string) string {
 // address, it changes when the owner restarts at the same address.
 func (r *Router) OwnerMember(kind, id string) string {
 	r.mu.RLock()
-	rdv, members := r.rdv, r.members
+	rdv, solo, members := r.rdv, r.solo, r.members
 	r.mu.RUnlock()
-	return members[rdv.GetByClusterIdentity(&cluster.ClusterIdentity{Identity: id, Kind: kind})]
+	return members[ownerIn(rdv, solo, kind, id)]
 }
 
 // Owns reports whether this node owns kind/id in its current view. A grain
