@@ -62,17 +62,17 @@ type Router struct {
 	sub      *eventstream.Subscription
 	acks     *acks // set by Attach: every send's acknowledgement and every request's answer
 
-	mu      sync.RWMutex
-	rdv     *cluster.Rendezvous // guarded by mu: owner of each identity
+	mu  sync.RWMutex
+	rdv *cluster.Rendezvous // guarded by mu: owner of each identity
 	// solo is set while the topology has one member: the address of that
 	// member by each kind it hosts, the owner of every grain of the kind
 	// (nil otherwise). protoactor's Rendezvous allocates a member list,
 	// an address string and an identity for every owner it computes, and
 	// the Router asks for the owner at every send. Guarded by mu.
-	solo map[string]string
-	members map[string]string   // guarded by mu: member address -> member id
-	changed chan struct{}       // guarded by mu: closed at the next topology change
-	hooks   []func()            // guarded by mu: run (in a goroutine) after each change
+	solo    map[string]string
+	members map[string]string // guarded by mu: member address -> member id
+	changed chan struct{}     // guarded by mu: closed at the next topology change
+	hooks   []func()          // guarded by mu: run (in a goroutine) after each change
 	// gotEvent is set by the first topology event; guarded by mu.
 	gotEvent bool
 
