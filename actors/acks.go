@@ -59,6 +59,12 @@ type ackWait struct {
 	attempt  int                // of the send: 0, then each resend's number
 	seq      uint32
 	index    int // in due
+	// sender and env are the send's sender PID (this process, numbered
+	// seq) and envelope, allocated with the entry rather than each
+	// apart: three allocations a send were a sixth of the hot path's
+	// bytes.
+	sender actor.PID
+	env    actor.MessageEnvelope
 }
 
 // askReply is a request's answer, or why there is none.
@@ -89,8 +95,28 @@ func (a *acks) send(kind, id string, m proto.Message, pid *actor.PID, deadline t
 // resend is send for attempt number attempt (Router.confirm's resends).
 func (a *acks) resend(kind, id string, m proto.Message, pid *actor.PID, deadline time.Time, done func(bool), cancel context.CancelFunc, attempt int) {
 	now := time.Now()
-	a.post(&ackWait{kind: kind, id: id, m: m, pid: pid, deadline: deadline,
-		due: now.Add(a.r.attemptUntil(deadline, now, m)), done: done, cancel: cancel, attempt: attempt})
+	w := newAckWait()
+	w.kind, w.id, w.m, w.pid, w.deadline = kind, id, m, pid, deadline
+	w.due, w.done, w.cancel, w.attempt = now.Add(a.r.attemptUntil(deadline, now, m)), done, cancel, attempt
+	a.post(w)
+}
+
+// ackWaits recycles the entries of acknowledged one-way sends: an entry
+// is about 300 bytes, and a date routes a dozen one-way messages. Only an
+// acknowledged entry goes back, by the one goroutine that took it from
+// wait: ackOneWay acknowledges as the last thing it does with the
+// envelope, after the grain processed it, so nothing reads the envelope
+// any more. A request's entry is never recycled (the grain may still read
+// its envelope after it answered), nor one that failed (a dead letter, a
+// timeout, a departed node), which goes on to a retry.
+var ackWaits = sync.Pool{New: func() any { return &ackWait{} }}
+
+func newAckWait() *ackWait { return ackWaits.Get().(*ackWait) }
+
+// recycle gives w, an acknowledged send's entry, back to ackWaits.
+func recycle(w *ackWait) {
+	*w = ackWait{}
+	ackWaits.Put(w)
 }
 
 // ask sends the request m to the local activation pid and waits for its
@@ -138,8 +164,20 @@ func (a *acks) post(w *ackWait) {
 		go a.expire()
 	}
 	a.fail(failed, errMemberGone)
-	sender := &actor.PID{Address: a.pid.Address, Id: a.pid.Id, RequestId: w.seq}
-	a.r.sys.Root.Send(w.pid, &actor.MessageEnvelope{Message: w.m, Sender: sender})
+	w.sender.Address, w.sender.Id, w.sender.RequestId = a.pid.Address, a.pid.Id, w.seq
+	w.env.Message, w.env.Sender = w.m, &w.sender
+	sendTo(a.r.sys, w.pid, &w.env)
+}
+
+// sendTo delivers m to pid through the process registry, as Root.Send
+// does without sender middleware, but without caching the process in pid:
+// the Router's cached PIDs are shared by every send to their grain, and a
+// PID that cached its process would keep a passivated grain's whole state
+// alive for as long as the cache holds it (PID.ref also allocates for the
+// cached process each time it resolves one).
+func sendTo(sys *actor.ActorSystem, pid *actor.PID, m any) {
+	proc, _ := sys.ProcessRegistry.Get(pid) // the dead-letter process when there is none
+	proc.SendUserMessage(pid, m)
 }
 
 // SendUserMessage implements actor.Process: an acknowledgement (or any
@@ -189,6 +227,9 @@ func (a *acks) finish(seq uint32, m any, err error) {
 		}
 		if w.done != nil {
 			w.done(true)
+		}
+		if oneWay(w.m) {
+			recycle(w)
 		}
 		return
 	}

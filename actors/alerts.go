@@ -143,7 +143,7 @@ func (g *alertsGrain) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.log = g.d.Logger.With("grain", KindAlerts)
-		g.self = ctx.Self()
+		g.self = bareSelf(ctx)
 		g.started = g.d.now()
 		g.stopTick = after(ctx.ActorSystem(), g.self, g.cfg.Interval, alertTick{from: g})
 	case alertTick:
@@ -182,7 +182,7 @@ func (g *alertsGrain) tick(ctx actor.Context) {
 	g.stopTick = after(ctx.ActorSystem(), g.self, g.cfg.Interval, alertTick{from: g})
 	if !g.d.Router.Owns(KindAlerts, AlertsID) {
 		g.log.Info("alerts: not the owner any more; stopping this activation")
-		ctx.Poison(g.self)
+		ctx.Poison(ctx.Self())
 		return
 	}
 	if !g.fetching {
@@ -235,7 +235,7 @@ func (g *alertsGrain) fetchPools(sys *actor.ActorSystem) {
 	} else {
 		g.log.Warn("alerts: pool directory unavailable", "err", err)
 	}
-	sys.Root.Send(g.self, poolFiguresDone{from: g, stats: stats})
+	sendTo(sys, g.self, poolFiguresDone{from: g, stats: stats})
 }
 
 func poolFiguresOf(st *msg.PoolStats) alert.PoolFigures {

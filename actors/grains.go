@@ -51,6 +51,13 @@ type Deps struct {
 	Alerts       AlertSink
 	AlertMetrics *AlertMetrics
 
+	// StoreNeverBlocks says Store answers every call at once, without I/O
+	// or waiting on anything but its own short critical sections (the
+	// embedded store): its calls then get no deadline, and so no context
+	// timer each (callCtx). Leave it false for any store that may wait,
+	// and for a store wrapped by a test to block or fail.
+	StoreNeverBlocks bool
+
 	// NodeName is this node's name in the cluster (SPIN_NODE_NAME), as the
 	// admin snapshot lists it; empty: the actor system id.
 	NodeName string
@@ -59,6 +66,8 @@ type Deps struct {
 	// sessions counts this node's UserSession activations (for the admin
 	// snapshot; the Sessions gauge is the metric).
 	sessions atomic.Int64
+	// spins counts the spins this node's sessions took (System.Spins).
+	spins atomic.Int64
 }
 
 func (d *Deps) now() time.Time {
@@ -66,6 +75,21 @@ func (d *Deps) now() time.Time {
 		return d.Now()
 	}
 	return time.Now()
+}
+
+// noCancel is the cancel of a context callCtx did not derive.
+func noCancel() {}
+
+// callCtx returns the context for a grain's store calls and requests on
+// parent, and its cancel: bounded by the request timeout, unless the
+// store never blocks (StoreNeverBlocks), when it is parent itself, so
+// that a call allocates no timer (a request is then bounded by its own
+// timeout, Ask's, which needs no context timer either).
+func (d *Deps) callCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	if d.StoreNeverBlocks {
+		return parent, noCancel
+	}
+	return context.WithTimeout(parent, d.Config.RequestTimeout)
 }
 
 // Kinds returns the grain kinds every node hosts.
@@ -117,13 +141,23 @@ func ask[R proto.Message](ctx context.Context, d *Deps, identity, kind string, m
 func rearmIdle(ctx actor.Context, d time.Duration) { ctx.SetReceiveTimeout(d) }
 
 // after sends m to self after d, from a timer goroutine. The returned func
-// stops the timer. The timer holds a bare copy of self: a stopped timer may
-// linger in the runtime's timer heap for a while, and self (once sent to)
-// caches its process, which would keep a stopped grain's whole state alive.
+// stops the timer. self must be a bare PID (bareSelf), which the timer
+// holds: a stopped timer may linger in the runtime's timer heap for a
+// while, and a PID that caches its process (ctx.Self(), or any PID once
+// Root.Send sent to it) would keep a stopped grain's whole state alive.
+// The timer sends with sendTo, which never caches the process; a grain
+// keeps one bare copy of itself for all its timers (a copy per timer was
+// a third of what a timer allocated).
 func after(sys *actor.ActorSystem, self *actor.PID, d time.Duration, m any) func() bool {
-	to := actor.NewPID(self.Address, self.Id)
-	t := time.AfterFunc(d, func() { sys.Root.Send(to, m) })
+	t := time.AfterFunc(d, func() { sendTo(sys, self, m) })
 	return t.Stop
+}
+
+// bareSelf returns a bare copy (address and id only) of the grain's PID,
+// for its timers (after) and its sends to itself through sendTo.
+func bareSelf(ctx actor.Context) *actor.PID {
+	p := ctx.Self()
+	return actor.NewPID(p.Address, p.Id)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

@@ -118,7 +118,7 @@ func (g *matchGrain) Receive(ctx actor.Context) {
 	case *actor.Started:
 		g.id = cluster.GetClusterIdentity(ctx).GetIdentity()
 		g.sys = ctx.ActorSystem()
-		g.self = ctx.Self()
+		g.self = bareSelf(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		// On a restart the fresh instance rebuilds from the next message
 		// that carries the match (and the store's votes), with timers of
@@ -192,7 +192,7 @@ func (g *matchGrain) loadVotes() bool {
 	if g.votesLoaded {
 		return true
 	}
-	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+	c, cancel := g.d.callCtx(context.Background())
 	votes, err := g.d.Store.Votes(c, g.id)
 	cancel()
 	switch {
@@ -286,7 +286,7 @@ func (g *matchGrain) persist() error {
 	if g.persisted {
 		return nil
 	}
-	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+	c, cancel := g.d.callCtx(context.Background())
 	defer cancel()
 	err := g.d.Store.CreateMatch(c, matchRecord(g.info))
 	if errors.Is(err, persistence.ErrConflict) {
@@ -324,7 +324,7 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 	} else if err != nil {
 		return &msg.VoteReply{Error: errUnavailable()}
 	}
-	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+	c, cancel := g.d.callCtx(context.Background())
 	defer cancel()
 	stored, err := g.d.Store.RecordVote(c, g.id, m.Voter, m.Choice)
 	switch {
@@ -344,7 +344,7 @@ func (g *matchGrain) vote(m *msg.CastVote) *msg.VoteReply {
 // settleIfBoth settles (after the current message) once both votes are in.
 func (g *matchGrain) settleIfBoth() {
 	if g.votes() == 2 && g.result == "" {
-		g.sys.Root.Send(g.self, settleRetry{})
+		sendTo(g.sys, g.self, settleRetry{})
 	}
 }
 
@@ -395,7 +395,7 @@ func (g *matchGrain) recordResult(result string) (string, error) {
 	if err := g.persist(); err != nil {
 		return "", err
 	}
-	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
+	c, cancel := g.d.callCtx(context.Background())
 	defer cancel()
 	stored, err := g.d.Store.RecordResult(c, g.id, result)
 	if err != nil {

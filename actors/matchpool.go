@@ -174,7 +174,7 @@ func (p *matchPool) Receive(ctx actor.Context) {
 	case *actor.Started:
 		p.name = cluster.GetClusterIdentity(ctx).GetIdentity()
 		p.sys = ctx.ActorSystem()
-		p.self = ctx.Self()
+		p.self = bareSelf(ctx)
 		p.log = p.d.Logger.With("grain", KindMatchPool, "pool", p.name)
 		p.d.Metrics.PoolsActive.Inc()
 		p.load()
@@ -317,7 +317,7 @@ func (p *matchPool) announce() {
 // order, and asks each waiter's session to confirm its place (Resume). A
 // store failure is retried at the next tick.
 func (p *matchPool) load() {
-	c, cancel := context.WithTimeout(context.Background(), p.d.Config.RequestTimeout)
+	c, cancel := p.d.callCtx(context.Background())
 	defer cancel()
 	entries, err := p.d.Store.QueueEntries(c, p.name, p.d.now())
 	if err != nil {

@@ -194,7 +194,7 @@ func (g *reportsGrain) tick(ctx actor.Context) {
 	if g.stop != nil {
 		g.stop()
 	}
-	g.stop = after(ctx.ActorSystem(), ctx.Self(), max(next.Sub(g.d.now()), time.Second), reportTick{})
+	g.stop = after(ctx.ActorSystem(), bareSelf(ctx), max(next.Sub(g.d.now()), time.Second), reportTick{})
 }
 
 // catchUp starts a catch-up job if a settled period may lack its final

@@ -213,7 +213,7 @@ func (s *session) init(ctx actor.Context) {
 	gc := cluster.GetClusterIdentity(ctx)
 	s.userID = gc.GetIdentity()
 	s.sys = ctx.ActorSystem()
-	s.self = ctx.Self()
+	s.self = bareSelf(ctx)
 	s.d.Metrics.Sessions.Inc()
 	s.d.sessions.Add(1)
 	ctx.SetReceiveTimeout(s.d.Config.SessionIdle)

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"time"
@@ -50,6 +49,7 @@ func (s *session) command(ctx actor.Context, cmd *msg.Command) {
 }
 
 func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
+	s.d.spins.Add(1)
 	switch s.state {
 	case StateQueued:
 		s.fail(ctx, cmd, NewError(CodeAlreadyQueued, "You're already in the queue; hang tight."))
@@ -73,7 +73,7 @@ func (s *session) spin(ctx actor.Context, cmd *msg.Command) {
 		UserId: s.userID, DisplayName: p.DisplayName, Gender: p.Gender, Seeking: p.Seeking,
 		EnqueuedAtMs: ms(now), RecentPartners: s.recentIDs(),
 	}
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	// The place is durable before the pool hears of it, so that the store
 	// write of any match the pool forms from it finds (and deletes) it.
@@ -143,7 +143,7 @@ func (s *session) paired(ctx actor.Context, info *msg.MatchInfo) {
 		return
 	}
 	s.pending = info
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	r, err := ask[*msg.StartReply](c, s.d, info.MatchId, KindMatch, &msg.StartMatch{Match: info}, s.d.Config.RequestTimeout)
 	switch {
@@ -189,7 +189,7 @@ func (s *session) announce(ctx actor.Context, tell bool) {
 		return
 	}
 	s.waiter.RecentPartners = s.recentIDs()
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	r, err := ask[*msg.EnqueueReply](c, s.d, s.queue.GetPool(), KindMatchPool, &msg.Enqueue{Waiter: s.waiter, Refresh: true}, s.d.Config.RequestTimeout)
 	switch {
@@ -232,7 +232,7 @@ func (s *session) cancel(ctx actor.Context, cmd *msg.Command) {
 // leaveQueue takes the user out of the pool and the store; it reports
 // false when the pool had paired them instead (the pairing goes on).
 func (s *session) leaveQueue(ctx actor.Context, outcome string) (bool, error) {
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	r, err := ask[*msg.DequeueReply](c, s.d, s.queue.GetPool(), KindMatchPool, &msg.Dequeue{UserId: s.userID, Outcome: outcome}, s.d.Config.RequestTimeout)
 	if err != nil {
@@ -252,7 +252,7 @@ func (s *session) leaveQueue(ctx actor.Context, outcome string) (bool, error) {
 // forgetEntry deletes the stored place (best effort: a leftover is dropped
 // by the next pool that loads it, when this session answers its Resume).
 func (s *session) forgetEntry(pool string, enqueuedAt time.Time) {
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	if err := s.d.Store.DeleteQueueEntry(c, s.userID, enqueuedAt); err != nil {
 		s.d.Metrics.StoreErrors.WithLabelValues("delete_queue_entry").Inc()
@@ -290,7 +290,7 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 		s.fail(ctx, cmd, NewError(CodeVoteClosed, "Voting on this match has closed."))
 		return
 	}
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	r, err := ask[*msg.VoteReply](c, s.d, v.MatchId, KindMatch, &msg.CastVote{Match: s.match, Voter: s.userID, Choice: v.Choice}, s.d.Config.RequestTimeout)
 	if err != nil {
@@ -309,7 +309,7 @@ func (s *session) vote(ctx actor.Context, cmd *msg.Command, v *msg.Vote) {
 // storedVote returns the user's recorded vote on a match that is no longer
 // the current one (false when there is none, or the store cannot tell).
 func (s *session) storedVote(matchID string) (string, bool) {
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	votes, err := s.d.Store.Votes(c, matchID)
 	if err != nil {
@@ -373,7 +373,7 @@ func (s *session) lateMatch(ctx actor.Context, m *msg.MatchInfo) bool {
 	case matchUnknown:
 		return false // the store cannot tell: a pending pairing stays pending
 	}
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	_, err := s.d.Store.Votes(c, m.MatchId)
 	switch {
@@ -407,7 +407,7 @@ const (
 
 // inStore asks the store whether m is the user's match without a result.
 func (s *session) inStore(m *msg.MatchInfo) int {
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	a, err := s.d.Store.ActiveMatch(c, s.userID, time.Time{})
 	switch {

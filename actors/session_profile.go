@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"errors"
 
 	"github.com/spinmatch/spinmatch/actors/msg"
@@ -16,7 +15,7 @@ func (s *session) loadProfile() (*msg.ProfileData, *msg.Error) {
 		return s.profile, nil
 	}
 	s.d.Metrics.ProfileCacheMisses.Inc()
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	r, err := s.d.Store.Profile(c, s.userID)
 	switch {
@@ -42,7 +41,7 @@ func (s *session) putProfile(p *msg.ProfileData) *msg.ProfileReply {
 	if e := NormalizeProfileIn(p, s.d.Config.Pools); e != nil {
 		return &msg.ProfileReply{Error: e}
 	}
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	if err := s.d.Store.PutProfile(c, profileToRecord(p)); err != nil {
 		s.d.Metrics.StoreErrors.WithLabelValues("put_profile").Inc()
@@ -60,7 +59,7 @@ func (s *session) loadRecent() {
 	if s.recentLoaded || s.d.Config.RematchCooldown <= 0 {
 		return
 	}
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	ids, err := s.d.Store.RecentPartners(c, s.userID, s.d.now().Add(-s.d.Config.RematchCooldown))
 	if err != nil {

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -23,7 +22,7 @@ func (s *session) restore(ctx actor.Context) error {
 	if s.restored {
 		return nil
 	}
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	now := s.d.now()
 	// The queue entry first: a match that forms between the two reads
@@ -110,7 +109,7 @@ func (s *session) matchAborted(ctx actor.Context, matchID string) {
 	// The pool forgets the pairing before it hears the place again (the
 	// Match grain tells it too; this one is ordered before the announce).
 	s.d.Router.Send(KindMatchPool, p.Pool, &msg.MatchOutcome{MatchId: matchID, Result: ResultAborted, A: p.A.GetUserId(), B: p.B.GetUserId()})
-	c, cancel := context.WithTimeout(s.base(), s.d.Config.RequestTimeout)
+	c, cancel := s.d.callCtx(s.base())
 	defer cancel()
 	if m, err := s.d.Store.ActiveMatch(c, s.userID, s.d.now()); err == nil {
 		s.matchFound(ctx, matchInfoFromRecord(m))

@@ -221,6 +221,10 @@ func (s *System) prunePoolsLocked() {
 	}
 }
 
+// Spins returns how many spins this node's sessions have taken since it
+// started (refused ones included): the node's matchmaking load.
+func (s *System) Spins() int64 { return s.d.spins.Load() }
+
 // Pools returns the names of the cluster's pools, sorted: those the
 // PoolDirectory grain lists (the pools somebody was in lately, the
 // default pool and SPIN_POOLS). When the directory cannot answer, the

@@ -55,6 +55,10 @@ type Config struct {
 	SignInURL string
 	// AdminStream tunes /admin/ws (no variables; tests shorten it).
 	AdminStream adminws.Config
+	// GCPace raises GOGC while the node is busy pairing (gcpace.go). On
+	// unless GOGC is set in the environment, which then rules; false (the
+	// zero value, as tests leave it) means the runtime's GOGC throughout.
+	GCPace bool
 }
 
 // configError names the variable that stopped the start.
@@ -72,6 +76,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		Actors:      actors.DefaultConfig(),
 		Cluster:     cluster.DefaultConfig(),
 		LogLevel:    or(getenv("SPIN_LOG_LEVEL"), "info"),
+		GCPace:      getenv("GOGC") == "",
 	}
 	// Production unless told otherwise: a deployment that forgets SPIN_ENV
 	// must not open /api/dev/token (make run sets development).

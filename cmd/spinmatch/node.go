@@ -47,6 +47,7 @@ type Node struct {
 	samples    *actors.SampleWriter
 	webhook    *webhook.Sender // nil without ALERT_WEBHOOK_URL
 	stopAlerts func()
+	stopPace   func() // ends the GC pace (a no-op without cfg.GCPace)
 	// front serves HTTP from the start: until the node has joined, it
 	// answers /healthz, and 503 elsewhere (startingHandler); then the edge.
 	front *frontHandler
@@ -124,12 +125,14 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := actors.NewMetrics(reg)
 	measured := actors.MeasureStore(n.store, metrics) // the grains' and the samples' calls
+	_, embedded := n.store.(*memory.Store)            // not wrapped by a test to block or fail
 	deps := &actors.Deps{
-		Config:   cfg.Actors,
-		Store:    grainStore(cfg, measured),
-		Logger:   log.With("component", "actors"),
-		Metrics:  metrics,
-		NodeName: nodeName(cfg.Cluster.NodeName),
+		Config:           cfg.Actors,
+		Store:            grainStore(cfg, measured),
+		StoreNeverBlocks: embedded,
+		Logger:           log.With("component", "actors"),
+		Metrics:          metrics,
+		NodeName:         nodeName(cfg.Cluster.NodeName),
 	}
 	// The router exists before the cluster starts: other nodes may reach this
 	// node's grains while it is still joining; they wait for Attach.
@@ -163,6 +166,13 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	deps.Router.SetDepartures(member.LeftGracefully)
 	n.sys = actors.NewSystem(member.Cluster(), deps)
 	n.stopAlerts = n.sys.StartAlerts()
+	n.stopPace = func() {}
+	if cfg.GCPace {
+		pctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); newGCPace(n.sys.Spins).run(pctx, gcPaceEvery) }()
+		n.stopPace = func() { stop(); <-done }
+	}
 
 	edge := transport.NewHandler(transport.Config{
 		API: api.Config{
@@ -291,6 +301,7 @@ func (n *Node) shutdown(ctx context.Context) error {
 		err = nil // in-flight requests were cut; clients retry
 	}
 	n.stopAlerts()
+	n.stopPace()
 	cctx, cancel := context.WithTimeout(ctx, clusterStop)
 	err = errors.Join(err, n.member.Shutdown(cctx))
 	cancel()

@@ -291,6 +291,10 @@ func (c *conn) kick() {
 		return
 	}
 	c.writing = true
+	if c.h.flush != nil {
+		c.h.flush.add(c)
+		return
+	}
 	gopool.Go(c.writeLoop)
 }
 

@@ -47,6 +47,10 @@ type Config struct {
 	// ClientIP resolves client addresses for the per-address limits. Zero
 	// value: the peer address, nothing exempt.
 	ClientIP *clientip.Resolver
+	// WriteDelay is how long a socket's first frame may wait for more
+	// frames to go out in the same write (flush.go). Zero: 1 ms; negative:
+	// every frame is written at once.
+	WriteDelay time.Duration
 }
 
 func (c *Config) defaults() {
@@ -64,6 +68,9 @@ func (c *Config) defaults() {
 	}
 	if c.AuthWait == 0 {
 		c.AuthWait = 30 * time.Second
+	}
+	if c.WriteDelay == 0 {
+		c.WriteDelay = time.Millisecond
 	}
 }
 
@@ -123,6 +130,9 @@ type Handler struct {
 	// leases renews the sockets' address leases (limits.go). Safe for
 	// concurrent use.
 	leases *wheel[*socketLimits]
+	// flush starts the sockets' writers once per WriteDelay; nil (a
+	// negative WriteDelay) starts each at once. Safe for concurrent use.
+	flush *flusher
 
 	mu      sync.Mutex
 	closing bool // set by CloseAll; guarded by mu
@@ -134,6 +144,9 @@ func NewHandler(cfg Config, sys *actors.System, v *auth.Verifier, m *Metrics, wr
 	h := &Handler{cfg: cfg, sys: sys, verifier: v, log: log, metrics: m, writeErr: writeErr}
 	h.open = newWheel(cfg.pingEvery(), h.pingAll)
 	h.leases = newWheel(sys.Limits().LeaseEvery(), renewAll)
+	if cfg.WriteDelay > 0 {
+		h.flush = newFlusher(cfg.WriteDelay)
+	}
 	sys.Router().OnChange(h.topologyChanged)
 	return h
 }
