@@ -169,6 +169,17 @@ func TestInstantPairStartsOnce(t *testing.T) {
 			t.Fatalf("profile %s: %v %v", id, err, r.GetError())
 		}
 	}
+	// The pool is activated first, by someone neither can be paired with:
+	// a pool's first activation reloads the places stored before it and
+	// asks their sessions to re-announce (Resume), and a re-announce that
+	// finds its user paired asks the Match grain (under load it could
+	// come after Bob's spin paired Ann).
+	if r, err := sys.PutProfile(ctx, "cy", &msg.ProfileData{DisplayName: "Cy", Gender: "nonbinary", Seeking: []string{"nonbinary"}, Pool: "once"}); err != nil || r.Error != nil {
+		t.Fatalf("profile cy: %v %v", err, r.GetError())
+	}
+	if ev, err := sys.Command(ctx, "cy", &msg.Command{Kind: &msg.Command_Spin{Spin: &msg.SpinCmd{}}}); err != nil || ev.GetQueued() == nil {
+		t.Fatalf("spin cy: %v %v", ev, err)
+	}
 	// The spins come from a socket (a REST spin asks the Match grain at
 	// once, so that its answer can carry the match).
 	events := make(chan *msg.Event, 16)
