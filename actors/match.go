@@ -252,7 +252,7 @@ func (g *matchGrain) start(ctx actor.Context) *msg.StartReply {
 	if g.result == "" {
 		// With the grain's PID: the sessions' nodes then send the votes
 		// here without a lookup (Router.Learn).
-		found := &msg.MatchFound{Match: g.info, Grain: ctx.Self()}
+		found := &msg.MatchFound{Match: g.info, Grain: g.self}
 		g.d.Router.Send(KindUserSession, g.info.A.UserId, found)
 		g.d.Router.Send(KindUserSession, g.info.B.UserId, found)
 	}
