@@ -75,6 +75,15 @@ func TestMatchFoundCarriesTheGrain(t *testing.T) {
 		matchID = command(t, sys, "ann", statusCmd()).GetState().GetMatch().GetMatchId()
 		return matchID != "" && command(t, sys, "bob", statusCmd()).GetState().GetState() == StateMatched
 	})
+	// A session may take the match from its own StartMatch (a REST spin,
+	// or its refresh tick) before the grain's MatchFound reaches it.
+	clustertest.Eventually(t, 5*time.Second, "both sessions to get the grain's MatchFound", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		_, a := grains["ann"]
+		_, b := grains["bob"]
+		return a && b
+	})
 	cached := d.Router.cache.get(KindMatch + "/" + matchID)
 	mu.Lock()
 	defer mu.Unlock()
