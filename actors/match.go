@@ -250,7 +250,9 @@ func (g *matchGrain) start(ctx actor.Context) *msg.StartReply {
 		return &msg.StartReply{}
 	}
 	if g.result == "" {
-		found := &msg.MatchFound{Match: g.info}
+		// With the grain's PID: the sessions' nodes then send the votes
+		// here without a lookup (Router.Learn).
+		found := &msg.MatchFound{Match: g.info, Grain: g.self}
 		g.d.Router.Send(KindUserSession, g.info.A.UserId, found)
 		g.d.Router.Send(KindUserSession, g.info.B.UserId, found)
 	}

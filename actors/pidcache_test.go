@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/spinmatch/spinmatch/actors/msg"
 	"github.com/spinmatch/spinmatch/cluster/clustertest"
@@ -44,5 +47,60 @@ func TestSettledMatchLeavesNoPID(t *testing.T) {
 	})
 	if pid := d.Router.cache.get(key); pid != nil {
 		t.Fatalf("%s still cached after the result: %v", key, pid)
+	}
+}
+
+// TestMatchFoundCarriesTheGrain: the MatchFound a Match grain sends each
+// session names the grain, so the session's node caches its PID and the
+// votes need no activation lookup (on three nodes about one lookup, a
+// request and its answer across nodes, a spin). Learn takes a PID only
+// at the grain's current owner.
+func TestMatchFoundCarriesTheGrain(t *testing.T) {
+	var mu sync.Mutex
+	grains := map[string]*actor.PID{} // session -> the Grain of its MatchFound
+	hooks := &testHooks{message: func(kind, id string, m any) {
+		if f, ok := m.(*msg.MatchFound); ok && kind == KindUserSession {
+			mu.Lock()
+			grains[id] = f.Grain
+			mu.Unlock()
+		}
+	}}
+	sys, d := boundedNode(t, TestConfig(), hooks)
+	putProfile(t, sys, "ann", "female", "learn", "male")
+	putProfile(t, sys, "bob", "male", "learn", "female")
+	command(t, sys, "ann", spinCmd())
+	command(t, sys, "bob", spinCmd())
+	var matchID string
+	clustertest.Eventually(t, 5*time.Second, "Ann and Bob to be matched", func() bool {
+		matchID = command(t, sys, "ann", statusCmd()).GetState().GetMatch().GetMatchId()
+		return matchID != "" && command(t, sys, "bob", statusCmd()).GetState().GetState() == StateMatched
+	})
+	// A session may take the match from its own StartMatch (a REST spin,
+	// or its refresh tick) before the grain's MatchFound reaches it.
+	clustertest.Eventually(t, 5*time.Second, "both sessions to get the grain's MatchFound", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		_, a := grains["ann"]
+		_, b := grains["bob"]
+		return a && b
+	})
+	cached := d.Router.cache.get(KindMatch + "/" + matchID)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range []string{"ann", "bob"} {
+		g := grains[id]
+		if g == nil || cached == nil || g.Id != cached.Id || g.Address != cached.Address {
+			t.Errorf("%s's MatchFound names %v, the Match grain is %v", id, g, cached)
+		}
+	}
+
+	d.Router.Forget(KindMatch, matchID)
+	d.Router.Learn(KindMatch, matchID, actor.NewPID("127.0.0.9:1", cached.GetId()))
+	if p := d.Router.cache.get(KindMatch + "/" + matchID); p != nil {
+		t.Errorf("a PID on a node that does not own the match was cached: %v", p)
+	}
+	d.Router.Learn(KindMatch, matchID, cached)
+	if p := d.Router.cache.get(KindMatch + "/" + matchID); p == nil || p.Id != cached.Id {
+		t.Errorf("the owner's PID was not cached: %v", p)
 	}
 }

@@ -505,6 +505,27 @@ func (r *Router) cachedAt(kind, id, key string) *actor.PID {
 	return nil
 }
 
+// Learn caches pid as the live activation of kind/id, as a lookup would,
+// when pid is at the grain's current owner (a grain that told this node
+// its PID, such as a Match grain in its MatchFound): the sends and
+// requests that follow need no activation round trip. A PID that turns
+// out stale fails as a cached one does (a dead letter) and is looked up
+// afresh.
+func (r *Router) Learn(kind, id string, pid *actor.PID) {
+	if pid == nil || pid.Id == "" || pid.Address == "" {
+		return
+	}
+	select {
+	case <-r.attached:
+	default:
+		return
+	}
+	if r.Owner(kind, id) != pid.Address {
+		return
+	}
+	r.cache.put(kind+"/"+id, pid)
+}
+
 // Forget drops this node's cached activation of kind/id: a grain that
 // will not be sent to from here again (a Match whose result this node's
 // session has), whose PID would otherwise sit in the cache until it ages

@@ -174,6 +174,9 @@ func (s *session) handle(ctx actor.Context, m any) {
 		ctx.Respond(s.putProfile(m.Profile))
 	case *msg.MatchFound:
 		s.matchFound(ctx, m.Match)
+		if id := m.Match.GetMatchId(); id != "" && s.match.GetMatchId() == id {
+			s.d.Router.Learn(KindMatch, id, m.Grain) // the votes go there
+		}
 	case *msg.MatchAborted:
 		s.matchAborted(ctx, m.MatchId)
 	case *msg.MatchResult:

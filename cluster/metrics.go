@@ -8,8 +8,9 @@ import (
 // spinmatch_cluster_members (the topology as this node sees it),
 // spinmatch_cluster_members_lost_total (members that left without a
 // graceful leave: declared dead) and
-// spinmatch_cluster_false_suspicions_total. They read the node's state at
-// scrape time.
+// spinmatch_cluster_false_suspicions_total, and what the actor remote
+// sent to other nodes (spinmatch_remote_*, remotestats.go). They read the
+// node's state at scrape time.
 func (n *Node) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -24,6 +25,7 @@ func (n *Node) Collectors() []prometheus.Collector {
 			Name: "spinmatch_cluster_false_suspicions_total",
 			Help: "Times another member suspected this live node (it refuted); see README, failure detection.",
 		}, func() float64 { return float64(n.FalseSuspicions()) }),
+		n.remoteStats,
 	}
 }
 

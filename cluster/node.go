@@ -15,6 +15,7 @@ import (
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/hashicorp/memberlist"
+	"google.golang.org/grpc"
 )
 
 // Node is one running cluster member: an actor system with remoting, the
@@ -27,6 +28,7 @@ type Node struct {
 	cluster        *protocluster.Cluster
 	prov           *provider
 	memberlistAddr string
+	remoteStats    *remoteStats
 
 	onBlocked func()        // static; see Config.OnBlocked
 	stopWatch chan struct{} // closed by Shutdown: stops watchBlocked
@@ -34,6 +36,17 @@ type Node struct {
 	shutdownOnce sync.Once
 	shutdownErr  error // written once inside shutdownOnce
 }
+
+// remoteWindow is the HTTP/2 flow-control window (per stream and per
+// connection) of the actor remote's gRPC connections. Setting one turns
+// off gRPC's dynamic window, whose bandwidth-delay estimator answers
+// nearly every data frame of a lightly loaded stream with a window update
+// and a ping that the other side must answer: at a few hundred spins a
+// second each cross-node message cost three writes and three reads
+// instead of one each (docs/DESIGN.md, Three nodes). The remote carries
+// small messages on one long-lived stream per pair of nodes; 1 MiB is
+// well past what loopback or a LAN keeps in flight between them.
+const remoteWindow = 1 << 20
 
 // Start brings a node up: it binds memberlist, starts the actor system's
 // remote (resolving port 0), starts the protoactor cluster member with
@@ -79,6 +92,15 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if s.auth != nil {
 		remoteOpts = append(remoteOpts, s.auth.remoteOptions()...)
 	}
+	// After the credentials (WithDialOptions and WithServerOptions replace
+	// their lists): the traffic counters, and fixed flow-control windows.
+	rstats := newRemoteStats()
+	remoteOpts = append(remoteOpts, func(c *remote.Config) {
+		c.DialOptions = append(c.DialOptions, grpc.WithStatsHandler(rstats),
+			grpc.WithInitialWindowSize(remoteWindow), grpc.WithInitialConnWindowSize(remoteWindow))
+		c.ServerOptions = append(c.ServerOptions,
+			grpc.InitialWindowSize(remoteWindow), grpc.InitialConnWindowSize(remoteWindow))
+	})
 	if isUnspecified(s.remoteHost) {
 		remoteOpts = append(remoteOpts, remote.WithAdvertisedHost(net.JoinHostPort(advHost, strconv.Itoa(s.remotePort))))
 	}
@@ -106,6 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		memberlistAddr: net.JoinHostPort(advHost, strconv.Itoa(advPort)),
 		onBlocked:      s.OnBlocked,
 		stopWatch:      make(chan struct{}),
+		remoteStats:    rstats,
 	}
 	if err := startBlockCheck(c); err != nil {
 		logger.Warn("cluster: block-list actor not started", slog.Any("error", err))

@@ -602,8 +602,13 @@ func (x *WaitUpdate) GetEta() *Eta {
 }
 
 type MatchFound struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Match         *MatchInfo             `protobuf:"bytes,1,opt,name=match,proto3" json:"match,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Match *MatchInfo             `protobuf:"bytes,1,opt,name=match,proto3" json:"match,omitempty"`
+	// grain is the Match grain that sends it to a session (unset in a
+	// client's event): the session's node caches it, so the votes that
+	// follow need no activation lookup. A node that does not know the
+	// field (an older version) looks the grain up as before.
+	Grain         *actor.PID `protobuf:"bytes,2,opt,name=grain,proto3" json:"grain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -641,6 +646,13 @@ func (*MatchFound) Descriptor() ([]byte, []int) {
 func (x *MatchFound) GetMatch() *MatchInfo {
 	if x != nil {
 		return x.Match
+	}
+	return nil
+}
+
+func (x *MatchFound) GetGrain() *actor.PID {
+	if x != nil {
+		return x.Grain
 	}
 	return nil
 }
@@ -4442,10 +4454,12 @@ const file_messages_proto_rawDesc = "" +
 	"\n" +
 	"WaitUpdate\x12.\n" +
 	"\x05queue\x18\x01 \x01(\v2\x18.spinmatch.msg.QueueInfoR\x05queue\x12$\n" +
-	"\x03eta\x18\x02 \x01(\v2\x12.spinmatch.msg.EtaR\x03eta\"<\n" +
+	"\x03eta\x18\x02 \x01(\v2\x12.spinmatch.msg.EtaR\x03eta\"^\n" +
 	"\n" +
 	"MatchFound\x12.\n" +
-	"\x05match\x18\x01 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\"A\n" +
+	"\x05match\x18\x01 \x01(\v2\x18.spinmatch.msg.MatchInfoR\x05match\x12 \n" +
+	"\x05grain\x18\x02 \x01(\v2\n" +
+	".actor.PIDR\x05grain\"A\n" +
 	"\fVoteRecorded\x12\x19\n" +
 	"\bmatch_id\x18\x01 \x01(\tR\amatchId\x12\x16\n" +
 	"\x06choice\x18\x02 \x01(\tR\x06choice\"@\n" +
@@ -4858,63 +4872,64 @@ var file_messages_proto_depIdxs = []int32{
 	3,  // 8: spinmatch.msg.WaitUpdate.queue:type_name -> spinmatch.msg.QueueInfo
 	2,  // 9: spinmatch.msg.WaitUpdate.eta:type_name -> spinmatch.msg.Eta
 	1,  // 10: spinmatch.msg.MatchFound.match:type_name -> spinmatch.msg.MatchInfo
-	5,  // 11: spinmatch.msg.Event.state:type_name -> spinmatch.msg.State
-	6,  // 12: spinmatch.msg.Event.queued:type_name -> spinmatch.msg.Queued
-	7,  // 13: spinmatch.msg.Event.wait_update:type_name -> spinmatch.msg.WaitUpdate
-	8,  // 14: spinmatch.msg.Event.match_found:type_name -> spinmatch.msg.MatchFound
-	9,  // 15: spinmatch.msg.Event.vote_recorded:type_name -> spinmatch.msg.VoteRecorded
-	10, // 16: spinmatch.msg.Event.match_result:type_name -> spinmatch.msg.MatchResult
-	11, // 17: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
-	12, // 18: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
-	4,  // 19: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
-	82, // 20: spinmatch.msg.Attach.conn:type_name -> actor.PID
-	82, // 21: spinmatch.msg.Detach.conn:type_name -> actor.PID
-	82, // 22: spinmatch.msg.Command.conn:type_name -> actor.PID
-	19, // 23: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
-	20, // 24: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
-	21, // 25: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
-	16, // 26: spinmatch.msg.Command.vote:type_name -> spinmatch.msg.Vote
-	17, // 27: spinmatch.msg.Command.signal:type_name -> spinmatch.msg.SignalOut
-	24, // 28: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
-	24, // 29: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
-	4,  // 30: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
-	82, // 31: spinmatch.msg.Waiter.session:type_name -> actor.PID
-	26, // 32: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
-	3,  // 33: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
-	2,  // 34: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
-	1,  // 35: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
-	1,  // 36: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
-	69, // 37: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
-	70, // 38: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
-	71, // 39: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
-	72, // 40: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
-	73, // 41: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
-	74, // 42: spinmatch.msg.PoolStats.abandoned:type_name -> spinmatch.msg.PoolStats.AbandonedEntry
-	34, // 43: spinmatch.msg.PoolStats.what_if:type_name -> spinmatch.msg.WhatIf
-	75, // 44: spinmatch.msg.WhatIf.now_s:type_name -> spinmatch.msg.WhatIf.NowSEntry
-	76, // 45: spinmatch.msg.WhatIf.then_s:type_name -> spinmatch.msg.WhatIf.ThenSEntry
-	39, // 46: spinmatch.msg.PoolWaiters.waiters:type_name -> spinmatch.msg.PoolWaiter
-	1,  // 47: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
-	1,  // 48: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
-	4,  // 49: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
-	1,  // 50: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
-	60, // 51: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
-	77, // 52: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
-	78, // 53: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
-	79, // 54: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
-	62, // 55: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
-	62, // 56: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
-	61, // 57: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
-	61, // 58: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
-	80, // 59: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
-	61, // 60: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
-	61, // 61: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
-	81, // 62: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
-	63, // [63:63] is the sub-list for method output_type
-	63, // [63:63] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	82, // 11: spinmatch.msg.MatchFound.grain:type_name -> actor.PID
+	5,  // 12: spinmatch.msg.Event.state:type_name -> spinmatch.msg.State
+	6,  // 13: spinmatch.msg.Event.queued:type_name -> spinmatch.msg.Queued
+	7,  // 14: spinmatch.msg.Event.wait_update:type_name -> spinmatch.msg.WaitUpdate
+	8,  // 15: spinmatch.msg.Event.match_found:type_name -> spinmatch.msg.MatchFound
+	9,  // 16: spinmatch.msg.Event.vote_recorded:type_name -> spinmatch.msg.VoteRecorded
+	10, // 17: spinmatch.msg.Event.match_result:type_name -> spinmatch.msg.MatchResult
+	11, // 18: spinmatch.msg.Event.signal:type_name -> spinmatch.msg.Signal
+	12, // 19: spinmatch.msg.Event.cancelled:type_name -> spinmatch.msg.Cancelled
+	4,  // 20: spinmatch.msg.Event.error:type_name -> spinmatch.msg.Error
+	82, // 21: spinmatch.msg.Attach.conn:type_name -> actor.PID
+	82, // 22: spinmatch.msg.Detach.conn:type_name -> actor.PID
+	82, // 23: spinmatch.msg.Command.conn:type_name -> actor.PID
+	19, // 24: spinmatch.msg.Command.spin:type_name -> spinmatch.msg.SpinCmd
+	20, // 25: spinmatch.msg.Command.cancel:type_name -> spinmatch.msg.CancelCmd
+	21, // 26: spinmatch.msg.Command.status:type_name -> spinmatch.msg.StatusCmd
+	16, // 27: spinmatch.msg.Command.vote:type_name -> spinmatch.msg.Vote
+	17, // 28: spinmatch.msg.Command.signal:type_name -> spinmatch.msg.SignalOut
+	24, // 29: spinmatch.msg.PutProfile.profile:type_name -> spinmatch.msg.ProfileData
+	24, // 30: spinmatch.msg.ProfileReply.profile:type_name -> spinmatch.msg.ProfileData
+	4,  // 31: spinmatch.msg.ProfileReply.error:type_name -> spinmatch.msg.Error
+	82, // 32: spinmatch.msg.Waiter.session:type_name -> actor.PID
+	26, // 33: spinmatch.msg.Enqueue.waiter:type_name -> spinmatch.msg.Waiter
+	3,  // 34: spinmatch.msg.EnqueueReply.queue:type_name -> spinmatch.msg.QueueInfo
+	2,  // 35: spinmatch.msg.EnqueueReply.eta:type_name -> spinmatch.msg.Eta
+	1,  // 36: spinmatch.msg.EnqueueReply.match:type_name -> spinmatch.msg.MatchInfo
+	1,  // 37: spinmatch.msg.DequeueReply.match:type_name -> spinmatch.msg.MatchInfo
+	69, // 38: spinmatch.msg.PoolStats.waiting:type_name -> spinmatch.msg.PoolStats.WaitingEntry
+	70, // 39: spinmatch.msg.PoolStats.avg_wait_s:type_name -> spinmatch.msg.PoolStats.AvgWaitSEntry
+	71, // 40: spinmatch.msg.PoolStats.p90_wait_s:type_name -> spinmatch.msg.PoolStats.P90WaitSEntry
+	72, // 41: spinmatch.msg.PoolStats.eta_s:type_name -> spinmatch.msg.PoolStats.EtaSEntry
+	73, // 42: spinmatch.msg.PoolStats.alert_p90_wait_s:type_name -> spinmatch.msg.PoolStats.AlertP90WaitSEntry
+	74, // 43: spinmatch.msg.PoolStats.abandoned:type_name -> spinmatch.msg.PoolStats.AbandonedEntry
+	34, // 44: spinmatch.msg.PoolStats.what_if:type_name -> spinmatch.msg.WhatIf
+	75, // 45: spinmatch.msg.WhatIf.now_s:type_name -> spinmatch.msg.WhatIf.NowSEntry
+	76, // 46: spinmatch.msg.WhatIf.then_s:type_name -> spinmatch.msg.WhatIf.ThenSEntry
+	39, // 47: spinmatch.msg.PoolWaiters.waiters:type_name -> spinmatch.msg.PoolWaiter
+	1,  // 48: spinmatch.msg.StartMatch.match:type_name -> spinmatch.msg.MatchInfo
+	1,  // 49: spinmatch.msg.CastVote.match:type_name -> spinmatch.msg.MatchInfo
+	4,  // 50: spinmatch.msg.VoteReply.error:type_name -> spinmatch.msg.Error
+	1,  // 51: spinmatch.msg.Finalize.match:type_name -> spinmatch.msg.MatchInfo
+	60, // 52: spinmatch.msg.ReportReply.report:type_name -> spinmatch.msg.Report
+	77, // 53: spinmatch.msg.Report.avg_wait_s:type_name -> spinmatch.msg.Report.AvgWaitSEntry
+	78, // 54: spinmatch.msg.Report.p90_wait_s:type_name -> spinmatch.msg.Report.P90WaitSEntry
+	79, // 55: spinmatch.msg.Report.abandoned:type_name -> spinmatch.msg.Report.AbandonedEntry
+	62, // 56: spinmatch.msg.AlertReport.lost:type_name -> spinmatch.msg.MemberRef
+	62, // 57: spinmatch.msg.AlertReport.members:type_name -> spinmatch.msg.MemberRef
+	61, // 58: spinmatch.msg.AlertReport.firing:type_name -> spinmatch.msg.AlertMsg
+	61, // 59: spinmatch.msg.AlertReport.recent:type_name -> spinmatch.msg.AlertMsg
+	80, // 60: spinmatch.msg.AlertReport.fired_hours:type_name -> spinmatch.msg.AlertReport.FiredHoursEntry
+	61, // 61: spinmatch.msg.AlertState.firing:type_name -> spinmatch.msg.AlertMsg
+	61, // 62: spinmatch.msg.AlertState.changes:type_name -> spinmatch.msg.AlertMsg
+	81, // 63: spinmatch.msg.AlertState.fired_hours:type_name -> spinmatch.msg.AlertState.FiredHoursEntry
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_messages_proto_init() }
