@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/spinmatch/spinmatch/actors"
+	"github.com/spinmatch/spinmatch/actors/gopool"
 	"github.com/spinmatch/spinmatch/cluster"
 	"github.com/spinmatch/spinmatch/persistence/memory"
 	"github.com/spinmatch/spinmatch/persistence/pg"
@@ -122,7 +123,11 @@ func (n *Node) start(ctx context.Context, cfg Config) error {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "spinmatch_pooled_goroutines_idle",
+			Help: "Idle pooled goroutines kept for mailboxes and socket writers (bounded by 32 per CPU; part of go_goroutines).",
+		}, func() float64 { return float64(gopool.Default.Idle()) }))
 	metrics := actors.NewMetrics(reg)
 	measured := actors.MeasureStore(n.store, metrics) // the grains' and the samples' calls
 	_, embedded := n.store.(*memory.Store)            // not wrapped by a test to block or fail
