@@ -391,6 +391,80 @@ func (e *Estimator) Finished(g Gender, s GenderSet, wait time.Duration, matched 
 	}
 }
 
+// paired records where the arrival w went when it was paired with partner
+// (nil: it was queued), given the classes present (queued) when it came:
+// for every class c of them that w is a partner of, whether partner is of
+// c's line (of c's gender, seeking overlapping c's) or outside it (an
+// older waiter of another line who also takes w); and, for the classes of
+// partner's line who cannot take w, that one of their line left by a
+// partner not theirs. O(classes).
+func (e *Estimator) paired(w, partner *Waiter, present classSet, at time.Time) {
+	p, ok := classOf(w.Gender, w.Seeking)
+	sl := e.slotAt(at)
+	if !ok || sl == nil {
+		return
+	}
+	if partner == nil {
+		return // queued (a cooldown or a held place kept it from c): no one's line moved
+	}
+	q, ok := classOf(partner.Gender, partner.Seeking)
+	if !ok {
+		return
+	}
+	for set := partnerClasses[p] & present; ; {
+		c, ok := set.next()
+		if !ok {
+			break
+		}
+		sl.offered[c]++
+		e.win.total.offered[c]++
+		if competitorClasses[c]&(1<<q) != 0 {
+			sl.reached[c]++
+			e.win.total.reached[c]++
+		}
+	}
+	for set := competitorClasses[q] &^ partnerClasses[p]; ; {
+		c, ok := set.next()
+		if !ok {
+			break
+		}
+		sl.drawn[c]++
+		e.win.total.drawn[c]++
+	}
+}
+
+// lineShare returns the share of class c's partner arrivals that reach c's
+// line while a waiter of c is queued (the others go to an older waiter of
+// another line who also takes them: a woman seeking everyone who arrives
+// while men seeking women wait longer than the women seeking women is
+// paired with one of the men), with one pseudo-arrival that reached it,
+// and the arrivals behind it.
+func (e *Estimator) lineShare(c class) (share, n float64) {
+	o, r := float64(e.win.total.offered[c]), float64(e.win.total.reached[c])
+	return (r + 1) / (o + 1), o
+}
+
+// drawRate returns the rate (per second of waiting) at which a waiter of
+// class c's line is paired with a partner c cannot take, and the pairings
+// behind it: the line ahead of c also moves that way (men seeking everyone
+// ahead of a man seeking women leave with the men and nonbinary people who
+// arrive).
+func (e *Estimator) drawRate(c class) (delta, n float64) {
+	var exposure float64
+	for s := competitorClasses[c]; ; {
+		cc, ok := s.next()
+		if !ok {
+			break
+		}
+		exposure += e.win.total.exposure[cc]
+	}
+	n = float64(e.win.total.drawn[c])
+	if n == 0 || exposure <= 0 {
+		return 0, 0
+	}
+	return n / exposure, n
+}
+
 // MatchFormed records that a pair was formed at at.
 func (e *Estimator) MatchFormed(at time.Time) {
 	if sl := e.slotAt(at); sl != nil {
@@ -1058,26 +1132,36 @@ func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, va
 	// The rates depend on the wait and the wait on the rates: a few passes
 	// at the class's average hazard give the horizon over which the rate
 	// and the hazards by age are averaged.
+	// Every class's line together: only the share of the partners that
+	// reach c's line move it, and those ahead also leave by partners c
+	// cannot take (lineShare, drawRate; 1 and 0 where every line is
+	// one class's, as in a pool of men seeking women and women seeking men).
+	share, offered := e.lineShare(c)
+	delta, drawn := e.drawRate(c)
+	rate0 := rate
+	rate = func(w float64) float64 { return share * rate0(w) }
 	lambda = rate(quietP50.Seconds())
 	var first float64
 	for range 3 {
-		first, _ = stageSums(k, lambda+ownLeaving*gamma0, gamma0, 0)
+		first, _ = stageSums(k, lambda+ownLeaving*gamma0, gamma0+delta, 0)
 		lambda = rate(first)
 	}
 	if lambda <= 0 {
-		lambda = base
+		lambda = share * base
 	}
 	g := c.gender()
 	gamma = gamma0 * e.aheadRatio(g, age, first)
 	own := ownLeaving * gamma0 * e.hazardRatio(g, age, first)
-	// Stages lambda+own+(j-1)gamma: the waiter's own leaving shifts every
-	// stage by its own hazard.
-	s1, s2 := stageSums(k, lambda+own, gamma, 0)
+	// Stages lambda+own+(j-1)(gamma+delta): the waiter's own leaving
+	// shifts every stage by its own hazard.
+	s1, s2 := stageSums(k, lambda+own, gamma+delta, 0)
 	// Delta method: d mean/d lambda = -s2, d mean/d gamma = -(s1 - lambda s2)/gamma,
-	// with var(lambda) = lambda^2/(n+w) and var(gamma) = gamma^2/(left+1).
+	// with var(lambda) = lambda^2 (1/(n+w) + (1-share)/(share (offered+1)))
+	// and var(gamma) = gamma^2/(left+1), var(delta) = delta^2/(drawn+1).
 	dl := lambda * s2
-	dg := s1 - lambda*s2
-	variance = s2 + dl*dl/(arrivals+e.cfg.PriorWeight) + dg*dg/(left+1)
+	dg := (s1 - lambda*s2) / (gamma + delta)
+	variance = s2 + dl*dl*(1/(arrivals+e.cfg.PriorWeight)+(1-share)/(share*(offered+1))) +
+		dg*dg*(gamma*gamma/(left+1)+delta*delta/(drawn+1))
 	// Those ahead do not all leave at one rate: scale the wait by what
 	// their ages change in the fluid line (fluidRatio).
 	r := e.fluidRatio(g, age, k, lambda, gamma0, gamma)

@@ -84,7 +84,11 @@ func (p *Pool) Join(w *Waiter, arrival bool, now time.Time) *Waiter {
 	if arrival {
 		p.est.arrive(w, now)
 	}
+	present := p.q.present()
 	partner := p.q.Add(w)
+	if arrival {
+		p.est.paired(w, partner, present, now)
+	}
 	if partner == nil {
 		if pos, eta, ok := p.Status(w.UserID, now); ok {
 			p.tell(p.q.byID[w.UserID], Told{ETA: eta, Position: pos, At: now, first: eta, firstAt: now}, 0)

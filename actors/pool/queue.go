@@ -251,6 +251,17 @@ func (q *Queue) Oldest(g Gender) (time.Time, bool) {
 	return best.w.EnqueuedAt, true
 }
 
+// present returns the classes with at least one waiter queued: O(classes).
+func (q *Queue) present() classSet {
+	var s classSet
+	for c := range q.buckets {
+		if q.buckets[c].n > 0 {
+			s |= 1 << c
+		}
+	}
+	return s
+}
+
 // enqueuedBy returns how many waiters of gender g are queued with an
 // EnqueuedAt key (timeKey) of at most at: O(classes of g x log n).
 func (q *Queue) enqueuedBy(g Gender, at int64) int {

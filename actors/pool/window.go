@@ -29,6 +29,15 @@ type slot struct {
 	// ended in it.
 	left     [numClasses]uint32
 	exposure [numClasses]float64
+	// offered counts, by class c, the partner arrivals of c that came
+	// while a waiter of c was queued, and reached those of them that were
+	// paired with someone of c's line (a competitor of c, c included):
+	// the share of c's partners that reach its line (Estimator.lineShare).
+	offered, reached [numClasses]uint32
+	// drawn counts, by class c, the waiters of c's line paired with a
+	// partner c cannot take (they leave the line ahead of c by a way c
+	// does not share: Estimator.drawRate).
+	drawn [numClasses]uint32
 }
 
 // sub takes o's counts out of s (o is a slot s was summed from).
@@ -46,6 +55,9 @@ func (s *slot) sub(o *slot) {
 	for i := range s.left {
 		s.left[i] -= o.left[i]
 		s.exposure[i] -= o.exposure[i]
+		s.offered[i] -= o.offered[i]
+		s.reached[i] -= o.reached[i]
+		s.drawn[i] -= o.drawn[i]
 	}
 }
 

@@ -150,21 +150,23 @@ func evaluate(s sim.Scenario, cfg sim.Config, whatIf bool, samples string) (*sim
 
 // writeSamples writes every judged sample of run as CSV: gender, phase,
 // when told (s), place in line, p50, p90, the predecessor's, the oracle's
-// (-1: none), confidence and the real remaining wait.
+// (-1: none), confidence, the real remaining wait, the partner rates told
+// and met, what the user sought ("female+male") and how long they had
+// waited when told.
 func writeSamples(path string, run *sim.Run) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("samples: %w", err)
 	}
 	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "gender,phase,at,pos,p50,p90,pred,oracle,confidence,real,lambda,real_lambda")
+	fmt.Fprintln(w, "gender,phase,at,pos,p50,p90,pred,oracle,confidence,real,lambda,real_lambda,seeking,age")
 	for _, gr := range run.ByGender {
 		for _, ph := range []struct {
 			name string
 			ss   []sim.Sample
 		}{{"first", gr.First}, {"update", gr.Update}} {
 			for _, x := range ph.ss {
-				fmt.Fprintf(w, "%s,%s,%.3f,%d,%.3f,%.3f,%.3f,%.3f,%s,%.3f,%.5f,%.5f\n", gr.Gender, ph.name, x.At, x.Pos, x.P50, x.P90, x.Pred, x.Oracle, x.Confidence, x.Real, x.Lambda, x.RealLambda)
+				fmt.Fprintf(w, "%s,%s,%.3f,%d,%.3f,%.3f,%.3f,%.3f,%s,%.3f,%.5f,%.5f,%s,%.3f\n", gr.Gender, ph.name, x.At, x.Pos, x.P50, x.P90, x.Pred, x.Oracle, x.Confidence, x.Real, x.Lambda, x.RealLambda, x.Seeking, x.Age)
 			}
 		}
 	}

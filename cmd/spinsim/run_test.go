@@ -171,7 +171,7 @@ func TestProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
-	if lines[0] != "gender,phase,at,pos,p50,p90,pred,oracle,confidence,real,lambda,real_lambda" || len(lines) < 10 || !strings.HasPrefix(lines[1], "male,first,") {
+	if lines[0] != "gender,phase,at,pos,p50,p90,pred,oracle,confidence,real,lambda,real_lambda,seeking,age" || len(lines) < 10 || !strings.HasPrefix(lines[1], "male,first,") {
 		t.Fatalf("samples CSV: %d lines, starting %q", len(lines), lines[:min(len(lines), 2)])
 	}
 	// -check turns a missed bar into status 1; with the same seed the

@@ -25,6 +25,12 @@ type Sample struct {
 	// Pos is the place in line when the estimate was told (0: paired at
 	// once).
 	Pos int
+	// Seeking is what the user sought (a row mixes the classes of one
+	// gender; the samples tell them apart).
+	Seeking pool.GenderSet
+	// Age is how long the user had waited when told (0 for a first
+	// estimate).
+	Age float64
 	// Lambda is the partner arrival rate the estimate was made with, and
 	// RealLambda the rate at which partners spun over the real wait (per
 	// second; first estimates of waiters only, else 0).

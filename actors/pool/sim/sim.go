@@ -318,13 +318,17 @@ func (r *runner) matched(a, b *user, now time.Time) {
 			r.open--
 			gd := &r.out.ByGender[u.class.Gender-1]
 			first := sampleOf(sp.first, now, r.start)
+			first.Seeking = u.class.Seeking
 			if sp.first.lambda > 0 && wait > 0 {
 				first.Lambda = sp.first.lambda
 				first.RealLambda = (r.partnersSpun(u.class) - sp.first.partners) / wait.Seconds()
 			}
 			gd.First = append(gd.First, first)
 			for _, t := range sp.updates {
-				gd.Update = append(gd.Update, sampleOf(t, now, r.start))
+				x := sampleOf(t, now, r.start)
+				x.Seeking = u.class.Seeking
+				x.Age = t.at.Sub(sp.start).Seconds()
+				gd.Update = append(gd.Update, x)
 			}
 		}
 		u.spin = nil
