@@ -36,6 +36,21 @@ import (
 // gamma. The mean and variance of the sum have closed forms (digamma and
 // trigamma), so an estimate costs O(1) whatever k.
 //
+// Every class's line together. Where lines share partners (a mixed pool)
+// a partner arrival takes the longest-waiting waiter who takes it, who may
+// be of another line: a woman seeking everyone who arrives while men
+// seeking women have waited longer than the women seeking women is paired
+// with a man. So lambda is the partners' rate times the share of c's
+// partner arrivals that reached c's line (someone of c's gender whose
+// seeking overlaps c's) while a waiter of c was queued (lineShare, counted
+// at every pairing, with one pseudo-arrival that reached it), and those
+// ahead also leave through partners c cannot take (a man seeking everyone
+// ahead of men seeking women, paired with a man seeking men): drawn, the
+// pairings of that kind over the line's time waiting, adds to gamma for
+// those ahead (drawRate). Both are O(classes) an estimate; in a pool of
+// men seeking women and women seeking men the share is exactly 1 and the
+// draw 0.
+//
 // Rates. lambda is the partners' arrival count over an adaptive horizon,
 // with a Gamma prior worth PriorWeight arrivals at one per PriorInterval:
 // (PriorWeight + n) / (PriorWeight*PriorInterval + span). The horizon starts
