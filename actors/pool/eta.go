@@ -1130,7 +1130,14 @@ func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, va
 	}
 	gamma0, left := e.leaveRate(c, now)
 	slope, trend := e.partnerTrend(c, nowKey, fresh, span)
-	// rate is the mean partner arrival rate over the next w seconds: the
+	// Every class's line together: only the share of the partners that
+	// reach c's line move it, and those ahead also leave by partners c
+	// cannot take (lineShare, drawRate; 1 and 0 where every line is
+	// one class's, as in a pool of men seeking women and women seeking men).
+	share, offered := e.lineShare(c)
+	delta, drawn := e.drawRate(c)
+	// rate is the mean partner arrival rate over the next w seconds (of
+	// those that reach c's line, share of them): the
 	// horizon's, moved along its trend when it has one (a rush building or
 	// ending: the horizon's mean is that of span/2 ago), plus the partners
 	// expected back from a date within w.
@@ -1142,19 +1149,11 @@ func (e *Estimator) stages(c class, k int, now time.Time, age float64) (mean, va
 		if fresh && w > 0 {
 			l += e.echo.within(set, nowKey, base, w) / w
 		}
-		return l
+		return share * l
 	}
 	// The rates depend on the wait and the wait on the rates: a few passes
 	// at the class's average hazard give the horizon over which the rate
 	// and the hazards by age are averaged.
-	// Every class's line together: only the share of the partners that
-	// reach c's line move it, and those ahead also leave by partners c
-	// cannot take (lineShare, drawRate; 1 and 0 where every line is
-	// one class's, as in a pool of men seeking women and women seeking men).
-	share, offered := e.lineShare(c)
-	delta, drawn := e.drawRate(c)
-	rate0 := rate
-	rate = func(w float64) float64 { return share * rate0(w) }
 	lambda = rate(quietP50.Seconds())
 	var first float64
 	for range 3 {
