@@ -139,14 +139,14 @@ func (f *faultStore) PutProfile(ctx context.Context, p persistence.Profile) erro
 	return f.Store.PutProfile(ctx, p)
 }
 
-func (f *faultStore) CreateMatch(ctx context.Context, m persistence.Match) error {
+func (f *faultStore) CreateMatch(ctx context.Context, m persistence.Match) (bool, error) {
 	what := fmt.Sprintf("%s (%s+%s)", m.ID, m.A.UserID, m.B.UserID)
 	if err := f.fault(ctx, "create_match", what); err != nil {
-		return err
+		return false, err
 	}
 	f.model.Lock()
 	defer f.model.Unlock()
-	err := f.Store.CreateMatch(ctx, m)
+	created, err := f.Store.CreateMatch(ctx, m)
 	switch {
 	case err == nil:
 		f.noteCreated(m)
@@ -158,7 +158,7 @@ func (f *faultStore) CreateMatch(ctx context.Context, m persistence.Match) error
 	default:
 		f.trace.add("store create_match %s: err %v", what, err)
 	}
-	return err
+	return created, err
 }
 
 // noteCreated moves the model on after a successful CreateMatch. f.model

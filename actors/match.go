@@ -282,13 +282,16 @@ func (g *matchGrain) abort(ctx actor.Context) {
 }
 
 // persist writes the match row once; a failure is retried before any vote.
+// When this call inserted the row, no activation can have stored a vote
+// before it (a vote needs the row), so the votes count as loaded and the
+// first vote skips reading them.
 func (g *matchGrain) persist() error {
 	if g.persisted {
 		return nil
 	}
 	c, cancel := context.WithTimeout(context.Background(), g.d.Config.RequestTimeout)
 	defer cancel()
-	err := g.d.Store.CreateMatch(c, matchRecord(g.info))
+	created, err := g.d.Store.CreateMatch(c, matchRecord(g.info))
 	if errors.Is(err, persistence.ErrConflict) {
 		return err
 	}
@@ -298,6 +301,9 @@ func (g *matchGrain) persist() error {
 		return err
 	}
 	g.persisted = true
+	if created && g.votes() == 0 {
+		g.votesLoaded = true
+	}
 	return nil
 }
 

@@ -24,11 +24,11 @@ type gatedStore struct {
 	gate chan struct{}
 }
 
-func (g *gatedStore) CreateMatch(ctx context.Context, m persistence.Match) error {
+func (g *gatedStore) CreateMatch(ctx context.Context, m persistence.Match) (bool, error) {
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	return g.Store.CreateMatch(ctx, m)
 }

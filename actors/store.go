@@ -30,7 +30,9 @@ type Store interface {
 	// is in another match without a result whose vote deadline is after
 	// m.CreatedAt; such a match whose deadline has passed is settled as
 	// no_match first, so a match nobody settled never blocks a user.
-	CreateMatch(ctx context.Context, m persistence.Match) error
+	// created reports whether this call inserted the match (false: it
+	// existed), so a caller that created it knows no votes are stored yet.
+	CreateMatch(ctx context.Context, m persistence.Match) (created bool, err error)
 	// ActiveMatch returns the user's match without a result whose vote
 	// deadline is after since, or persistence.ErrNotFound.
 	ActiveMatch(ctx context.Context, userID string, since time.Time) (persistence.Match, error)

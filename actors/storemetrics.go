@@ -89,11 +89,11 @@ func (s *measuredStore) PutProfile(ctx context.Context, p persistence.Profile) e
 	return err
 }
 
-func (s *measuredStore) CreateMatch(ctx context.Context, m persistence.Match) error {
+func (s *measuredStore) CreateMatch(ctx context.Context, m persistence.Match) (bool, error) {
 	t0 := time.Now()
-	err := s.Store.CreateMatch(ctx, m)
+	created, err := s.Store.CreateMatch(ctx, m)
 	s.since(storeCreateMatch, t0)
-	return err
+	return created, err
 }
 
 func (s *measuredStore) ActiveMatch(ctx context.Context, userID string, since time.Time) (persistence.Match, error) {

@@ -66,11 +66,11 @@ func (t tracedStore) PutProfile(ctx context.Context, p persistence.Profile) erro
 	return err
 }
 
-func (t tracedStore) CreateMatch(ctx context.Context, m persistence.Match) error {
+func (t tracedStore) CreateMatch(ctx context.Context, m persistence.Match) (bool, error) {
 	ctx, span := dbSpan(ctx, "CreateMatch")
-	err := t.Store.CreateMatch(ctx, m)
+	created, err := t.Store.CreateMatch(ctx, m)
 	endSpan(span, err)
-	return err
+	return created, err
 }
 
 func (t tracedStore) ActiveMatch(ctx context.Context, userID string, since time.Time) (persistence.Match, error) {

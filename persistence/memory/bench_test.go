@@ -15,7 +15,7 @@ func BenchmarkRecordVote(b *testing.B) {
 	const matches = 1024
 	for i := range matches {
 		m := persistence.Match{ID: fmt.Sprint("m", i), A: persistence.Participant{UserID: "a"}, B: persistence.Participant{UserID: "b"}, CreatedAt: time.Now()}
-		if err := s.CreateMatch(ctx, m); err != nil {
+		if _, err := s.CreateMatch(ctx, m); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -40,7 +40,7 @@ func BenchmarkMatchHistory(b *testing.B) {
 	for i := range 1000 {
 		id := fmt.Sprint("m", i)
 		m := persistence.Match{ID: id, A: persistence.Participant{UserID: "me"}, B: persistence.Participant{UserID: fmt.Sprint("p", i)}, CreatedAt: t0.Add(time.Duration(i) * time.Second)}
-		if err := s.CreateMatch(ctx, m); err != nil {
+		if _, err := s.CreateMatch(ctx, m); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.RecordResult(ctx, id, persistence.ResultMutual); err != nil {

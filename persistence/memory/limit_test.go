@@ -22,7 +22,7 @@ func TestMatchLimit(t *testing.T) {
 		at := t0.Add(time.Duration(i) * time.Minute)
 		m := persistence.Match{ID: fmt.Sprintf("m%d", i), Pool: "p", A: persistence.Participant{UserID: a}, B: persistence.Participant{UserID: b},
 			CreatedAt: at, DateEndsAt: at.Add(30 * time.Second), VoteDeadline: at.Add(40 * time.Second)}
-		if err := s.CreateMatch(ctx, m); err != nil {
+		if _, err := s.CreateMatch(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 		return m.ID
@@ -39,7 +39,7 @@ func TestMatchLimit(t *testing.T) {
 	// m0 stays open (c and d never vote) and its deadline is far ahead.
 	open := persistence.Match{ID: "open", Pool: "p", A: persistence.Participant{UserID: "c"}, B: persistence.Participant{UserID: "d"},
 		CreatedAt: t0, DateEndsAt: t0.Add(time.Hour), VoteDeadline: t0.Add(2 * time.Hour)}
-	if err := s.CreateMatch(ctx, open); err != nil {
+	if _, err := s.CreateMatch(ctx, open); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 6; i++ {

@@ -37,7 +37,7 @@ func TestBytesPerMatch(t *testing.T) {
 		at := t0.Add(time.Duration(i) * time.Millisecond)
 		m := persistence.Match{ID: id, Pool: "global", A: persistence.Participant{UserID: a, Gender: "male"}, B: persistence.Participant{UserID: b, Gender: "female"},
 			CreatedAt: at, DateEndsAt: at.Add(time.Second), VoteDeadline: at.Add(2 * time.Second)}
-		if err := s.CreateMatch(ctx, m); err != nil {
+		if _, err := s.CreateMatch(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 		for _, v := range []string{a, b} {
@@ -78,7 +78,7 @@ func TestMatchTimesRoundTrip(t *testing.T) {
 	m := persistence.Match{ID: "m1", Pool: "p", A: persistence.Participant{UserID: "a", DisplayName: "A", Gender: "female"},
 		B: persistence.Participant{UserID: "b", DisplayName: "B", Gender: "male"}, CreatedAt: at, DateEndsAt: at.Add(time.Minute),
 		VoteDeadline: at.Add(2 * time.Minute), WaitA: 3 * time.Second, WaitB: 4 * time.Second}
-	if err := s.CreateMatch(ctx, m); err != nil {
+	if _, err := s.CreateMatch(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ActiveMatch(ctx, "a", at)
@@ -93,7 +93,7 @@ func TestMatchTimesRoundTrip(t *testing.T) {
 	far := m
 	far.ID, far.A.UserID, far.B.UserID = "m2", "c", "d"
 	far.VoteDeadline = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
-	if err := s.CreateMatch(ctx, far); err == nil {
+	if _, err := s.CreateMatch(ctx, far); err == nil {
 		t.Fatal("a vote deadline in the year 3000 was stored")
 	}
 	if _, err := s.ActiveMatch(ctx, "c", time.Time{}); err == nil {

@@ -262,16 +262,17 @@ func (s *Store) PutProfile(ctx context.Context, p persistence.Profile) error {
 // deletes their queue entries. It returns an error wrapping
 // persistence.ErrConflict, and records nothing, when a partner is claimed
 // by another match whose vote deadline is after m.CreatedAt; a claiming
-// match whose deadline has passed is settled as no_match first.
-func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
+// match whose deadline has passed is settled as no_match first. created
+// reports whether this call inserted the match.
+func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("memory: create match: %w", err)
+		return false, fmt.Errorf("memory: create match: %w", err)
 	}
 	if m.ID == "" {
-		return fmt.Errorf("memory: create match: empty match id")
+		return false, fmt.Errorf("memory: create match: empty match id")
 	}
 	if !storable(m) {
-		return fmt.Errorf("memory: create match %q: a time outside %d-%d", m.ID, firstNanos.Year(), lastNanos.Year())
+		return false, fmt.Errorf("memory: create match %q: a time outside %d-%d", m.ID, firstNanos.Year(), lastNanos.Year())
 	}
 	users := []string{m.A.UserID}
 	if m.B.UserID != m.A.UserID {
@@ -280,7 +281,7 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.matches[m.ID]; ok {
-		return nil
+		return false, nil
 	}
 	// Every check before any write, so a conflict records nothing.
 	for _, p := range []struct {
@@ -288,14 +289,14 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 		place time.Time
 	}{{m.A.UserID, m.PlaceA}, {m.B.UserID, m.PlaceB}} {
 		if e, ok := s.queue[p.user]; !p.place.IsZero() && (!ok || e.EnqueuedAt.UnixMilli() != p.place.UnixMilli()) {
-			return fmt.Errorf("memory: create match: place of %q is gone: %w", p.user, persistence.ErrConflict)
+			return false, fmt.Errorf("memory: create match: place of %q is gone: %w", p.user, persistence.ErrConflict)
 		}
 	}
 	for _, u := range users {
 		if holder, ok := s.claims[u]; ok {
 			if h := s.matches[holder]; h != nil && h.deadline().After(m.CreatedAt) {
 				deadline := h.deadline()
-				return fmt.Errorf("memory: create match: user %q in match %q until %s: %w",
+				return false, fmt.Errorf("memory: create match: user %q in match %q until %s: %w",
 					u, holder, deadline.UTC().Format(time.RFC3339Nano), persistence.ErrConflict)
 			}
 		}
@@ -318,7 +319,7 @@ func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
 		delete(s.queue, u)
 	}
 	s.forgetLocked(m.CreatedAt)
-	return nil
+	return true, nil
 }
 
 // forgetLocked drops the oldest matches while there are more than

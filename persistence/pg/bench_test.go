@@ -22,7 +22,7 @@ func BenchmarkRecordVote(b *testing.B) {
 		ids[i] = fmt.Sprint("m", i)
 		m := persistence.Match{ID: ids[i], A: persistence.Participant{UserID: "a"}, B: persistence.Participant{UserID: "b"},
 			CreatedAt: time.Now(), DateEndsAt: time.Now(), VoteDeadline: time.Now()}
-		if err := s.CreateMatch(ctx, m); err != nil {
+		if _, err := s.CreateMatch(ctx, m); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -45,7 +45,7 @@ func BenchmarkRecordVoteParallel(b *testing.B) {
 		ids[i] = fmt.Sprint("m", i)
 		m := persistence.Match{ID: ids[i], A: persistence.Participant{UserID: "a"}, B: persistence.Participant{UserID: "b"},
 			CreatedAt: time.Now(), DateEndsAt: time.Now(), VoteDeadline: time.Now()}
-		if err := s.CreateMatch(ctx, m); err != nil {
+		if _, err := s.CreateMatch(ctx, m); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -120,7 +120,7 @@ func dateWrites(ctx context.Context, s *pg.Store, id, a, b string) error {
 	}
 	m := persistence.Match{ID: id, Pool: "bench", A: persistence.Participant{UserID: a}, B: persistence.Participant{UserID: b},
 		CreatedAt: now, DateEndsAt: now.Add(time.Minute), VoteDeadline: now.Add(time.Minute), PlaceA: now, PlaceB: now}
-	if err := s.CreateMatch(ctx, m); err != nil {
+	if _, err := s.CreateMatch(ctx, m); err != nil {
 		return err
 	}
 	for _, u := range []string{a, b} {

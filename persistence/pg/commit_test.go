@@ -66,7 +66,7 @@ func (f *commitFixture) hold() (release func()) {
 		now := time.Now()
 		m := persistence.Match{ID: id, A: persistence.Participant{UserID: id + "a"}, B: persistence.Participant{UserID: id + "b"},
 			CreatedAt: now, DateEndsAt: now.Add(time.Hour), VoteDeadline: now.Add(time.Hour)}
-		if err := f.store.CreateMatch(ctx, m); err != nil {
+		if _, err := f.store.CreateMatch(ctx, m); err != nil {
 			t.Fatalf("CreateMatch %s: %v", id, err)
 		}
 		if _, err := lockTx.Exec(ctx, "select 1 from matches where id = $1 for update", id); err != nil {
@@ -221,6 +221,180 @@ func TestGroupCommitFailingWriteFailsAlone(t *testing.T) {
 	}
 	if f.store.commit.splits.Load() == splits {
 		t.Fatal("the bad write was not in a shared batch (no split counted)")
+	}
+	if f.store.commit.unshared.Load() == 0 {
+		t.Fatal("the bad write's shared statement did not send the batch again unshared")
+	}
+}
+
+// queueInOrder starts each call in its own goroutine, one after the
+// other, each once the one before waits in the queue (the flushers are
+// held): the queue then holds them in this order. It returns their errors,
+// in the same order, once all have returned.
+func (f *commitFixture) queueInOrder(calls ...func() error) func() []error {
+	f.t.Helper()
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	base := len(f.store.commit.queue)
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = call()
+		}()
+		f.queued(base + i + 1)
+	}
+	return func() []error {
+		wg.Wait()
+		return errs
+	}
+}
+
+// TestGroupCommitKeepsDependentOrder: writes that touch the same rows run
+// in their queue order even when their kinds' statements go the other way
+// (a result before a pairing, a queue delete after a put), while the
+// other writes of the batch still share statements. A planner that
+// grouped by kind alone fails here: the result would find no match, and
+// the delete would take the place the put after it gave back.
+func TestGroupCommitKeepsDependentOrder(t *testing.T) {
+	f := newCommitFixture(t, commitConfig{Flushers: 1})
+	ctx := t.Context()
+	place := time.UnixMilli(time.Now().UnixMilli())
+	held := entry("held")
+	held.EnqueuedAt = place
+	if err := f.store.PutQueueEntry(ctx, held); err != nil {
+		t.Fatalf("PutQueueEntry: %v", err)
+	}
+	now := time.Now()
+	m := persistence.Match{ID: "dep", A: persistence.Participant{UserID: "x"}, B: persistence.Participant{UserID: "y"},
+		CreatedAt: now, DateEndsAt: now.Add(time.Hour), VoteDeadline: now.Add(time.Hour)}
+	release := f.hold()
+	statements := f.store.commit.statements.Load()
+	var result string
+	var created bool
+	calls := []func() error{
+		func() error { return f.store.PutQueueEntry(ctx, entry("other1")) },
+		func() error { return f.store.DeleteQueueEntry(ctx, "held", place) },
+		func() error { return f.store.PutQueueEntry(ctx, held) },
+		func() (err error) { created, err = f.store.CreateMatch(ctx, m); return err },
+		func() (err error) {
+			result, err = f.store.RecordResult(ctx, m.ID, persistence.ResultMutual)
+			return err
+		},
+		func() error { return f.store.PutQueueEntry(ctx, entry("other2")) },
+	}
+	wait := f.queueInOrder(calls...)
+	release()
+	for i, err := range wait() {
+		if err != nil {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	if !created || result != persistence.ResultMutual {
+		t.Errorf("CreateMatch created %v, RecordResult %q: want true, %q", created, result, persistence.ResultMutual)
+	}
+	if got := f.count("select count(*) from queue_entries where user_id = 'held'"); got != 1 {
+		t.Errorf("the place put back after its delete: %d rows, want 1", got)
+	}
+	if got := f.count("select count(*) from match_members where match_id = 'dep'"); got != 0 {
+		t.Errorf("claims left after the result: %d, want 0", got)
+	}
+	// Six writes: the two unrelated puts share with the first of "held"'s
+	// writes, so fewer statements than writes.
+	if sent := f.store.commit.statements.Load() - statements; sent >= int64(len(calls)) {
+		t.Errorf("%d writes took %d statements, want fewer (shared)", len(calls), sent)
+	}
+}
+
+// TestGroupCommitSharedCreateMatch: pairings queued together go in one
+// spin_create_matches statement, and each gets its own outcome: created,
+// exists, refused for a gone place or a partner in a live match, or the
+// slow path for a partner held by a match past its deadline.
+func TestGroupCommitSharedCreateMatch(t *testing.T) {
+	f := newCommitFixture(t, commitConfig{Flushers: 1})
+	ctx := t.Context()
+	now := time.Now()
+	match := func(id, a, b string, deadline time.Time) persistence.Match {
+		return persistence.Match{ID: id, Pool: "p",
+			A:         persistence.Participant{UserID: a, DisplayName: a, Gender: "female"},
+			B:         persistence.Participant{UserID: b, DisplayName: b, Gender: "male"},
+			CreatedAt: now, DateEndsAt: deadline, VoteDeadline: deadline}
+	}
+	// Before: a live match holding "busy", a stale one holding "stale", a
+	// match "old" that exists, and queue places for the placed pairings.
+	for _, m := range []persistence.Match{
+		match("live", "busy", "busy2", now.Add(time.Hour)),
+		match("stale", "stale", "stale2", now.Add(-time.Second)),
+		match("old", "o1", "o2", now.Add(time.Hour)),
+	} {
+		m.CreatedAt = now.Add(-time.Minute)
+		if _, err := f.store.CreateMatch(ctx, m); err != nil {
+			t.Fatalf("CreateMatch %s: %v", m.ID, err)
+		}
+	}
+	place := time.UnixMilli(now.UnixMilli())
+	for _, u := range []string{"p1", "p2", "g1"} {
+		e := entry(u)
+		e.EnqueuedAt = place
+		if err := f.store.PutQueueEntry(ctx, e); err != nil {
+			t.Fatalf("PutQueueEntry: %v", err)
+		}
+	}
+	placed := match("placed", "p1", "p2", now.Add(time.Hour))
+	placed.PlaceA, placed.PlaceB = place, place
+	gone := match("gone", "g1", "g2", now.Add(time.Hour))
+	gone.PlaceA, gone.PlaceB = place, place // g2 has no place
+	cases := []struct {
+		m       persistence.Match
+		created bool
+		err     error
+	}{
+		{match("new1", "n1", "n2", now.Add(time.Hour)), true, nil},
+		{placed, true, nil},
+		{match("old", "o1", "o2", now.Add(time.Hour)), false, nil},
+		{gone, false, persistence.ErrConflict},
+		{match("clash", "busy", "c2", now.Add(time.Hour)), false, persistence.ErrConflict},
+		{match("self", "solo", "solo", now.Add(time.Hour)), true, nil},
+		{match("after-stale", "stale", "s3", now.Add(time.Hour)), true, nil}, // the slow path settles "stale"
+	}
+	release := f.hold()
+	statements := f.store.commit.statements.Load()
+	got := make([]bool, len(cases))
+	calls := make([]func() error, len(cases))
+	for i, c := range cases {
+		calls[i] = func() (err error) { got[i], err = f.store.CreateMatch(ctx, c.m); return err }
+	}
+	wait := f.queueInOrder(calls...)
+	release()
+	for i, err := range wait() {
+		c := cases[i]
+		if got[i] != c.created || !errors.Is(err, c.err) || (c.err == nil && err != nil) {
+			t.Errorf("CreateMatch(%s) = %v, %v; want %v, %v", c.m.ID, got[i], err, c.created, c.err)
+		}
+	}
+	// The held batches' statements came before; the seven pairings were
+	// one statement (the slow one's transaction is not a batch).
+	if sent := f.store.commit.statements.Load() - statements; sent != 1 {
+		t.Errorf("the pairings took %d statements, want 1", sent)
+	}
+	for _, c := range []struct {
+		sql  string
+		want int
+	}{
+		{"select count(*) from matches where id in ('gone', 'clash')", 0},
+		{"select count(*) from match_members where match_id in ('gone', 'clash')", 0},
+		{"select count(*) from match_members where user_id = 'g1' or user_id = 'c2'", 0},
+		{"select count(*) from queue_entries where user_id in ('p1', 'p2')", 0},
+		{"select count(*) from queue_entries where user_id = 'g1'", 1},
+		{"select count(*) from match_members where match_id = 'placed'", 2},
+		{"select count(*) from match_members where match_id = 'self'", 1},
+		{"select count(*) from match_members where user_id = 'busy' and match_id = 'live'", 1},
+		{"select count(*) from match_members where user_id = 'stale' and match_id = 'after-stale'", 1},
+		{"select count(*) from match_results where match_id = 'stale' and result = 'no_match'", 1},
+	} {
+		if n := f.count(c.sql); n != c.want {
+			t.Errorf("%s = %d, want %d", c.sql, n, c.want)
+		}
 	}
 }
 

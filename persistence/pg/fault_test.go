@@ -68,7 +68,7 @@ func TestConnectionLostMidVote(t *testing.T) {
 				ID: "m1", Pool: "default", CreatedAt: time.Now(), DateEndsAt: time.Now(), VoteDeadline: time.Now(),
 				A: persistence.Participant{UserID: "a"}, B: persistence.Participant{UserID: "b"},
 			}
-			if err := s.CreateMatch(ctx, m); err != nil {
+			if _, err := s.CreateMatch(ctx, m); err != nil {
 				t.Fatalf("CreateMatch: %v", err)
 			}
 

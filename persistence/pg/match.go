@@ -15,55 +15,40 @@ import (
 // CreateMatch records a new match: it inserts the match (an existing id
 // makes the whole call a no-op that keeps the first record), claims both
 // partners for it (see claim), and deletes both partners' queue entries,
-// all or nothing. It returns an error wrapping persistence.ErrConflict, and
-// records nothing, when a partner is in another match without a result
-// whose vote deadline is after m.CreatedAt.
+// all or nothing. created reports whether this call inserted the match. It
+// returns an error wrapping persistence.ErrConflict, and records nothing,
+// when a partner is in another match without a result whose vote deadline
+// is after m.CreatedAt.
 //
-// The common case is one statement (spin_create_match, migration 005) in a
-// group-committed batch; a partner still claimed by a match past its vote
-// deadline takes the full transaction (createMatchTx), which settles that
-// match first.
-func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) error {
+// The common case is one row of spin_create_matches (migration 006), one
+// statement for all of a group-committed batch's pairings (matchbatch.go);
+// a partner still claimed by a match past its vote deadline takes the full
+// transaction (createMatchTx), which settles that match first.
+func (s *Store) CreateMatch(ctx context.Context, m persistence.Match) (created bool, err error) {
 	if m.ID == "" {
-		return fmt.Errorf("pg: create match: empty match id")
+		return false, fmt.Errorf("pg: create match: empty match id")
 	}
-	var outcome string
-	err := s.commit.do(ctx, &write{
-		op: "pg: create match",
-		queue: func(b *pgx.Batch) {
-			b.Queue(`select spin_create_match($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-				m.ID, m.Pool, m.A.UserID, m.A.DisplayName, m.A.Gender, m.B.UserID, m.B.DisplayName, m.B.Gender,
-				m.CreatedAt, m.DateEndsAt, m.VoteDeadline, m.WaitA.Microseconds(), m.WaitB.Microseconds(),
-				placeArg(m.PlaceA), placeArg(m.PlaceB))
-		},
-		read: func(br pgx.BatchResults) error { return br.QueryRow().Scan(&outcome) },
-	})
-	if err != nil {
-		return err
+	row := &createRow{m: m}
+	if err := s.commit.do(ctx, &write{op: "pg: create match", kind: &createMatchKind, row: row, keys: createKeys(m)}); err != nil {
+		return false, err
 	}
-	switch why, conflict := strings.CutPrefix(outcome, "conflict:"); {
-	case outcome == "created", outcome == "exists":
-		return nil
+	switch why, conflict := strings.CutPrefix(row.outcome, "conflict:"); {
+	case row.outcome == "created":
+		return true, nil
+	case row.outcome == "exists":
+		return false, nil
 	case conflict:
-		return fmt.Errorf("pg: create match: %s: %w", why, persistence.ErrConflict)
+		return false, fmt.Errorf("pg: create match: %s: %w", why, persistence.ErrConflict)
 	}
 	return s.createMatchTx(ctx, m)
 }
 
-// placeArg is a place time for spin_create_match: nil when not checked,
-// else truncated to the millisecond.
-func placeArg(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return time.UnixMilli(t.UnixMilli())
-}
-
 // createMatchTx is CreateMatch as one interactive transaction: the path
 // that settles a stale match holding a partner (see claim).
-func (s *Store) createMatchTx(ctx context.Context, m persistence.Match) error {
+func (s *Store) createMatchTx(ctx context.Context, m persistence.Match) (created bool, err error) {
 	users := partners(m)
-	return s.inTx(ctx, "pg: create match", func(ctx context.Context, tx pgx.Tx) error {
+	err = s.inTx(ctx, "pg: create match", func(ctx context.Context, tx pgx.Tx) error {
+		created = false
 		tag, err := tx.Exec(ctx,
 			`insert into matches (id, pool,
 			   a_user_id, a_display_name, a_gender, b_user_id, b_display_name, b_gender,
@@ -78,6 +63,7 @@ func (s *Store) createMatchTx(ctx context.Context, m persistence.Match) error {
 		if tag.RowsAffected() == 0 {
 			return nil // created before: a no-op, whoever its partners are with now
 		}
+		created = true
 		if err := holdPlaces(ctx, tx, m); err != nil {
 			return err
 		}
@@ -91,6 +77,7 @@ func (s *Store) createMatchTx(ctx context.Context, m persistence.Match) error {
 		_, err = tx.Exec(ctx, `delete from queue_entries where user_id = any($1)`, users)
 		return err
 	})
+	return created && err == nil, err
 }
 
 // ActiveMatch returns the match userID is claimed by (one without a result)
@@ -121,40 +108,24 @@ func (s *Store) ActiveMatch(ctx context.Context, userID string, since time.Time)
 }
 
 // RecordVote records voter's choice once and returns the stored choice, in
-// one group-committed write (commit.go): the insert does nothing when a
-// vote exists, then the stored choice is read back; the call returns after
-// the commit. It returns persistence.ErrNotFound for an
+// one group-committed write (commit.go; a batch's votes share their two
+// statements, matchbatch.go): the insert does nothing when a vote exists,
+// then the stored choice is read back; the call returns after the commit. It returns persistence.ErrNotFound for an
 // unknown match or a voter who is not one of its partners.
 func (s *Store) RecordVote(ctx context.Context, matchID, voter, choice string) (string, error) {
 	if choice != persistence.ChoiceYes && choice != persistence.ChoiceNo {
 		return "", fmt.Errorf("pg: record vote: invalid choice %q", choice)
 	}
-	var stored string
-	found := true
-	err := s.commit.do(ctx, &write{
-		op: "pg: record vote",
-		queue: func(b *pgx.Batch) {
-			b.Queue(`insert into votes (match_id, voter, choice)
-			 select id, $2, $3 from matches where id = $1 and $2 in (a_user_id, b_user_id)
-			 on conflict (match_id, voter) do nothing`, matchID, voter, choice)
-			// Read committed: this statement sees a vote a concurrent
-			// transaction committed while the insert above waited on it.
-			b.Queue(`select choice from votes where match_id = $1 and voter = $2`, matchID, voter)
-		},
-		read: func(br pgx.BatchResults) error {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-			return noRow(br.QueryRow().Scan(&stored), &found)
-		},
-	})
+	row := &voteRow{matchID: matchID, voter: voter, choice: choice}
+	err := s.commit.do(ctx, &write{op: "pg: record vote", kind: &voteKind, row: row,
+		keys: keys{reads: []string{key("m", matchID)}, writes: []string{key("v", matchID, voter)}}})
 	if err != nil {
 		return "", err
 	}
-	if !found {
+	if !row.found {
 		return "", fmt.Errorf("pg: record vote: match %q voter %q: %w", matchID, voter, persistence.ErrNotFound)
 	}
-	return stored, nil
+	return row.stored, nil
 }
 
 // Votes returns the recorded votes of a match by voter, or
@@ -201,43 +172,16 @@ func (s *Store) RecordResult(ctx context.Context, matchID, result string) (strin
 	if result != persistence.ResultMutual && result != persistence.ResultNoMatch {
 		return "", fmt.Errorf("pg: record result: invalid result %q", result)
 	}
-	var stored string
-	found := true
-	err := s.commit.do(ctx, &write{
-		op: "pg: record result",
-		queue: func(b *pgx.Batch) {
-			b.Queue(`insert into match_results (match_id, result)
-			 select id, $2 from matches where id = $1
-			 on conflict (match_id) do nothing`, matchID, result)
-			b.Queue(`delete from match_members where match_id = $1`, matchID)
-			b.Queue(`select result from match_results where match_id = $1`, matchID)
-		},
-		read: func(br pgx.BatchResults) error {
-			for range 2 {
-				if _, err := br.Exec(); err != nil {
-					return err
-				}
-			}
-			return noRow(br.QueryRow().Scan(&stored), &found)
-		},
-	})
+	row := &resultRow{matchID: matchID, result: result}
+	err := s.commit.do(ctx, &write{op: "pg: record result", kind: &resultKind, row: row,
+		keys: keys{reads: []string{key("m", matchID)}, writes: []string{key("r", matchID)}}})
 	if err != nil {
 		return "", err
 	}
-	if !found {
+	if !row.found {
 		return "", fmt.Errorf("pg: record result: match %q: %w", matchID, persistence.ErrNotFound)
 	}
-	return stored, nil
-}
-
-// noRow turns a scan's pgx.ErrNoRows into *found = false; any other error
-// is returned.
-func noRow(err error, found *bool) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		*found = false
-		return nil
-	}
-	return err
+	return row.stored, nil
 }
 
 // holdPlaces checks, locking the rows, that both partners still hold the

@@ -20,7 +20,7 @@ import (
 var _ actors.Store = (*pg.Store)(nil)
 
 // schemaVersion is the number of the newest migration.
-const schemaVersion = 5
+const schemaVersion = 6
 
 // open opens a store on dbURL, closed when the test ends.
 func open(t testing.TB, dbURL string) *pg.Store {
@@ -121,10 +121,9 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	steps := []error{
-		first.PutProfile(ctx, profile),
-		first.CreateMatch(ctx, m),
-	}
+	steps := []error{first.PutProfile(ctx, profile)}
+	_, err = first.CreateMatch(ctx, m)
+	steps = append(steps, err)
 	_, err = first.RecordVote(ctx, "m1", "a", persistence.ChoiceYes)
 	steps = append(steps, err)
 	_, err = first.RecordVote(ctx, "m1", "b", persistence.ChoiceYes)
@@ -168,7 +167,7 @@ func TestStats(t *testing.T) {
 		ID: "m1", Pool: "default", CreatedAt: at, DateEndsAt: at.Add(time.Minute), VoteDeadline: at.Add(2 * time.Minute),
 		A: persistence.Participant{UserID: "a"}, B: persistence.Participant{UserID: "b"},
 	}
-	if err := s.CreateMatch(ctx, m); err != nil {
+	if _, err := s.CreateMatch(ctx, m); err != nil {
 		t.Fatalf("CreateMatch: %v", err)
 	}
 	st, err := s.Stats(ctx)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,14 +37,33 @@ func (s *Store) PutProfile(ctx context.Context, p persistence.Profile) error {
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = time.Now()
 	}
-	if p.Seeking == nil {
-		p.Seeking = []string{}
-	}
-	return s.commit.exec(ctx, "pg: put profile",
-		`insert into profiles (user_id, display_name, gender, seeking, pool, updated_at)
-			 values ($1, $2, $3, $4, $5, $6)
+	return s.commit.do(ctx, &write{op: "pg: put profile", kind: &profilePutKind, row: &p,
+		keys: keys{writes: []string{key("p", p.UserID)}}})
+}
+
+// profilePutKind upserts profiles, one statement for many.
+var profilePutKind = kind{
+	name: "put_profile",
+	rank: rankProfile,
+	queue: func(b *pgx.Batch, ws []*write) {
+		slices.SortFunc(ws, func(x, y *write) int {
+			return strings.Compare(x.row.(*persistence.Profile).UserID, y.row.(*persistence.Profile).UserID)
+		})
+		var users, names, genders, seeking, pools []string
+		var at []time.Time
+		for _, w := range ws {
+			p := w.row.(*persistence.Profile)
+			users, names, genders, pools = append(users, p.UserID), append(names, p.DisplayName), append(genders, p.Gender), append(pools, p.Pool)
+			seeking = append(seeking, jsonList(p.Seeking))
+			at = append(at, p.UpdatedAt)
+		}
+		b.Queue(`insert into profiles (user_id, display_name, gender, seeking, pool, updated_at)
+			select t.u, t.d, t.g, `+seekingArray+`, t.p, t.e
+			  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) as t(u, d, g, s, p, e)
 			 on conflict (user_id) do update set
 			   display_name = excluded.display_name, gender = excluded.gender,
 			   seeking = excluded.seeking, pool = excluded.pool, updated_at = excluded.updated_at`,
-		p.UserID, p.DisplayName, p.Gender, p.Seeking, p.Pool, p.UpdatedAt)
+			users, names, genders, seeking, pools, at)
+	},
+	read: func(br pgx.BatchResults, _ []*write) error { return execAll(br, 1) },
 }

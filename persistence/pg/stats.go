@@ -89,17 +89,22 @@ func (s *Store) Stats(ctx context.Context) (persistence.StoreStats, error) {
 		"empty_acquire_count": ps.EmptyAcquireCount(),
 		"acquire_duration_ms": ps.AcquireDuration().Milliseconds(),
 		"new_conns_count":     ps.NewConnsCount(),
-		// Group commit (commit.go): batches sent, writes committed, batches
-		// sent again without a write whose statement failed, callers that
-		// found the queue full, writes queued now, and the microseconds
-		// the flushers spent on batches and on their commits alone.
-		"commit_batches":    s.commit.batches.Load(),
-		"commit_writes":     s.commit.writes.Load(),
-		"commit_splits":     s.commit.splits.Load(),
-		"commit_queue_full": s.commit.full.Load(),
-		"commit_queued":     int64(len(s.commit.queue)),
-		"commit_batch_us":   s.commit.batchMicros.Load(),
-		"commit_commit_us":  s.commit.commitMicros.Load(),
+		// Group commit (commit.go): batches sent, statements in them (a
+		// shared one counts once), writes committed, batches sent again
+		// without a write whose statement failed, batches sent again
+		// unshared after a shared statement failed, callers that found the
+		// queue full, writes queued now, and the microseconds the flushers
+		// spent on batches, on their statements, and on their commits.
+		"commit_batches":      s.commit.batches.Load(),
+		"commit_statements":   s.commit.statements.Load(),
+		"commit_writes":       s.commit.writes.Load(),
+		"commit_splits":       s.commit.splits.Load(),
+		"commit_unshared":     s.commit.unshared.Load(),
+		"commit_queue_full":   s.commit.full.Load(),
+		"commit_queued":       int64(len(s.commit.queue)),
+		"commit_batch_us":     s.commit.batchMicros.Load(),
+		"commit_statement_us": s.commit.statementMicros.Load(),
+		"commit_commit_us":    s.commit.commitMicros.Load(),
 	}
 	return st, nil
 }

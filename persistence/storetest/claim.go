@@ -114,7 +114,7 @@ func testCreateMatchClaims(t *testing.T, f *fixture) {
 			f.mustPut(qa, qb)
 
 			m := f.match("new", "a", "b", t0)
-			err := f.store.CreateMatch(f.ctx(), m)
+			_, err := f.store.CreateMatch(f.ctx(), m)
 			if tc.conflict {
 				if !errors.Is(err, persistence.ErrConflict) {
 					t.Fatalf("CreateMatch = %v, want ErrConflict", err)
@@ -151,7 +151,7 @@ func testConflictClearedByResult(t *testing.T, f *fixture) {
 	first := f.match("m1", "a", "b", t0)
 	f.mustCreate(first)
 	second := f.match("m2", "c", "a", t0.Add(time.Minute))
-	if err := f.store.CreateMatch(f.ctx(), second); !errors.Is(err, persistence.ErrConflict) {
+	if _, err := f.store.CreateMatch(f.ctx(), second); !errors.Is(err, persistence.ErrConflict) {
 		t.Fatalf("CreateMatch while a is in m1 = %v, want ErrConflict", err)
 	}
 	f.mustResult(first.ID, persistence.ResultNoMatch)
@@ -294,7 +294,7 @@ func testRacingCreateMatch(t *testing.T, f *fixture) {
 			for i := range racers {
 				wg.Go(func() {
 					<-start
-					errs[i] = f.store.CreateMatch(f.ctx(), matches[i])
+					_, errs[i] = f.store.CreateMatch(f.ctx(), matches[i])
 				})
 			}
 			close(start)

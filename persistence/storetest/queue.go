@@ -239,7 +239,7 @@ func testCreateMatchNeedsThePlaces(t *testing.T, f *fixture) {
 	f.mustPut(a) // b has no place (it left, or is in another match)
 	m := f.match("m", "a", "b", baseTime())
 	m.PlaceA, m.PlaceB = a.EnqueuedAt, b.EnqueuedAt
-	if err := f.store.CreateMatch(f.ctx(), m); !errors.Is(err, persistence.ErrConflict) {
+	if _, err := f.store.CreateMatch(f.ctx(), m); !errors.Is(err, persistence.ErrConflict) {
 		t.Fatalf("CreateMatch without b's place = %v, want ErrConflict", err)
 	}
 	if _, err := f.store.Votes(f.ctx(), m.ID); !errors.Is(err, persistence.ErrNotFound) {
@@ -248,7 +248,7 @@ func testCreateMatchNeedsThePlaces(t *testing.T, f *fixture) {
 	stale := b
 	stale.EnqueuedAt = msTime(time.Second) // a newer place, not the one paired
 	f.mustPut(stale)
-	if err := f.store.CreateMatch(f.ctx(), m); !errors.Is(err, persistence.ErrConflict) {
+	if _, err := f.store.CreateMatch(f.ctx(), m); !errors.Is(err, persistence.ErrConflict) {
 		t.Fatalf("CreateMatch with another place of b = %v, want ErrConflict", err)
 	}
 	f.mustPut(b)

@@ -149,7 +149,7 @@ func (f *fixture) mustPut(entries ...persistence.QueueEntry) {
 // mustCreate creates m or fails the test.
 func (f *fixture) mustCreate(m persistence.Match) {
 	f.t.Helper()
-	if err := f.store.CreateMatch(f.ctx(), m); err != nil {
+	if _, err := f.store.CreateMatch(f.ctx(), m); err != nil {
 		f.t.Fatalf("CreateMatch(%s): %v", m.ID, err)
 	}
 }
