@@ -129,6 +129,10 @@ type committer struct {
 	// (acquire to commit answer), its statements (sent to the last
 	// result read), and its commit alone.
 	batchMicros, statementMicros, commitMicros atomic.Int64
+	// kindMicros sums, by kind rank, the time from reading the result
+	// before a kind's statements to reading their last: in a pipelined
+	// batch that is about the server's time on them.
+	kindMicros [numKinds]atomic.Int64
 }
 
 // withDefaults returns cfg with its zero fields set to the defaults.
@@ -344,12 +348,16 @@ deadlines:
 		_ = br.Close()
 		return -1, err
 	}
+	last := time.Now()
 	for i, u := range units {
 		if err := u.kind.read(br, u.ws); err != nil {
 			_ = br.Close()
 			_, _ = conn.Exec(ctx, "rollback")
 			return i, err
 		}
+		now := time.Now()
+		c.kindMicros[u.kind.rank].Add(now.Sub(last).Microseconds())
+		last = now
 	}
 	if err := br.Close(); err != nil {
 		_, _ = conn.Exec(ctx, "rollback")

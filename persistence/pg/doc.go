@@ -16,7 +16,9 @@
 // Writes are group-committed (commit.go): concurrent calls' statements go
 // to PostgreSQL in one batch, one round trip and one commit, and each call
 // returns only after the commit that holds its write; a write whose
-// statement fails fails alone.
+// statement fails fails alone. Within a batch the writes of one kind share
+// a statement, their columns passed as arrays (kind.go, matchbatch.go);
+// writes that touch the same rows keep their order (plan.go).
 //
 // Concurrency: a Store is safe for concurrent use; the pool hands each read
 // its own connection, and a fixed number of flusher goroutines own the

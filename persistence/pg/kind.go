@@ -34,6 +34,10 @@ const (
 	numKinds
 )
 
+// allKinds lists the kinds, by rank.
+var allKinds = [numKinds]*kind{&profilePutKind, &queuePutKind, &queueDeleteKind, &resultKind,
+	&createMatchKind, &voteKind, &waitSampleKind, &auditKind}
+
 // execAll reads n results of statements that return no rows.
 func execAll(br pgx.BatchResults, n int) error {
 	for range n {

@@ -90,6 +90,14 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+func TestKindRanks(t *testing.T) {
+	for i, k := range allKinds {
+		if k.rank != i {
+			t.Errorf("kind %s has rank %d at %d", k.name, k.rank, i)
+		}
+	}
+}
+
 // BenchmarkPlan: planning a full batch of a load's mix of writes.
 func BenchmarkPlan(b *testing.B) {
 	ws := make([]*write, 0, defaultMaxBatch)

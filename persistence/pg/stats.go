@@ -106,5 +106,8 @@ func (s *Store) Stats(ctx context.Context) (persistence.StoreStats, error) {
 		"commit_statement_us": s.commit.statementMicros.Load(),
 		"commit_commit_us":    s.commit.commitMicros.Load(),
 	}
+	for _, k := range allKinds {
+		st.Connections["commit_"+k.name+"_us"] = s.commit.kindMicros[k.rank].Load()
+	}
 	return st, nil
 }
